@@ -1,0 +1,383 @@
+"""The ``bugfoundry`` command line: every engine capability, scriptable, with ``--json`` output.
+
+Field names in ``--json`` output are stable (see README "JSON fields").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from engine import __version__
+from engine.errors import BugfoundryError
+from engine.store import Store
+from engine.workspace import Workspace
+
+
+def _open(args: argparse.Namespace) -> tuple[Workspace, Store]:
+    ws = Workspace.open(getattr(args, "workspace", None))
+    return ws, Store.open(ws.db_path)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _dump(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+# ---------------------------------------------------------------------- instance records
+def instance_json(rec: dict[str, Any]) -> dict[str, Any]:
+    """Map a store row to the documented JSON field names (SWE-smith/SWE-bench style)."""
+    out = {
+        "instance_id": rec["instance_id"],
+        "repo": rec["repo"],
+        "base_commit": rec["base_commit"],
+        "strategy": rec["strategy"],
+        "modifier": rec["modifier"],
+        "file": rec["file"],
+        "entity": rec["entity"],
+        "n_f2p": rec["n_f2p"],
+        "n_p2p": rec["n_p2p"],
+        "lines_changed": rec["lines_changed"],
+        "files_changed": rec["files_changed"],
+        "validation_seconds": rec["validation_seconds"],
+        "created_at": str(rec["created_at"]),
+    }
+    if "patch" in rec:
+        out.update(
+            patch=rec["patch"],
+            FAIL_TO_PASS=list(rec["fail_to_pass"]),
+            PASS_TO_PASS=list(rec["pass_to_pass"]),
+            problem_statement=rec.get("problem_statement") or "",
+            failures=rec.get("failures", {}),
+            meta=rec.get("meta", {}),
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_repo_add(args: argparse.Namespace) -> int:
+    from engine.repos import add_repo, classify, sanitize_name
+
+    ws, store = _open(args)
+    with store:
+        name = sanitize_name(args.name or classify(args.source).default_name)
+        rec = add_repo(ws, args.source, args.name, args.commit, existing=store.get_repo(name))
+        store.add_repo(rec)
+        if args.json:
+            _dump(rec.__dict__)
+        else:
+            print(f"repo {rec.name}: {rec.source} pinned at {rec.commit[:12]} ({rec.path})")
+    return 0
+
+
+def cmd_repo_ls(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    with store:
+        repos = store.list_repos()
+        if args.json:
+            _dump([r.__dict__ for r in repos])
+        else:
+            for r in repos:
+                print(f"{r.name:24} {r.commit[:12]}  {r.kind:6} {r.source}")
+            if not repos:
+                print("no repos yet; add one with: bugfoundry repo add SOURCE")
+    return 0
+
+
+def cmd_env_build(args: argparse.Namespace) -> int:
+    from engine.forge import ensure_environment, get_repo
+
+    ws, store = _open(args)
+    with store:
+        repo = get_repo(store, args.repo)
+        env, recipe = ensure_environment(ws, store, repo, log=_err, rebuild=args.rebuild)
+        if args.json:
+            _dump({"repo": repo.name, "backend": env.backend, "root": str(env.root),
+                   "recipe": json.loads(recipe.to_json()), "recipe_hash": recipe.hash})
+        else:
+            print(f"environment for {repo.name}: {env.backend} at {env.root} "
+                  f"(recipe {recipe.hash})")
+            for note in recipe.notes:
+                print(f"  {note}")
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from engine.forge import ensure_baseline, ensure_environment, get_repo
+
+    ws, store = _open(args)
+    with store:
+        repo = get_repo(store, args.repo)
+        env, recipe = ensure_environment(ws, store, repo, log=_err)
+        b = ensure_baseline(ws, store, repo, env, recipe, runs=args.runs, log=_err,
+                            fresh=args.fresh, timeout=args.baseline_timeout)
+        data = {"repo": repo.name, "baseline_id": b.baseline_id, "commit": b.commit,
+                "runs": b.runs, "tests": len(b.tests), "passing": len(b.passing),
+                "flaky": sorted(b.flaky), "pass_rate": round(b.pass_rate, 4),
+                "suite_seconds": b.seconds}
+        if args.json:
+            _dump(data)
+        else:
+            print(f"{repo.name}: {data['passing']}/{data['tests']} tests pass stably "
+                  f"(pass rate {data['pass_rate']:.1%}), {len(b.flaky)} flaky, "
+                  f"suite {b.seconds:.2f}s")
+    return 0
+
+
+def cmd_forge(args: argparse.Namespace) -> int:
+    from engine.forge import forge, parse_strategies
+
+    strategies = parse_strategies(args.strategy)
+    ws, store = _open(args)
+    with store:
+        progress = _Progress(enabled=sys.stderr.isatty())
+        summary = forge(
+            ws, store, args.repo, strategies, max_candidates=args.max, seed=args.seed,
+            workers=args.workers, timeout=args.timeout, baseline_runs=args.baseline_runs,
+            baseline_timeout=args.baseline_timeout, log=progress.log,
+            on_total=progress.start, on_verdict=progress.advance,
+        )
+        progress.stop()
+    if args.json:
+        _dump(summary.to_dict())
+    else:
+        _print_summary(summary)
+    return 130 if summary.interrupted else 0
+
+
+def _print_summary(s: Any) -> None:
+    print(f"forged {s.repo} with {', '.join(s.strategies)}: {s.candidates} candidates, "
+          f"{s.kept_total} validated, yield {s.yield_rate:.1%}")
+    if s.already_done:
+        print(f"  resumed: {s.already_done} already judged, {s.validated_now} validated now")
+    print(f"  baseline: {s.baseline_passing}/{s.baseline_tests} tests pass stably, "
+          f"{s.baseline_flaky} flaky quarantined")
+    if s.drop_reasons:
+        reasons = ", ".join(f"{k} {v}" for k, v in s.drop_reasons.items())
+        print(f"  dropped {s.dropped_total}: {reasons}")
+    print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
+          "(validation, per worker)")
+    if s.interrupted:
+        print("  interrupted: every finished verdict is saved; rerun the same command to resume")
+
+
+class _Progress:
+    """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self.kept = 0
+        self.total = self.done = 0
+
+    def log(self, msg: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(msg, highlight=False)
+        else:
+            _err(msg)
+
+    def start(self, total: int, done: int) -> None:
+        self.total, self.done = total, done
+        if not self.enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("kept {task.fields[kept]}"), TimeElapsedColumn(),
+                             TimeRemainingColumn(), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("validate", total=total, completed=done, kept=0)
+
+    def advance(self, cand: Any, verdict: Any) -> None:
+        self.kept += int(verdict.kept)
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, kept=self.kept)
+        else:  # one line per committed verdict: readable in CI logs and by scripts
+            _err(f"[{self.done}/{self.total}] {verdict.reason:15} {cand.strategy}/"
+                 f"{cand.modifier} {cand.file}::{cand.entity} ({verdict.duration:.2f}s)")
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    with store:
+        rows = []
+        for r in store.list_repos():
+            s = store.summary(r.name)
+            b = store.latest_baseline(r.name, r.commit)
+            env = store.get_environment(r.name)
+            rows.append({
+                "repo": r.name, "commit": r.commit, "source": r.source,
+                "environment": env["backend"] if env else None,
+                "baseline_pass_rate": round(b.pass_rate, 4) if b else None,
+                "baseline_tests": len(b.tests) if b else None,
+                "candidates": s.candidates, "validated": s.validated, "dropped": s.dropped,
+                "pending": s.pending, "drop_reasons": s.drop_reasons,
+                "yield": round(s.validated / (s.validated + s.dropped), 4)
+                if (s.validated + s.dropped) else None,
+            })
+    if args.json:
+        _dump({"workspace": str(store.path.parent), "repos": rows})
+        return 0
+    print(f"workspace {store.path.parent}")
+    if not rows:
+        print("no repos yet; add one with: bugfoundry repo add SOURCE")
+    for row in rows:
+        y = f"{row['yield']:.1%}" if row["yield"] is not None else "-"
+        rate = row["baseline_pass_rate"]
+        rate_s = f"{rate:.1%}" if rate is not None else "not run"
+        print(f"{row['repo']}: {row['validated']} instances, {row['candidates']} candidates "
+              f"({row['pending']} pending), yield {y}, baseline pass rate {rate_s}")
+        if row["drop_reasons"]:
+            print("  drops: " + ", ".join(f"{k} {v}" for k, v in row["drop_reasons"].items()))
+    return 0
+
+
+def cmd_instances(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    with store:
+        if args.json:
+            recs = [store.get_instance(r["instance_id"]) for r in
+                    store.list_instances(args.repo, args.strategy, args.limit)]
+            _dump([instance_json(r) for r in recs if r])
+            return 0
+        rows = store.list_instances(args.repo, args.strategy, args.limit)
+    for r in rows:
+        print(f"{r['instance_id']:64} F2P {r['n_f2p']:>4}  P2P {r['n_p2p']:>4}  "
+              f"{r['file']}::{r['entity']}")
+    print(f"{len(rows)} instances", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from engine.errors import UsageError
+
+    _, store = _open(args)
+    with store:
+        rec = store.get_instance(args.instance_id)
+    if rec is None:
+        raise UsageError(f"no instance {args.instance_id!r}; list them with: "
+                         "bugfoundry instances")
+    data = instance_json(rec)
+    if args.json:
+        _dump(data)
+        return 0
+    print(f"{data['instance_id']}\n  repo {data['repo']} @ {data['base_commit'][:12]}  "
+          f"{data['strategy']}/{data['modifier']}  {data['file']}::{data['entity']}")
+    print(f"  FAIL_TO_PASS ({len(data['FAIL_TO_PASS'])}):")
+    for t in data["FAIL_TO_PASS"][:20]:
+        print(f"    {t}")
+    print(f"  PASS_TO_PASS: {len(data['PASS_TO_PASS'])} tests\n")
+    print(data["patch"])
+    first = next(iter(data["failures"].items()), None)
+    if first:
+        print(f"--- failure of {first[0]} ---\n{first[1]}")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", default=argparse.SUPPRESS,
+                        help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = argparse.ArgumentParser(prog="bugfoundry", description=__doc__.splitlines()[0])
+    p.add_argument("--workspace", help="workspace directory")
+    p.add_argument("--version", action="version", version=f"bugfoundry {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    repo = sub.add_parser("repo", help="add and list repositories")
+    rsub = repo.add_subparsers(dest="repo_command", required=True)
+    add = rsub.add_parser("add", parents=[common], help="add a path, git URL or pypi:NAME==VER")
+    add.add_argument("source")
+    add.add_argument("--name")
+    add.add_argument("--commit", help="commit, tag or branch to pin (default HEAD)")
+    add.set_defaults(func=cmd_repo_add)
+    ls = rsub.add_parser("ls", parents=[common], help="list repositories")
+    ls.set_defaults(func=cmd_repo_ls)
+
+    env = sub.add_parser("env", help="build and inspect a repo's environment")
+    esub = env.add_subparsers(dest="env_command", required=True)
+    build = esub.add_parser("build", parents=[common], help="detect the recipe and install")
+    build.add_argument("repo")
+    build.add_argument("--rebuild", action="store_true", help="detect again and reinstall")
+    build.set_defaults(func=cmd_env_build)
+
+    base = sub.add_parser("baseline", parents=[common], help="run the clean suite (flake check)")
+    base.add_argument("repo")
+    base.add_argument("--runs", type=int, default=2)
+    base.add_argument("--fresh", action="store_true", help="run again even if one is stored")
+    base.add_argument("--baseline-timeout", type=float, default=1800.0)
+    base.set_defaults(func=cmd_baseline)
+
+    fg = sub.add_parser("forge", parents=[common], help="forge and validate candidate bugs")
+    fg.add_argument("repo")
+    fg.add_argument("--strategy", default="procedural",
+                    help="comma list: procedural (lm_modify, lm_rewrite, combine, pr_mirror "
+                         "are planned)")
+    fg.add_argument("--max", type=int, default=None, help="at most N candidates")
+    fg.add_argument("--seed", type=int, default=0)
+    fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
+    fg.add_argument("--timeout", type=float, default=None,
+                    help="seconds per candidate (default: from the baseline's duration)")
+    fg.add_argument("--baseline-runs", type=int, default=2)
+    fg.add_argument("--baseline-timeout", type=float, default=1800.0)
+    fg.set_defaults(func=cmd_forge)
+
+    st = sub.add_parser("status", parents=[common], help="per-repo counts, yield, drop reasons")
+    st.set_defaults(func=cmd_status)
+
+    ins = sub.add_parser("instances", parents=[common], help="list validated instances")
+    ins.add_argument("--repo")
+    ins.add_argument("--strategy")
+    ins.add_argument("--limit", type=int)
+    ins.set_defaults(func=cmd_instances)
+
+    show = sub.add_parser("show", parents=[common], help="one instance: diff, tests, failure")
+    show.add_argument("instance_id")
+    show.set_defaults(func=cmd_show)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    if getattr(args, "workspace", None) is None:
+        args.workspace = os.environ.get("BUGFOUNDRY_HOME")
+    try:
+        return int(args.func(args) or 0)
+    except BugfoundryError as exc:
+        _err(f"bugfoundry: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("bugfoundry: interrupted; every finished result is saved. "
+             "Rerun the same command to resume.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

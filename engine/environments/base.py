@@ -1,0 +1,242 @@
+"""The backend-neutral environment interface: build once per recipe, then run commands in it.
+
+A venv backend exists today; a Docker backend will implement the same interface, so callers
+(baseline, validation workers) only ever see ``Environment`` and ``ProcResult``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import EnvironmentBuildError, UsageError
+from engine.models import Recipe
+
+MARKER = "env.json"  # records the recipe hash the environment was built from
+LOCK = ".build.lock"
+
+
+@dataclass
+class ProcResult:
+    """What a command did; ``timed_out`` means it was killed (with its whole process group)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+
+class Environment(ABC):
+    """One repo's isolated interpreter plus its installed test dependencies."""
+
+    backend: str = ""
+
+    def __init__(self, root: Path, repo_root: Path, recipe: Recipe) -> None:
+        self._root = Path(root).resolve()
+        self.repo_root = Path(repo_root).resolve()
+        self.recipe = recipe
+
+    @property
+    def root(self) -> Path:
+        """Directory the environment lives in (removed wholesale by ``remove``)."""
+        return self._root
+
+    @property
+    def marker_path(self) -> Path:
+        return self._root / MARKER
+
+    def is_built(self) -> bool:
+        """True when a build of *this* recipe finished (a changed recipe means rebuild)."""
+        try:
+            data = json.loads(self.marker_path.read_text())
+        except (OSError, ValueError):
+            return False
+        return data.get("recipe_hash") == self.recipe.hash and self._exists()
+
+    def build(self, log: Callable[[str], None] = print) -> None:
+        """Build unless already built from the same recipe; safe to call from many processes."""
+        if self.is_built():
+            log(f"{self.backend} environment up to date ({self.recipe.hash}): {self._root}")
+            return
+        self._root.mkdir(parents=True, exist_ok=True)
+        with _locked(self._root / LOCK):
+            if self.is_built():  # another process built it while we waited for the lock
+                return
+            self.marker_path.unlink(missing_ok=True)
+            started = time.monotonic()
+            self._build(log)
+            record = {
+                "recipe_hash": self.recipe.hash,
+                "backend": self.backend,
+                "recipe": json.loads(self.recipe.to_json()),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "build_seconds": round(time.monotonic() - started, 1),
+            }
+            self.marker_path.write_text(json.dumps(record, indent=2))
+
+    def terminate_all(self) -> None:
+        """Kill every command this process is still running (validation cancelled)."""
+        terminate_all()
+
+    def remove(self) -> None:
+        """Delete the environment and everything under ``root``."""
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    @abstractmethod
+    def _build(self, log: Callable[[str], None]) -> None:
+        """Create the environment from scratch; raise EnvironmentBuildError on failure."""
+
+    @abstractmethod
+    def _exists(self) -> bool:
+        """Whether the built artefact (interpreter, image, ...) is still present."""
+
+    @abstractmethod
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> ProcResult:
+        """Run ``argv`` inside the environment; ``argv[0] == "python"`` is its interpreter."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _killpg(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+_LIVE: set[int] = set()  # process groups started by run_process and not yet reaped
+_LIVE_LOCK = threading.Lock()
+
+
+def terminate_all() -> None:
+    """Kill every process group still running (Ctrl-C, or an abandoned validation run)."""
+    with _LIVE_LOCK:
+        groups = list(_LIVE)
+    for pgid in groups:
+        _killpg(pgid)
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent (importing after fork can deadlock)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """SIGKILL the child when the thread that started it dies (e.g. forge is kill -9ed),
+    so a hung test never outlives the run that started it."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> ProcResult:
+    """Run a command in its own session so a timeout can kill it *and* everything it spawned.
+
+    Hung tests often sit in a child (a server, a subprocess) that a plain ``proc.kill()`` would
+    orphan while it keeps our pipes open; killing the process group avoids both problems.
+    Stray background children are also killed when the command exits normally.
+    """
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    with _LIVE_LOCK:
+        _LIVE.add(proc.pid)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _killpg(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds a pipe
+            proc.kill()
+            out, err = "", ""
+    except BaseException:
+        _killpg(proc.pid)
+        proc.kill()
+        raise
+    finally:
+        _killpg(proc.pid)
+        with _LIVE_LOCK:
+            _LIVE.discard(proc.pid)
+    proc.wait()
+    return ProcResult(
+        returncode=proc.returncode,
+        stdout=out or "",
+        stderr=err or "",
+        duration=time.monotonic() - started,
+        timed_out=timed_out,
+    )
+
+
+def make_environment(
+    backend: str,
+    root: Path,
+    repo_root: Path,
+    recipe: Recipe,
+    *,
+    cache_dir: Path | None = None,
+) -> Environment:
+    """The environment for ``backend`` ("venv"; "docker" is planned)."""
+    if backend == "venv":
+        from engine.environments.venv import VenvEnvironment
+
+        return VenvEnvironment(root, repo_root, recipe, cache_dir=cache_dir)
+    if backend == "docker":
+        raise EnvironmentBuildError(
+            "the docker environment backend is not available yet\nuse the venv backend for now"
+        )
+    raise UsageError(f"unknown environment backend {backend!r}\nchoose one of: venv")

@@ -1,0 +1,228 @@
+"""Where a repo declares its test dependencies: extras, dependency groups, requirements, tox.
+
+Sources come in two tiers: test-specific (extras/groups named test/tests/testing, test
+requirements files, tox deps) and dev (named dev). The dev tier is used only when the test tier
+is empty, because dev sets drag in linters and doc builders that slow builds and break more.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.environments.reqs import (
+    normalize_name,
+    parse_tox_deps,
+    parse_tox_list,
+    parse_tox_setenv,
+    poetry_requirement,
+    req_name,
+    tox_sections,
+)
+
+TEST_NAMES = ("test", "tests", "testing")
+DEV_NAMES = ("dev",)
+TEST_REQ_GLOBS = (
+    "requirements-test*.txt",
+    "requirements_test*.txt",
+    "test-requirements*.txt",
+    "test_requirements*.txt",
+    "requirements/test*.txt",
+    "tests/requirements*.txt",
+    "test/requirements*.txt",
+)
+DEV_REQ_GLOBS = (
+    "requirements-dev*.txt",
+    "requirements_dev*.txt",
+    "dev-requirements*.txt",
+    "requirements/dev*.txt",
+)
+
+
+@dataclass
+class DepSources:
+    """Install arguments found in one tier (test-specific or dev)."""
+
+    extras: list[str] = field(default_factory=list)  # extras of the project itself
+    args: list[str] = field(default_factory=list)  # requirement strings and "-r file" pairs
+    notes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.extras or self.args)
+
+    def add_extra(self, name: str) -> None:
+        if name not in self.extras:
+            self.extras.append(name)
+
+    def add_reqs(self, reqs: list[str], project: str) -> None:
+        """Add requirement strings; ``project[x]`` (a self-reference) becomes extra ``x``."""
+        for r in reqs:
+            if project and req_name(r) == project:
+                m = re.search(r"\[([^\]]*)\]", r)
+                for extra in m.group(1).split(",") if m else []:
+                    self.add_extra(extra.strip())
+            elif r not in self.args:
+                self.args.append(r)
+
+
+def collect_test_deps(
+    root: Path,
+    pyproject: dict,
+    setup_cfg: configparser.ConfigParser | None,
+    tox_ini: configparser.ConfigParser | None,
+    pkg_info: dict[str, list[str]],
+    project: str,
+    env: dict[str, str],
+    notes: list[str],
+) -> DepSources:
+    """The tier to install (test, else dev); tox setenv goes into ``env`` either way."""
+    test, dev = DepSources(), DepSources()
+    _extras(root, pyproject, setup_cfg, pkg_info, test, dev)
+    _groups(pyproject, project, test, dev)
+    _req_files(root, test, dev)
+    _tox(root, tox_ini, setup_cfg, pyproject, project, test, env, notes)
+    chosen = test if test else dev
+    notes.extend(chosen.notes)
+    if test and dev:
+        notes.append("dev extras/groups/requirements skipped: test-specific ones found")
+    elif not test and not dev:
+        notes.append("no test dependencies declared: installing pytest (+plugins) only")
+    return chosen
+
+
+def _tier(name: str) -> str | None:
+    n = normalize_name(name)
+    return "test" if n in TEST_NAMES else "dev" if n in DEV_NAMES else None
+
+
+def _extras(
+    root: Path,
+    pyproject: dict,
+    setup_cfg: configparser.ConfigParser | None,
+    pkg_info: dict[str, list[str]],
+    test: DepSources,
+    dev: DepSources,
+) -> None:
+    """Extras named test/tests/testing (test tier) or dev (dev tier), from wherever declared."""
+    found: dict[str, str] = {}  # extra -> where
+    tool = pyproject.get("tool", {})
+    declared = [
+        (
+            "pyproject [project.optional-dependencies]",
+            pyproject.get("project", {}).get("optional-dependencies", {}),
+        ),
+        ("pyproject [tool.poetry.extras]", tool.get("poetry", {}).get("extras", {})),
+        (
+            "pyproject [tool.flit.metadata.requires-extra]",
+            tool.get("flit", {}).get("metadata", {}).get("requires-extra", {}),
+        ),
+    ]
+    for where, table in declared:
+        for extra in table:
+            found.setdefault(extra, where)
+    if setup_cfg is not None and setup_cfg.has_section("options.extras_require"):
+        for extra in setup_cfg.options("options.extras_require"):
+            found.setdefault(extra, "setup.cfg extras_require")
+    for extra in pkg_info.get("provides-extra", []):
+        found.setdefault(extra, "PKG-INFO Provides-Extra")
+    for requires in root.glob("*.egg-info/requires.txt"):
+        for m in re.finditer(r"^\[([\w.-]+)", requires.read_text(errors="replace"), re.M):
+            found.setdefault(m.group(1), f"{requires.parent.name}/requires.txt")
+    if (root / "setup.py").is_file():
+        text = (root / "setup.py").read_text(encoding="utf-8", errors="replace")
+        if "extras_require" in text:
+            for m in re.finditer(r"['\"](tests?|testing|dev)['\"]\s*:", text):
+                found.setdefault(m.group(1), "setup.py extras_require (grepped)")
+    for extra, where in found.items():
+        tier = _tier(extra)
+        if tier:
+            src = test if tier == "test" else dev
+            src.add_extra(extra)
+            src.notes.append(f"{tier} extra: [{extra}] ({where})")
+
+
+def _group_reqs(groups: dict, name: str, seen: frozenset[str] = frozenset()) -> list[str]:
+    """PEP 735: a group's requirement strings with ``{include-group = ...}`` expanded."""
+    by_norm = {normalize_name(k): v for k, v in groups.items()}
+    key = normalize_name(name)
+    if key in seen or key not in by_norm:
+        return []
+    out: list[str] = []
+    for item in by_norm[key]:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and "include-group" in item:
+            out.extend(_group_reqs(groups, item["include-group"], seen | {key}))
+    return out
+
+
+def _groups(pyproject: dict, project: str, test: DepSources, dev: DepSources) -> None:
+    """PEP 735 groups, poetry groups / dev-dependencies, pdm dev-dependencies, hatch envs."""
+    tool = pyproject.get("tool", {})
+    dep_groups = pyproject.get("dependency-groups", {})
+    poetry = tool.get("poetry", {})
+    candidates: list[tuple[str, str, list[str]]] = []  # (group, where, reqs)
+    for g in dep_groups:
+        candidates.append((g, "[dependency-groups]", _group_reqs(dep_groups, g)))
+    for g, table in poetry.get("group", {}).items():
+        deps = table.get("dependencies", {})
+        reqs = [r for n, s in deps.items() if (r := poetry_requirement(n, s))]
+        candidates.append((g, f"[tool.poetry.group.{g}]", reqs))
+    if poetry.get("dev-dependencies"):
+        deps = poetry["dev-dependencies"]
+        reqs = [r for n, s in deps.items() if (r := poetry_requirement(n, s))]
+        candidates.append(("dev", "[tool.poetry.dev-dependencies]", reqs))
+    pdm = tool.get("pdm", {}).get("dev-dependencies", {})
+    for g, reqs in pdm.items():
+        candidates.append((g, "[tool.pdm.dev-dependencies]", [r for r in reqs if r[:1] != "-"]))
+    for g, env in tool.get("hatch", {}).get("envs", {}).items():
+        if g in ("default", "hatch-test", "test", "tests") and isinstance(env, dict):
+            reqs = list(env.get("dependencies", [])) + list(env.get("extra-dependencies", []))
+            for feat in env.get("features", []):
+                if g != "default" or _tier(feat) == "test":  # default env: skip docs/lint
+                    test.add_extra(feat)
+            candidates.append(("test", f"[tool.hatch.envs.{g}]", reqs))
+    for group, where, reqs in candidates:
+        tier = _tier(group)
+        if tier and reqs:
+            src = test if tier == "test" else dev
+            src.add_reqs(reqs, project)
+            src.notes.append(f"{tier} group {group!r}: {len(reqs)} requirement(s) ({where})")
+
+
+def _req_files(root: Path, test: DepSources, dev: DepSources) -> None:
+    for globs, src, tier in ((TEST_REQ_GLOBS, test, "test"), (DEV_REQ_GLOBS, dev, "dev")):
+        for pattern in globs:
+            for path in sorted(root.glob(pattern)):
+                rel = path.relative_to(root).as_posix()
+                if path.is_file() and rel not in src.args:
+                    src.args.extend(["-r", rel])
+                    src.notes.append(f"{tier} requirements file: {rel}")
+
+
+def _tox(
+    root: Path,
+    tox_ini: configparser.ConfigParser | None,
+    setup_cfg: configparser.ConfigParser | None,
+    pyproject: dict,
+    project: str,
+    test: DepSources,
+    env: dict[str, str],
+    notes: list[str],
+) -> None:
+    """tox [testenv] deps/extras (test tier) and setenv (always)."""
+    for where, section in tox_sections(tox_ini, setup_cfg, pyproject):
+        reqs, extras, skipped = parse_tox_deps(section.get("deps", ""), root)
+        extras += parse_tox_list(section.get("extras", ""))
+        test.add_reqs(reqs, project)
+        for extra in extras:
+            test.add_extra(extra)
+        if reqs or extras:
+            test.notes.append(f"tox deps ({where}): {', '.join(reqs + [f'[{e}]' for e in extras])}")
+        notes.extend(f"tox dep skipped ({where}): {s}" for s in skipped)
+        setenv = section.get("setenv", "") or section.get("set_env", "")
+        for key, value in parse_tox_setenv(setenv, notes).items():
+            env.setdefault(key, value)
+            notes.append(f"tox setenv ({where}): {key}={value}")

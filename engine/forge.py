@@ -1,0 +1,212 @@
+"""Forge: the pipeline end to end for one repo (env -> baseline -> candidates -> validation).
+
+Resumable by construction: candidates are generated deterministically (same arguments, same
+candidate ids), each verdict is committed as it arrives, and a rerun validates only candidates
+that have no verdict yet.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline
+from engine.environments.base import Environment, make_environment
+from engine.environments.detect import detect_recipe
+from engine.errors import UsageError
+from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
+from engine.repos import make_worker_tree
+from engine.store import Store
+from engine.validation import ValidationConfig, Validator, timeout_for
+from engine.workspace import Workspace
+
+IMPLEMENTED_STRATEGIES = ("procedural",)
+PLANNED_STRATEGIES = ("lm_modify", "lm_rewrite", "combine", "pr_mirror")
+
+Log = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def parse_strategies(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise UsageError("--strategy needs at least one name, e.g. --strategy procedural.")
+    for n in names:
+        if n in PLANNED_STRATEGIES:
+            raise UsageError(f"strategy {n!r} is not available in this version yet; "
+                             f"available: {', '.join(IMPLEMENTED_STRATEGIES)}.")
+        if n not in IMPLEMENTED_STRATEGIES:
+            raise UsageError(f"unknown strategy {n!r}; choose from "
+                             f"{', '.join(IMPLEMENTED_STRATEGIES + PLANNED_STRATEGIES)}.")
+    return list(dict.fromkeys(names))
+
+
+def get_repo(store: Store, name: str) -> RepoRecord:
+    rec = store.get_repo(name)
+    if rec is None:
+        known = ", ".join(r.name for r in store.list_repos()) or "none yet"
+        raise UsageError(f"no repo named {name!r} in this workspace (known: {known}).\n"
+                         "Add it first with: bugfoundry repo add SOURCE --name NAME")
+    return rec
+
+
+def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *, backend: str = "venv",
+                       log: Log = _quiet, rebuild: bool = False) -> tuple[Environment, Recipe]:
+    """Detect the recipe (or replay the stored one) and build the repo's one environment."""
+    stored = store.get_environment(repo.name)
+    recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
+    env = make_environment(backend, ws.env_path(repo.name), Path(repo.path), recipe,
+                           cache_dir=Path(os.environ.get("UV_CACHE_DIR") or ws.cache_dir / "uv"))
+    if rebuild or not env.is_built():
+        log(f"building the {backend} environment for {repo.name} ...")
+        for note in recipe.notes:
+            log(f"  recipe: {note}")
+        start = time.monotonic()
+        env.build(log=log)
+        store.save_environment(repo.name, backend, recipe, str(env.root),
+                               round(time.monotonic() - start, 2))
+    elif stored is None:
+        store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
+    return env, recipe
+
+
+def worker_trees(ws: Workspace, repo: RepoRecord, n: int) -> list[Path]:
+    return [make_worker_tree(repo, ws.worker_path(repo.name, k)) for k in range(n)]
+
+
+def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environment,
+                    recipe: Recipe, *, runs: int = DEFAULT_RUNS,
+                    timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
+                    fresh: bool = False) -> Baseline:
+    """Reuse the stored baseline for this commit and recipe, or run a new one."""
+    if not fresh:
+        existing = store.latest_baseline(repo.name, repo.commit)
+        if existing is not None:
+            return existing
+    tree = make_worker_tree(repo, ws.worker_path(repo.name, 0))
+    baseline = run_baseline(env, tree, recipe, repo.name, repo.commit, runs=runs,
+                            timeout=timeout, log=log)
+    store.save_baseline(baseline, recipe.hash)
+    log(f"baseline: {len(baseline.passing)}/{len(baseline.tests)} tests pass stably "
+        f"({len(baseline.flaky)} flaky quarantined), suite {baseline.seconds:.2f}s")
+    return baseline
+
+
+def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
+                        max_candidates: int | None) -> list[Candidate]:
+    """All strategies' candidates, interleaved across modifiers, first ``max_candidates``."""
+    from engine.strategies import procedural
+
+    buckets: dict[str, list[Candidate]] = {}
+    seen: set[str] = set()
+    for strategy in strategies:
+        if strategy == "procedural":
+            for c in procedural.generate(repo.name, Path(repo.path), seed=seed):
+                if c.candidate_id in seen:
+                    continue
+                seen.add(c.candidate_id)
+                buckets.setdefault(f"{c.strategy}/{c.modifier}", []).append(c)
+    # Round-robin over modifiers so a --max sample keeps every modifier represented.
+    ordered: list[Candidate] = []
+    queues = [list(v) for _, v in sorted(buckets.items())]
+    while any(queues):
+        for q in queues:
+            if q:
+                ordered.append(q.pop(0))
+    return ordered[:max_candidates] if max_candidates else ordered
+
+
+@dataclass
+class ForgeSummary:
+    repo: str
+    strategies: list[str]
+    candidates: int = 0  # selected for this run
+    already_done: int = 0  # had a verdict before this run started (resume)
+    validated_now: int = 0
+    kept_now: int = 0
+    kept_total: int = 0  # among the selected candidates, after this run
+    dropped_total: int = 0
+    drop_reasons: dict[str, int] = field(default_factory=dict)
+    yield_rate: float = 0.0
+    elapsed: float = 0.0
+    seconds_per_candidate: float = 0.0
+    baseline_tests: int = 0
+    baseline_passing: int = 0
+    baseline_flaky: int = 0
+    interrupted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str], *,
+          max_candidates: int | None = None, seed: int = 0, workers: int | None = None,
+          timeout: float | None = None, baseline_runs: int = DEFAULT_RUNS,
+          baseline_timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
+          on_total: Callable[[int, int], None] | None = None,
+          on_verdict: Callable[[Candidate, Verdict], None] | None = None) -> ForgeSummary:
+    """Run the whole pipeline for one repo; safe to interrupt and rerun."""
+    start = time.monotonic()
+    repo = get_repo(store, repo_name)
+    workers = max(1, workers or os.cpu_count() or 1)
+    env, recipe = ensure_environment(ws, store, repo, log=log)
+    baseline = ensure_baseline(ws, store, repo, env, recipe, runs=baseline_runs,
+                               timeout=baseline_timeout, log=log)
+    summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
+                           baseline_passing=len(baseline.passing),
+                           baseline_flaky=len(baseline.flaky))
+    log("forging candidates ...")
+    selected = generate_candidates(repo, strategies, seed, max_candidates)
+    run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,
+                             {"timeout": timeout, "baseline_runs": baseline_runs})
+    store.add_candidates(run_id, selected)
+    done = store.done_candidate_ids(repo.name)
+    todo = [c for c in selected if c.candidate_id not in done]
+    summary.candidates = len(selected)
+    summary.already_done = len(selected) - len(todo)
+    if on_total:
+        on_total(len(selected), summary.already_done)
+    config = ValidationConfig(timeout=timeout_for(baseline, timeout))
+    trees = worker_trees(ws, repo, min(workers, max(1, len(todo))))
+    validator = Validator(env, recipe, baseline, trees, config)
+    log(f"validating {len(todo)} candidates on {len(trees)} workers "
+        f"(timeout {config.timeout:.0f}s each) ...")
+    results = validator.run(todo)
+    try:
+        for cand, verdict in results:
+            store.record_result(cand, verdict, baseline)
+            summary.validated_now += 1
+            summary.kept_now += int(verdict.kept)
+            if on_verdict:
+                on_verdict(cand, verdict)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        results.close()
+    _fill_totals(store, summary, selected)
+    summary.elapsed = round(time.monotonic() - start, 2)
+    if summary.validated_now:
+        summary.seconds_per_candidate = round(
+            store.mean_validation_seconds(repo.name), 3)
+    return summary
+
+
+def _fill_totals(store: Store, summary: ForgeSummary, selected: list[Candidate]) -> None:
+    ids = {c.candidate_id for c in selected}
+    reasons: Counter[str] = Counter()
+    for cid, reason in store.verdict_reasons(summary.repo):
+        if cid in ids:
+            reasons[reason] += 1
+    summary.kept_total = reasons.pop("kept", 0)
+    summary.dropped_total = sum(reasons.values())
+    summary.drop_reasons = dict(reasons.most_common())
+    judged = summary.kept_total + summary.dropped_total
+    summary.yield_rate = round(summary.kept_total / judged, 4) if judged else 0.0

@@ -1,0 +1,169 @@
+"""Plain records that flow through the pipeline: repo -> env -> baseline -> candidates -> instances.
+
+They are dataclasses so every stage can be tested without a database; only ``engine.store``
+turns them into rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Per-test outcomes, normalised across pytest and unittest.
+PASSED = "passed"
+FAILED = "failed"
+ERROR = "error"  # setup/teardown error, or the test's module failed to collect
+SKIPPED = "skipped"
+XFAILED = "xfailed"
+MISSING = "missing"  # the test was not reported at all (collection broke, process died)
+
+BAD_OUTCOMES = frozenset({FAILED, ERROR, MISSING})
+
+
+@dataclass(frozen=True)
+class RepoRecord:
+    """A repository the workspace owns a copy of, pinned to one commit."""
+
+    name: str
+    source: str  # what the user typed: a path, a git URL or pypi:NAME==VER
+    kind: str  # "path" | "git" | "pypi"
+    commit: str  # full sha of the pinned commit in the workspace copy
+    path: str  # the workspace-owned git checkout (never the user's own)
+    added_at: str = ""
+
+
+@dataclass
+class Recipe:
+    """How to install a repo and run its tests; detected once, stored, replayable.
+
+    ``steps`` are argument lists for the environment's installer (``pip install`` style
+    arguments, e.g. ``["-e", ".[test]"]`` or ``["-r", "requirements-test.txt"]``). Paths in
+    them are relative to the repo root.
+    """
+
+    python: str = "python3"
+    backend: str = "setuptools"  # setuptools | hatch | poetry | flit | pdm | setup.py | none
+    steps: list[list[str]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # tox setenv, pretend versions, ...
+    pytest_args: list[str] = field(default_factory=list)  # extra args, e.g. ["-p", "no:xdist"]
+    test_paths: list[str] = field(default_factory=list)  # where tests live ([] = default)
+    source_roots: list[str] = field(default_factory=lambda: ["."])  # dirs put on PYTHONPATH
+    notes: list[str] = field(default_factory=list)  # human-readable reasons for each decision
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        return cls(**json.loads(text))
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One test's result in one run."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    outcome: str  # one of PASSED, FAILED, ERROR, SKIPPED, XFAILED, MISSING
+    duration: float = 0.0
+    message: str = ""  # short failure text (traceback tail), empty when passed
+
+
+@dataclass
+class TestRun:
+    """The result of running pytest once on a tree."""
+
+    __test__ = False
+
+    outcomes: dict[str, TestOutcome]
+    exit_code: int
+    duration: float
+    timed_out: bool = False
+    collection_errors: list[str] = field(default_factory=list)  # "path: message"
+    output_tail: str = ""
+
+    def status(self, nodeid: str) -> str:
+        o = self.outcomes.get(nodeid)
+        return o.outcome if o else MISSING
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A forged bug: a unified diff against the repo's pinned commit plus where it came from."""
+
+    repo: str
+    strategy: str  # procedural | lm_modify | lm_rewrite | combine | pr_mirror
+    modifier: str  # e.g. "op_swap"; strategy-specific sub-kind
+    patch: str  # unified diff, paths a/<rel> b/<rel>
+    file: str = ""  # main file touched (repo-relative)
+    entity: str = ""  # qualified name of the mutated entity, e.g. "Stack.push"
+    changed_lines: tuple[int, ...] = ()  # line numbers in the original file
+    seed: int = 0
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def patch_hash(self) -> str:
+        return hashlib.sha256(self.patch.encode()).hexdigest()
+
+    @property
+    def candidate_id(self) -> str:
+        """Stable id: identical diffs on the same repo collapse into one candidate."""
+        return f"{self.repo}.{self.patch_hash[:16]}"
+
+
+@dataclass
+class Verdict:
+    """What validation concluded about one candidate."""
+
+    candidate_id: str
+    kept: bool
+    reason: str  # "kept" or a drop reason (see engine.validation.DROP_REASONS)
+    detail: str = ""
+    fail_to_pass: list[str] = field(default_factory=list)
+    pass_to_pass: list[str] = field(default_factory=list)
+    tests_run: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # F2P nodeid -> failure text
+    duration: float = 0.0
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class BaselineTest:
+    nodeid: str
+    outcome: str  # the outcome when stable; "flaky" tests keep their first outcome here
+    duration: float
+    flaky: bool = False
+    outcomes: tuple[str, ...] = ()  # one per baseline run
+
+
+@dataclass
+class Baseline:
+    """The clean repo's per-test outcomes over several runs; flaky tests are quarantined."""
+
+    baseline_id: str
+    repo: str
+    commit: str
+    runs: int
+    tests: dict[str, BaselineTest]
+    seconds: float = 0.0  # wall time of one full-suite run (median)
+    created_at: str = ""
+
+    @property
+    def passing(self) -> set[str]:
+        """Tests that passed in every run: the only ones that can become F2P or P2P."""
+        return {t.nodeid for t in self.tests.values() if not t.flaky and t.outcome == PASSED}
+
+    @property
+    def flaky(self) -> set[str]:
+        return {t.nodeid for t in self.tests.values() if t.flaky}
+
+    @property
+    def pass_rate(self) -> float:
+        return len(self.passing) / len(self.tests) if self.tests else 0.0

@@ -1,0 +1,495 @@
+"""The DuckDB store: the only module that speaks SQL.
+
+Design choices, each for a reason:
+
+* **One writer process.** DuckDB lets exactly one process open the file read-write, and while it
+  does no other process can open it at all. So the process that forges (the CLI, or the TUI which
+  drives the engine in-process) holds the connection for its whole run; a second process gets a
+  clear "in use by PID n" error instead of a retry loop. Worker threads never touch the
+  connection: they hand results to the owning thread, which writes them.
+* **Append-only tables.** DuckDB's PK/UNIQUE checks misfire on UPDATE and delete+insert of the same
+  key, so nothing here is updated in place. A candidate is "pending" until a row for it exists in
+  ``results``; instances are written in the same transaction as their result row, so a kill -9
+  at any point loses at most the candidate that was being validated, never a committed one.
+* **Versioned schema.** ``meta.schema_version`` plus an ordered list of migrations applied on open.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.errors import StoreError
+from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            "CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)",
+            """CREATE TABLE repos (
+                name VARCHAR, source VARCHAR, kind VARCHAR, commit VARCHAR, path VARCHAR,
+                added_at TIMESTAMP)""",
+            """CREATE TABLE environments (
+                repo VARCHAR, backend VARCHAR, recipe VARCHAR, recipe_hash VARCHAR,
+                root VARCHAR, built_at TIMESTAMP, build_seconds DOUBLE)""",
+            """CREATE TABLE baselines (
+                baseline_id VARCHAR, repo VARCHAR, commit VARCHAR, recipe_hash VARCHAR,
+                created_at TIMESTAMP, runs INTEGER, n_tests INTEGER, n_passed INTEGER,
+                n_flaky INTEGER, pass_rate DOUBLE, seconds DOUBLE)""",
+            """CREATE TABLE baseline_tests (
+                baseline_id VARCHAR, nodeid VARCHAR, outcome VARCHAR, outcomes VARCHAR[],
+                duration DOUBLE, flaky BOOLEAN)""",
+            """CREATE TABLE runs (
+                run_id VARCHAR, repo VARCHAR, strategies VARCHAR[], seed INTEGER,
+                max_candidates INTEGER, workers INTEGER, started_at TIMESTAMP, args VARCHAR)""",
+            """CREATE TABLE candidates (
+                candidate_id VARCHAR, repo VARCHAR, run_id VARCHAR, strategy VARCHAR,
+                modifier VARCHAR, file VARCHAR, entity VARCHAR, changed_lines INTEGER[],
+                seed INTEGER, patch VARCHAR, patch_hash VARCHAR, meta VARCHAR,
+                created_at TIMESTAMP)""",
+            """CREATE TABLE results (
+                candidate_id VARCHAR, repo VARCHAR, baseline_id VARCHAR, kept BOOLEAN,
+                reason VARCHAR, detail VARCHAR, fail_to_pass VARCHAR[], pass_to_pass VARCHAR[],
+                n_tests_run INTEGER, duration DOUBLE, worker VARCHAR, validated_at TIMESTAMP)""",
+            """CREATE TABLE instances (
+                instance_id VARCHAR, candidate_id VARCHAR, repo VARCHAR, base_commit VARCHAR,
+                strategy VARCHAR, modifier VARCHAR, file VARCHAR, entity VARCHAR,
+                patch VARCHAR, fail_to_pass VARCHAR[], pass_to_pass VARCHAR[], n_f2p INTEGER,
+                n_p2p INTEGER, lines_changed INTEGER, files_changed INTEGER,
+                failures VARCHAR, problem_statement VARCHAR, meta VARCHAR,
+                validation_seconds DOUBLE, created_at TIMESTAMP)""",
+        ],
+    ),
+]
+
+# Columns of the instance listing; never includes the patch or the failure text (kept lean).
+LIST_COLUMNS = (
+    "instance_id, repo, base_commit, strategy, modifier, file, entity, n_f2p, n_p2p, "
+    "lines_changed, files_changed, validation_seconds, created_at"
+)
+
+_PID_RE = re.compile(r"PID (\d+)")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def instance_id_for(candidate: Candidate, commit: str) -> str:
+    """SWE-smith-style id: <repo>.<commit8>.<strategy>_<modifier>__<hash8>."""
+    c = candidate
+    kind = f"{c.strategy}_{c.modifier}" if c.modifier else c.strategy
+    return f"{candidate.repo}.{commit[:8]}.{kind}__{candidate.patch_hash[:8]}"
+
+
+def count_changed_lines(patch: str) -> tuple[int, int]:
+    """(lines added + removed, files touched) of a unified diff."""
+    lines = files = 0
+    for line in patch.splitlines():
+        if line.startswith("+++ ") or line.startswith("--- "):
+            if line.startswith("+++ "):
+                files += 1
+            continue
+        if line.startswith(("+", "-")):
+            lines += 1
+    return lines, files
+
+
+@dataclass(frozen=True)
+class RepoSummary:
+    repo: str
+    candidates: int
+    validated: int
+    dropped: int
+    pending: int
+    drop_reasons: dict[str, int]
+
+
+class Store:
+    """A connection to the workspace database, owned by one thread of one process."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    # ---------------------------------------------------------------- open / close
+    @classmethod
+    def open(cls, path: Path, read_only: bool = False) -> Store:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                pid = _PID_RE.search(msg)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise StoreError(
+                    f"the workspace database {path} is in use by {holder} "
+                    "(a forge or the TUI).\nWait for it to finish or close it, or pass "
+                    "--workspace DIR to use another workspace."
+                ) from None
+            raise StoreError(f"cannot open {path}: {msg.splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{path} is not a readable bugfoundry database ({str(exc).splitlines()[0]}).\n"
+                "Move it aside to start afresh; nothing else in the workspace is touched."
+            ) from None
+        store = cls(con, path)
+        if not read_only:
+            store._migrate()
+        return store
+
+    def close(self) -> None:
+        with suppress(duckdb.Error):
+            self.con.execute("CHECKPOINT")
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        try:
+            row = self.con.execute(
+                "SELECT max(CAST(value AS INTEGER)) FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except duckdb.CatalogException:
+            return 0
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this bugfoundry "
+                f"({SCHEMA_VERSION}).\nUpgrade bugfoundry to open it."
+            )
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction():
+                for sql in statements:
+                    self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", [str(version)]
+                )
+                self.con.execute(
+                    "INSERT INTO meta VALUES ('duckdb_version', ?)", [duckdb.__version__]
+                )
+
+    # ---------------------------------------------------------------- repos
+    def add_repo(self, rec: RepoRecord) -> None:
+        with self.transaction():
+            self.con.execute("DELETE FROM repos WHERE name = ?", [rec.name])
+            self.con.execute(
+                "INSERT INTO repos VALUES (?, ?, ?, ?, ?, ?)",
+                [rec.name, rec.source, rec.kind, rec.commit, rec.path, _now()],
+            )
+
+    def get_repo(self, name: str) -> RepoRecord | None:
+        row = self.con.execute(
+            "SELECT name, source, kind, commit, path, CAST(added_at AS VARCHAR) FROM repos "
+            "WHERE name = ?",
+            [name],
+        ).fetchone()
+        return RepoRecord(*row) if row else None
+
+    def list_repos(self) -> list[RepoRecord]:
+        rows = self.con.execute(
+            "SELECT name, source, kind, commit, path, CAST(added_at AS VARCHAR) FROM repos "
+            "ORDER BY name"
+        ).fetchall()
+        return [RepoRecord(*r) for r in rows]
+
+    # ---------------------------------------------------------------- environments
+    def save_environment(
+        self, repo: str, backend: str, recipe: Recipe, root: str, seconds: float
+    ) -> None:
+        self.con.execute(
+            "INSERT INTO environments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [repo, backend, recipe.to_json(), recipe.hash, root, _now(), seconds],
+        )
+
+    def get_environment(self, repo: str) -> dict[str, Any] | None:
+        row = self.con.execute(
+            "SELECT backend, recipe, recipe_hash, root, CAST(built_at AS VARCHAR), build_seconds "
+            "FROM environments WHERE repo = ? ORDER BY built_at DESC LIMIT 1",
+            [repo],
+        ).fetchone()
+        if not row:
+            return None
+        backend, recipe, recipe_hash, root, built_at, seconds = row
+        return {
+            "backend": backend,
+            "recipe": Recipe.from_json(recipe),
+            "recipe_hash": recipe_hash,
+            "root": root,
+            "built_at": built_at,
+            "build_seconds": seconds,
+        }
+
+    # ---------------------------------------------------------------- baselines
+    def save_baseline(self, b: Baseline, recipe_hash: str) -> None:
+        with self.transaction():
+            self.con.execute(
+                "INSERT INTO baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    b.baseline_id, b.repo, b.commit, recipe_hash, _now(), b.runs,
+                    len(b.tests), len(b.passing), len(b.flaky), b.pass_rate, b.seconds,
+                ],
+            )
+            rows = [
+                (b.baseline_id, t.nodeid, t.outcome, list(t.outcomes), t.duration, t.flaky)
+                for t in b.tests.values()
+            ]
+            if rows:
+                self.con.executemany(
+                    "INSERT INTO baseline_tests VALUES (?, ?, ?, ?, ?, ?)", rows
+                )
+
+    def latest_baseline(self, repo: str, commit: str | None = None) -> Baseline | None:
+        sql = (
+            "SELECT baseline_id, repo, commit, runs, seconds, CAST(created_at AS VARCHAR) "
+            "FROM baselines WHERE repo = ?"
+        )
+        params: list[Any] = [repo]
+        if commit:
+            sql += " AND commit = ?"
+            params.append(commit)
+        row = self.con.execute(sql + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
+        if not row:
+            return None
+        bid, repo_, commit_, runs, seconds, created = row
+        tests = {
+            r[0]: BaselineTest(r[0], r[1], r[3], r[4], tuple(r[2]))
+            for r in self.con.execute(
+                "SELECT nodeid, outcome, outcomes, duration, flaky FROM baseline_tests "
+                "WHERE baseline_id = ?",
+                [bid],
+            ).fetchall()
+        }
+        return Baseline(bid, repo_, commit_, runs, tests, seconds, created)
+
+    # ---------------------------------------------------------------- runs and candidates
+    def start_run(
+        self, repo: str, strategies: Sequence[str], seed: int, max_candidates: int | None,
+        workers: int, args: dict[str, Any],
+    ) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, repo, list(strategies), seed, max_candidates, workers, _now(),
+             json.dumps(args, sort_keys=True)],
+        )
+        return run_id
+
+    def known_candidate_ids(self, repo: str) -> set[str]:
+        rows = self.con.execute(
+            "SELECT candidate_id FROM candidates WHERE repo = ?", [repo]
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def add_candidates(self, run_id: str, candidates: Iterable[Candidate]) -> int:
+        """Insert new candidates (identical diffs collapse); returns how many were new."""
+        cands = list(candidates)
+        if not cands:
+            return 0
+        known = self.known_candidate_ids(cands[0].repo)
+        rows = []
+        now = _now()
+        for c in cands:
+            if c.candidate_id in known:
+                continue
+            known.add(c.candidate_id)
+            rows.append((
+                c.candidate_id, c.repo, run_id, c.strategy, c.modifier, c.file, c.entity,
+                list(c.changed_lines), c.seed, c.patch, c.patch_hash,
+                json.dumps(c.meta, sort_keys=True, default=str), now,
+            ))
+        if rows:
+            with self.transaction():
+                self.con.executemany(
+                    "INSERT INTO candidates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+        return len(rows)
+
+    def _candidate_from_row(self, r: Sequence[Any]) -> Candidate:
+        return Candidate(
+            repo=r[0], strategy=r[1], modifier=r[2], patch=r[3], file=r[4], entity=r[5],
+            changed_lines=tuple(r[6] or ()), seed=r[7], meta=json.loads(r[8] or "{}"),
+        )
+
+    def pending_candidates(
+        self, repo: str, strategies: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[Candidate]:
+        """Candidates with no result yet, oldest first (the order they were forged in)."""
+        sql = (
+            "SELECT c.repo, c.strategy, c.modifier, c.patch, c.file, c.entity, c.changed_lines, "
+            "c.seed, c.meta FROM candidates c ANTI JOIN results r USING (candidate_id) "
+            "WHERE c.repo = ?"
+        )
+        params: list[Any] = [repo]
+        if strategies:
+            sql += " AND c.strategy IN (SELECT unnest(?))"
+            params.append(list(strategies))
+        sql += " ORDER BY c.created_at, c.candidate_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self._candidate_from_row(r) for r in self.con.execute(sql, params).fetchall()]
+
+    def count_candidates(self, repo: str, strategies: Sequence[str] | None = None) -> int:
+        sql = "SELECT count(*) FROM candidates WHERE repo = ?"
+        params: list[Any] = [repo]
+        if strategies:
+            sql += " AND strategy IN (SELECT unnest(?))"
+            params.append(list(strategies))
+        return int(self.con.execute(sql, params).fetchone()[0])
+
+    def get_candidate(self, candidate_id: str) -> Candidate | None:
+        row = self.con.execute(
+            "SELECT repo, strategy, modifier, patch, file, entity, changed_lines, seed, meta "
+            "FROM candidates WHERE candidate_id = ?",
+            [candidate_id],
+        ).fetchone()
+        return self._candidate_from_row(row) if row else None
+
+    # ---------------------------------------------------------------- results and instances
+    def record_result(
+        self, candidate: Candidate, verdict: Verdict, baseline: Baseline
+    ) -> str | None:
+        """Store one verdict (and its instance when kept) atomically; returns the instance id."""
+        instance_id = None
+        already = self.con.execute(
+            "SELECT count(*) FROM results WHERE candidate_id = ?", [verdict.candidate_id]
+        ).fetchone()[0]
+        if already:  # a resumed run never writes a candidate twice
+            return None
+        with self.transaction():
+            self.con.execute(
+                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    verdict.candidate_id, candidate.repo, baseline.baseline_id, verdict.kept,
+                    verdict.reason, verdict.detail[:4000], verdict.fail_to_pass,
+                    verdict.pass_to_pass, len(verdict.tests_run), verdict.duration,
+                    verdict.worker, _now(),
+                ],
+            )
+            if verdict.kept:
+                instance_id = instance_id_for(candidate, baseline.commit)
+                lines, files = count_changed_lines(candidate.patch)
+                meta = dict(candidate.meta)
+                meta.update(
+                    seed=candidate.seed, changed_lines=list(candidate.changed_lines),
+                    baseline_id=baseline.baseline_id, worker=verdict.worker,
+                    tests_run=len(verdict.tests_run),
+                )
+                self.con.execute(
+                    "INSERT INTO instances VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        instance_id, verdict.candidate_id, candidate.repo, baseline.commit,
+                        candidate.strategy, candidate.modifier, candidate.file,
+                        candidate.entity, candidate.patch, verdict.fail_to_pass,
+                        verdict.pass_to_pass, len(verdict.fail_to_pass),
+                        len(verdict.pass_to_pass), lines, files,
+                        json.dumps(verdict.failures), None,
+                        json.dumps(meta, sort_keys=True, default=str), verdict.duration, _now(),
+                    ],
+                )
+        return instance_id
+
+    def done_candidate_ids(self, repo: str) -> set[str]:
+        rows = self.con.execute(
+            "SELECT candidate_id FROM results WHERE repo = ?", [repo]
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def list_instances(
+        self, repo: str | None = None, strategy: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        sql = f"SELECT {LIST_COLUMNS} FROM instances WHERE 1=1"
+        params: list[Any] = []
+        if repo:
+            sql += " AND repo = ?"
+            params.append(repo)
+        if strategy:
+            sql += " AND strategy = ?"
+            params.append(strategy)
+        sql += " ORDER BY repo, instance_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cur = self.con.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def get_instance(self, instance_id: str) -> dict[str, Any] | None:
+        cur = self.con.execute("SELECT * FROM instances WHERE instance_id = ?", [instance_id])
+        row = cur.fetchone()
+        if not row:
+            return None
+        rec = dict(zip([d[0] for d in cur.description], row, strict=True))
+        rec["failures"] = json.loads(rec["failures"] or "{}")
+        rec["meta"] = json.loads(rec["meta"] or "{}")
+        return rec
+
+    def summary(self, repo: str) -> RepoSummary:
+        cands = self.count_candidates(repo)
+        rows = self.con.execute(
+            "SELECT reason, count(*) FROM results WHERE repo = ? GROUP BY reason", [repo]
+        ).fetchall()
+        reasons = {r: int(n) for r, n in rows}
+        validated = reasons.pop("kept", 0)
+        dropped = sum(reasons.values())
+        return RepoSummary(
+            repo, cands, validated, dropped, cands - validated - dropped,
+            dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        )
+
+    def yield_by_modifier(self, repo: str, strategy: str | None = None) -> list[tuple]:
+        """(strategy, modifier, candidates validated, kept) for the closing figures."""
+        sql = (
+            "SELECT c.strategy, c.modifier, count(r.candidate_id), "
+            "count(*) FILTER (WHERE r.kept) FROM candidates c JOIN results r "
+            "USING (candidate_id) WHERE c.repo = ?"
+        )
+        params: list[Any] = [repo]
+        if strategy:
+            sql += " AND c.strategy = ?"
+            params.append(strategy)
+        sql += " GROUP BY ALL ORDER BY 1, 2"
+        return [tuple(r) for r in self.con.execute(sql, params).fetchall()]
+
+    def mean_validation_seconds(self, repo: str) -> float:
+        row = self.con.execute(
+            "SELECT avg(duration) FROM results WHERE repo = ?", [repo]
+        ).fetchone()
+        return float(row[0] or 0.0)
+
+    def verdict_reasons(self, repo: str) -> list[tuple[str, str]]:
+        """(candidate_id, reason) for every judged candidate of a repo."""
+        return [tuple(r) for r in self.con.execute(
+            "SELECT candidate_id, reason FROM results WHERE repo = ?", [repo]
+        ).fetchall()]

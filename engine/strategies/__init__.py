@@ -1,0 +1,1 @@
+"""Bug-forging strategies; each yields ``engine.models.Candidate`` records."""

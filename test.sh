@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, lint, then unit + integration tests on real repositories.
+# Extra arguments go to pytest (e.g. ./test.sh -m "not integration").
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/bootstrap.sh
+.venv/bin/ruff check engine tui tests bench
+.venv/bin/python -m pytest -ra "$@"

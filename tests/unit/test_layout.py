@@ -1,0 +1,34 @@
+"""Architecture rules that must hold as the code grows."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_engine_never_imports_textual() -> None:
+    offenders = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "textual" or n.startswith(("textual.", "tui")) for n in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_only_the_store_speaks_sql() -> None:
+    offenders = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        if path.name == "store.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "import duckdb" in text or "from duckdb" in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

@@ -1,0 +1,1 @@
+"""bugfoundry's Textual curation workbench (built on top of ``engine``)."""
