@@ -82,7 +82,8 @@ def run_baseline(
             statuses[t.outcome] = statuses.get(t.outcome, 0) + 1
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
         first = next((t for t in results[0].outcomes.values() if t.outcome != PASSED), None)
-        hint = _tail(first.message) if first and first.message else _tail(results[0].output_tail)
+        hint = _error_line(first.message) if first and first.message else _tail(
+            results[0].output_tail)
         raise BaselineError(
             f"{repo}: no test passes on the clean repo ({counts}); nothing can be validated.\n"
             f"first failure: {hint}"
@@ -93,3 +94,11 @@ def run_baseline(
 def _tail(text: str) -> str:
     lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
     return lines[-1][:240] if lines else "(no output)"
+
+
+def _error_line(text: str) -> str:
+    """pytest's own "E   ..." line (the assertion or exception), else the last line."""
+    for ln in text.splitlines():
+        if ln.startswith("E "):
+            return ln[1:].strip()[:240]
+    return _tail(text)

@@ -52,7 +52,7 @@ def timeout_for(baseline: Baseline, override: float | None = None) -> float:
     """A bug that makes the suite much slower than the clean run is treated as hanging."""
     if override:
         return override
-    return max(20.0, 4.0 * baseline.seconds + 10.0)
+    return max(10.0, 4.0 * baseline.seconds + 5.0)
 
 
 def patch_paths(patch: str) -> list[str]:

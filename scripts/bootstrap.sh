@@ -21,8 +21,12 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   py="$(pick_python)"
   [ -x .venv/bin/python ] || "$py" -m venv .venv
   echo "installing bugfoundry into .venv ..." >&2
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v 'is ignored' >&2 || true
-  .venv/bin/python -c 'import engine, duckdb, libcst' # fail loudly if the install failed
+  log=.venv/bootstrap.log
+  if ! .venv/bin/python -m pip install -e '.[dev]' >"$log" 2>&1 ||
+     ! .venv/bin/python -c 'import engine, duckdb, libcst, textual'; then
+    echo "installing bugfoundry failed; the installer said:" >&2
+    grep -v 'is ignored' "$log" | tail -n 15 >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi

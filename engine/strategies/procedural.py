@@ -273,10 +273,11 @@ def _candidates(
         if emitted >= per_entity:
             return
         try:
-            new = apply_site(ctx, site)
+            applied = apply_site(ctx, site)
         except Exception:  # noqa: BLE001 - a libcst validation error drops this site only
             continue
-        if new == source or not _compiles(new, entity.file):
+        new = applied.source
+        if new == source or not all(_compiles(f, entity.file) for f in applied.fragments):
             continue
         patch = make_patch(entity.file, source, new)
         if patch in seen:

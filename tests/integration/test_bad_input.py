@@ -20,9 +20,11 @@ def _fail(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     err = capsys.readouterr().err.strip()
     assert code != 0, err
     lines = err.splitlines()
-    assert 1 <= len(lines) <= 2, err
-    assert lines[0].startswith("bugfoundry: error: ")
-    return err
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("bugfoundry: error: ")]
+    assert len(starts) == 1, err  # progress lines may come first; the error is the tail
+    error = lines[starts[0]:]
+    assert 1 <= len(error) <= 2, err
+    return "\n".join(error)
 
 
 def _git_repo(path: Path, files: dict[str, str]) -> Path:

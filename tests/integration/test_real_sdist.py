@@ -19,7 +19,7 @@ def test_real_sdist_forges_at_least_20_instances(tmp_path: Path, capsys) -> None
     ws = str(tmp_path / "ws")
     assert main(["repo", "add", SDIST, "--workspace", ws]) == 0
     summary = cli_json(
-        capsys, "forge", "cachetools", "--max", "120", "--workers", "2", "--workspace", ws
+        capsys, "forge", "cachetools", "--max", "48", "--workers", "2", "--workspace", ws
     )
     assert summary["baseline_passing"] > 100
     assert summary["kept_total"] >= 20, summary

@@ -566,3 +566,49 @@ def test_class_shuffle_prefers_order_sensitive_pairs(tmp_path: Path) -> None:
     assert "definition order matters" in cand.meta["site"]
     result = _applied(tmp_path, cand)
     assert result.index("@x.setter") < result.index("@property")
+
+
+@pytest.mark.parametrize(
+    "variant", ["plain", "crlf", "no-final-newline", "tabs"], ids=lambda v: v
+)
+def test_fast_splice_matches_a_full_transform(tmp_path: Path, variant: str) -> None:
+    """The path-copy splice must give byte-identical output to a whole-module transform."""
+    from engine.entities import parse_file
+    from engine.strategies.modifiers_base import _Apply, apply_site
+    from engine.strategies.procedural import _contexts, _rng
+
+    source = MIXED
+    if variant == "crlf":
+        source = source.replace("\n", "\r\n")
+    elif variant == "no-final-newline":
+        source = source.rstrip("\n")
+    elif variant == "tabs":
+        source = source.replace("    ", "\t")
+    parsed = parse_file(REL, source)
+    checked = 0
+    for ctx in _contexts(parsed):
+        entity = ctx.item.entity
+        for modifier in MODIFIERS.values():
+            if entity.kind not in modifier.targets:
+                continue
+            for site in modifier.find_sites(ctx, _rng(0, REL, entity.qualname, modifier.name)):
+                fast = apply_site(ctx, site).source
+                assert fast == parsed.module.visit(_Apply(site.edits)).code, site.description
+                checked += 1
+    assert checked > 30
+
+
+@pytest.mark.parametrize("variant", ["crlf", "no-final-newline"])
+def test_patches_apply_to_unusual_line_endings(tmp_path: Path, variant: str) -> None:
+    source = MIXED.replace("\n", "\r\n") if variant == "crlf" else MIXED.rstrip("\n")
+    path = tmp_path / REL
+    path.parent.mkdir(parents=True)
+    path.write_bytes(source.encode())
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    cands = list(generate("r", tmp_path))
+    assert len(cands) > 20
+    for cand in cands:
+        check = _git(tmp_path, "apply", "--check", "-", stdin=cand.patch)
+        assert check.returncode == 0, check.stderr + cand.patch
