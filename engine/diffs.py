@@ -7,6 +7,9 @@ expects, so a candidate can be applied to a clean checkout of the pinned commit.
 from __future__ import annotations
 
 import difflib
+from typing import Literal
+
+Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
 
@@ -53,15 +56,15 @@ class _Matcher(difflib.SequenceMatcher[str]):
         self._head, self._tail, self._sizes = head, tail, (len(a), len(b))
         super().__init__(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
 
-    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:
+    def get_opcodes(self) -> list[Opcode]:
         h, t = self._head, self._tail
         na, nb = self._sizes
-        codes = [("equal", 0, h, 0, h)]
+        codes: list[Opcode] = [("equal", 0, h, 0, h)]
         codes += [
             (tag, i1 + h, i2 + h, j1 + h, j2 + h) for tag, i1, i2, j1, j2 in super().get_opcodes()
         ]
         codes.append(("equal", na - t, na, nb - t, nb))
-        merged: list[tuple[str, int, int, int, int]] = []
+        merged: list[Opcode] = []
         for code in codes:
             if code[1] == code[2] and code[3] == code[4]:
                 continue  # empty

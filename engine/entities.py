@@ -245,7 +245,7 @@ def extract_entities(repo_root: Path, files: Iterable[str]) -> list[Entity]:
             continue
         try:
             parsed = parse_file(rel, source)
-        except cst.ParserSyntaxError:
+        except (cst.ParserSyntaxError, RecursionError):
             continue
         out.extend(e.entity for e in parsed.entities)
     return out

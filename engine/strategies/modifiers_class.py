@@ -191,5 +191,6 @@ def sites_class_shuffle_funcs(ctx: EntityContext, rng: random.Random) -> list[Si
         if sensitive:
             desc += " (definition order matters)"
         edits = ((block, swap_edit(i, i + 1)),)
-        sites.append(Site(desc, edits, (a_start, b_end), priority=int(sensitive)))
+        meta = {"order_sensitive": sensitive}
+        sites.append(Site(desc, edits, (a_start, b_end), int(sensitive), meta))
     return sites

@@ -32,7 +32,8 @@ from engine.models import Candidate
 from engine.strategies import modifiers_class as mc
 from engine.strategies import modifiers_ops as mo
 from engine.strategies import modifiers_stmts as ms
-from engine.strategies.modifiers_base import EntityContext, Modifier, Site, Splicer, apply_site
+from engine.strategies.modifiers_base import EntityContext, Modifier, Site, apply_site
+from engine.strategies.splice import Splicer
 
 __all__ = ["MODIFIERS", "Modifier", "generate"]
 
@@ -171,11 +172,8 @@ def _site_covered(site: Site, covered: set[int]) -> bool:
 
 
 def _diff_size(patch: str) -> int:
-    return sum(
-        1
-        for line in patch.splitlines()
-        if line.startswith(("+", "-")) and not line.startswith(("+++ ", "--- "))
-    )
+    """Added plus removed lines (the three header lines skipped)."""
+    return sum(1 for line in patch.splitlines()[3:] if line.startswith(("+", "-")))
 
 
 def _compiles(code: str, rel: str) -> bool:
@@ -237,7 +235,7 @@ def generate(
             continue
         try:
             parsed = parse_file(rel, source)
-        except cst.ParserSyntaxError:
+        except (cst.ParserSyntaxError, RecursionError):
             continue
         covered = covered_lines.get(rel, set()) if covered_lines is not None else None
         for ctx in _contexts(parsed):
@@ -301,5 +299,6 @@ def _candidates(
                 "complexity": entity.complexity,
                 "entity_lines": [entity.start_line, entity.end_line],
                 "explanation": modifier.explanation,
+                **site.meta,
             },
         )

@@ -564,18 +564,18 @@ def test_class_shuffle_prefers_order_sensitive_pairs(tmp_path: Path) -> None:
     """
     [cand] = _gen(tmp_path, src, "class_shuffle_funcs", per_entity=1)
     assert "definition order matters" in cand.meta["site"]
+    assert cand.meta["order_sensitive"] is True
     result = _applied(tmp_path, cand)
     assert result.index("@x.setter") < result.index("@property")
 
 
-@pytest.mark.parametrize(
-    "variant", ["plain", "crlf", "no-final-newline", "tabs"], ids=lambda v: v
-)
+@pytest.mark.parametrize("variant", ["plain", "crlf", "no-final-newline", "tabs"], ids=lambda v: v)
 def test_fast_splice_matches_a_full_transform(tmp_path: Path, variant: str) -> None:
     """The path-copy splice must give byte-identical output to a whole-module transform."""
     from engine.entities import parse_file
-    from engine.strategies.modifiers_base import _Apply, apply_site
+    from engine.strategies.modifiers_base import apply_site
     from engine.strategies.procedural import _contexts, _rng
+    from engine.strategies.splice import FullTransform
 
     source = MIXED
     if variant == "crlf":
@@ -593,7 +593,7 @@ def test_fast_splice_matches_a_full_transform(tmp_path: Path, variant: str) -> N
                 continue
             for site in modifier.find_sites(ctx, _rng(0, REL, entity.qualname, modifier.name)):
                 fast = apply_site(ctx, site).source
-                assert fast == parsed.module.visit(_Apply(site.edits)).code, site.description
+                assert fast == parsed.module.visit(FullTransform(site.edits)).code, site.description
                 checked += 1
     assert checked > 30
 
