@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: set up, then forge and validate the embedded sample repo into ./.bugfoundry.
+# The main job: set up, forge and validate the embedded sample repo into ./.bugfoundry,
+# then (on a terminal) open the TUI on the result.
 # Extra arguments go to `bugfoundry forge` (e.g. ./run.sh --max 100 --workers 4).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -8,3 +9,5 @@ bf=.venv/bin/bugfoundry
 $bf repo add data/sample.bundle --name sample
 $bf forge sample --strategy procedural "$@"
 $bf status
+# On a terminal, end in the curation workbench showing what was just forged.
+if [ -t 0 ] && [ -t 1 ]; then exec $bf tui; fi

@@ -295,6 +295,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    """Open the curation workbench; Textual is imported only here (engine stays headless)."""
+    from tui.app import run_tui
+
+    return run_tui(getattr(args, "workspace", None), getattr(args, "curator", None))
+
+
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -357,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", parents=[common], help="one instance: diff, tests, failure")
     show.add_argument("instance_id")
     show.set_defaults(func=cmd_show)
+
+    tui = sub.add_parser("tui", help="the curation workbench (also: bugfoundry with no command)")
+    tui.add_argument("--workspace", default=argparse.SUPPRESS,
+                     help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
+    tui.add_argument("--curator", help="whose decisions (default: $BUGFOUNDRY_CURATOR or login)")
+    tui.set_defaults(func=cmd_tui)
     return p
 
 
@@ -364,8 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+        args.func = cmd_tui  # no subcommand: open the workbench
     if getattr(args, "workspace", None) is None:
         args.workspace = os.environ.get("BUGFOUNDRY_HOME")
     try:

@@ -35,7 +35,7 @@ def test_migrates_and_reopens(tmp_path: Path) -> None:
         assert s.schema_version() == SCHEMA_VERSION
     with Store.open(db) as s:  # second open applies nothing twice
         rows = s.con.execute("SELECT count(*) FROM meta WHERE key='schema_version'").fetchone()
-        assert rows[0] == 1
+        assert rows[0] == SCHEMA_VERSION  # one row per migration applied
 
 
 def test_repo_env_baseline_roundtrip(tmp_path: Path) -> None:

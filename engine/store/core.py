@@ -1,4 +1,6 @@
-"""The DuckDB store: the only module that speaks SQL.
+"""The DuckDB store's core: repos, environments, baselines, candidates, results, instances.
+
+The ``engine.store`` package is the only code that speaks SQL.
 
 Design choices, each for a reason:
 
@@ -24,14 +26,14 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -70,6 +72,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 n_p2p INTEGER, lines_changed INTEGER, files_changed INTEGER,
                 failures VARCHAR, problem_statement VARCHAR, meta VARCHAR,
                 validation_seconds DOUBLE, created_at TIMESTAMP)""",
+        ],
+    ),
+    (
+        2,
+        [
+            # Curation decisions: an append-only event log (see "curation decisions" below).
+            "CREATE SEQUENCE IF NOT EXISTS decision_seq START 1",
+            """CREATE TABLE decisions (
+                event_id BIGINT, instance_id VARCHAR, curator VARCHAR, action VARCHAR,
+                realism VARCHAR, clarity INTEGER, test_validity INTEGER, difficulty VARCHAR,
+                note VARCHAR, seconds_spent DOUBLE, undoes_event_id BIGINT,
+                created_at TIMESTAMP)""",
         ],
     ),
 ]
@@ -117,7 +131,7 @@ class RepoSummary:
     drop_reasons: dict[str, int]
 
 
-class Store:
+class StoreCore:
     """A connection to the workspace database, owned by one thread of one process."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -126,7 +140,7 @@ class Store:
 
     # ---------------------------------------------------------------- open / close
     @classmethod
-    def open(cls, path: Path, read_only: bool = False) -> Store:
+    def open(cls, path: Path, read_only: bool = False) -> Self:
         try:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -155,7 +169,7 @@ class Store:
             self.con.execute("CHECKPOINT")
         self.con.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,39 @@
+"""The DuckDB store: the only package that speaks SQL.
+
+``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing).
+"""
+
+from engine.store.core import (
+    LIST_COLUMNS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    RepoSummary,
+    StoreCore,
+    count_changed_lines,
+    instance_id_for,
+)
+from engine.store.curation import (
+    DECISION_ACTIONS,
+    DECISION_FILTERS,
+    DIFFICULTY_VALUES,
+    REALISM_FILTERS,
+    REALISM_VALUES,
+    SORT_KEYS,
+    BrowseFilter,
+    BrowseRow,
+    CurationMixin,
+    DecisionState,
+    UndoRedo,
+)
+
+
+class Store(CurationMixin, StoreCore):
+    """A connection to the workspace database, owned by one thread of one process."""
+
+
+__all__ = [
+    "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
+    "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
+    "BrowseRow", "CurationMixin", "DecisionState", "RepoSummary", "Store", "StoreCore",
+    "UndoRedo", "count_changed_lines", "instance_id_for",
+]

@@ -1,0 +1,316 @@
+"""Curation decisions: an append-only event log, and the lean instance listing for the TUI.
+
+Kept apart from ``core`` so each file stays readable; ``Store`` combines both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.store.core import _now
+
+DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
+REALISM_VALUES = ("realistic", "plausible", "artificial")
+DIFFICULTY_VALUES = ("<15m", "15m-1h", "1-4h", ">4h")  # SWE-bench Verified's buckets
+DECISION_FILTERS = ("", "undecided", "decided", "accept", "reject", "skip")
+REALISM_FILTERS = ("", "untagged", *REALISM_VALUES)
+
+# Sort expressions are never null, so keyset comparisons stay total.
+SORT_KEYS: dict[str, str] = {
+    "instance_id": "instance_id",
+    "repo": "repo",
+    "strategy": "coalesce(strategy, '') || '/' || coalesce(modifier, '')",
+    "modifier": "coalesce(modifier, '')",
+    "file": "coalesce(file, '')",
+    "n_f2p": "coalesce(n_f2p, -1)",
+    "lines_changed": "coalesce(lines_changed, -1)",
+    "decision": "coalesce(decision, '')",
+    "realism": "coalesce(realism, '')",
+    "created_at": "created_at",
+}
+
+
+@dataclass(frozen=True)
+class BrowseFilter:
+    """What the listing shows; ``curator`` is whose decisions are joined in."""
+
+    curator: str = ""
+    repo: str = ""
+    strategy: str = ""
+    modifier: str = ""
+    decision: str = ""  # one of DECISION_FILTERS
+    realism: str = ""  # one of REALISM_FILTERS
+    text: str = ""  # substring of id, file or function
+
+
+@dataclass(frozen=True)
+class BrowseRow:
+    """One listing row (no patch, no logs) plus its keyset sort key."""
+
+    instance_id: str
+    repo: str
+    strategy: str
+    modifier: str
+    file: str
+    entity: str
+    n_f2p: int
+    n_p2p: int
+    lines_changed: int
+    created_at: datetime
+    decision: str | None
+    realism: str | None
+    sk: Any
+
+    @property
+    def key(self) -> tuple[Any, str]:
+        return (self.sk, self.instance_id)
+
+
+@dataclass(frozen=True)
+class DecisionState:
+    """A curator's current view of one instance, folded from the effective events."""
+
+    instance_id: str
+    curator: str
+    decision: str | None
+    realism: str | None
+    clarity: int | None
+    test_validity: int | None
+    difficulty: str | None
+    note: str | None
+    seconds_spent: float
+    decided_at: datetime
+    events: int
+
+
+@dataclass(frozen=True)
+class UndoRedo:
+    """What an undo or redo did: its own event, the event it flipped, and that instance."""
+
+    event_id: int
+    target_event_id: int
+    instance_id: str
+
+
+class CurationMixin:
+    """Decision events and browsing; mixed into ``Store`` (needs ``con`` and ``transaction``)."""
+
+    # ---------------------------------------------------------------- curation decisions
+    # Decisions are an append-only event log. A normal event (accept/reject/skip/tag) is
+    # effective while as many redo events as undo events aim at it; undo and redo append
+    # events too, so they never rewrite history, and a kill -9 between two keystrokes loses
+    # nothing that was acknowledged. Current state per (instance, curator) folds the effective
+    # events: the latest decision wins, and each rubric field takes its latest non-null value.
+
+    def _effective_sql(self, where: str = "") -> str:
+        """CTEs ``dec``, ``flips`` and ``eff`` (effective normal events), for a WITH clause.
+
+        ``where`` narrows the events scanned (by curator or instance); it is safe because an
+        undo/redo event carries the same curator and instance as the event it flips.
+        """
+        return (
+            f"dec AS (SELECT * FROM decisions {where}), "
+            "flips AS (SELECT undoes_event_id AS eid, "
+            "count(*) FILTER (WHERE action = 'undo') AS u, "
+            "count(*) FILTER (WHERE action = 'redo') AS r "
+            "FROM dec WHERE action IN ('undo', 'redo') GROUP BY 1), "
+            "eff AS (SELECT d.* FROM dec d LEFT JOIN flips f ON f.eid = d.event_id "
+            "WHERE d.action NOT IN ('undo', 'redo') AND coalesce(f.u, 0) = coalesce(f.r, 0))"
+        )
+
+    def _current_sql(self, where: str = "") -> str:
+        """CTE ``cur``: one row per (instance, curator) holding the derived current state."""
+        latest = "arg_max({0}, event_id) FILTER (WHERE {0} IS NOT NULL) AS {0}"
+        fields = ", ".join(
+            latest.format(f) for f in ("realism", "clarity", "test_validity", "difficulty", "note")
+        )
+        return (
+            self._effective_sql(where) + ", cur AS (SELECT instance_id, curator, "
+            "arg_max(action, event_id) FILTER (WHERE action IN ('accept', 'reject', 'skip')) "
+            f"AS decision, {fields}, sum(seconds_spent) AS seconds_spent, "
+            "max(created_at) AS decided_at, count(*) AS events FROM eff GROUP BY ALL)"
+        )
+
+    def record_decision(
+        self, instance_id: str, curator: str, action: str, *, realism: str | None = None,
+        clarity: int | None = None, test_validity: int | None = None,
+        difficulty: str | None = None, note: str | None = None, seconds_spent: float = 0.0,
+    ) -> int:
+        """Append one accept/reject/skip/tag event (committed at once); returns its event id."""
+        if action not in DECISION_ACTIONS:
+            raise ValueError(f"action must be one of {DECISION_ACTIONS}, not {action!r}")
+        if realism is not None and realism not in REALISM_VALUES:
+            raise ValueError(f"realism must be one of {REALISM_VALUES}, not {realism!r}")
+        for name, score in (("clarity", clarity), ("test_validity", test_validity)):
+            if score is not None and score not in range(4):
+                raise ValueError(f"{name} must be 0-3, not {score!r}")
+        if difficulty is not None and difficulty not in DIFFICULTY_VALUES:
+            raise ValueError(f"difficulty must be one of {DIFFICULTY_VALUES}, not {difficulty!r}")
+        if not curator:
+            raise ValueError("a decision needs a curator name")
+        known = self.con.execute(
+            "SELECT count(*) FROM instances WHERE instance_id = ?", [instance_id]
+        ).fetchone()[0]
+        if not known:
+            raise ValueError(f"no instance {instance_id!r}")
+        return self._append_event(
+            instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
+            seconds_spent, None,
+        )
+
+    def _append_event(
+        self, instance_id: str, curator: str, action: str, realism: str | None,
+        clarity: int | None, test_validity: int | None, difficulty: str | None,
+        note: str | None, seconds_spent: float, undoes: int | None,
+    ) -> int:
+        row = self.con.execute(
+            "INSERT INTO decisions VALUES (nextval('decision_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?) RETURNING event_id",
+            [instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
+             float(seconds_spent), undoes, _now()],
+        ).fetchone()
+        return int(row[0])
+
+    def undo(self, curator: str) -> UndoRedo | None:
+        """Cancel the curator's latest still-effective event; None when there is nothing."""
+        row = self.con.execute(
+            f"WITH {self._effective_sql('WHERE curator = ?')} SELECT event_id, instance_id "
+            "FROM eff ORDER BY event_id DESC LIMIT 1",
+            [curator],
+        ).fetchone()
+        if not row:
+            return None
+        target, instance_id = int(row[0]), row[1]
+        eid = self._append_event(instance_id, curator, "undo", None, None, None, None, None,
+                                 0.0, target)
+        return UndoRedo(eid, target, instance_id)
+
+    def redo(self, curator: str) -> UndoRedo | None:
+        """Re-apply the latest undone event, unless a new decision came after the undo."""
+        row = self.con.execute(
+            f"WITH {self._effective_sql('WHERE curator = ?')} SELECT d.undoes_event_id, "
+            "d.instance_id FROM dec d LEFT JOIN flips f ON f.eid = d.undoes_event_id "
+            "WHERE d.action = 'undo' AND coalesce(f.u, 0) > coalesce(f.r, 0) "
+            "AND d.event_id > (SELECT coalesce(max(event_id), 0) FROM dec "
+            "WHERE action NOT IN ('undo', 'redo')) "
+            "ORDER BY d.event_id DESC LIMIT 1",
+            [curator],
+        ).fetchone()
+        if not row:
+            return None
+        target, instance_id = int(row[0]), row[1]
+        eid = self._append_event(instance_id, curator, "redo", None, None, None, None, None,
+                                 0.0, target)
+        return UndoRedo(eid, target, instance_id)
+
+    def current_decisions(
+        self, curator: str | None = None, instance_ids: Sequence[str] | None = None
+    ) -> list[DecisionState]:
+        """Derived current state, one per (instance, curator) that has any effective event."""
+        where = "WHERE 1=1"
+        params: list[Any] = []
+        if curator is not None:
+            where += " AND curator = ?"
+            params.append(curator)
+        if instance_ids is not None:
+            where += " AND instance_id IN (SELECT unnest(?))"
+            params.append(list(instance_ids))
+        sql = (
+            f"WITH {self._current_sql(where)} SELECT instance_id, curator, decision, realism, "
+            "clarity, test_validity, difficulty, note, seconds_spent, decided_at, events "
+            "FROM cur ORDER BY instance_id, curator"
+        )
+        rows = self.con.execute(sql, params).fetchall()
+        return [DecisionState(*r) for r in rows]
+
+    def decision_events(self, curator: str | None = None) -> list[dict[str, Any]]:
+        """The raw event log in order (for audits, exports and tests)."""
+        sql = "SELECT * FROM decisions"
+        params: list[Any] = []
+        if curator is not None:
+            sql += " WHERE curator = ?"
+            params.append(curator)
+        cur = self.con.execute(sql + " ORDER BY event_id", params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def _browse_where(self, f: BrowseFilter) -> tuple[str, list[Any]]:
+        sql = (
+            f"WITH {self._current_sql('WHERE curator = ?')} SELECT i.instance_id, i.repo, "
+            "i.strategy, i.modifier, i.file, i.entity, i.n_f2p, i.n_p2p, i.lines_changed, "
+            "i.created_at, c.decision, c.realism FROM instances i LEFT JOIN cur c "
+            "ON c.instance_id = i.instance_id WHERE 1=1"
+        )
+        params: list[Any] = [f.curator]
+        for col in ("repo", "strategy", "modifier"):
+            value = getattr(f, col)
+            if value:
+                sql += f" AND i.{col} = ?"
+                params.append(value)
+        if f.decision == "undecided":
+            sql += " AND c.decision IS NULL"
+        elif f.decision == "decided":
+            sql += " AND c.decision IS NOT NULL"
+        elif f.decision:
+            sql += " AND c.decision = ?"
+            params.append(f.decision)
+        if f.realism == "untagged":
+            sql += " AND c.realism IS NULL"
+        elif f.realism:
+            sql += " AND c.realism = ?"
+            params.append(f.realism)
+        if f.text.strip():
+            needle = f.text.strip().lower()
+            sql += (" AND (strpos(lower(i.instance_id), ?) > 0 OR strpos(lower(i.file), ?) > 0 "
+                    "OR strpos(lower(i.entity), ?) > 0)")
+            params += [needle] * 3
+        return sql, params
+
+    def browse(
+        self, filters: BrowseFilter, sort: str = "instance_id", descending: bool = False,
+        after_key: tuple[Any, str] | None = None, limit: int = 200,
+    ) -> list[BrowseRow]:
+        """One page of the listing, keyset-paged on (sort key, instance id): O(page) at any depth.
+
+        Never selects the patch or the failure text, so a page costs the same at 50k rows.
+        ``after_key`` is the previous page's last ``BrowseRow.key``.
+        """
+        if sort not in SORT_KEYS:
+            raise ValueError(f"sort must be one of {sorted(SORT_KEYS)}, not {sort!r}")
+        inner, params = self._browse_where(filters)
+        op, direction = ("<", "DESC") if descending else (">", "ASC")
+        sql = f"SELECT *, {SORT_KEYS[sort]} AS sk FROM ({inner}) b"
+        if after_key is not None:
+            sql = f"SELECT * FROM ({sql}) k WHERE sk {op} ? OR (sk = ? AND instance_id {op} ?)"
+            params += [after_key[0], after_key[0], after_key[1]]
+        sql += f" ORDER BY sk {direction}, instance_id {direction} LIMIT {int(limit)}"
+        return [BrowseRow(*r) for r in self.con.execute(sql, params).fetchall()]
+
+    def count(self, filters: BrowseFilter) -> int:
+        """The true number of instances matching ``filters``."""
+        inner, params = self._browse_where(filters)
+        return int(self.con.execute(f"SELECT count(*) FROM ({inner}) b", params).fetchone()[0])
+
+    def instance_detail(self, instance_id: str) -> dict[str, Any] | None:
+        """Everything the review screen shows: the instance, its decisions, env and baseline."""
+        rec = self.get_instance(instance_id)
+        if rec is None:
+            return None
+        rec["decisions"] = self.current_decisions(instance_ids=[instance_id])
+        env = self.get_environment(rec["repo"])
+        rec["environment"] = (
+            {"backend": env["backend"], "recipe_hash": env["recipe_hash"], "root": env["root"]}
+            if env else None
+        )
+        row = self.con.execute(
+            "SELECT runs, n_tests, n_passed, n_flaky, seconds FROM baselines "
+            "WHERE baseline_id = ?", [rec["meta"].get("baseline_id")]
+        ).fetchone()
+        rec["baseline"] = (
+            dict(zip(("runs", "tests", "passing", "flaky", "suite_seconds"), row, strict=True))
+            if row else None
+        )
+        return rec

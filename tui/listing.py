@@ -1,0 +1,87 @@
+"""The browse listing's state: filters, sort and the keyset-paged rows loaded so far.
+
+Kept free of Textual so the browse table and the review screen share one ordered list
+(next / previous walk it) and tests can drive it without an app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from engine.store import BrowseFilter, BrowseRow, Store
+
+PAGE = 200
+
+
+@dataclass
+class Listing:
+    """Rows for the active filter, loaded a page at a time in keyset order."""
+
+    store: Store
+    filters: BrowseFilter
+    sort: str = "instance_id"
+    descending: bool = False
+    rows: list[BrowseRow] = field(default_factory=list)
+    total: int = 0
+    decided: int = 0
+    exhausted: bool = False
+
+    def reload(self) -> None:
+        """Start over for new filters or sort: the first page plus true counts."""
+        self.rows = []
+        self.exhausted = False
+        self.refresh_counts()
+        self.load_more()
+
+    def refresh_counts(self) -> None:
+        """True counts for the active filter (cheap: no page is materialised)."""
+        self.total = self.store.count(self.filters)
+        if self.filters.decision in ("", "decided"):
+            self.decided = self.store.count(replace(self.filters, decision="decided"))
+        else:
+            self.decided = 0 if self.filters.decision == "undecided" else self.total
+
+    def load_more(self) -> list[BrowseRow]:
+        """Fetch the next page after the last loaded row; [] once everything is loaded."""
+        if self.exhausted:
+            return []
+        after = self.rows[-1].key if self.rows else None
+        page = self.store.browse(self.filters, self.sort, self.descending, after, PAGE)
+        self.rows.extend(page)
+        if len(page) < PAGE:
+            self.exhausted = True
+        return page
+
+    def index_of(self, instance_id: str) -> int | None:
+        for i, row in enumerate(self.rows):
+            if row.instance_id == instance_id:
+                return i
+        return None
+
+    def refresh_row(self, instance_id: str) -> BrowseRow | None:
+        """Re-read one row's decision and realism after an event touched it."""
+        i = self.index_of(instance_id)
+        if i is None:
+            return None
+        states = self.store.current_decisions(self.filters.curator, [instance_id])
+        st = states[0] if states else None
+        self.rows[i] = replace(
+            self.rows[i], decision=st.decision if st else None, realism=st.realism if st else None
+        )
+        return self.rows[i]
+
+    def next_undecided(self, after: int) -> int | None:
+        """Index of the first loaded-or-loadable row after ``after`` that is undecided."""
+        if self.filters.decision not in ("", "undecided"):
+            return None  # the listing holds decided instances only
+        key = self.rows[after].key if 0 <= after < len(self.rows) else None
+        nxt = self.store.browse(
+            replace(self.filters, decision="undecided"), self.sort, self.descending, key, 1
+        )
+        if not nxt:
+            return None
+        target = nxt[0].instance_id
+        while (i := self.index_of(target)) is None:
+            if not self.load_more():
+                return None
+        return i

@@ -1,0 +1,153 @@
+"""Widgets of the curation workbench: the lazily paged instance table and the review panes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from engine.store import BrowseRow
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("instance_id", "id"),
+    ("repo", "repo"),
+    ("strategy", "strategy/modifier"),
+    ("n_f2p", "F2P"),
+    ("lines_changed", "lines"),
+    ("decision", "decision"),
+    ("realism", "realism"),
+)
+
+# Columns whose values grow after the first paint get a fixed width (no truncation later).
+WIDTHS = {"decision": 8, "realism": 10}
+DECISION_STYLE = {"accept": "bold green", "reject": "bold red", "skip": "yellow"}
+REALISM_STYLE = {"realistic": "green", "plausible": "cyan", "artificial": "magenta"}
+
+
+def decision_text(decision: str | None) -> Text:
+    return Text(decision or "·", style=DECISION_STYLE.get(decision or "", "dim"))
+
+
+def realism_text(realism: str | None) -> Text:
+    return Text(realism or "·", style=REALISM_STYLE.get(realism or "", "dim"))
+
+
+def short_id(instance_id: str) -> str:
+    """The id without its ``repo.commit8.`` prefix: the repo has its own column."""
+    parts = instance_id.split(".", 2)
+    return parts[2] if len(parts) == 3 else instance_id
+
+
+def row_cells(row: BrowseRow) -> tuple[Any, ...]:
+    return (
+        short_id(row.instance_id), row.repo, f"{row.strategy}/{row.modifier}", row.n_f2p,
+        row.lines_changed, decision_text(row.decision), realism_text(row.realism),
+    )
+
+
+class InstanceTable(DataTable):
+    """A row-cursor DataTable fed page by page; asks for more rows near its end."""
+
+    LOAD_AHEAD = 20
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for key, label in COLUMNS:
+            self.add_column(label, key=key, width=WIDTHS.get(key))
+
+    def show_rows(self, rows: list[BrowseRow], *, clear: bool = False) -> None:
+        if clear:
+            self.clear()
+        for row in rows:
+            self.add_row(*row_cells(row), key=row.instance_id)
+
+    def update_row(self, row: BrowseRow) -> None:
+        """Repaint the decision and realism cells of one row (no full refresh)."""
+        if row.instance_id not in self.rows:
+            return
+        self.update_cell(row.instance_id, "decision", decision_text(row.decision))
+        self.update_cell(row.instance_id, "realism", realism_text(row.realism))
+
+    @property
+    def near_end(self) -> bool:
+        return self.cursor_row >= self.row_count - self.LOAD_AHEAD
+
+    @property
+    def current_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+
+
+class DiffView(Static):
+    """The bug-introducing diff, pygments-highlighted (added green, removed red)."""
+
+    def show(self, patch: str) -> None:
+        self.update(Syntax(patch or "(empty patch)", "diff", theme="ansi_dark",
+                           background_color="default", line_numbers=False, word_wrap=True))
+
+
+class FailuresView(Static):
+    """Each FAIL_TO_PASS test's traceback; frames in a file the diff touches stand out."""
+
+    def show(self, failures: dict[str, str], changed_files: set[str]) -> None:
+        text = Text()
+        if not failures:
+            text.append("(no failure output was recorded)", style="dim")
+        for nodeid, output in failures.items():
+            text.append(f"● {nodeid}\n", style="bold red")
+            for line in output.splitlines():
+                in_diff = any(line.startswith(f"{f}:") for f in changed_files)
+                if in_diff:
+                    text.append(f"{line}  ◀ in the diff\n", style="bold yellow")
+                elif line.startswith("E "):
+                    text.append(line + "\n", style="red")
+                else:
+                    text.append(line + "\n")
+            text.append("\n")
+        self.update(text)
+
+
+def changed_files(patch: str) -> set[str]:
+    """Repo-relative paths a unified diff touches (from its +++ b/ lines)."""
+    return {
+        line[6:].strip() for line in patch.splitlines() if line.startswith("+++ b/")
+    }
+
+
+def metadata_text(rec: dict[str, Any]) -> Text:
+    """F2P/P2P lists and provenance, compact enough for a side pane."""
+    meta = rec.get("meta", {})
+    env = rec.get("environment") or {}
+    base = rec.get("baseline") or {}
+    text = Text()
+    text.append(f"{rec['repo']} @ {rec['base_commit'][:12]}   ", style="bold")
+    text.append(f"{rec['strategy']}/{rec['modifier']}   {rec['file']}::{rec['entity']}\n")
+    text.append(
+        f"seed {meta.get('seed', '-')}  lines {rec['lines_changed']}  files "
+        f"{rec['files_changed']}  validation {rec['validation_seconds'] or 0:.2f}s  "
+        f"env {env.get('backend', '-')}  baseline suite {base.get('suite_seconds') or 0:.2f}s "
+        f"({base.get('passing', '-')} passing)\n", style="dim",
+    )
+    f2p = list(rec["fail_to_pass"])
+    text.append(f"FAIL_TO_PASS ({len(f2p)}): ", style="bold red")
+    text.append(", ".join(f2p[:8]) + (" …" if len(f2p) > 8 else "") + "\n")
+    text.append(f"PASS_TO_PASS: {len(rec['pass_to_pass'])} tests\n", style="bold green")
+    for d in rec.get("decisions", []):
+        scores = [f"{name} {value}" for name, value in (
+            ("clarity", d.clarity), ("test validity", d.test_validity),
+            ("difficulty", d.difficulty)) if value is not None]
+        if scores:
+            text.append(f"rubric ({d.curator}): ", style="bold")
+            text.append(", ".join(scores) + "\n")
+    noted = [d for d in rec.get("decisions", []) if d.note]
+    for d in noted:
+        text.append(f"note ({d.curator}): ", style="bold")
+        text.append(d.note + "\n")
+    if rec.get("problem_statement"):
+        text.append("Problem statement\n", style="bold")
+        text.append(rec["problem_statement"] + "\n")
+    return text
