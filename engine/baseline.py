@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import BaselineError
 from engine.models import PASSED, Baseline, BaselineTest, Recipe, TestRun
-from engine.testrun import run_pytest
+from engine.testrun import last_line, run_pytest
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
@@ -69,7 +69,8 @@ def run_baseline(
                 "Its tests hang or are very slow; pass --baseline-timeout to allow more time."
             )
         if not run.outcomes:
-            why = run.collection_errors[0] if run.collection_errors else _tail(run.output_tail)
+            why = (run.collection_errors[0] if run.collection_errors
+                   else last_line(run.output_tail) or "(no output)")
             raise BaselineError(
                 f"{repo}: pytest found no tests to run (exit code {run.exit_code}).\n"
                 f"pytest said: {why}"
@@ -82,8 +83,8 @@ def run_baseline(
             statuses[t.outcome] = statuses.get(t.outcome, 0) + 1
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
         first = next((t for t in results[0].outcomes.values() if t.outcome != PASSED), None)
-        hint = _error_line(first.message) if first and first.message else _tail(
-            results[0].output_tail)
+        hint = _error_line(first.message) if first and first.message else (
+            last_line(results[0].output_tail) or "(no output)")
         raise BaselineError(
             f"{repo}: no test passes on the clean repo ({counts}); nothing can be validated.\n"
             f"first failure: {hint}"
@@ -91,14 +92,9 @@ def run_baseline(
     return baseline
 
 
-def _tail(text: str) -> str:
-    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
-    return lines[-1][:240] if lines else "(no output)"
-
-
 def _error_line(text: str) -> str:
     """pytest's own "E   ..." line (the assertion or exception), else the last line."""
     for ln in text.splitlines():
         if ln.startswith("E "):
             return ln[1:].strip()[:240]
-    return _tail(text)
+    return last_line(text) or "(no output)"

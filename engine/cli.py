@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine import __version__
@@ -295,20 +295,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
-    """Open the curation workbench; Textual is imported only here (engine stays headless)."""
-    from tui.app import run_tui
-
-    return run_tui(getattr(args, "workspace", None), getattr(args, "curator", None))
-
-
 # ---------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+Register = Callable[[Any, argparse.ArgumentParser], None]
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes, for ``parents=[...]``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", default=argparse.SUPPRESS,
                         help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
+    return common
 
+
+def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
+    """The headless command set; ``register(subparsers, common)`` lets a front end add more."""
+    common = common_options()
     p = argparse.ArgumentParser(prog="bugfoundry", description=__doc__.splitlines()[0])
     p.add_argument("--workspace", help="workspace directory")
     p.add_argument("--version", action="version", version=f"bugfoundry {__version__}")
@@ -365,19 +367,22 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("instance_id")
     show.set_defaults(func=cmd_show)
 
-    tui = sub.add_parser("tui", help="the curation workbench (also: bugfoundry with no command)")
-    tui.add_argument("--workspace", default=argparse.SUPPRESS,
-                     help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
-    tui.add_argument("--curator", help="whose decisions (default: $BUGFOUNDRY_CURATOR or login)")
-    tui.set_defaults(func=cmd_tui)
+    if register is not None:
+        register(sub, common)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, register: Register | None = None,
+         default: Callable[[argparse.Namespace], int] | None = None) -> int:
+    """Run one command. Front ends (the TUI) pass extra subcommands and a no-command default;
+    the engine itself never imports them, so it stays headless."""
+    parser = build_parser(register)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        args.func = cmd_tui  # no subcommand: open the workbench
+        if default is None:
+            parser.print_help()
+            return 0
+        args.func = default
     if getattr(args, "workspace", None) is None:
         args.workspace = os.environ.get("BUGFOUNDRY_HOME")
     try:

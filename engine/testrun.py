@@ -60,7 +60,7 @@ def parse_report(lines: Iterable[str]) -> tuple[dict[str, TestOutcome], list[str
             collected = list(rec.get("nodeids", []))
         elif event == "collect_error":
             collect_errors.append(f"{rec.get('nodeid') or '<session>'}: "
-                                  f"{_last_line(rec.get('message', ''))}")
+                                  f"{last_line(rec.get('message', ''))}")
             messages.setdefault("::collect::" + (rec.get("nodeid") or ""), rec.get("message", ""))
         elif event == "finished":
             finished = True
@@ -106,8 +106,9 @@ def _fold(seen: dict[str, str], xfail: bool, sub_failed: bool) -> str:
     return MISSING
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+def last_line(text: str) -> str:
+    """The last non-blank line, trimmed: the gist of an error message."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
 
 
@@ -129,16 +130,14 @@ def run_pytest(
     fd, report_path = tempfile.mkstemp(prefix="bf-report-", suffix=".jsonl")
     os.close(fd)
     try:
-        roots = [str((tree / r).resolve()) for r in recipe.source_roots]
-        pythonpath = os.pathsep.join([str(PLUGIN_DIR), *roots])
-        run_env = dict(recipe.env)
-        run_env.update(
-            BUGFOUNDRY_REPORT=report_path,
-            PYTHONPATH=pythonpath,
-            PYTHONDONTWRITEBYTECODE="1",
-            PYTHONHASHSEED="0",
-            PY_COLORS="0",
-        )
+        # The environment adds the recipe's env and the tree's source roots itself.
+        run_env = {
+            "BUGFOUNDRY_REPORT": report_path,
+            "PYTHONPATH": str(PLUGIN_DIR),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "PY_COLORS": "0",
+        }
         args = ["python", "-m", "pytest", *BASE_ARGS, f"--tb={tb}", *recipe.pytest_args,
                 *extra_args]
         argsfile = None

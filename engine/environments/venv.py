@@ -208,9 +208,12 @@ class VenvEnvironment(Environment):
         env.update(self.recipe.env)
         env["VIRTUAL_ENV"] = str(self.venv_dir)
         env["PATH"] = os.pathsep.join([str(self.venv_dir / "bin"), env.get("PATH", "")])
-        roots = [str((Path(cwd) / r).resolve()) for r in self.recipe.source_roots]
-        env["PYTHONPATH"] = os.pathsep.join(roots)
-        env.update(extra or {})
+        extra = dict(extra or {})
+        # Caller entries (e.g. our pytest plugin's directory) first, then the tree's roots.
+        paths = [p for p in extra.pop("PYTHONPATH", "").split(os.pathsep) if p]
+        paths += [str((Path(cwd) / r).resolve()) for r in self.recipe.source_roots]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env.update(extra)
         return env
 
 

@@ -168,7 +168,7 @@ def test_locked_database_is_a_plain_error(home: Path) -> None:
     try:
         assert holder.stdout.readline().strip() == "ready"
         out = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "tui", "--workspace", str(home)],
+            [sys.executable, "-m", "tui.cli", "tui", "--workspace", str(home)],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
         )
     finally:

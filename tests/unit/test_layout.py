@@ -8,27 +8,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _lazy_tui_import_lines(path: Path, tree: ast.AST) -> set[int]:
-    """The one allowed exception: ``cmd_tui`` in engine/cli.py imports the TUI lazily."""
-    if path != ROOT / "engine" / "cli.py":
-        return set()
-    return {
-        node.lineno
-        for fn in ast.walk(tree)
-        if isinstance(fn, ast.FunctionDef) and fn.name == "cmd_tui"
-        for node in ast.walk(fn)
-        if isinstance(node, ast.ImportFrom) and node.module == "tui.app"
-    }
-
-
 def test_engine_never_imports_textual() -> None:
     offenders = []
     for path in sorted((ROOT / "engine").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        allowed = _lazy_tui_import_lines(path, tree)
         for node in ast.walk(tree):
-            if getattr(node, "lineno", None) in allowed:
-                continue
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -48,3 +32,14 @@ def test_only_the_store_speaks_sql() -> None:
         if "import duckdb" in text or "from duckdb" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_console_script_adds_the_tui_but_engine_cli_stays_headless(capsys) -> None:
+    from engine.cli import build_parser
+    from engine.cli import main as engine_main
+    from tui.cli import register
+
+    assert engine_main([]) == 0 and "usage: bugfoundry" in capsys.readouterr().out
+    headless = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    full = build_parser(register)._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert "tui" not in headless and "tui" in full
