@@ -152,8 +152,13 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
           timeout: float | None = None, baseline_runs: int = DEFAULT_RUNS,
           baseline_timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
           on_total: Callable[[int, int], None] | None = None,
-          on_verdict: Callable[[Candidate, Verdict], None] | None = None) -> ForgeSummary:
-    """Run the whole pipeline for one repo; safe to interrupt and rerun."""
+          on_verdict: Callable[[Candidate, Verdict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> ForgeSummary:
+    """Run the whole pipeline for one repo; safe to interrupt and rerun.
+
+    ``should_stop`` is polled after each verdict (the TUI's cancel button): when it returns
+    True, running test processes are killed and every verdict stored so far is kept.
+    """
     start = time.monotonic()
     repo = get_repo(store, repo_name)
     workers = max(1, workers or os.cpu_count() or 1)
@@ -187,6 +192,9 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
             summary.kept_now += int(verdict.kept)
             if on_verdict:
                 on_verdict(cand, verdict)
+            if should_stop is not None and should_stop():
+                summary.interrupted = True
+                break
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
