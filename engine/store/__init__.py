@@ -22,6 +22,7 @@ from engine.store.curation import (
     BrowseFilter,
     BrowseRow,
     CurationMixin,
+    CuratorProgress,
     DecisionState,
     UndoRedo,
 )
@@ -34,6 +35,6 @@ class Store(CurationMixin, StoreCore):
 __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
-    "BrowseRow", "CurationMixin", "DecisionState", "RepoSummary", "Store", "StoreCore",
-    "UndoRedo", "count_changed_lines", "instance_id_for",
+    "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
+    "StoreCore", "UndoRedo", "count_changed_lines", "instance_id_for",
 ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.agreement import DECISION_LABELS, Label
 from engine.store.core import _now
 
 DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
@@ -44,6 +45,7 @@ class BrowseFilter:
     decision: str = ""  # one of DECISION_FILTERS
     realism: str = ""  # one of REALISM_FILTERS
     text: str = ""  # substring of id, file or function
+    disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,20 @@ class DecisionState:
     seconds_spent: float
     decided_at: datetime
     events: int
+
+
+@dataclass(frozen=True)
+class CuratorProgress:
+    """One curator's totals over every instance (the progress pane's per-curator row)."""
+
+    curator: str
+    decided: int
+    accepted: int
+    rejected: int
+    skipped: int
+    tagged: int  # instances with a realism tag
+    seconds_spent: float
+    last_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -262,6 +278,8 @@ class CurationMixin:
         elif f.realism:
             sql += " AND c.realism = ?"
             params.append(f.realism)
+        if f.disputed:
+            sql += f" AND i.instance_id IN ({self._disputed_sql()})"
         if f.text.strip():
             needle = f.text.strip().lower()
             sql += (" AND (strpos(lower(i.instance_id), ?) > 0 OR strpos(lower(i.file), ?) > 0 "
@@ -314,3 +332,45 @@ class CurationMixin:
             if row else None
         )
         return rec
+
+    # ---------------------------------------------------------------- several curators
+    def _disputed_sql(self) -> str:
+        """Ids where curators' current accept/reject or realism differ (a self-contained query).
+
+        The same rule as ``engine.agreement.disagreements`` (a skip abstains); tests hold the
+        two to each other.
+        """
+        decided = ", ".join(f"'{d}'" for d in DECISION_LABELS)
+        return (
+            f"WITH {self._current_sql()} SELECT instance_id FROM cur GROUP BY instance_id "
+            f"HAVING count(DISTINCT decision) FILTER (WHERE decision IN ({decided})) > 1 "
+            "OR count(DISTINCT realism) > 1"
+        )
+
+    def shared_labels(self) -> list[Label]:
+        """Current labels of every instance that two or more curators labelled (for kappa)."""
+        sql = (
+            f"WITH {self._current_sql()} SELECT instance_id, curator, decision, realism "
+            "FROM cur WHERE instance_id IN (SELECT instance_id FROM cur GROUP BY 1 "
+            "HAVING count(*) > 1) ORDER BY instance_id, curator"
+        )
+        return [Label(*r) for r in self.con.execute(sql).fetchall()]
+
+    def curator_progress(self) -> list[CuratorProgress]:
+        """Per-curator counts over all instances, busiest curator first."""
+        sql = (
+            f"WITH {self._current_sql()} SELECT curator, count(decision), "
+            "count(*) FILTER (WHERE decision = 'accept'), "
+            "count(*) FILTER (WHERE decision = 'reject'), "
+            "count(*) FILTER (WHERE decision = 'skip'), count(realism), "
+            "coalesce(sum(seconds_spent), 0), max(decided_at) FROM cur GROUP BY curator "
+            "ORDER BY 2 DESC, curator"
+        )
+        return [CuratorProgress(*r) for r in self.con.execute(sql).fetchall()]
+
+    def find_instance_ids(self, text: str, limit: int = 20) -> list[str]:
+        """Instance ids containing ``text`` (case-insensitive), for the palette's jump-to-id."""
+        return [r[0] for r in self.con.execute(
+            "SELECT instance_id FROM instances WHERE strpos(lower(instance_id), ?) > 0 "
+            f"ORDER BY instance_id LIMIT {int(limit)}", [text.strip().lower()],
+        ).fetchall()]
