@@ -6,7 +6,9 @@ changes between runs is flaky and never used, so a flaky test can never fake a b
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import BaselineError
 from engine.models import PASSED, Baseline, BaselineTest, Recipe, TestRun
+from engine.testmap import TestMap, load_map_file
 from engine.testrun import last_line, run_pytest
 
 if TYPE_CHECKING:
@@ -98,3 +101,26 @@ def _error_line(text: str) -> str:
         if ln.startswith("E "):
             return ln[1:].strip()[:240]
     return last_line(text) or "(no output)"
+
+
+def run_test_map(env: Environment, tree: Path, recipe: Recipe, *, timeout: float,
+                 log: Callable[[str], None] = lambda s: None) -> TestMap | None:
+    """One more run of the clean suite under the tracing plugin; None when it cannot finish.
+
+    Kept apart from the flake-check runs because tracing slows tests down, which could make a
+    timing-sensitive test look flaky.
+    """
+    fd, path = tempfile.mkstemp(prefix="bf-map-", suffix=".json")
+    os.close(fd)
+    try:
+        log("mapping which tests execute which code ...")
+        run = run_pytest(env, tree, recipe, None, timeout=timeout, tb="no",
+                         extra_args=["-p", "bugfoundry_map"],
+                         extra_env={"BUGFOUNDRY_MAP": path})
+        if run.timed_out or os.path.getsize(path) == 0:
+            log("test map: the tracing run did not finish; every candidate will run the "
+                "whole suite")
+            return None
+        return load_map_file(Path(path), round(run.duration, 3))
+    finally:
+        os.unlink(path)

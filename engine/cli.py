@@ -140,7 +140,9 @@ def cmd_forge(args: argparse.Namespace) -> int:
         progress = _Progress(enabled=sys.stderr.isatty())
         summary = forge(
             ws, store, args.repo, strategies, max_candidates=args.max, seed=args.seed,
-            workers=args.workers, timeout=args.timeout, baseline_runs=args.baseline_runs,
+            workers=args.workers, timeout=args.timeout,
+            validation="full" if args.full_suite else args.validation,
+            baseline_runs=args.baseline_runs,
             baseline_timeout=args.baseline_timeout, log=progress.log,
             on_total=progress.start, on_verdict=progress.advance,
         )
@@ -162,6 +164,14 @@ def _print_summary(s: Any) -> None:
     if s.drop_reasons:
         reasons = ", ".join(f"{k} {v}" for k, v in s.drop_reasons.items())
         print(f"  dropped {s.dropped_total}: {reasons}")
+    if s.entities:
+        print(f"  entities: {s.entities} seen, {s.entities_uncovered} never executed by a test "
+              f"and {s.entities_arid} arid, skipped")
+    if s.paths:
+        paths = ", ".join(f"{k} {v}" for k, v in s.paths.items())
+        print(f"  validation paths ({s.validation}): {paths}")
+    for why in s.hot_off:
+        print(f"  hot path off: {why}")
     print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
           "(validation, per worker)")
     if s.interrupted:
@@ -349,7 +359,14 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg.add_argument("--seed", type=int, default=0)
     fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
     fg.add_argument("--timeout", type=float, default=None,
-                    help="seconds per candidate (default: from the baseline's duration)")
+                    help="seconds per test run (default: scaled on the selected tests' "
+                         "baseline time)")
+    fg.add_argument("--validation", choices=("auto", "cold", "full"), default="auto",
+                    help="auto: warm fork server on the covering tests where the diff allows "
+                         "(default); cold: a fresh pytest on the covering tests; full: the "
+                         "whole suite per candidate")
+    fg.add_argument("--full-suite", action="store_true",
+                    help="run the whole suite for every candidate (same as --validation full)")
     fg.add_argument("--baseline-runs", type=int, default=2)
     fg.add_argument("--baseline-timeout", type=float, default=1800.0)
     fg.set_defaults(func=cmd_forge)

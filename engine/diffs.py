@@ -7,6 +7,8 @@ expects, so a candidate can be applied to a clean checkout of the pinned commit.
 from __future__ import annotations
 
 import difflib
+import re
+from dataclasses import dataclass
 from typing import Literal
 
 Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
@@ -123,3 +125,126 @@ def changed_lines(old: str, new: str) -> tuple[int, ...]:
         else:
             touched.update(range(i1 + 1, i2 + 1))
     return tuple(sorted(touched))
+
+
+class PatchError(ValueError):
+    """A diff that does not apply to the given file contents."""
+
+
+_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass
+class FilePatch:
+    """One file's part of a unified diff; ``old``/``new`` are None for a created/deleted file."""
+
+    old: str | None
+    new: str | None
+    hunks: list[tuple[int, list[str]]]  # (old start line, hunk body lines with prefixes)
+
+    @property
+    def path(self) -> str:
+        return self.new if self.new is not None else self.old or ""
+
+
+def parse_patch(patch: str) -> list[FilePatch]:
+    """Split a git-style unified diff into per-file hunks (no binary diffs)."""
+    files: list[FilePatch] = []
+    current: FilePatch | None = None
+    lines = split_lines(patch)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            current = FilePatch(_strip_prefix(line[4:]), _strip_prefix(lines[i + 1][4:]), [])
+            files.append(current)
+            i += 2
+            continue
+        if line.startswith("GIT binary patch") or line.startswith("Binary files "):
+            raise PatchError("binary diffs cannot be applied in memory")
+        m = _HUNK_RE.match(line)
+        if m and current is not None:
+            old_len = int(m.group(2)) if m.group(2) is not None else 1
+            new_len = int(m.group(4)) if m.group(4) is not None else 1
+            body: list[str] = []
+            i += 1
+            seen_old = seen_new = 0
+            while i < len(lines) and (seen_old < old_len or seen_new < new_len
+                                      or lines[i].startswith("\\")):
+                b = lines[i]
+                if b.startswith("\\"):
+                    if body:  # "\ No newline at end of file": the previous line has no "\n"
+                        body[-1] = body[-1].rstrip("\n")
+                    i += 1
+                    continue
+                tag = b[:1] or " "
+                if tag == " ":
+                    seen_old += 1
+                    seen_new += 1
+                elif tag == "-":
+                    seen_old += 1
+                elif tag == "+":
+                    seen_new += 1
+                else:
+                    raise PatchError(f"malformed hunk line: {b[:60]!r}")
+                body.append(b if b.endswith("\n") or b[:1] else " " + b)
+                i += 1
+            current.hunks.append((int(m.group(1)), body))
+            continue
+        i += 1
+    return files
+
+
+def _strip_prefix(name: str) -> str | None:
+    name = name.rstrip("\n").split("\t")[0].strip()
+    if name == "/dev/null":
+        return None
+    return name[2:] if name[:2] in ("a/", "b/") else name
+
+
+def apply_file_patch(text: str, fp: FilePatch, fuzz: int = 50) -> str:
+    """Apply one file's hunks to ``text`` exactly (context must match), searching nearby lines
+    when earlier edits moved them. Raises PatchError when a hunk does not match."""
+    src = split_lines(text)
+    out: list[str] = []
+    pos = 0  # next unread line of src
+    offset = 0
+    for start, body in fp.hunks:
+        old = [b[1:] for b in body if b[:1] in (" ", "-")]
+        new = [b[1:] for b in body if b[:1] in (" ", "+")]
+        want = max(start - 1, 0) + offset if old else start + offset
+        at = _find(src, old, want, pos, fuzz)
+        if at is None:
+            raise PatchError(f"{fp.path}: hunk at line {start} does not match")
+        offset = at - (start - 1 if old else start)
+        out.extend(src[pos:at])
+        out.extend(new)
+        pos = at + len(old)
+    out.extend(src[pos:])
+    return "".join(out)
+
+
+def _find(src: list[str], old: list[str], want: int, lo: int, fuzz: int) -> int | None:
+    n = len(old)
+    for delta in range(0, fuzz + 1):
+        for at in ((want,) if delta == 0 else (want - delta, want + delta)):
+            if lo <= at <= len(src) - n and src[at:at + n] == old:
+                return at
+    return None
+
+
+def apply_patch(files: dict[str, str], patch: str) -> dict[str, str | None]:
+    """Patched contents of every file the diff touches (None = deleted), without touching disk.
+
+    ``files`` maps repo-relative paths to their current text (missing = the file is new).
+    """
+    result: dict[str, str | None] = {}
+    for fp in parse_patch(patch):
+        if fp.new is None:
+            result[fp.old or ""] = None
+            continue
+        base = "" if fp.old is None else files.get(fp.old)
+        if base is None:
+            raise PatchError(f"{fp.old}: no such file")
+        result[fp.new] = apply_file_patch(base, fp)
+    return result

@@ -15,14 +15,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline
+from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline, run_test_map
 from engine.environments.base import Environment, make_environment
 from engine.environments.detect import detect_recipe
 from engine.errors import UsageError
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.repos import make_worker_tree
+from engine.selection import MODES, Planner
 from engine.store import Store
-from engine.validation import ValidationConfig, Validator, timeout_for
+from engine.testmap import IMPORT, TestMap
+from engine.validation import ValidationConfig, Validator, list_tree_files, timeout_for
 from engine.workspace import Workspace
 
 IMPLEMENTED_STRATEGIES = ("procedural",)
@@ -86,30 +88,44 @@ def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environm
                     recipe: Recipe, *, runs: int = DEFAULT_RUNS,
                     timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
                     fresh: bool = False) -> Baseline:
-    """Reuse the stored baseline for this commit and recipe, or run a new one."""
-    if not fresh:
-        existing = store.latest_baseline(repo.name, repo.commit)
-        if existing is not None:
-            return existing
+    """Reuse the stored baseline for this commit and recipe, or run a new one (with its map)."""
+    existing = None if fresh else store.latest_baseline(repo.name, repo.commit)
     tree = make_worker_tree(repo, ws.worker_path(repo.name, 0))
-    baseline = run_baseline(env, tree, recipe, repo.name, repo.commit, runs=runs,
-                            timeout=timeout, log=log)
-    store.save_baseline(baseline, recipe.hash)
-    log(f"baseline: {len(baseline.passing)}/{len(baseline.tests)} tests pass stably "
-        f"({len(baseline.flaky)} flaky quarantined), suite {baseline.seconds:.2f}s")
+    if existing is not None:
+        baseline = existing
+    else:
+        baseline = run_baseline(env, tree, recipe, repo.name, repo.commit, runs=runs,
+                                timeout=timeout, log=log)
+        store.save_baseline(baseline, recipe.hash)
+        log(f"baseline: {len(baseline.passing)}/{len(baseline.tests)} tests pass stably "
+            f"({len(baseline.flaky)} flaky quarantined), suite {baseline.seconds:.2f}s")
+    if store.load_test_map(baseline.baseline_id) is None:
+        tm = run_test_map(env, tree, recipe, timeout=max(timeout, 10 * baseline.seconds),
+                          log=log)
+        if tm is not None:
+            store.save_test_map(baseline.baseline_id, tm)
+            log(f"test map: {len(tm.functions)} functions executed by "
+                f"{len(tm.lines) - int(IMPORT in tm.lines)} tests, traced in {tm.seconds:.2f}s")
     return baseline
 
 
 def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
-                        max_candidates: int | None) -> list[Candidate]:
-    """All strategies' candidates, interleaved across modifiers, first ``max_candidates``."""
+                        max_candidates: int | None, *,
+                        covered_lines: dict[str, set[int]] | None = None,
+                        stats: dict[str, int] | None = None) -> list[Candidate]:
+    """All strategies' candidates, interleaved across modifiers, first ``max_candidates``.
+
+    With ``covered_lines`` (from the baseline's test map) only code some test executes is
+    mutated; ``stats`` receives how many entities were seen and skipped.
+    """
     from engine.strategies import procedural
 
     buckets: dict[str, list[Candidate]] = {}
     seen: set[str] = set()
     for strategy in strategies:
         if strategy == "procedural":
-            for c in procedural.generate(repo.name, Path(repo.path), seed=seed):
+            for c in procedural.generate(repo.name, Path(repo.path), seed=seed,
+                                         covered_lines=covered_lines, stats=stats):
                 if c.candidate_id in seen:
                     continue
                 seen.add(c.candidate_id)
@@ -122,6 +138,20 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
             if q:
                 ordered.append(q.pop(0))
     return ordered[:max_candidates] if max_candidates else ordered
+
+
+def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: Recipe,
+                    baseline: Baseline, testmap: TestMap | None, *, mode: str = "auto",
+                    workers: int = 1, timeout: float | None = None,
+                    log: Log = _quiet) -> Validator:
+    """A validator on ``workers`` private trees of the pinned commit (forge, bench, tests)."""
+    config = ValidationConfig(mode=mode, timeout=timeout,
+                              full_timeout=timeout_for(baseline, timeout),
+                              suite_seconds=baseline.seconds)
+    planner = Planner(Path(repo.path), baseline, testmap, list_tree_files(Path(repo.path)),
+                      recipe.source_roots)
+    return Validator(env, recipe, baseline, worker_trees(ws, repo, workers), config, planner,
+                     log=log)
 
 
 @dataclass
@@ -141,6 +171,13 @@ class ForgeSummary:
     baseline_tests: int = 0
     baseline_passing: int = 0
     baseline_flaky: int = 0
+    validation: str = "auto"  # what was asked: auto | cold | full
+    paths: dict[str, int] = field(default_factory=dict)  # verdicts per hot/cold/full/none
+    hot_off: list[str] = field(default_factory=list)  # why a worker's hot path was off
+    entities: int = 0  # source entities seen by the procedural strategy
+    entities_uncovered: int = 0  # skipped: no test executes them
+    entities_arid: int = 0  # skipped: stubs, __repr__, overloads, protocols
+    mapped_functions: int = 0  # functions the test map saw executed (0 = no map)
     interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,7 +186,8 @@ class ForgeSummary:
 
 def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str], *,
           max_candidates: int | None = None, seed: int = 0, workers: int | None = None,
-          timeout: float | None = None, baseline_runs: int = DEFAULT_RUNS,
+          timeout: float | None = None, validation: str = "auto",
+          baseline_runs: int = DEFAULT_RUNS,
           baseline_timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
           on_total: Callable[[int, int], None] | None = None,
           on_verdict: Callable[[Candidate, Verdict], None] | None = None,
@@ -168,10 +206,26 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
                            baseline_passing=len(baseline.passing),
                            baseline_flaky=len(baseline.flaky))
+    if validation not in MODES:
+        raise UsageError(f"unknown validation mode {validation!r}; choose from "
+                         f"{', '.join(MODES)}.")
+    summary.validation = validation
+    testmap = store.load_test_map(baseline.baseline_id)
+    summary.mapped_functions = len(testmap.functions) if testmap else 0
     log("forging candidates ...")
-    selected = generate_candidates(repo, strategies, seed, max_candidates)
+    stats: dict[str, int] = {}
+    selected = generate_candidates(repo, strategies, seed, max_candidates,
+                                   covered_lines=testmap.covered_lines if testmap else None,
+                                   stats=stats)
+    summary.entities = stats.get("entities", 0)
+    summary.entities_uncovered = stats.get("uncovered", 0)
+    summary.entities_arid = stats.get("arid", 0)
+    if summary.entities:
+        log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
+            f"never executed by a test, {summary.entities_arid} skipped as arid")
     run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,
-                             {"timeout": timeout, "baseline_runs": baseline_runs})
+                             {"timeout": timeout, "baseline_runs": baseline_runs,
+                              "validation": validation})
     store.add_candidates(run_id, selected)
     done = store.done_candidate_ids(repo.name)
     todo = [c for c in selected if c.candidate_id not in done]
@@ -179,11 +233,11 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     summary.already_done = len(selected) - len(todo)
     if on_total:
         on_total(len(selected), summary.already_done)
-    config = ValidationConfig(timeout=timeout_for(baseline, timeout))
-    trees = worker_trees(ws, repo, min(workers, max(1, len(todo))))
-    validator = Validator(env, recipe, baseline, trees, config)
-    log(f"validating {len(todo)} candidates on {len(trees)} workers "
-        f"(timeout {config.timeout:.0f}s each) ...")
+    validator = build_validator(ws, repo, env, recipe, baseline, testmap,
+                                mode=validation, workers=min(workers, max(1, len(todo))),
+                                timeout=timeout, log=log)
+    log(f"validating {len(todo)} candidates on {len(validator.workers)} workers "
+        f"({validation} validation{'' if testmap else ', no test map'}) ...")
     results = validator.run(todo)
     try:
         for cand, verdict in results:
@@ -199,6 +253,8 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
         summary.interrupted = True
     finally:
         results.close()
+    summary.paths = dict(sorted(validator.paths.items()))
+    summary.hot_off = sorted({w.hot_off for w in validator.workers if w.hot_off})
     _fill_totals(store, summary, selected)
     summary.elapsed = round(time.monotonic() - start, 2)
     if summary.validated_now:

@@ -132,6 +132,8 @@ class Verdict:
     failures: dict[str, str] = field(default_factory=dict)  # F2P nodeid -> failure text
     duration: float = 0.0
     worker: str = ""
+    path: str = ""  # how it was validated: hot | cold | full | none (engine/selection.py)
+    cpu: float = 0.0  # CPU seconds of the test processes (0 when not measured)
 
 
 @dataclass(frozen=True)

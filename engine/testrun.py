@@ -121,6 +121,7 @@ def run_pytest(
     timeout: float | None = None,
     tb: str = "short",
     extra_args: Sequence[str] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
 
@@ -137,6 +138,7 @@ def run_pytest(
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
             "PY_COLORS": "0",
+            **(extra_env or {}),
         }
         args = ["python", "-m", "pytest", *BASE_ARGS, f"--tb={tb}", *recipe.pytest_args,
                 *extra_args]

@@ -1,25 +1,33 @@
-"""Validation: apply a candidate in a private tree, run the tests, keep it if a passing test fails.
+"""Validation: run the tests that can see a candidate, keep it if a stable passing test fails.
 
-Each worker thread owns one work tree (a clone of the pinned commit) and resets it between
-candidates, so no two candidates ever share a tree. Threads only run subprocesses; verdicts go
-back to the caller's thread, which is the one that writes to the store.
+Each worker thread owns one work tree (a clone of the pinned commit) and, for the hot path, one
+warm fork server collected in that tree (``engine/forkserver.py``). ``engine/selection.py``
+plans each candidate: hot (fork, swap the changed functions in, run the covering tests), cold
+(diff on disk, a fresh pytest on the covering tests), full (diff on disk, the whole suite) or
+none (no test executes the change). A kept candidate is confirmed by re-running its first
+FAIL_TO_PASS tests with tracebacks, with the diff on disk. Threads only run processes;
+verdicts go back to the caller's thread, which is the one that writes to the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from engine.diffs import PatchError
+from engine.forkserver import ForkServer, HotUnavailable
 from engine.models import BAD_OUTCOMES, PASSED, Baseline, Candidate, Recipe, TestRun, Verdict
 from engine.repos import reset_tree
+from engine.selection import Plan, Planner
 from engine.testrun import failure_text, run_pytest
 
 if TYPE_CHECKING:
@@ -44,8 +52,11 @@ MAX_FAILURE_TEXTS = 40
 
 @dataclass
 class ValidationConfig:
-    timeout: float = 60.0  # seconds per candidate; forge derives it from the baseline
+    mode: str = "auto"  # auto (hot where possible) | cold | full (see engine/selection.py)
+    timeout: float | None = None  # fixed seconds per run; None scales with the plan
     tb: str = "short"
+    full_timeout: float = 60.0  # the whole suite's timeout (forge derives it from the baseline)
+    suite_seconds: float = 1.0  # one clean full-suite run (start-up + collection bound)
 
 
 def timeout_for(baseline: Baseline, override: float | None = None) -> float:
@@ -53,6 +64,20 @@ def timeout_for(baseline: Baseline, override: float | None = None) -> float:
     if override:
         return override
     return max(10.0, 4.0 * baseline.seconds + 5.0)
+
+
+def plan_timeout(plan: Plan, config: ValidationConfig) -> float:
+    """Seconds a run may take: scaled on the selected tests' baseline time, as mutmut does
+    ((estimate + 1 s) x 15) but tighter, so a hung candidate costs seconds, not minutes.
+    The cold path adds one interpreter start and collection (bounded by the clean suite)."""
+    if config.timeout:
+        return config.timeout
+    if plan.mode == "full":
+        return config.full_timeout
+    scaled = max(5.0, (plan.estimate + 1.0) * 5.0)
+    if plan.mode == "cold":
+        return max(10.0, 2.0 * config.suite_seconds + scaled)
+    return scaled
 
 
 def patch_paths(patch: str) -> list[str]:
@@ -73,14 +98,20 @@ def unsafe_paths(paths: Iterable[str]) -> list[str]:
     return bad
 
 
-def grade(baseline: Baseline, run: TestRun) -> tuple[list[str], list[str]]:
+def grade(baseline: Baseline, run: TestRun,
+          selected: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
     """FAIL_TO_PASS and PASS_TO_PASS over the baseline's stable passing tests (pure).
 
     A test that errors or vanishes (collection broke) counts as failing, unlike SWE-smith,
-    which silently drops import-breaking bugs.
+    which silently drops import-breaking bugs. With ``selected`` (the tests that were run),
+    passing tests outside it keep their baseline outcome: they never executed the change.
     """
+    chosen = None if selected is None else set(selected)
     f2p, p2p = [], []
     for nid in sorted(baseline.passing):
+        if chosen is not None and nid not in chosen:
+            p2p.append(nid)
+            continue
         status = run.status(nid)
         if status in BAD_OUTCOMES:
             f2p.append(nid)
@@ -89,30 +120,48 @@ def grade(baseline: Baseline, run: TestRun) -> tuple[list[str], list[str]]:
     return f2p, p2p
 
 
+@dataclass
+class Worker:
+    """One private tree, and the warm fork server collected in it (started on first use)."""
+
+    tree: Path
+    server: ForkServer | None = None
+    hot_off: str = ""  # why this worker's hot path is off ("" = not yet known to be off)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
 class Validator:
     """Validates candidates on a pool of private work trees, one thread per tree."""
 
     def __init__(self, env: Environment, recipe: Recipe, baseline: Baseline,
-                 trees: list[Path], config: ValidationConfig) -> None:
+                 trees: list[Path], config: ValidationConfig, planner: Planner,
+                 log: Callable[[str], None] = lambda s: None) -> None:
         self.env = env
         self.recipe = recipe
         self.baseline = baseline
-        self.trees = trees
         self.config = config
-        self._free: queue.Queue[Path] = queue.Queue()
-        for t in trees:
-            self._free.put(t)
+        self.planner = planner
+        self.log = log
+        self.workers = [Worker(t) for t in trees]
+        self._free: queue.Queue[Worker] = queue.Queue()
+        for w in self.workers:
+            self._free.put(w)
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.paths: dict[str, int] = {}  # verdicts per path (hot / cold / full / none)
 
     # ------------------------------------------------------------------ one candidate
-    def validate(self, cand: Candidate, tree: Path) -> Verdict:
+    def validate(self, cand: Candidate, worker: Worker | None = None) -> Verdict:
+        worker = worker or self.workers[0]
         start = time.monotonic()
-        verdict = self._validate(cand, tree)
+        verdict = self._validate(cand, worker)
         verdict.duration = round(time.monotonic() - start, 3)
-        verdict.worker = tree.name
+        verdict.worker = worker.tree.name
+        with self._lock:
+            self.paths[verdict.path or "checks"] = self.paths.get(verdict.path or "checks", 0) + 1
         return verdict
 
-    def _validate(self, cand: Candidate, tree: Path) -> Verdict:
+    def _validate(self, cand: Candidate, worker: Worker) -> Verdict:
         cid = cand.candidate_id
         paths = patch_paths(cand.patch)
         if not paths or not cand.patch.strip():
@@ -120,57 +169,119 @@ class Validator:
         bad = unsafe_paths(paths)
         if bad:
             return Verdict(cid, False, "unsafe_path", ", ".join(bad))
+        try:
+            plan = self.planner.plan(cand.patch, self.config.mode)
+        except PatchError as exc:
+            return Verdict(cid, False, "did_not_apply", str(exc)[:500])
+        for rel, text in plan.patched.items():
+            if rel.endswith(".py") and text is not None:
+                try:
+                    compile(text, rel, "exec", dont_inherit=True)
+                except (SyntaxError, ValueError) as exc:
+                    return Verdict(cid, False, "does_not_parse", f"{rel}: {exc}")
+        if plan.mode == "none":
+            return Verdict(cid, False, "no_test_failed", plan.reason,
+                           pass_to_pass=sorted(self.baseline.passing), path="none")
+        if plan.mode == "hot":
+            verdict = self._hot(cid, plan, worker)
+            if verdict is not None:
+                return verdict
+            plan.mode = "cold"  # the hot path could not answer: same tests, fresh process
+        return self._on_disk(cid, plan, worker)
+
+    def _hot(self, cid: str, plan: Plan, worker: Worker) -> Verdict | None:
+        server = self._server(worker)
+        if server is None:
+            return None
+        assert plan.tests is not None
+        try:
+            res = server.run(plan.tests, plan.swaps, timeout=plan_timeout(plan, self.config))
+            verdict = self.judge(cid, res.run, plan)
+            verdict.path, verdict.cpu = "hot", res.cpu
+            if not verdict.kept:
+                return verdict
+            # Confirm with the diff on disk, so tracebacks show the patched source.
+            subset = verdict.fail_to_pass[:MAX_FAILURE_TEXTS]
+            _write_files(worker.tree, plan.patched)
+            try:
+                again = server.run(subset, plan.swaps, timeout=plan_timeout(plan, self.config),
+                                   tb=self.config.tb)
+            finally:
+                self._restore(worker.tree, plan.patched)
+            verdict.cpu += again.cpu
+            return self._confirmed(verdict, subset, again.run)
+        except HotUnavailable as exc:
+            worker.stats["fallbacks"] = worker.stats.get("fallbacks", 0) + 1
+            if not server.alive:
+                worker.server = None
+            self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
+            return None
+
+    def _server(self, worker: Worker) -> ForkServer | None:
+        if worker.hot_off:
+            return None
+        if worker.server is not None and worker.server.alive:
+            return worker.server
+        server = ForkServer(self.env, worker.tree, self.recipe,
+                            startup_timeout=max(120.0, 5 * self.config.suite_seconds))
+        try:
+            reset_tree(worker.tree)
+            server.start()
+        except HotUnavailable as exc:
+            worker.hot_off = str(exc)
+            self.log(f"hot path off on {worker.tree.name}: {exc}")
+            return None
+        worker.server = server
+        worker.stats["servers"] = worker.stats.get("servers", 0) + 1
+        return server
+
+    def _on_disk(self, cid: str, plan: Plan, worker: Worker) -> Verdict:
+        tree = worker.tree
+        timeout = plan_timeout(plan, self.config)
         reset_tree(tree)
         try:
-            applied = _git_apply(tree, cand.patch)
-            if applied:
-                return Verdict(cid, False, "did_not_apply", applied)
-            for rel in paths:
-                target = tree / rel
-                if rel.endswith(".py") and target.exists():
-                    try:
-                        compile(target.read_bytes(), rel, "exec")
-                    except (SyntaxError, ValueError) as exc:
-                        return Verdict(cid, False, "does_not_parse", f"{rel}: {exc}")
-            run = run_pytest(self.env, tree, self.recipe, None, timeout=self.config.timeout,
-                             tb="no")
-            verdict = self.judge(cid, run)
+            _write_files(tree, plan.patched)
+            run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout, tb="no")
+            verdict = self.judge(cid, run, plan)
+            verdict.path = plan.mode
             if verdict.kept:
-                verdict = self.confirm(verdict, tree)
+                subset = verdict.fail_to_pass[:MAX_FAILURE_TEXTS]
+                again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
+                                   tb=self.config.tb)
+                verdict = self._confirmed(verdict, subset, again)
         finally:
             reset_tree(tree)
         return verdict
 
-    def confirm(self, verdict: Verdict, tree: Path) -> Verdict:
-        """Re-run the first F2P tests with tracebacks on (the bug still applied).
+    def _confirmed(self, verdict: Verdict, subset: list[str], run: TestRun) -> Verdict:
+        """Keep the F2P tests whose failure reproduced, with their tracebacks.
 
         The verdict run uses ``--tb=no`` because formatting hundreds of tracebacks costs more
         than the tests; this second, small run yields the output a curator reads and proves
         the failures reproduce. F2P tests that pass here are non-deterministic and dropped.
         """
-        subset = verdict.fail_to_pass[:MAX_FAILURE_TEXTS]
-        run = run_pytest(self.env, tree, self.recipe, subset, timeout=self.config.timeout,
-                         tb=self.config.tb)
         unstable = {n for n in subset if run.status(n) == PASSED}
         f2p = [n for n in verdict.fail_to_pass if n not in unstable]
         if not f2p:
             return Verdict(verdict.candidate_id, False, "not_reproducible",
                            f"{len(subset)} failing tests passed when re-run",
-                           tests_run=verdict.tests_run)
+                           tests_run=verdict.tests_run, path=verdict.path, cpu=verdict.cpu)
         verdict.fail_to_pass = f2p
         verdict.failures = {n: failure_text(run, n)[-3000:] for n in f2p[:MAX_FAILURE_TEXTS]}
         if unstable:
             verdict.detail += f"; {len(unstable)} non-reproducible failures removed"
         return verdict
 
-    def judge(self, cid: str, run: TestRun) -> Verdict:
-        f2p, p2p = grade(self.baseline, run)
+    def judge(self, cid: str, run: TestRun, plan: Plan | None = None) -> Verdict:
+        selected = plan.tests if plan is not None else None
+        f2p, p2p = grade(self.baseline, run, selected)
         ran = sorted(run.outcomes)
         if run.timed_out:
             done = sum(1 for n in f2p if run.status(n) != "missing")
+            limit = plan_timeout(plan, self.config) if plan else self.config.full_timeout
             return Verdict(cid, False, "timeout",
-                           f"killed after {self.config.timeout:.0f}s; {done} tests had "
-                           "already failed", tests_run=ran)
+                           f"killed after {limit:.0f}s; {done} tests had already failed",
+                           tests_run=ran)
         if not run.outcomes and run.exit_code in (3, 4) and not run.collection_errors:
             return Verdict(cid, False, "run_error", run.output_tail[-1000:], tests_run=ran)
         if not f2p:
@@ -179,6 +290,17 @@ class Validator:
         failures = {n: failure_text(run, n)[-3000:] for n in f2p[:MAX_FAILURE_TEXTS]}
         return Verdict(cid, True, "kept", f"{len(f2p)} FAIL_TO_PASS, {len(p2p)} PASS_TO_PASS",
                        fail_to_pass=f2p, pass_to_pass=p2p, tests_run=ran, failures=failures)
+
+    def _restore(self, tree: Path, patched: dict[str, str | None]) -> None:
+        """Put the original text back after an on-disk confirm (no git call on the hot path)."""
+        for rel in patched:
+            original = self.planner.original(rel)
+            target = tree / rel
+            if original is None:
+                with contextlib.suppress(FileNotFoundError):
+                    target.unlink()
+            else:
+                target.write_text(original, encoding="utf-8")
 
     # ------------------------------------------------------------------ many candidates
     def run(self, candidates: Iterable[Candidate],
@@ -190,7 +312,7 @@ class Validator:
         started and kills running test processes, so nothing half-done is ever reported.
         """
         pending = iter(candidates)
-        workers = len(self.trees)
+        workers = len(self.workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bf-validate") as pool:
             running: dict[Future[Verdict], Candidate] = {}
             try:
@@ -214,20 +336,35 @@ class Validator:
                     fut.cancel()
                 if running:
                     self.env.terminate_all()
+                self.close()
+
+    def close(self) -> None:
+        """Stop the fork servers (their CPU time is then accounted to this process)."""
+        for w in self.workers:
+            if w.server is not None:
+                w.server.close()
+                w.server = None
 
     def _task(self, cand: Candidate) -> Verdict:
-        tree = self._free.get()
+        worker = self._free.get()
         try:
-            return self.validate(cand, tree)
+            return self.validate(cand, worker)
         finally:
-            self._free.put(tree)
+            self._free.put(worker)
 
 
-def _git_apply(tree: Path, patch: str) -> str:
-    """Apply with ``git apply``; returns "" on success, else git's first error line."""
-    res = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=tree, input=patch,
-                         capture_output=True, text=True, timeout=60)
-    if res.returncode == 0:
-        return ""
-    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
-    return lines[0][:500] if lines else f"git apply exited {res.returncode}"
+def _write_files(tree: Path, patched: dict[str, str | None]) -> None:
+    for rel, text in patched.items():
+        target = tree / rel
+        if text is None:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+
+def list_tree_files(root: Path) -> list[str]:
+    """Tracked files of the pinned checkout (what the import graph resolves against)."""
+    res = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, timeout=120)
+    return [f for f in res.stdout.decode(errors="replace").split("\0") if f]

@@ -114,6 +114,18 @@ class Environment(ABC):
     ) -> ProcResult:
         """Run ``argv`` inside the environment; ``argv[0] == "python"`` is its interpreter."""
 
+    @abstractmethod
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        stderr_path: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start a long-lived process in the environment with binary stdin/stdout pipes
+        (the fork server); ``forget_process`` must be called once it has been reaped."""
+
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
@@ -220,6 +232,36 @@ def run_process(
         duration=time.monotonic() - started,
         timed_out=timed_out,
     )
+
+
+def spawn_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    stderr_path: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a server process in its own group; ``terminate_all`` kills it with the rest."""
+    err = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+    finally:
+        if stderr_path:
+            err.close()  # type: ignore[union-attr]
+    with _LIVE_LOCK:
+        _LIVE.add(proc.pid)
+    return proc
+
+
+def forget_process(pid: int) -> None:
+    """Kill what is left of a spawned process's group and stop tracking it."""
+    _killpg(pid)
+    with _LIVE_LOCK:
+        _LIVE.discard(pid)
 
 
 def make_environment(

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from engine.environments.base import Environment, ProcResult, run_process
+from engine.environments.base import Environment, ProcResult, run_process, spawn_process
 from engine.errors import EnvironmentBuildError
 from engine.models import Recipe
 
@@ -202,6 +203,19 @@ class VenvEnvironment(Environment):
         if argv and argv[0] == "python":
             argv[0] = str(self.python_path)
         return run_process(argv, cwd=cwd, env=self.run_env(cwd, env), timeout=timeout)
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        stderr_path: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        argv = list(argv)
+        if argv and argv[0] == "python":
+            argv[0] = str(self.python_path)
+        return spawn_process(argv, cwd=cwd, env=self.run_env(cwd, env), stderr_path=stderr_path)
 
     def run_env(self, cwd: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}

@@ -1,6 +1,7 @@
 """The DuckDB store: the only package that speaks SQL.
 
-``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing).
+``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
++ ``TestMapMixin`` (the baseline's test map).
 """
 
 from engine.store.core import (
@@ -26,9 +27,10 @@ from engine.store.curation import (
     DecisionState,
     UndoRedo,
 )
+from engine.store.testmaps import TestMapMixin
 
 
-class Store(CurationMixin, StoreCore):
+class Store(TestMapMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -36,5 +38,5 @@ __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
-    "StoreCore", "UndoRedo", "count_changed_lines", "instance_id_for",
+    "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines", "instance_id_for",
 ]

@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -84,6 +84,20 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 realism VARCHAR, clarity INTEGER, test_validity INTEGER, difficulty VARCHAR,
                 note VARCHAR, seconds_spent DOUBLE, undoes_event_id BIGINT,
                 created_at TIMESTAMP)""",
+        ],
+    ),
+    (
+        3,
+        [
+            # The baseline's test map (engine/testmap.py) and how each verdict was reached.
+            """CREATE TABLE test_maps (
+                baseline_id VARCHAR, n_contexts INTEGER, n_functions INTEGER, seconds DOUBLE,
+                created_at TIMESTAMP)""",
+            """CREATE TABLE test_functions (
+                baseline_id VARCHAR, nodeid VARCHAR, file VARCHAR, qualname VARCHAR)""",
+            """CREATE TABLE test_lines (
+                baseline_id VARCHAR, nodeid VARCHAR, file VARCHAR, lines INTEGER[])""",
+            "ALTER TABLE results ADD COLUMN path VARCHAR",
         ],
     ),
 ]
@@ -403,12 +417,12 @@ class StoreCore:
             return None
         with self.transaction():
             self.con.execute(
-                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     verdict.candidate_id, candidate.repo, baseline.baseline_id, verdict.kept,
                     verdict.reason, verdict.detail[:4000], verdict.fail_to_pass,
                     verdict.pass_to_pass, len(verdict.tests_run), verdict.duration,
-                    verdict.worker, _now(),
+                    verdict.worker, _now(), verdict.path,
                 ],
             )
             if verdict.kept:
@@ -418,7 +432,7 @@ class StoreCore:
                 meta.update(
                     seed=candidate.seed, changed_lines=list(candidate.changed_lines),
                     baseline_id=baseline.baseline_id, worker=verdict.worker,
-                    tests_run=len(verdict.tests_run),
+                    tests_run=len(verdict.tests_run), validation_path=verdict.path,
                 )
                 self.con.execute(
                     "INSERT INTO instances VALUES "

@@ -195,10 +195,53 @@ def _contexts(parsed: ParsedFile) -> Iterator[EntityContext]:
 
 
 def _applicable(item: EntityNode, modifier: Modifier) -> bool:
-    if item.entity.kind not in modifier.targets:
+    return item.entity.kind in modifier.targets
+
+
+_ARID_DECORATORS = frozenset({"overload", "abstractmethod", "abstractproperty"})
+
+
+def _trivial_statement(stmt: cst.BaseStatement) -> bool:
+    """Docstring, ``pass``, ``...`` or ``raise NotImplementedError``: nothing to break."""
+    if not isinstance(stmt, cst.SimpleStatementLine):
         return False
-    name = item.entity.qualname.rpartition(".")[2]
-    return not (item.entity.kind in FUNCTION_KINDS and name in _SKIP_FUNCTIONS)
+    for small in stmt.body:
+        if isinstance(small, cst.Pass):
+            continue
+        if isinstance(small, cst.Expr) and isinstance(
+                small.value, cst.SimpleString | cst.ConcatenatedString | cst.Ellipsis):
+            continue
+        if isinstance(small, cst.Raise) and small.exc is not None and "NotImplementedError" in (
+                cst.Module([]).code_for_node(small.exc)):
+            continue
+        return False
+    return True
+
+
+def is_arid(item: EntityNode) -> bool:
+    """Code whose mutations are noise (Google's "arid" nodes): text formatting, stubs,
+    overloads and abstract declarations, typing protocols."""
+    node, entity = item.node, item.entity
+    name = entity.qualname.rpartition(".")[2]
+    if isinstance(node, cst.ClassDef):
+        return any(_dotted(arg.value).endswith("Protocol") for arg in node.bases)
+    if entity.kind in FUNCTION_KINDS and name in _SKIP_FUNCTIONS:
+        return True
+    if any(_dotted(d.decorator).rpartition(".")[2] in _ARID_DECORATORS
+           for d in node.decorators):
+        return True
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body]
+    return all(_trivial_statement(s) for s in body)  # type: ignore[arg-type]
+
+
+def _dotted(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    return ""
 
 
 def generate(
@@ -210,6 +253,7 @@ def generate(
     files: Sequence[str] | None = None,
     per_entity: int = 2,
     covered_lines: Mapping[str, set[int]] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[Candidate]:
     """Yield procedural candidates for ``repo`` (checked out at ``repo_root``).
 
@@ -217,8 +261,13 @@ def generate(
     each (entity, modifier) yields up to ``per_entity`` single-site mutations that compile and
     whose patch text was not yielded before. With ``covered_lines`` (file -> executed lines),
     entities whose body never ran are skipped, and so are function sites on lines that never
-    ran: no test could observe them. The output depends only on the inputs and ``seed``.
+    ran: no test could observe them. Arid entities (``is_arid``) are skipped too. ``stats``
+    receives counts: entities, uncovered, arid. The output depends only on the inputs and
+    ``seed``.
     """
+    counts = stats if stats is not None else {}
+    for key in ("entities", "uncovered", "arid"):
+        counts.setdefault(key, 0)
     names = list(modifiers) if modifiers is not None else list(MODIFIERS)
     unknown = [n for n in names if n not in MODIFIERS]
     if unknown:
@@ -239,7 +288,12 @@ def generate(
             continue
         covered = covered_lines.get(rel, set()) if covered_lines is not None else None
         for ctx in _contexts(parsed):
+            counts["entities"] += 1
+            if is_arid(ctx.item):
+                counts["arid"] += 1
+                continue
             if covered is not None and not (_body_lines(ctx) & covered):
+                counts["uncovered"] += 1
                 continue
             for name in names:
                 modifier = MODIFIERS[name]

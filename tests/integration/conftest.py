@@ -57,3 +57,16 @@ def sample_ws(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path) -> 
         == 0
     )
     return ws
+
+
+SDIST = "pypi:cachetools==5.5.0"
+
+
+@pytest.fixture(scope="session")
+def cachetools_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with a real sdist (cachetools, nobody here wrote it) forged on 48 candidates."""
+    ws = tmp_path_factory.mktemp("cachetools-ws")
+    assert main(["repo", "add", SDIST, "--workspace", str(ws)]) == 0
+    assert main(["forge", "cachetools", "--max", "48", "--workers", "2",
+                 "--workspace", str(ws), "--json"]) == 0
+    return ws

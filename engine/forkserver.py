@@ -1,0 +1,187 @@
+"""Engine side of the hot path: one warm pytest per worker tree that forks per candidate.
+
+The server (``pytest_support/bugfoundry_forkserver.py``) collects the suite once; each request
+names the tests to run and the patched files whose function bodies the child swaps in. This
+module starts it, speaks its JSON-line protocol with deadlines, turns the child's report into a
+``TestRun`` and shuts it down. Anything unexpected raises ``HotUnavailable`` so the validator
+takes the cold path for that candidate instead of guessing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.environments.base import forget_process
+from engine.models import MISSING, Recipe, TestOutcome, TestRun
+from engine.selection import Swap
+from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from engine.environments.base import Environment
+
+SERVER_PLUGIN = "bugfoundry_forkserver"
+
+
+class HotUnavailable(Exception):
+    """The hot path cannot answer for this candidate (or at all); use the cold path."""
+
+
+@dataclass
+class HotResult:
+    run: TestRun
+    cpu: float  # CPU seconds of the forked child (user + system)
+    status: str  # ok | timeout | crashed
+
+
+class ForkServer:
+    """A warm pytest in ``tree``; not thread-safe (one per worker)."""
+
+    def __init__(self, env: Environment, tree: Path, recipe: Recipe, *,
+                 startup_timeout: float = 600.0, log_dir: Path | None = None) -> None:
+        self.env = env
+        self.tree = tree
+        self.recipe = recipe
+        self.startup_timeout = startup_timeout
+        self.log_path = (log_dir or tree.parent) / f"forkserver-{tree.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+        self._buf = b""
+        self._seq = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Collect the suite in a fresh server; raise HotUnavailable when it cannot serve."""
+        args = ["python", "-m", "pytest", *BASE_ARGS, "-p", SERVER_PLUGIN, "--tb=no",
+                *self.recipe.pytest_args, *self.recipe.test_paths]
+        env = {"PYTHONPATH": str(PLUGIN_DIR), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONHASHSEED": "0", "PY_COLORS": "0"}
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()
+        self.proc = self.env.spawn(args, cwd=self.tree, env=env, stderr_path=self.log_path)
+        try:
+            ready = self._read(time.monotonic() + self.startup_timeout)
+        except HotUnavailable:
+            self.close()
+            raise
+        if ready.get("event") != "ready":
+            self.close()
+            raise HotUnavailable(f"unexpected first message: {ready}")
+        self.info = ready
+        if not ready.get("hot"):
+            self.close()
+            raise HotUnavailable("the interpreter has no co_qualname (Python < 3.11)")
+        if int(ready.get("threads", 1)) > 1:
+            self.close()
+            raise HotUnavailable(f"{ready['threads']} threads are running after collection; "
+                                 "forking would be unsafe")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if proc.poll() is None and proc.stdin:
+                proc.stdin.write(b'{"op": "quit"}\n')
+                proc.stdin.flush()
+        try:
+            proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - a stuck server is killed below
+            proc.kill()
+            proc.wait()
+        forget_process(proc.pid)
+        for stream in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                if stream:
+                    stream.close()
+
+    # ------------------------------------------------------------------ requests
+    def run(self, tests: Sequence[str], swaps: Sequence[Swap], *, timeout: float,
+            tb: str = "no") -> HotResult:
+        """Run ``tests`` in a forked child with ``swaps`` installed."""
+        if not self.alive:
+            raise HotUnavailable("the fork server is not running")
+        fd, report = tempfile.mkstemp(prefix="bf-hot-", suffix=".jsonl")
+        os.close(fd)
+        self._seq += 1
+        cmd = {
+            "op": "run", "id": self._seq, "tests": list(tests), "tb": tb, "timeout": timeout,
+            "report": report,
+            "swaps": [{"path": str(self.tree / s.rel), "source": s.source,
+                       "units": [[u.qualname, u.first_line, u.index] for u in s.units]}
+                      for s in swaps],
+        }
+        try:
+            assert self.proc is not None and self.proc.stdin is not None
+            try:
+                self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError) as exc:
+                raise HotUnavailable(f"the fork server died: {exc}") from exc
+            reply = self._read(time.monotonic() + timeout + 30.0)
+            with open(report, encoding="utf-8", errors="replace") as fh:
+                lines = fh.readlines()
+        finally:
+            os.unlink(report)
+        status = reply.get("status")
+        if status == "swap_failed":
+            message = next((json.loads(x).get("message", "") for x in lines
+                            if '"swap_error"' in x), "")
+            raise HotUnavailable(f"could not swap the code in: {message}")
+        if status not in ("ok", "timeout", "crashed"):
+            raise HotUnavailable(f"fork server answered {reply}")
+        outcomes, _collected, errors, _finished = parse_report(lines)
+        if status == "crashed" and not outcomes:
+            raise HotUnavailable(f"the forked child exited with {reply.get('exit')} before "
+                                 "running a test")
+        for nid in tests:
+            if nid not in outcomes:
+                why = ("the test run was killed by the timeout before this test finished"
+                       if status == "timeout" else "the test process died before this test")
+                outcomes[nid] = TestOutcome(nid, MISSING, 0.0, why)
+        run = TestRun(outcomes, int(reply.get("exit", 0)), float(reply.get("wall", 0.0)),
+                      status == "timeout", errors, "")
+        return HotResult(run, float(reply.get("cpu", 0.0)), str(status))
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        """One protocol line, or HotUnavailable when the server dies or misses the deadline."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise HotUnavailable("the fork server stopped answering")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                tail = _tail(self.log_path)
+                self.close()
+                raise HotUnavailable(f"the fork server exited: {tail}")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1][:300] if lines else "(no output)"

@@ -1,0 +1,203 @@
+"""Plan how to validate one candidate: which tests can see the change, and which path runs them.
+
+Paths, cheapest first:
+- ``hot``: the diff only changes bodies of existing functions or methods that tests call at run
+  time. A warm pytest process forks, swaps the new code objects in and runs the covering
+  tests (``engine/forkserver.py``).
+- ``cold``: anything else the map can still bound (module level, class bodies, decorators,
+  signatures, functions run at import). A fresh pytest runs the tests whose modules import the
+  changed file, with the diff on disk.
+- ``full``: the whole suite with the diff on disk (``--full-suite``, no map, non-Python or test
+  files changed).
+- ``none``: no test executes the changed code, so none can fail; nothing is run.
+
+Tests that are not run keep their baseline outcome (PASS_TO_PASS is inferred): they never
+executed the changed code, and flaky tests were quarantined by the baseline.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from engine.diffs import apply_patch
+from engine.imports import ImportGraph
+from engine.models import Baseline
+from engine.testmap import IMPORT, TestMap
+
+MODES = ("auto", "cold", "full")  # what a user may ask for; auto = hot where possible
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One changed top-level function or method: its qualname and first line (decorators incl.)."""
+
+    qualname: str
+    first_line: int  # co_firstlineno of the *original* code object
+    index: int  # 0 for the first def with this qualname in the file, 1 for the next, ...
+
+
+@dataclass
+class Swap:
+    """Everything a forked child needs to install one file's changed functions in place."""
+
+    rel: str
+    source: str  # the patched file text, compiled whole so line numbers and cells match
+    units: list[Unit]
+
+
+@dataclass
+class Plan:
+    mode: str  # hot | cold | full | none
+    reason: str
+    tests: list[str] | None = None  # None: the whole suite
+    estimate: float = 0.0  # sum of the selected tests' baseline durations (seconds)
+    swaps: list[Swap] = field(default_factory=list)
+    patched: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class Shape:
+    """What a diff changes in one Python file."""
+
+    body_only: bool
+    units: list[Unit]
+    why: str = ""
+
+
+def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Top-level functions and methods (not nested functions) with their qualnames, in order."""
+    out: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append((prefix + node.name, node))
+            elif isinstance(node, ast.ClassDef):
+                walk(node.body, f"{prefix}{node.name}.")
+            else:  # if / try / with / match blocks at module or class level
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, ast.stmt):
+                        walk([child], prefix)
+                    elif isinstance(child, ast.excepthandler | ast.match_case):
+                        walk(child.body, prefix)
+
+    walk(tree.body, "")
+    return out
+
+
+def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    return min([node.lineno, *(d.lineno for d in node.decorator_list)])
+
+
+def classify(old: str, new: str) -> Shape:
+    """Whether ``old`` -> ``new`` changes nothing but the bodies of existing functions."""
+    try:
+        a, b = ast.parse(old), ast.parse(new)
+    except (SyntaxError, ValueError):
+        return Shape(False, [], "does not parse")
+    fa, fb = _functions(a), _functions(b)
+    if [q for q, _ in fa] != [q for q, _ in fb]:
+        return Shape(False, [], "functions added, removed or reordered")
+    units: list[Unit] = []
+    counts: dict[str, int] = {}
+    for (qual, na), (_q, nb) in zip(fa, fb, strict=True):
+        idx = counts.get(qual, 0)
+        counts[qual] = idx + 1
+        if ast.dump(ast.Module(na.body, [])) != ast.dump(ast.Module(nb.body, [])):
+            units.append(Unit(qual, _first_line(na), idx))
+        na.body = [ast.Pass()]
+        nb.body = [ast.Pass()]
+    if ast.dump(a) != ast.dump(b):  # bodies blanked: what is left runs at import time
+        return Shape(False, [], "code outside function bodies changed")
+    return Shape(True, units)
+
+
+class Planner:
+    """Plans candidates against one baseline, its test map and the pinned tree (read-only)."""
+
+    def __init__(self, root: Path, baseline: Baseline, testmap: TestMap | None,
+                 files: list[str], source_roots: list[str]) -> None:
+        self.root = root
+        self.baseline = baseline
+        self.testmap = testmap
+        self.passing = baseline.passing
+        self.graph = ImportGraph(root, files, source_roots)
+        self._texts: dict[str, str | None] = {}
+        self.test_files = sorted({n.split("::", 1)[0] for n in baseline.tests})
+
+    def original(self, rel: str) -> str | None:
+        if rel not in self._texts:
+            path = self.root / rel
+            try:
+                self._texts[rel] = path.read_text(encoding="utf-8") if path.is_file() else None
+            except (OSError, UnicodeDecodeError):
+                self._texts[rel] = None
+        return self._texts[rel]
+
+    def _estimate(self, tests: list[str]) -> float:
+        return round(sum(self.baseline.tests[t].duration for t in tests
+                         if t in self.baseline.tests), 6)
+
+    def _is_test_file(self, rel: str) -> bool:
+        name = PurePosixPath(rel).name
+        return (rel in self.test_files or name == "conftest.py" or name.startswith("test_")
+                or name.endswith("_test.py"))
+
+    def plan(self, patch: str, mode: str = "auto") -> Plan:
+        """Raises ``engine.diffs.PatchError`` when the diff does not apply."""
+        touched = self._touched(patch)
+        patched = apply_patch({r: t for r in touched if (t := self.original(r)) is not None},
+                              patch)
+        if mode == "full" or self.testmap is None:
+            why = "--full-suite" if mode == "full" else "no test map for this baseline"
+            return self._full(why, patched)
+        swaps: list[Swap] = []
+        tests: set[str] = set()
+        import_level: list[str] = []
+        for rel, text in patched.items():
+            old = self.original(rel)
+            if not rel.endswith(".py") or self._is_test_file(rel) or text is None or old is None:
+                return self._full(f"{rel}: not a source module edit", patched)
+            shape = classify(old, text)
+            if not shape.body_only:
+                import_level.append(rel)
+                continue
+            hit: set[str] = set()
+            for unit in shape.units:
+                hit |= self.testmap.tests_for(rel, unit.qualname)
+            if IMPORT in hit:  # the function runs at import time (a decorator, a registry)
+                import_level.append(rel)
+                continue
+            tests |= hit
+            if shape.units:
+                swaps.append(Swap(rel, text, shape.units))
+        if import_level:
+            for rel in import_level:
+                files = self.graph.test_files_importing(rel, self.test_files)
+                tests |= {n for n in self.passing if n.split("::", 1)[0] in files}
+                tests |= self.testmap.tests_touching_file(rel) - {IMPORT}
+            selected = sorted(tests & self.passing)
+            if not selected:
+                return self._full(f"no test module imports {import_level[0]}", patched)
+            return Plan("cold", f"import-time change in {', '.join(import_level)}", selected,
+                        self._estimate(selected), [], patched)
+        selected = sorted(tests & self.passing)
+        if not selected:
+            return Plan("none", "no stable passing test executes the changed code", [], 0.0,
+                        [], patched)
+        if mode == "cold":
+            return Plan("cold", "covering tests in a fresh process", selected,
+                        self._estimate(selected), [], patched)
+        return Plan("hot", "function bodies only", selected, self._estimate(selected), swaps,
+                    patched)
+
+    def _full(self, why: str, patched: dict[str, str | None]) -> Plan:
+        return Plan("full", why, None, self.baseline.seconds, [], patched)
+
+    @staticmethod
+    def _touched(patch: str) -> list[str]:
+        from engine.diffs import parse_patch
+
+        return [p for fp in parse_patch(patch) for p in (fp.old, fp.new) if p]

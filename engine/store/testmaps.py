@@ -1,0 +1,71 @@
+"""Storing the baseline's test map (which tests execute which functions and lines).
+
+Maps reach hundreds of thousands of rows on large suites, so they are bulk-loaded from a
+temporary NDJSON file with ``read_json`` rather than row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from engine.testmap import TestMap
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class TestMapMixin:
+    __test__ = False
+    con: duckdb.DuckDBPyConnection
+
+    def save_test_map(self, baseline_id: str, tm: TestMap) -> None:
+        funcs, lines = tm.rows()
+        with tempfile.TemporaryDirectory(prefix="bf-map-") as tmp:
+            fpath, lpath = os.path.join(tmp, "f.jsonl"), os.path.join(tmp, "l.jsonl")
+            with open(fpath, "w", encoding="utf-8") as fh:
+                for t, f, q in funcs:
+                    fh.write(json.dumps({"n": t, "f": f, "q": q}) + "\n")
+            with open(lpath, "w", encoding="utf-8") as fh:
+                for t, f, ls in lines:
+                    fh.write(json.dumps({"n": t, "f": f, "l": ls}) + "\n")
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute("DELETE FROM test_functions WHERE baseline_id = ?",
+                                 [baseline_id])
+                self.con.execute("DELETE FROM test_lines WHERE baseline_id = ?", [baseline_id])
+                if funcs:
+                    self.con.execute(
+                        "INSERT INTO test_functions SELECT ?, n, f, q FROM read_json(?, "
+                        "columns={n: 'VARCHAR', f: 'VARCHAR', q: 'VARCHAR'})",
+                        [baseline_id, fpath])
+                if lines:
+                    self.con.execute(
+                        "INSERT INTO test_lines SELECT ?, n, f, l FROM read_json(?, "
+                        "columns={n: 'VARCHAR', f: 'VARCHAR', l: 'INTEGER[]'})",
+                        [baseline_id, lpath])
+                self.con.execute(
+                    "INSERT INTO test_maps VALUES (?, ?, ?, ?, ?)",
+                    [baseline_id, len(tm.lines), len(tm.functions), tm.seconds,
+                     datetime.now(UTC).replace(tzinfo=None)])
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def load_test_map(self, baseline_id: str) -> TestMap | None:
+        row = self.con.execute(
+            "SELECT seconds FROM test_maps WHERE baseline_id = ? ORDER BY created_at DESC "
+            "LIMIT 1", [baseline_id]).fetchone()
+        if row is None:
+            return None
+        funcs = self.con.execute(
+            "SELECT nodeid, file, qualname FROM test_functions WHERE baseline_id = ?",
+            [baseline_id]).fetchall()
+        lines = self.con.execute(
+            "SELECT nodeid, file, lines FROM test_lines WHERE baseline_id = ?",
+            [baseline_id]).fetchall()
+        return TestMap.from_rows(funcs, lines, float(row[0] or 0.0))
