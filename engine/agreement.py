@@ -129,3 +129,14 @@ def disagreements(labels: Iterable[Label]) -> list[Disagreement]:
             out.append(Disagreement(iid, group, on_decision, on_realism))
     return out
 
+
+
+def kappa_band(kappa: float | None) -> str:
+    """Landis and Koch's words for a kappa, so a curator need not remember the scale."""
+    if kappa is None:
+        return "undefined"
+    for upper, word in ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"),
+                        (0.8, "substantial")):
+        if kappa <= upper:
+            return word
+    return "almost perfect"

@@ -1,4 +1,8 @@
-"""The bugfoundry curation app: one in-process store (the single DuckDB writer)."""
+"""The bugfoundry curation app: one in-process store (the single DuckDB writer).
+
+The app drives the engine in-process: a forge started from the TUI runs in a thread worker on
+its own cursor of the same database, so the TUI stays the one process that holds the file.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,22 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker
 
 from engine.errors import StoreError, UsageError
 from engine.store import BrowseFilter, Store
 from engine.workspace import Workspace
+from tui.commands import CurationCommands
+from tui.forging import ForgeEvent, ForgeJob, ForgeRequest, apply_event, run_forge
 from tui.listing import Listing
-from tui.screens import BrowseScreen, HelpScreen
+from tui.opening import ReadOnly, open_for_tui
+from tui.prefetch import DetailCache
+from tui.prefs import Prefs
 
 
 def default_curator() -> str:
@@ -36,32 +46,148 @@ class BugfoundryApp(App[int]):
 
     CSS_PATH = "bugfoundry.tcss"
     TITLE = "bugfoundry"
+    COMMANDS = App.COMMANDS | {CurationCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
+        # Shown in the browse footer (its own copies); here so they work on every screen.
+        Binding("P", "progress", "Progress", show=False, id="app.progress"),
+        Binding("F", "forge", "Forge", show=False, id="app.forge"),
     ]
 
     def __init__(
-        self, store: Store, curator: str, clock: Callable[[], float] = time.monotonic
+        self, store: Store, curator: str, clock: Callable[[], float] = time.monotonic, *,
+        workspace: Workspace | None = None, read_only: ReadOnly | None = None,
+        prefs: Prefs | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.curator = curator
         self.clock = clock  # injectable so snapshots and tests see a frozen time
+        self.workspace = workspace or Workspace(store.path.parent)
+        self.read_only = read_only
+        self.prefs = prefs or Prefs.load(self.workspace.home)
+        self.details = DetailCache(store)
         self.listing = Listing(store, BrowseFilter(curator=curator))
         self.session_started = clock()
         self.session_decisions = 0  # accept/reject/skip keys this session, for rate and ETA
+        self.forge_job: ForgeJob | None = None
+        self.forge_worker: Worker[None] | None = None
+        self._quit_armed = False
 
     def on_mount(self) -> None:
+        from tui.screens import BrowseScreen
+
         self.listing.reload()
         self.push_screen(BrowseScreen())
+        if self.read_only is not None:
+            self.notify(self.read_only.notice, title="read-only", severity="warning",
+                        timeout=10)
 
+    # ---------------------------------------------------------------- navigation
     def action_help(self) -> None:
+        from tui.modals import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_progress(self) -> None:
+        from tui.progress import ProgressScreen
+
+        if not isinstance(self.screen, ProgressScreen):
+            self.push_screen(ProgressScreen())
+
+    def action_forge(self) -> None:
+        from tui.forge_screen import ForgeScreen
+
+        if not isinstance(self.screen, ForgeScreen):
+            self.push_screen(ForgeScreen())
+
+    def browse_screen(self):  # noqa: ANN201 - BrowseScreen, imported lazily
+        from tui.screens import BrowseScreen
+
+        return next(s for s in self.screen_stack if isinstance(s, BrowseScreen))
+
+    def open_review(self, instance_id: str) -> None:
+        """Review ``instance_id`` on top of the browse screen (n/p walk the listing)."""
+        from tui.review import ReviewScreen
+
+        browse = self.browse_screen()
+        while self.screen is not browse:
+            self.pop_screen()
+        self.push_screen(ReviewScreen(instance_id))
+
+    def save_prefs(self) -> None:
+        try:
+            self.prefs.save()
+        except OSError as exc:
+            self.notify(f"could not save {self.prefs.path}: {exc}", severity="warning")
+
+    # ---------------------------------------------------------------- forging
+    @property
+    def forge_running(self) -> bool:
+        return self.forge_job is not None and not self.forge_job.finished
+
+    def start_forge(self, request: ForgeRequest) -> ForgeJob:
+        """Run the engine's forge in a thread worker; progress arrives as ForgeEvents."""
+        job = ForgeJob(request, started=self.clock())
+        self.forge_job = job
+        self.forge_worker = self.run_worker(partial(run_forge, self, job), name="forge",
+                                            group="forge", thread=True, exit_on_error=False)
+        self._forge_changed(kept=False)
+        return job
+
+    def cancel_forge(self) -> None:
+        if not self.forge_running:
+            return
+        assert self.forge_job is not None
+        self.forge_job.stop.set()
+        self.notify("stopping after the current candidate; everything validated is kept")
+        self._forge_changed(kept=False)
+
+    def on_forge_event(self, event: ForgeEvent) -> None:
+        apply_event(event.job, event)
+        kept = event.kind == "verdict" and bool(event.data["kept"])
+        if kept:
+            self.listing.refresh_counts()
+        if event.kind == "done":
+            job = event.job
+            if job.error:
+                self.notify(job.error, title="forge failed", severity="error", timeout=15)
+            else:
+                self.notify(job.line(self.clock()), title="forge")
+            kept = True  # one last reload with everything
+        self._forge_changed(kept)
+
+    def _forge_changed(self, kept: bool) -> None:
+        for screen in self.screen_stack:
+            update = getattr(screen, "forge_update", None)
+            if update is not None:
+                update(kept=kept)
+
+    # ---------------------------------------------------------------- leaving
+    async def action_quit(self) -> None:
+        if self.forge_running and not self._quit_armed:
+            self._quit_armed = True
+            self.notify("a forge is running: q again stops it and quits "
+                        "(everything validated so far is kept)", severity="warning")
+            return
+        if self.forge_running and self.forge_job is not None:
+            self.forge_job.stop.set()
+            self.notify("stopping the forge after the current candidate ...")
+            if self.forge_worker is not None:
+                await self.forge_worker.wait()
+        self.exit()
+
     def on_unmount(self) -> None:
+        job = self.forge_job
+        if job is not None and job.thread_started.is_set():
+            job.stop.set()  # never close the store under a running forge
+            job.thread_done.wait()
+        self.details.close()
         self.store.close()
+        if self.read_only is not None:
+            self.read_only.cleanup()
 
 
 def load_keymap(home: Path) -> dict[str, str]:
@@ -78,21 +204,26 @@ def load_keymap(home: Path) -> dict[str, str]:
 
 
 def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None) -> int:
-    """Open the workspace's store and run the app; a locked database is a plain error."""
+    """Open the workspace's store and run the app; a held database opens read-only."""
     ws = Workspace.open(workspace)
     try:
-        store = Store.open(ws.db_path)
+        store, read_only = open_for_tui(ws.db_path)
     except StoreError as exc:
         print(f"bugfoundry: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
+    if read_only is not None:
+        print(f"bugfoundry: {read_only.banner}", file=sys.stderr, flush=True)
     try:
         keymap = load_keymap(ws.home)
+        prefs = Prefs.load(ws.home)
     except UsageError as exc:
         store.close()
+        if read_only is not None:
+            read_only.cleanup()
         print(f"bugfoundry: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
-    app = BugfoundryApp(store, curator or default_curator())
+    app = BugfoundryApp(store, curator or default_curator(), workspace=ws,
+                        read_only=read_only, prefs=prefs)
     app.set_keymap(keymap)
     app.run()
     return int(app.return_code or 0)
-

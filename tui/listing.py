@@ -25,10 +25,12 @@ class Listing:
     total: int = 0
     decided: int = 0
     exhausted: bool = False
+    _index: dict[str, int] = field(default_factory=dict, repr=False)  # id -> row position
 
     def reload(self) -> None:
         """Start over for new filters or sort: the first page plus true counts."""
         self.rows = []
+        self._index = {}
         self.exhausted = False
         self.refresh_counts()
         self.load_more()
@@ -47,16 +49,15 @@ class Listing:
             return []
         after = self.rows[-1].key if self.rows else None
         page = self.store.browse(self.filters, self.sort, self.descending, after, PAGE)
-        self.rows.extend(page)
+        for row in page:
+            self._index[row.instance_id] = len(self.rows)
+            self.rows.append(row)
         if len(page) < PAGE:
             self.exhausted = True
         return page
 
     def index_of(self, instance_id: str) -> int | None:
-        for i, row in enumerate(self.rows):
-            if row.instance_id == instance_id:
-                return i
-        return None
+        return self._index.get(instance_id)
 
     def refresh_row(self, instance_id: str) -> BrowseRow | None:
         """Re-read one row's decision and realism after an event touched it."""
@@ -85,3 +86,13 @@ class Listing:
             if not self.load_more():
                 return None
         return i
+
+
+def session_pace(decisions: int, minutes: float, left: int) -> str:
+    """`` · this session N at R/min, ETA T`` once there is a meaningful rate, else ""."""
+    if decisions < 2 or minutes < 0.5:  # too early for a meaningful rate
+        return ""
+    rate = decisions / minutes
+    eta = left / rate
+    eta_s = f"{eta:.0f}m" if eta < 90 else f"{eta / 60:.1f}h"
+    return f" · this session {decisions} at {rate:.1f}/min, ETA {eta_s}"

@@ -1,12 +1,11 @@
-"""Widgets of the curation workbench: the lazily paged instance table and the review panes."""
+"""Widgets of the curation workbench: the lazily paged instance table, review metadata."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.syntax import Syntax
 from rich.text import Text
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from engine.store import BrowseRow
 
@@ -80,42 +79,6 @@ class InstanceTable(DataTable):
         if not self.row_count:
             return None
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-
-
-class DiffView(Static):
-    """The bug-introducing diff, pygments-highlighted (added green, removed red)."""
-
-    def show(self, patch: str) -> None:
-        self.update(Syntax(patch or "(empty patch)", "diff", theme="ansi_dark",
-                           background_color="default", line_numbers=False, word_wrap=True))
-
-
-class FailuresView(Static):
-    """Each FAIL_TO_PASS test's traceback; frames in a file the diff touches stand out."""
-
-    def show(self, failures: dict[str, str], changed_files: set[str]) -> None:
-        text = Text()
-        if not failures:
-            text.append("(no failure output was recorded)", style="dim")
-        for nodeid, output in failures.items():
-            text.append(f"● {nodeid}\n", style="bold red")
-            for line in output.splitlines():
-                in_diff = any(line.startswith(f"{f}:") for f in changed_files)
-                if in_diff:
-                    text.append(f"{line}  ◀ in the diff\n", style="bold yellow")
-                elif line.startswith("E "):
-                    text.append(line + "\n", style="red")
-                else:
-                    text.append(line + "\n")
-            text.append("\n")
-        self.update(text)
-
-
-def changed_files(patch: str) -> set[str]:
-    """Repo-relative paths a unified diff touches (from its +++ b/ lines)."""
-    return {
-        line[6:].strip() for line in patch.splitlines() if line.startswith("+++ b/")
-    }
 
 
 def metadata_text(rec: dict[str, Any]) -> Text:

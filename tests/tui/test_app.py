@@ -8,17 +8,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Select
 
+from engine.errors import StoreError
 from engine.store import Store
+from engine.workspace import Workspace
 from tests.fakes import make_workspace
 from tui import listing
 from tui.app import BugfoundryApp
-from tui.screens import BrowseScreen, ReviewScreen
+from tui.opening import open_for_tui
+from tui.review import ReviewScreen
+from tui.screens import BrowseScreen
 from tui.widgets import InstanceTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,26 +162,73 @@ def test_table_pages_lazily(home: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert loaded[0] == 8 and loaded[1] == 30 and loaded[2] == 30
 
 
-def test_locked_database_is_a_plain_error(home: Path) -> None:
+@contextmanager
+def held_by_another_process(db: Path) -> Iterator[int]:
+    """A real second process holding the database read-write; yields its PID."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from engine.store import Store; from pathlib import Path; "
          "s = Store.open(Path(sys.argv[1])); print('ready', flush=True); time.sleep(60)",
-         str(home / "bugfoundry.duckdb")],
+         str(db)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        out = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "tui", "--workspace", str(home)],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
-        )
+        yield holder.pid
     finally:
         holder.kill()
         holder.wait()
-    assert out.returncode == 2
-    assert "in use by process" in out.stderr and str(holder.pid) in out.stderr
-    assert "Traceback" not in out.stderr
+
+
+def test_locked_database_opens_a_read_only_snapshot(home: Path) -> None:
+    db = home / "bugfoundry.duckdb"
+    seen: dict[str, object] = {}
+    with held_by_another_process(db) as pid:
+        with pytest.raises(StoreError, match=f"in use by process {pid}"):
+            Store.open(db, read_only=True)  # DuckDB: not even read-only while held
+        store, ro = open_for_tui(db)
+        assert ro is not None and ro.holder == f"process {pid}" and ro.snapshot is not None
+        assert ro.snapshot.parent != home
+
+        async def main() -> None:
+            app = BugfoundryApp(store, "ann", workspace=Workspace(home), read_only=ro)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause()
+                seen["banner"] = str(app.screen.query_one(".readonly-banner").render())
+                seen["status"] = status(app)
+                await pilot.press("a", "1", "u")  # all refused, each with a notice
+                await pilot.press("enter")
+                await pilot.pause()
+                assert isinstance(app.screen, ReviewScreen)
+                await pilot.press("r", "e")
+                await pilot.pause()
+                seen["note_shown"] = app.screen.query_one("#note", Input).display
+                seen["notices"] = [n.message for n in app._notifications]
+                await pilot.press("escape", "q")
+                await pilot.pause()
+
+        asyncio.run(main())
+        assert not ro.snapshot.exists()  # the copy is removed on exit
+    banner = str(seen["banner"])
+    assert f"in use by process {pid}" in banner and "snapshot taken at" in banner
+    assert "decisions are disabled" in banner
+    assert str(seen["status"]).startswith("30 instances match")
+    assert seen["note_shown"] is False
+    refusals = [m for m in seen["notices"] if m.startswith("Decisions are disabled")]
+    assert len(refusals) >= 5 and f"process {pid} holds" in refusals[0]
+    assert states(home) == {}  # nothing was written anywhere
+
+
+def test_corrupt_database_is_still_a_plain_error(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.app import run_tui
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "bugfoundry.duckdb").write_bytes(b"not a database" * 100)
+    assert run_tui(tmp_path / "ws", "ann") == 2
+    err = capsys.readouterr().err
+    assert "cannot open" in err and "not a valid DuckDB database" in err
+    assert "Traceback" not in err
 
 
 DRIVER = """
@@ -251,7 +303,9 @@ def test_parse_filter_text() -> None:
 
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",
+        "disputed": False,
     }
+    assert parse_filter_text("IS:Disputed x")["disputed"] is True
 
 
 def test_note_in_review_does_not_trigger_decision_keys(home: Path) -> None:
@@ -273,7 +327,7 @@ def test_note_in_review_does_not_trigger_decision_keys(home: Path) -> None:
 
 
 def test_help_screen_opens_and_closes(home: Path) -> None:
-    from tui.screens import HelpScreen
+    from tui.modals import HelpScreen
 
     async def drive(app: BugfoundryApp, pilot) -> None:
         await pilot.press("question_mark")
@@ -324,7 +378,7 @@ def test_review_navigation_and_next_undecided(home: Path) -> None:
 
 
 def test_rubric_fields_are_recorded(home: Path) -> None:
-    from tui.screens import RubricScreen
+    from tui.modals import RubricScreen
 
     async def drive(app: BugfoundryApp, pilot) -> None:
         await pilot.press("enter")
@@ -338,8 +392,8 @@ def test_rubric_fields_are_recorded(home: Path) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
-        assert "rubric (ann): clarity 1, difficulty 15m-1h" in str(
-            app.screen.query_one("#meta").render())
+        assert "rubric (ann): clarity 1, difficulty 15m-1h" in (
+            app.screen.query_one("#meta").plain_text())
 
     run_app(home, drive)
     with Store.open(home / "bugfoundry.duckdb") as s:

@@ -5,22 +5,27 @@ Update after reviewing the report: pytest tests/tui/test_snapshots.py --snapshot
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from engine.store import Store
+from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
 from tui.app import BugfoundryApp
 
 SIZE = (120, 40)
 
 
+def _app(home: Path) -> BugfoundryApp:
+    return BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann",
+                         clock=lambda: 1000.0)  # frozen: no rate or ETA drifts into the SVG
+
+
 @pytest.fixture()
 def app(tmp_path: Path) -> BugfoundryApp:
     make_workspace(tmp_path / "ws", 30)
-    return BugfoundryApp(Store.open(tmp_path / "ws" / "bugfoundry.duckdb"), "ann",
-                         clock=lambda: 1000.0)  # frozen: no rate or ETA drifts into the SVG
+    return _app(tmp_path / "ws")
 
 
 def test_browse_layout(app: BugfoundryApp, snap_compare) -> None:
@@ -29,3 +34,30 @@ def test_browse_layout(app: BugfoundryApp, snap_compare) -> None:
 
 def test_review_layout(app: BugfoundryApp, snap_compare) -> None:
     assert snap_compare(app, press=["enter", "1"], terminal_size=SIZE)
+
+
+def test_review_side_by_side_after_a_jump(app: BugfoundryApp, snap_compare) -> None:
+    assert snap_compare(app, press=["enter", "d", "j"], terminal_size=SIZE)
+
+
+def test_progress_and_agreement_layout(tmp_path: Path, snap_compare) -> None:
+    home = tmp_path / "ws"
+    make_workspace(home, 30)
+    with Store.open(home / "bugfoundry.duckdb") as s:
+        ids = [r.instance_id for r in s.browse(BrowseFilter(), limit=30)]
+        labels = {"ann": ("aarrsaar", "rrpaprpa"), "bob": ("araraaar", "rppaprrp")}
+        decided = {"a": "accept", "r": "reject", "s": "skip"}
+        tagged = {"r": "realistic", "p": "plausible", "a": "artificial"}
+        for curator, (decisions, realisms) in labels.items():
+            for iid, d, r in zip(ids, decisions, realisms, strict=False):
+                s.record_decision(iid, curator, decided[d], realism=tagged[r],
+                                  seconds_spent=12.5)
+        # Fixed event times, so "last active" does not drift into the SVG.
+        s.con.execute("UPDATE decisions SET created_at = ?", [datetime(2026, 11, 20, 9, 30)])
+
+    async def open_progress(pilot) -> None:  # noqa: ANN001
+        await pilot.press("P")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(_app(home), run_before=open_progress, terminal_size=SIZE)

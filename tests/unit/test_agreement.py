@@ -72,3 +72,10 @@ def test_disagreements_queue() -> None:
     assert got == {"i1": (False, True), "i2": (True, False)}
     (first,) = [d for d in disagreements(LABELS) if d.instance_id == "i1"]
     assert [lab.curator for lab in first.labels] == ["ann", "bob"]
+
+
+def test_kappa_band() -> None:
+    from engine.agreement import kappa_band
+
+    assert [kappa_band(k) for k in (None, -0.3, 0.1, 0.4, 0.55, 0.7, 0.95)] == [
+        "undefined", "poor", "slight", "fair", "moderate", "substantial", "almost perfect"]

@@ -1,0 +1,85 @@
+"""The review screen's pure parts: diff rows, side-by-side pairing, frames to hunks."""
+
+from __future__ import annotations
+
+from tui.diffmodel import Frame, find_frame, parse_patch
+
+PATCH = """\
+diff --git a/pkg/a.py b/pkg/a.py
+--- a/pkg/a.py
++++ b/pkg/a.py
+@@ -10,4 +10,4 @@ def f():
+ x = 1
+-y = x + 1
+-z = y * 2
++y = x - 1
+ return z
+@@ -40,3 +39,4 @@
+ a = 1
++b = 2
+ c = 3
+\\ No newline at end of file
+diff --git a/pkg/b.py b/pkg/b.py
+--- a/pkg/b.py
++++ b/pkg/b.py
+@@ -5 +5 @@
+-old()
++new()
+"""
+
+
+def test_parse_numbers_lines_per_side() -> None:
+    d = parse_patch(PATCH)
+    kinds = [ln.kind for ln in d.lines]
+    assert kinds[:4] == ["header", "header", "header", "hunk"]
+    assert kinds.count("add") == 3 and kinds.count("del") == 3 and kinds.count("other") == 1
+    by_text = {ln.text: ln for ln in d.lines}
+    assert (by_text[" x = 1"].old_no, by_text[" x = 1"].new_no) == (10, 10)
+    assert (by_text["-z = y * 2"].old_no, by_text["-z = y * 2"].new_no) == (12, None)
+    assert (by_text["+y = x - 1"].old_no, by_text["+y = x - 1"].new_no) == (None, 11)
+    assert by_text[" return z"].new_no == 12
+    assert by_text["+b = 2"].new_no == 40 and by_text["+b = 2"].file == "pkg/a.py"
+    assert by_text["+new()"].file == "pkg/b.py" and by_text["+new()"].new_no == 5
+    assert [(h.file, h.new_start, h.new_len) for h in d.hunks] == [
+        ("pkg/a.py", 10, 4), ("pkg/a.py", 39, 4), ("pkg/b.py", 5, 1)]
+    assert d.files == {"pkg/a.py", "pkg/b.py"}
+    assert by_text["+y = x - 1"].code == "y = x - 1"
+
+
+def test_side_rows_pair_removed_with_added() -> None:
+    rows = parse_patch(PATCH).side_rows()
+    pairs = [(r.left.text if r.left else None, r.right.text if r.right else None)
+             for r in rows if r.header is None]
+    assert pairs[:4] == [
+        (" x = 1", " x = 1"), ("-y = x + 1", "+y = x - 1"), ("-z = y * 2", None),
+        (" return z", " return z"),
+    ]
+    assert (None, "+b = 2") in pairs and ("-old()", "+new()") in pairs
+    headers = [r.header.kind for r in rows if r.header is not None]
+    assert headers.count("hunk") == 3 and "other" in headers
+
+
+def test_frames_and_their_target_rows() -> None:
+    d = parse_patch(PATCH)
+    assert find_frame("pkg/a.py:11: in f", d) == Frame("pkg/a.py", 11, True)
+    assert find_frame("pkg/a.py:25: AssertionError", d) == Frame("pkg/a.py", 25, False)
+    assert find_frame("pkg/c.py:11: in g", d) is None  # not a file the diff touches
+    assert find_frame("    pkg/a.py:11: in f", d) is None  # source lines are not frames
+    # Its own line when the diff shows it (unified and side by side) ...
+    row = d.target_row(Frame("pkg/a.py", 11, True))
+    assert d.lines[row].text == "+y = x - 1"
+    side = d.side_rows()
+    srow = d.target_row(Frame("pkg/a.py", 11, True), side=True)
+    assert side[srow].right.text == "+y = x - 1"
+    # ... else the header of the nearest hunk in that file.
+    far = d.target_row(Frame("pkg/a.py", 36, False))
+    assert d.lines[far].text.startswith("@@ -40,3 +39,4")
+    near_first = d.target_row(Frame("pkg/a.py", 2, False))
+    assert d.lines[near_first].text.startswith("@@ -10,4")
+    assert d.target_row(Frame("pkg/zzz.py", 1, False)) is None
+
+
+def test_empty_and_odd_patches() -> None:
+    assert parse_patch("").lines == [] and parse_patch("").side_rows() == []
+    d = parse_patch("@@ -1 +1 @@\n-a\n+b\n")  # no file headers
+    assert [ln.kind for ln in d.lines] == ["hunk", "del", "add"] and d.files == set()

@@ -1,0 +1,207 @@
+"""Pilot tests for the review tools, the command palette and the progress screen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input
+
+from engine.store import BrowseFilter, Store
+from tests.fakes import make_workspace
+from tests.tui.test_app import run_app
+from tui.app import BugfoundryApp
+from tui.forge_screen import ForgeScreen
+from tui.modals import NameScreen
+from tui.panes import TextPane
+from tui.prefs import Prefs, SavedFilter
+from tui.progress import ProgressScreen
+from tui.review import ReviewScreen
+from tui.screens import BrowseScreen
+
+
+@pytest.fixture()
+def home(tmp_path: Path) -> Path:
+    make_workspace(tmp_path / "ws", 30)
+    return tmp_path / "ws"
+
+
+def _first_plus_line(screen: ReviewScreen) -> int:
+    return next(i for i, ln in enumerate(screen.diff.lines) if ln.kind == "add")
+
+
+def test_jump_from_frame_to_hunk_and_toggle_layout(home: Path) -> None:
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        diff = screen.query_one("#diff", TextPane)
+        failures = screen.query_one("#failures", TextPane)
+        frames = sorted(screen.frames)
+        assert frames and all(f.in_hunk for f in screen.frames.values())
+        assert "◀ in the diff" in failures.plain_text()
+        await pilot.press("j")
+        seen["first"] = (diff.marked, failures.content.marked)
+        assert diff.marked == _first_plus_line(screen)  # the frame's own (added) line
+        assert failures.content.marked == frames[0]
+        if len(frames) > 1:
+            await pilot.press("j")  # the next frame (another failing test)
+            assert failures.content.marked == frames[1]
+        await pilot.press("d")
+        await pilot.pause()
+        assert diff.border_title == "diff (side by side)"
+        assert screen.query_one("#review-main").has_class("stacked")
+        row = screen.diff.side_rows()[diff.marked]
+        assert row.right is not None and row.right.kind == "add"  # still marked
+        assert "│" in diff.plain_text()
+        # A click on a marked frame jumps too.
+        await pilot.press("n")
+        await pilot.pause()
+        first = min(screen.frames)
+        assert failures.content.marked is None and diff.marked is None
+        region = failures.content_region
+        await pilot.click(failures, offset=(region.x - failures.region.x + 2,
+                                            region.y - failures.region.y + first))
+        await pilot.pause()
+        seen["clicked"] = (failures.content.marked, first)
+        assert diff.marked is not None
+        await pilot.press("d")  # back to unified
+
+    run_app(home, drive)
+    assert seen["clicked"][0] == seen["clicked"][1]
+    assert json.loads((home / "tui.json").read_text())["side_by_side"] is False
+
+
+def test_review_reads_ahead(home: Path) -> None:
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("enter")
+        await pilot.pause()
+        app.details.wait_idle()
+        misses = app.details.misses
+        for _ in range(3):
+            await pilot.press("n")
+            app.details.wait_idle()
+        assert app.details.misses == misses  # every step found its detail read ahead
+        await pilot.press("a")  # the decision is visible at once (the entry was dropped)
+        await pilot.press("p")
+        assert "accept" in str(app.screen.query_one("#review-title").render())
+
+    run_app(home, drive)
+
+
+async def _palette(pilot, query: str) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, CommandPalette)
+    await pilot.press(*query)
+    await pilot.pause(0.6)  # the palette gathers hits in the background
+    await pilot.press("down", "enter")
+    await pilot.pause()
+
+
+def test_palette_jumps_to_an_id_and_opens_forge(home: Path) -> None:
+    with Store.open(home / "bugfoundry.duckdb") as s:
+        target = s.browse(BrowseFilter(), "instance_id", True, None, 1)[0].instance_id
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await _palette(pilot, target.rsplit("__", 1)[1])
+        seen["review"] = (type(app.screen).__name__, getattr(app.screen, "instance_id", None))
+        await _palette(pilot, "forge: pick")
+        seen["forge"] = type(app.screen).__name__
+        await pilot.press("escape")
+        await pilot.pause()
+
+    run_app(home, drive)
+    assert seen == {"review": ("ReviewScreen", target), "forge": ForgeScreen.__name__}
+
+
+def test_saved_filters_through_the_palette(home: Path) -> None:
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("slash", *"mod:op_swap", "enter")
+        await pilot.press("S")  # sort by repo
+        await pilot.pause()
+        await _palette(pilot, "save the current")
+        assert isinstance(app.screen, NameScreen)
+        await pilot.press(*"swaps", "enter")
+        await pilot.pause()
+        app.screen.query_one("#filter-text", Input).value = ""
+        await pilot.pause()
+        assert app.listing.total == 30
+
+    run_app(home, drive)
+    prefs = Prefs.load(home)
+    assert prefs.saved_filters == {"swaps": SavedFilter(text="mod:op_swap", sort="repo")}
+
+    async def reopen(app: BugfoundryApp, pilot) -> None:
+        await _palette(pilot, "apply saved 'swaps'")
+        assert isinstance(app.screen, BrowseScreen)
+        seen["filters"] = app.listing.filters
+        seen["sort"] = app.listing.sort
+        seen["text"] = app.screen.query_one("#filter-text", Input).value
+        seen["total"] = app.listing.total
+        await _palette(pilot, "delete saved 'swaps'")
+
+    run_app(home, reopen)
+    assert seen["filters"].modifier == "op_swap" and seen["sort"] == "repo"
+    assert seen["text"] == "mod:op_swap" and seen["total"] == 10
+    assert Prefs.load(home).saved_filters == {}
+
+
+def test_bad_prefs_file_is_a_plain_error(home: Path) -> None:
+    from engine.errors import UsageError
+
+    (home / "tui.json").write_text('{"saved_filters": {"x": {"decision": "maybe"}}}')
+    with pytest.raises(UsageError, match="not a valid bugfoundry TUI settings file"):
+        Prefs.load(home)
+
+
+def test_progress_agreement_and_the_disagreement_queue(home: Path) -> None:
+    with Store.open(home / "bugfoundry.duckdb") as s:
+        ids = [r.instance_id for r in s.browse(BrowseFilter(), limit=30)]
+        for iid, a, b in zip(ids[:6], "aarrsa", "araraa", strict=True):
+            full = {"a": "accept", "r": "reject", "s": "skip"}
+            s.record_decision(iid, "ann", full[a], realism="realistic")
+            s.record_decision(iid, "bob", full[b], realism="realistic")
+    disputed = [ids[1], ids[2]]  # a/r and r/a; the skip on ids[4] abstains
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("P")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ProgressScreen)
+        pairs = screen.query_one("#pairs", DataTable)
+        seen["pair"] = [str(c) for c in pairs.get_row_at(0)]
+        seen["curators"] = screen.query_one("#curators", DataTable).row_count
+        disputes = screen.query_one("#disputes", DataTable)
+        seen["disputes"] = [str(k.value) for k in disputes.rows]
+        seen["mine"] = str(screen.query_one("#progress-mine").render())
+        disputes.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        seen["opened"] = app.screen.instance_id
+        await pilot.press("n")
+        seen["next"] = app.screen.instance_id
+        seen["filter"] = app.listing.filters.disputed
+
+    run_app(home, drive)
+    # 5 decision pairs (skip excluded): a/a r/r a/a agree, a/r r/a disagree -> p_o 0.6;
+    # ann: a3 r2, bob: a3 r2 -> p_e = 0.36 + 0.16 = 0.52; kappa = 0.08 / 0.48 = 0.17
+    assert seen["pair"][:4] == ["ann × bob", "6", "5", "0.17 slight"]
+    assert seen["pair"][5] == "undefined"  # both tagged everything realistic
+    assert seen["curators"] == 2
+    assert sorted(seen["disputes"]) == sorted(disputed)
+    assert seen["mine"].startswith("You (ann), current filter: decided 6/30")
+    assert seen["filter"] is True
+    assert [seen["opened"], seen["next"]] == sorted(disputed)

@@ -1,0 +1,105 @@
+"""The command palette (ctrl+p): jump to an instance id, saved filters, forge, progress.
+
+Saved filters live in ``<workspace>/tui.json`` (``tui.prefs``). Export of the curated split
+is not here yet: it arrives with ``engine/export.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.prefs import SavedFilter
+
+if TYPE_CHECKING:
+    from tui.app import BugfoundryApp
+
+DISPUTED = SavedFilter(text="is:disputed")
+MIN_ID_QUERY = 3  # shorter queries would list every id
+
+
+@dataclass(frozen=True)
+class Command:
+    text: str
+    run: Callable[[], object]
+    help: str
+
+
+class CurationCommands(Provider):
+    """Palette commands of the curation workbench."""
+
+    @property
+    def bf(self) -> BugfoundryApp:
+        return self.app  # type: ignore[return-value]
+
+    def commands(self) -> list[Command]:
+        bf = self.bf
+        out = [
+            Command("Forge: pick a repo and a strategy", bf.action_forge,
+                    "run the engine in a worker; instances appear as they are validated"),
+            Command("Progress and agreement", bf.action_progress,
+                    "per-curator counts, Cohen's kappa, the disagreements queue"),
+            Command("Queue: disagreements between curators", partial(self.apply, DISPUTED),
+                    "browse the instances curators labelled differently (is:disputed)"),
+            Command("Filter: save the current filter as ...", self.ask_name,
+                    f"kept in {bf.prefs.path.name} in the workspace"),
+        ]
+        for name, saved in sorted(bf.prefs.saved_filters.items()):
+            out.append(Command(f"Filter: apply saved '{name}'", partial(self.apply, saved),
+                               saved.describe()))
+            out.append(Command(f"Filter: delete saved '{name}'", partial(self.delete, name),
+                               saved.describe()))
+        from tui.review import ReviewScreen
+
+        if isinstance(self.screen, ReviewScreen):
+            review = self.screen
+            out.append(Command("Diff: unified / side by side", review.action_toggle_diff,
+                               "also the d key"))
+            out.append(Command("Diff: jump to the hunk of the next marked frame",
+                               review.action_jump, "also the j key"))
+        return out
+
+    async def discover(self) -> Hits:
+        for c in self.commands():
+            yield DiscoveryHit(c.text, c.run, help=c.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for c in self.commands():
+            score = matcher.match(c.text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(c.text), c.run, help=c.help)
+        if len(query.strip()) >= MIN_ID_QUERY:
+            for iid in self.bf.store.find_instance_ids(query, limit=10):
+                yield Hit(0.9, f"Open instance {iid}", partial(self.bf.open_review, iid),
+                          text=f"Open instance {iid}", help="review it (n/p walk the listing)")
+
+    def apply(self, saved: SavedFilter) -> None:
+        browse = self.bf.browse_screen()
+        while self.bf.screen is not browse:
+            self.bf.pop_screen()
+        browse.apply_filter(saved)
+
+    def delete(self, name: str) -> None:
+        self.bf.prefs.saved_filters.pop(name, None)
+        self.bf.save_prefs()
+        self.bf.notify(f"deleted the saved filter '{name}'")
+
+    def ask_name(self) -> None:
+        from tui.modals import NameScreen
+
+        browse = self.bf.browse_screen()
+        current = browse.current_filter()
+
+        def save(name: str | None) -> None:
+            if not name:
+                return
+            self.bf.prefs.saved_filters[name] = current
+            self.bf.save_prefs()
+            self.bf.notify(f"saved the filter '{name}': {current.describe()}")
+
+        self.bf.push_screen(NameScreen("Save the current filter as"), save)

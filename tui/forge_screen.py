@@ -1,0 +1,152 @@
+"""The forge screen: pick a repo and a strategy, start, watch, cancel.
+
+The job outlives the screen: ``escape`` goes back to browse, where a bar keeps following it
+and new instances land in the table as they are validated.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, ProgressBar, RichLog, Select, Static
+
+from engine.errors import UsageError
+from engine.forge import IMPLEMENTED_STRATEGIES, PLANNED_STRATEGIES, parse_strategies
+from tui.forging import ForgeJob, ForgeRequest
+
+if TYPE_CHECKING:
+    from tui.app import BugfoundryApp
+
+
+def _int(raw: str, name: str, minimum: int) -> int | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise UsageError(f"{name} must be at least {minimum}")
+    return value
+
+
+class ForgeScreen(Screen):
+    """A form for ``bugfoundry forge`` and the live view of the running job."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back (forge keeps running)", id="forge.back"),
+        Binding("ctrl+s", "start", "Start", id="forge.start"),
+        Binding("x", "cancel", "Cancel forge", id="forge.cancel"),
+    ]
+
+    _shown_log = 0
+
+    @property
+    def bf(self) -> BugfoundryApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        repos = [r.name for r in self.bf.store.list_repos()]
+        yield Header()
+        with Vertical(id="forge-form"):
+            yield Static("Repository" if repos else
+                         "No repository in this workspace yet: add one with "
+                         "bugfoundry repo add SOURCE", classes="label")
+            yield Select([(r, r) for r in repos], prompt="pick a repository",
+                         value=repos[0] if len(repos) == 1 else Select.BLANK, id="forge-repo")
+            yield Static(f"Strategy (planned, not available yet: {', '.join(PLANNED_STRATEGIES)})",
+                         classes="label")
+            yield Select([(s, s) for s in IMPLEMENTED_STRATEGIES], allow_blank=False,
+                         value=IMPLEMENTED_STRATEGIES[0], id="forge-strategy")
+            with Horizontal(id="forge-numbers"):
+                with Vertical():
+                    yield Static("Max candidates (empty: all)")
+                    yield Input(placeholder="all", id="forge-max", type="integer")
+                with Vertical():
+                    yield Static("Seed")
+                    yield Input(value="0", id="forge-seed", type="integer")
+                with Vertical():
+                    yield Static("Workers")
+                    yield Input(value=str(min(2, os.cpu_count() or 1)), id="forge-workers",
+                                type="integer")
+            yield Button("Start forging (ctrl+s)", id="forge-start", variant="primary")
+        yield ProgressBar(show_eta=False, id="forge-screen-progress")
+        yield Static(id="forge-status")
+        yield RichLog(id="forge-log", wrap=True, max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "forge"
+        self.sub_title = f"workspace {self.bf.workspace.home}"
+        self.forge_update()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.bf.forge_running and not isinstance(self.focused, Input)
+        if action == "start":
+            return not self.bf.forge_running
+        return True
+
+    def request(self) -> ForgeRequest:
+        """The form as a request; a UsageError says what is wrong with it."""
+        repo = self.query_one("#forge-repo", Select).value
+        if not isinstance(repo, str):
+            raise UsageError("pick a repository first")
+        strategies = parse_strategies(str(self.query_one("#forge-strategy", Select).value))
+        return ForgeRequest(
+            repo=repo, strategies=tuple(strategies),
+            max_candidates=_int(self.query_one("#forge-max", Input).value, "max", 1),
+            seed=_int(self.query_one("#forge-seed", Input).value, "seed", 0) or 0,
+            workers=_int(self.query_one("#forge-workers", Input).value, "workers", 1) or 1,
+        )
+
+    @on(Button.Pressed, "#forge-start")
+    @on(Input.Submitted)
+    def action_start(self) -> None:
+        if self.bf.read_only is not None:
+            self.notify(self.bf.read_only.notice, title="read-only", severity="warning")
+            return
+        if self.bf.forge_running:
+            self.notify("a forge is already running; x cancels it")
+            return
+        try:
+            req = self.request()
+        except UsageError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.query_one("#forge-log", RichLog).clear()
+        self._shown_log = 0
+        self.bf.start_forge(req)
+
+    def action_cancel(self) -> None:
+        self.bf.cancel_forge()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def forge_update(self, kept: bool = False) -> None:
+        job: ForgeJob | None = self.bf.forge_job
+        self.refresh_bindings()
+        self.query_one("#forge-start", Button).disabled = self.bf.forge_running
+        if job is None:
+            self.query_one("#forge-status", Static).update(
+                "Validated instances appear in the browse table as they arrive; x cancels "
+                "and keeps them. Rerunning the same forge resumes.")
+            return
+        bar = self.query_one("#forge-screen-progress", ProgressBar)
+        bar.update(total=job.total or None, progress=job.done)
+        line = job.line(self.bf.clock())
+        style = "red" if job.error else ("green" if job.finished else "")
+        self.query_one("#forge-status", Static).update(Text(line, style=style))
+        log = self.query_one("#forge-log", RichLog)
+        for entry in job.log[self._shown_log:]:
+            log.write(Text(entry, style="green" if entry.startswith("kept") else ""))
+        self._shown_log = len(job.log)

@@ -1,0 +1,108 @@
+"""Instance details read ahead of the curator, on one background thread with its own cursor.
+
+Reading one instance's detail costs ~10 ms at 50k instances (no index on the id; every table
+is scanned), which alone would eat a fifth of the next-instance budget. While the curator
+reads instance k, this thread reads k+1, k-1, k+2 ... into a small LRU, so ``n`` finds its
+detail ready. DuckDB connections are not shared across threads: the thread uses its own
+``con.cursor()`` (same database, own transaction context). A decision invalidates the
+instance's entry, and a generation counter keeps an in-flight read from putting back a copy
+older than that decision.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import duckdb
+
+from engine.store import Store
+
+Detail = dict[str, Any]
+
+
+class DetailCache:
+    """An LRU of ``Store.instance_detail`` results, filled ahead by one reader thread."""
+
+    def __init__(self, store: Store, size: int = 64) -> None:
+        self.store = store
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, Detail] = OrderedDict()
+        self._generation: dict[str, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._reader: Store | None = None  # touched only by the pool's thread
+
+    def get(self, instance_id: str) -> Detail | None:
+        """The detail, from the cache or read now on the caller's thread."""
+        with self._lock:
+            rec = self._entries.get(instance_id)
+            if rec is not None:
+                self._entries.move_to_end(instance_id)
+                self.hits += 1
+                return rec
+            gen = self._generation.get(instance_id, 0)
+        self.misses += 1
+        rec = self.store.instance_detail(instance_id)
+        if rec is not None:
+            self._put(instance_id, rec, gen)
+        return rec
+
+    def invalidate(self, instance_id: str) -> None:
+        """Forget an instance whose decisions changed."""
+        with self._lock:
+            self._entries.pop(instance_id, None)
+            self._generation[instance_id] = self._generation.get(instance_id, 0) + 1
+
+    def prefetch(self, instance_ids: Sequence[str]) -> None:
+        """Queue reads of the ids not cached yet, in the given order (most wanted first)."""
+        with self._lock:
+            todo = [(i, self._generation.get(i, 0)) for i in dict.fromkeys(instance_ids)
+                    if i not in self._entries]
+        if not todo:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bf-prefetch")
+        self._pool.submit(self._read, todo)
+
+    def _read(self, todo: list[tuple[str, int]]) -> None:
+        try:
+            if self._reader is None:
+                self._reader = Store(self.store.con.cursor(), self.store.path)
+            for instance_id, gen in todo:
+                with self._lock:
+                    if instance_id in self._entries:
+                        continue
+                rec = self._reader.instance_detail(instance_id)
+                if rec is not None:
+                    self._put(instance_id, rec, gen)
+        except duckdb.Error:
+            pass  # the store is closing; a miss reads on demand
+
+    def _put(self, instance_id: str, rec: Detail, gen: int) -> None:
+        with self._lock:
+            if self._generation.get(instance_id, 0) != gen:
+                return  # a decision arrived while this was read: the copy is stale
+            self._entries[instance_id] = rec
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def wait_idle(self) -> None:
+        """Block until queued reads are done (tests and benchmarks)."""
+        if self._pool is not None:
+            self._pool.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Stop the reader thread and release its cursor (before the store closes)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._reader is not None:
+            self._reader.con.close()
+            self._reader = None

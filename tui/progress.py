@@ -1,0 +1,186 @@
+"""Progress and agreement: your pace, every curator's counts, Cohen's kappa, disagreements.
+
+The figures are read on a thread worker with its own cursor (DuckDB connections are not
+shared across threads), so opening the screen never blocks the decision loop on 50k
+instances; the kappa maths is ``engine.agreement``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from engine.agreement import (
+    Disagreement,
+    Kappa,
+    PairAgreement,
+    disagreements,
+    kappa_band,
+    mean_kappa,
+    pairwise,
+)
+from engine.store import CuratorProgress, Store
+from tui.commands import DISPUTED
+from tui.listing import session_pace
+from tui.widgets import decision_text, realism_text, short_id
+
+if TYPE_CHECKING:
+    from tui.app import BugfoundryApp
+
+MAX_DISPUTES = 500  # the table lists the first ones; the browse filter has them all
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything the screen shows, read in one go off the UI thread."""
+
+    curators: list[CuratorProgress]
+    pairs: list[PairAgreement]
+    disputes: list[Disagreement]
+
+
+def read_figures(store: Store) -> Figures:
+    labels = store.shared_labels()
+    return Figures(store.curator_progress(), pairwise(labels), disagreements(labels))
+
+
+def kappa_cell(k: Kappa) -> Text:
+    if k.kappa is None:
+        return Text("undefined" if k.n else "-", style="dim")
+    style = "green" if k.kappa > 0.6 else ("yellow" if k.kappa > 0.2 else "red")
+    return Text(f"{k.kappa:.2f} {kappa_band(k.kappa)}", style=style)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f}h" if seconds >= 5400 else f"{seconds / 60:.0f}m"
+
+
+class ProgressScreen(Screen):
+    """Per-curator progress, pairwise agreement and the queue of disagreements."""
+
+    BINDINGS = [
+        Binding("escape,b", "back", "Back", id="progress.back"),
+        Binding("o", "open", "Review", id="progress.open"),
+        Binding("D", "queue", "Browse disagreements", id="progress.queue"),
+    ]
+
+    figures: Figures | None = None
+
+    @property
+    def bf(self) -> BugfoundryApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="progress"):
+            yield Static(id="progress-mine")
+            yield Static("Curators", classes="section")
+            yield DataTable(id="curators", cursor_type="none", zebra_stripes=True)
+            yield Static("Agreement (Cohen's kappa per pair; a skip abstains)", classes="section",
+                         id="pairs-title")
+            yield DataTable(id="pairs", cursor_type="none", zebra_stripes=True)
+            yield Static("Disagreements (enter opens review; n walks them)", classes="section",
+                         id="disputes-title")
+            yield DataTable(id="disputes", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "progress and agreement"
+        self.sub_title = f"curator {self.bf.curator}"
+        self.query_one("#curators", DataTable).add_columns(
+            "curator", "decided", "accept", "reject", "skip", "realism tagged", "time",
+            "s/decision", "last active")
+        self.query_one("#pairs", DataTable).add_columns(
+            "curators", "shared", "decision n", "kappa decision", "realism n", "kappa realism")
+        self.query_one("#disputes", DataTable).add_columns("instance", "differs on", "labels")
+        self._mine()
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        self._mine()
+        self.load()
+
+    def _mine(self) -> None:
+        lst = self.bf.listing
+        share = f" ({lst.decided / lst.total:.0%})" if lst.total else ""
+        minutes = (self.bf.clock() - self.bf.session_started) / 60
+        pace = session_pace(self.bf.session_decisions, minutes, lst.total - lst.decided)
+        self.query_one("#progress-mine", Static).update(
+            f"You ({self.bf.curator}), current filter: decided {lst.decided}/{lst.total}"
+            f"{share}{pace or ' · no rate yet this session'}")
+
+    @work(thread=True, exclusive=True, group="progress")
+    def load(self) -> None:
+        cursor = self.bf.store.con.cursor()
+        try:
+            figures = read_figures(Store(cursor, self.bf.store.path))
+        finally:
+            cursor.close()
+        self.app.call_from_thread(self.show, figures)
+
+    def show(self, figures: Figures) -> None:
+        self.figures = figures
+        cur = self.query_one("#curators", DataTable)
+        cur.clear()
+        for p in figures.curators:
+            per = f"{p.seconds_spent / p.decided:.1f}" if p.decided else "-"
+            last = f"{p.last_at:%Y-%m-%d %H:%M}" if p.last_at else "-"
+            name = Text(p.curator, style="bold" if p.curator == self.bf.curator else "")
+            cur.add_row(name, p.decided, p.accepted, p.rejected, p.skipped, p.tagged,
+                        _hours(p.seconds_spent), per, last)
+        pairs = self.query_one("#pairs", DataTable)
+        pairs.clear()
+        for pa in figures.pairs:
+            pairs.add_row(f"{pa.a} × {pa.b}", pa.shared, pa.decision.n,
+                          kappa_cell(pa.decision), pa.realism.n, kappa_cell(pa.realism))
+        title = "Agreement (Cohen's kappa per pair; a skip abstains)"
+        if not figures.pairs:
+            title += ": no instance labelled by two curators yet"
+        elif len(figures.pairs) > 1:
+            means = [mean_kappa(figures.pairs, axis) for axis in ("decision", "realism")]
+            title += " · mean (Light's kappa): " + ", ".join(
+                f"{axis} {m:.2f}" if m is not None else f"{axis} undefined"
+                for axis, m in zip(("decision", "realism"), means, strict=True))
+        self.query_one("#pairs-title", Static).update(title)
+        disputes = self.query_one("#disputes", DataTable)
+        disputes.clear()
+        for d in figures.disputes[:MAX_DISPUTES]:
+            on_what = " and ".join(w for w, f in (("decision", d.on_decision),
+                                                  ("realism", d.on_realism)) if f)
+            labels = Text()
+            for i, lab in enumerate(d.labels):
+                labels.append(("  " if i else "") + f"{lab.curator}: ")
+                labels.append_text(decision_text(lab.decision))
+                labels.append("/")
+                labels.append_text(realism_text(lab.realism))
+            disputes.add_row(short_id(d.instance_id), on_what, labels, key=d.instance_id)
+        self.query_one("#disputes-title", Static).update(
+            f"Disagreements: {len(figures.disputes)} (enter opens review; n walks them; "
+            "D browses them)")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_queue(self) -> None:
+        """The disagreements as the browse filter ``is:disputed``."""
+        browse = self.bf.browse_screen()
+        while self.app.screen is not browse:
+            self.app.pop_screen()
+        browse.apply_filter(DISPUTED)
+
+    @on(DataTable.RowSelected, "#disputes")
+    def action_open(self) -> None:
+        table = self.query_one("#disputes", DataTable)
+        if not table.row_count:
+            return
+        iid = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.action_queue()
+        self.bf.open_review(iid)
