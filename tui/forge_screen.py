@@ -122,9 +122,11 @@ class ForgeScreen(Screen):
         except UsageError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.query_one("#forge-log", RichLog).clear()
+        log = self.query_one("#forge-log", RichLog)
+        log.clear()
         self._shown_log = 0
         self.bf.start_forge(req)
+        log.focus()  # off the form, so x (cancel) is live
 
     def action_cancel(self) -> None:
         self.bf.cancel_forge()

@@ -70,24 +70,34 @@ class ForgeJob:
         pace = (now - self.started) / self.validated
         return pace * max(self.total - self.done, 0)
 
-    def line(self, now: float) -> str:
-        """One status line: where it is, the live yield, and what is left."""
+    def line(self, now: float, compact: bool = False) -> str:
+        """One status line: where it is, the live yield, and what is left.
+
+        ``compact`` is the browse screen's bar (it shares the row with the bar itself).
+        """
         r = self.request
-        head = f"forge {r.repo} ({', '.join(r.strategies)})"
+        head = f"forge {r.repo}" if compact else f"forge {r.repo} ({', '.join(r.strategies)})"
         if self.error:
             return f"{head}: failed: {self.error.splitlines()[0]}"
-        before = f" ({self.already_done} before this run)" if self.already_done else ""
-        counts = (f"{self.done}/{self.total} judged{before} · kept {self.kept} of "
-                  f"{self.validated} this run"
-                  f"{f' (yield {self.yield_rate:.0%})' if self.yield_rate is not None else ''}")
+        rate = f" ({self.yield_rate:.0%})" if self.yield_rate is not None else ""
+        if compact:
+            counts = f"{self.done}/{self.total} · kept {self.kept}{rate}"
+        else:
+            before = f" ({self.already_done} before this run)" if self.already_done else ""
+            counts = (f"{self.done}/{self.total} judged{before} · kept {self.kept} of "
+                      f"{self.validated} this run{rate.replace('(', '(yield ')}")
         if self.finished:
             how = "cancelled" if self.summary and self.summary.interrupted else "done"
             return f"{head} {how}: {counts}"
         if not self.total:
             return f"{head}: {self.phase}"
         eta = self.eta(now)
-        stopping = " · stopping after this candidate" if self.stop.is_set() else ""
-        return f"{head}: {counts}{f' · ETA {eta:.0f}s' if eta is not None else ''}{stopping}"
+        tail = f" · ETA {eta:.0f}s" if eta is not None else ""
+        if self.stop.is_set():
+            tail += " · stopping after this candidate"
+        elif compact:
+            tail += " · x cancels"
+        return f"{head}: {counts}{tail}"
 
 
 class ForgeEvent(Message):
@@ -181,5 +191,6 @@ class ForgeBar(Horizontal):
         bar.update(total=job.total or None, progress=job.done)
         style = "red" if job.error else ("green" if job.finished else "")
         now = self.app.clock()  # type: ignore[attr-defined]
-        self.query_one("#forge-line", Static).update(Text(job.line(now), style=style))
+        self.query_one("#forge-line", Static).update(
+            Text(job.line(now, compact=True), style=style))
 

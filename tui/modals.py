@@ -34,10 +34,11 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `ctrl+p` | palette: jump to an id, save or apply a filter, open forge or progress |
 | `escape` / `q` | back / quit |
 
-Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns and
-`is:disputed` keeps the instances curators disagree on. Decision keys do nothing while a text
-field has focus, and nothing at all when the database is open read-only (another process
-holds it).
+Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns,
+`by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
+yours) and `is:disputed` keeps the instances curators disagree on. Decision keys do nothing
+while a text field has focus, and nothing at all when the database is open read-only
+(another process holds it).
 
 Frames of a failing test's traceback that run through a changed line are marked
 `◀ in the diff`; frames elsewhere in a changed file are marked `◀ changed file`.

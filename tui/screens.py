@@ -43,11 +43,11 @@ DECISION_BINDINGS = [
 
 
 FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
-                 "modifier": "modifier"}
+                 "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by"}
 
 
 def parse_filter_text(raw: str) -> dict[str, Any]:
-    """``repo:X strategy:Y mod:Z`` narrow columns, ``is:disputed`` keeps disagreements."""
+    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements."""
     found: dict[str, Any] = {field: "" for field in set(FILTER_TOKENS.values())}
     disputed = False
     words = []
@@ -150,7 +150,7 @@ class BrowseScreen(CurationScreen):
         Binding("o", "open", "Review", id="browse.open"),
         Binding("S", "cycle_sort", "Sort", id="browse.sort"),
         Binding("O", "reverse_sort", "Reverse", show=False, id="browse.reverse"),
-        Binding("x", "cancel_forge", "Cancel forge", id="forge.cancel"),
+        Binding("x", "cancel_forge", "Cancel forge", show=False, id="forge.cancel"),
         *DECISION_BINDINGS,
         Binding("P", "app.progress", "Progress", id="app.progress"),
         Binding("F", "app.forge", "Forge", id="app.forge"),
@@ -163,7 +163,7 @@ class BrowseScreen(CurationScreen):
         yield from self.compose_banner()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ filter: id, file or function; repo:X strategy:Y mod:Z "
-                        "is:disputed", id="filter-text")
+                        "by:CURATOR is:disputed", id="filter-text")
             yield Select([(v or "any decision", v) for v in DECISION_FILTERS], value="",
                          allow_blank=False, id="filter-decision")
             yield Select([(v or "any realism", v) for v in REALISM_FILTERS], value="",

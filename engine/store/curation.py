@@ -47,6 +47,7 @@ class BrowseFilter:
     realism: str = ""  # one of REALISM_FILTERS
     text: str = ""  # substring of id, file or function
     disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
+    labelled_by: str = ""  # only instances this curator has a current decision or tag on
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,10 @@ class CurationMixin:
             params.append(f.realism)
         if f.disputed:
             sql += f" AND i.instance_id IN ({self._disputed_sql()})"
+        if f.labelled_by:
+            sql += (f" AND i.instance_id IN (WITH {self._current_sql('WHERE curator = ?')} "
+                    "SELECT instance_id FROM cur)")
+            params.append(f.labelled_by)
         if f.text.strip():
             needle = f.text.strip().lower()
             sql += (" AND (strpos(lower(i.instance_id), ?) > 0 OR strpos(lower(i.file), ?) > 0 "

@@ -303,8 +303,9 @@ def test_parse_filter_text() -> None:
 
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",
-        "disputed": False,
+        "disputed": False, "labelled_by": "",
     }
+    assert parse_filter_text("by:bob")["labelled_by"] == "bob"
     assert parse_filter_text("IS:Disputed x")["disputed"] is True
 
 

@@ -77,6 +77,7 @@ def test_forge_in_a_worker_fills_the_table_live(sample_home: Path) -> None:
         seen["rows"] = table.row_count
         seen["bar"] = (bar.query_one(ProgressBar).total, bar.query_one(ProgressBar).progress)
         seen["line"] = str(bar.query_one("#forge-line").render())
+        seen["full"] = job.line(app.clock())
         seen["job"] = (job.total, job.validated, job.kept, job.error)
         seen["log"] = list(job.log)
 
@@ -86,8 +87,9 @@ def test_forge_in_a_worker_fills_the_table_live(sample_home: Path) -> None:
     assert seen["rows"] == kept == app.listing.total  # every kept instance is in the table
     assert seen["bar"] == (4, 4)
     assert "judged" in str(seen["line_mid"])
-    assert seen["line"].startswith("forge sample (procedural) done: 4/4 judged")
-    assert f"kept {kept} of 4 this run" in seen["line"]
+    assert seen["line"].startswith(f"forge sample done: 4/4 · kept {kept} (")
+    assert seen["full"].startswith("forge sample (procedural) done: 4/4 judged")
+    assert f"kept {kept} of 4 this run (yield " in seen["full"]
     assert any("baseline" in line for line in seen["log"])  # the engine's log, streamed
     with Store.open(sample_home / "bugfoundry.duckdb") as s:
         assert s.count(BrowseFilter()) == kept

@@ -205,3 +205,55 @@ def test_progress_agreement_and_the_disagreement_queue(home: Path) -> None:
     assert seen["mine"].startswith("You (ann), current filter: decided 6/30")
     assert seen["filter"] is True
     assert [seen["opened"], seen["next"]] == sorted(disputed)
+
+
+def test_quitting_during_a_forge_asks_then_stops_it(home: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quit/cancel plumbing, with a stand-in for the engine's forge (no real runs)."""
+    import asyncio
+    import time
+
+    from engine.forge import ForgeSummary
+    from tui import app as app_module
+    from tui.forging import ForgeEvent, ForgeRequest
+
+    def fake_forge(app: BugfoundryApp, job) -> None:  # noqa: ANN001
+        job.thread_started.set()
+        try:
+            app.post_message(ForgeEvent(job, "total", total=1000, already_done=0))
+            while not job.stop.is_set():
+                time.sleep(0.25)  # about the pace of real verdicts
+                app.post_message(ForgeEvent(job, "verdict", kept=False, reason="timeout",
+                                            line="timeout  x"))
+            app.post_message(ForgeEvent(job, "done", summary=ForgeSummary(
+                "demo", ["procedural"], interrupted=True)))
+        finally:
+            job.thread_done.set()
+
+    monkeypatch.setattr(app_module, "run_forge", fake_forge)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        app = BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            job = app.start_forge(ForgeRequest("demo", ("procedural",)))
+            await pilot.pause(0.2)
+            await pilot.press("x")  # the browse screen's cancel is live while forging
+            await pilot.pause(0.3)
+            seen["cancelled"] = (job.finished, job.stop.is_set(), job.summary.interrupted)
+            seen["bar"] = str(app.screen.query_one("#forge-line").render())
+            job2 = app.start_forge(ForgeRequest("demo", ("procedural",)))
+            await pilot.pause(0.2)
+            await pilot.press("q")  # first q: a warning, the app stays
+            await pilot.pause()
+            seen["after_first_q"] = (app.is_running, job2.stop.is_set())
+            await pilot.press("q")  # second q: stop the forge, wait for it, quit
+            await pilot.pause()
+            seen["job2"] = (job2.stop.is_set(), job2.thread_done.is_set())
+
+    asyncio.run(main())
+    assert seen["cancelled"] == (True, True, True)
+    assert "cancelled" in seen["bar"]
+    assert seen["after_first_q"] == (True, False)
+    assert seen["job2"] == (True, True)

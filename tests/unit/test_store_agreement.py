@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,11 @@ def test_shared_labels_progress_and_disputed_filter(store: Store) -> None:
     assert store.count(f) == 2
     assert {r.instance_id for r in store.browse(f)} == disputed
     assert {r.decision for r in store.browse(f)} == {"accept", "reject"}  # ann's view
+
+    by_bob = BrowseFilter(curator="ann", labelled_by="bob")
+    assert {r.instance_id for r in store.browse(by_bob)} == {a, b, c, e}
+    assert store.count(replace(by_bob, disputed=True)) == 2
+    assert store.count(BrowseFilter(curator="ann", labelled_by="cy")) == 0
 
     prog = {p.curator: p for p in store.curator_progress()}
     assert (prog["ann"].decided, prog["ann"].accepted, prog["ann"].rejected,
