@@ -91,26 +91,48 @@ def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     return min([node.lineno, *(d.lineno for d in node.decorator_list)])
 
 
-def classify(old: str, new: str) -> Shape:
-    """Whether ``old`` -> ``new`` changes nothing but the bodies of existing functions."""
+@dataclass(frozen=True)
+class _Summary:
+    """A module reduced to what ``classify`` compares: function bodies and the rest."""
+
+    quals: tuple[str, ...]
+    bodies: tuple[str, ...]
+    first_lines: tuple[int, ...]
+    skeleton: str
+
+
+def summarize(text: str) -> _Summary | None:
     try:
-        a, b = ast.parse(old), ast.parse(new)
+        tree = ast.parse(text)
     except (SyntaxError, ValueError):
+        return None
+    funcs = _functions(tree)
+    bodies = []
+    for _q, node in funcs:
+        bodies.append(ast.dump(ast.Module(node.body, [])))
+        node.body = [ast.Pass()]
+    return _Summary(tuple(q for q, _ in funcs), tuple(bodies),
+                    tuple(_first_line(n) for _q, n in funcs), ast.dump(tree))
+
+
+def classify(old: str | _Summary | None, new: str) -> Shape:
+    """Whether ``old`` -> ``new`` changes nothing but the bodies of existing functions."""
+    a = summarize(old) if isinstance(old, str) else old
+    b = summarize(new)
+    if a is None or b is None:
         return Shape(False, [], "does not parse")
-    fa, fb = _functions(a), _functions(b)
-    if [q for q, _ in fa] != [q for q, _ in fb]:
+    if a.quals != b.quals:
         return Shape(False, [], "functions added, removed or reordered")
+    if a.skeleton != b.skeleton:  # bodies blanked: what is left runs at import time
+        return Shape(False, [], "code outside function bodies changed")
     units: list[Unit] = []
     counts: dict[str, int] = {}
-    for (qual, na), (_q, nb) in zip(fa, fb, strict=True):
+    for qual, body_a, body_b, first in zip(a.quals, a.bodies, b.bodies, a.first_lines,
+                                           strict=True):
         idx = counts.get(qual, 0)
         counts[qual] = idx + 1
-        if ast.dump(ast.Module(na.body, [])) != ast.dump(ast.Module(nb.body, [])):
-            units.append(Unit(qual, _first_line(na), idx))
-        na.body = [ast.Pass()]
-        nb.body = [ast.Pass()]
-    if ast.dump(a) != ast.dump(b):  # bodies blanked: what is left runs at import time
-        return Shape(False, [], "code outside function bodies changed")
+        if body_a != body_b:
+            units.append(Unit(qual, first, idx))
     return Shape(True, units)
 
 
@@ -125,6 +147,7 @@ class Planner:
         self.passing = baseline.passing
         self.graph = ImportGraph(root, files, source_roots)
         self._texts: dict[str, str | None] = {}
+        self._summaries: dict[str, _Summary | None] = {}
         self.test_files = sorted({n.split("::", 1)[0] for n in baseline.tests})
 
     def original(self, rel: str) -> str | None:
@@ -160,7 +183,9 @@ class Planner:
             old = self.original(rel)
             if not rel.endswith(".py") or self._is_test_file(rel) or text is None or old is None:
                 return self._full(f"{rel}: not a source module edit", patched)
-            shape = classify(old, text)
+            if rel not in self._summaries:
+                self._summaries[rel] = summarize(old)
+            shape = classify(self._summaries[rel], text)
             if not shape.body_only:
                 import_level.append(rel)
                 continue
@@ -201,3 +226,8 @@ class Planner:
         from engine.diffs import parse_patch
 
         return [p for fp in parse_patch(patch) for p in (fp.old, fp.new) if p]
+
+
+def plan_units(plan: Plan) -> list[tuple[str, str]]:
+    """(file, qualname) of every function the hot path swaps, for reports and tests."""
+    return [(s.rel, u.qualname) for s in plan.swaps for u in s.units]

@@ -142,19 +142,22 @@ def run_pytest(
         }
         args = ["python", "-m", "pytest", *BASE_ARGS, f"--tb={tb}", *recipe.pytest_args,
                 *extra_args]
-        argsfile = None
+        selectfile = None
         if nodeids is None:
             args += list(recipe.test_paths)
-        elif len(nodeids) > 200:  # keep argv short; pytest reads @file arguments
-            fd2, argsfile = tempfile.mkstemp(prefix="bf-args-", suffix=".txt")
+        elif len(nodeids) > 200:
+            # Keep argv short: name the test files and let our plugin deselect the rest
+            # (pytest's own @argsfile needs pytest >= 8.2; repos pin older ones).
+            fd2, selectfile = tempfile.mkstemp(prefix="bf-select-", suffix=".txt")
             with os.fdopen(fd2, "w") as fh:
                 fh.write("\n".join(nodeids))
-            args.append("@" + argsfile)
+            run_env["BUGFOUNDRY_SELECT"] = selectfile
+            args += sorted({n.split("::", 1)[0] for n in nodeids})
         else:
             args += list(nodeids)
         proc = env.run(args, cwd=tree, env=run_env, timeout=timeout)
-        if argsfile:
-            os.unlink(argsfile)
+        if selectfile:
+            os.unlink(selectfile)
         with open(report_path, encoding="utf-8", errors="replace") as fh:
             outcomes, _collected, collect_errors, _finished = parse_report(fh)
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-25:])

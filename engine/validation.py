@@ -25,7 +25,16 @@ from typing import TYPE_CHECKING
 
 from engine.diffs import PatchError
 from engine.forkserver import ForkServer, HotUnavailable
-from engine.models import BAD_OUTCOMES, PASSED, Baseline, Candidate, Recipe, TestRun, Verdict
+from engine.models import (
+    BAD_OUTCOMES,
+    MISSING,
+    PASSED,
+    Baseline,
+    Candidate,
+    Recipe,
+    TestRun,
+    Verdict,
+)
 from engine.repos import reset_tree
 from engine.selection import Plan, Planner
 from engine.testrun import failure_text, run_pytest
@@ -67,14 +76,14 @@ def timeout_for(baseline: Baseline, override: float | None = None) -> float:
 
 
 def plan_timeout(plan: Plan, config: ValidationConfig) -> float:
-    """Seconds a run may take: scaled on the selected tests' baseline time, as mutmut does
-    ((estimate + 1 s) x 15) but tighter, so a hung candidate costs seconds, not minutes.
+    """Seconds a run may take: scaled on the selected tests' baseline time (mutmut uses
+    (estimate + 1 s) x 15; this is tighter), so a hung candidate costs seconds, not minutes.
     The cold path adds one interpreter start and collection (bounded by the clean suite)."""
     if config.timeout:
         return config.timeout
     if plan.mode == "full":
         return config.full_timeout
-    scaled = max(5.0, (plan.estimate + 1.0) * 5.0)
+    scaled = max(3.0, 10.0 * plan.estimate + 2.0)
     if plan.mode == "cold":
         return max(10.0, 2.0 * config.suite_seconds + scaled)
     return scaled
@@ -282,7 +291,8 @@ class Validator:
             return Verdict(cid, False, "timeout",
                            f"killed after {limit:.0f}s; {done} tests had already failed",
                            tests_run=ran)
-        if not run.outcomes and run.exit_code in (3, 4) and not run.collection_errors:
+        reported = [o for o in run.outcomes.values() if o.outcome != MISSING]
+        if not reported and run.exit_code in (3, 4) and not run.collection_errors:
             return Verdict(cid, False, "run_error", run.output_tail[-1000:], tests_run=ran)
         if not f2p:
             return Verdict(cid, False, "no_test_failed", f"{len(p2p)} tests passed",

@@ -49,6 +49,20 @@ class _Reporter:
         self._file.close()
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Keep only the node ids listed in ``$BUGFOUNDRY_SELECT`` (long selections)."""
+    path = os.environ.get("BUGFOUNDRY_SELECT")
+    if not path:
+        return
+    with open(path, encoding="utf-8") as fh:
+        wanted = {line.strip() for line in fh if line.strip()}
+    keep = [item for item in items if item.nodeid in wanted]
+    dropped = [item for item in items if item.nodeid not in wanted]
+    if dropped:
+        items[:] = keep
+        config.hook.pytest_deselected(items=dropped)
+
+
 def pytest_configure(config):
     path = os.environ.get("BUGFOUNDRY_REPORT")
     if path and not config.pluginmanager.has_plugin("bugfoundry-reporter"):

@@ -1,0 +1,189 @@
+"""Pure parts of fast validation: in-memory patching, change shapes, import graph, planning."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from engine.diffs import PatchError, apply_patch, make_patch
+from engine.imports import ImportGraph
+from engine.models import PASSED, Baseline, BaselineTest
+from engine.selection import Planner, classify, plan_units
+from engine.testmap import IMPORT, TestMap
+from engine.validation import ValidationConfig, grade, plan_timeout
+
+
+def test_apply_patch_roundtrips_random_edits() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        a = [f"line {i}\n" for i in range(rng.randint(0, 30))]
+        b = list(a)
+        for _ in range(rng.randint(1, 3)):
+            k = rng.randint(0, len(b))
+            if rng.random() < 0.4 or not b or k == len(b):
+                b.insert(k, f"new {rng.random()}\n")
+            elif rng.random() < 0.5:
+                del b[k]
+            else:
+                b[k] = "changed\n"
+        old, new = "".join(a), "".join(b)
+        if rng.random() < 0.3:
+            new = new.rstrip("\n")
+        patch = make_patch("m.py", old, new)
+        if patch:
+            assert apply_patch({"m.py": old}, patch)["m.py"] == new
+
+
+def test_apply_patch_rejects_mismatched_context() -> None:
+    patch = make_patch("m.py", "a\nb\nc\n", "a\nB\nc\n")
+    with pytest.raises(PatchError):
+        apply_patch({"m.py": "x\ny\nz\n"}, patch)
+    with pytest.raises(PatchError):
+        apply_patch({}, patch)
+
+
+SOURCE = '''import functools
+
+def deco(f):
+    @functools.wraps(f)
+    def wrapper(*a):
+        return f(*a)
+    return wrapper
+
+class Box:
+    size = 1
+
+    def __init__(self, v):
+        self.v = v
+
+    @property
+    def value(self):
+        return self.v
+
+    @value.setter
+    def value(self, v):
+        self.v = v
+
+    @deco
+    def double(self):
+        return self.v * 2
+'''
+
+
+def test_classify_function_bodies_versus_import_time() -> None:
+    body = classify(SOURCE, SOURCE.replace("return self.v * 2", "return self.v * 3"))
+    assert body.body_only and [u.qualname for u in body.units] == ["Box.double"]
+    assert body.units[0].first_line == SOURCE.splitlines().index("    @deco") + 1
+    setter = classify(SOURCE, SOURCE.replace("        self.v = v\n\n    @deco",
+                                             "        self.v = -v\n\n    @deco"))
+    assert [(u.qualname, u.index) for u in setter.units] == [("Box.value", 1)]
+    nested = classify(SOURCE, SOURCE.replace("return f(*a)", "return f(*a[1:])"))
+    assert [u.qualname for u in nested.units] == ["deco"]
+    for old, new in [("size = 1", "size = 2"), ("@deco\n", ""), ("class Box:", "class Box(int):"),
+                     ("def __init__(self, v)", "def __init__(self, v=0)")]:
+        assert not classify(SOURCE, SOURCE.replace(old, new)).body_only, old
+
+
+def _tree(tmp_path: Path) -> Path:
+    files = {
+        "pkg/__init__.py": "from pkg.core import Box\n",
+        "pkg/core.py": SOURCE,
+        "pkg/util.py": "def helper():\n    return 1\n",
+        "tests/conftest.py": "",
+        "tests/test_core.py": "from pkg import Box\n\ndef test_a():\n    assert Box(1)\n",
+        "tests/test_util.py": "from pkg.util import helper\n\ndef test_b():\n    assert helper()\n",
+        "tests/test_other.py": "def test_c():\n    assert True\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return tmp_path
+
+
+def test_import_graph_follows_packages_and_conftest(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    files = [str(p.relative_to(root)) for p in root.rglob("*.py")]
+    graph = ImportGraph(root, files, ["."])
+    tests = ["tests/test_core.py", "tests/test_util.py", "tests/test_other.py"]
+    # test_util imports pkg.util, which runs pkg/__init__.py, which imports pkg.core.
+    assert graph.test_files_importing("pkg/core.py", tests) == {"tests/test_core.py",
+                                                                  "tests/test_util.py"}
+    assert graph.test_files_importing("pkg/util.py", tests) == {"tests/test_util.py"}
+
+
+def _baseline() -> Baseline:
+    names = ["tests/test_core.py::test_a", "tests/test_util.py::test_b",
+             "tests/test_other.py::test_c"]
+    tests = {n: BaselineTest(n, PASSED, 0.25, False, (PASSED, PASSED)) for n in names}
+    return Baseline("b", "r", "c", 2, tests, 1.5)
+
+
+def _planner(root: Path, tm: TestMap | None) -> Planner:
+    files = [str(p.relative_to(root)) for p in root.rglob("*.py")]
+    return Planner(root, _baseline(), tm, files, ["."])
+
+
+def test_planner_picks_the_path(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    tm = TestMap()
+    tm.functions[("pkg/core.py", "Box.double")] = {"tests/test_core.py::test_a"}
+    tm.functions[("pkg/core.py", "deco")] = {IMPORT}
+    tm.functions[("pkg/core.py", "deco.<locals>.wrapper")] = {"tests/test_core.py::test_a"}
+    planner = _planner(root, tm)
+
+    hot = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("* 2", "* 3")))
+    assert (hot.mode, hot.tests, hot.estimate) == ("hot", ["tests/test_core.py::test_a"], 0.25)
+    assert plan_units(hot) == [("pkg/core.py", "Box.double")]
+    assert planner.plan(hot_patch := make_patch("pkg/core.py", SOURCE,
+                                                SOURCE.replace("* 2", "* 3")),
+                        "cold").mode == "cold"
+    assert planner.plan(hot_patch, "full").tests is None
+
+    # deco runs at import: its change needs a fresh process, on every importing test module.
+    dec = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("f(*a)", "f(*a[:1])")))
+    assert dec.mode == "cold"
+    assert dec.tests == ["tests/test_core.py::test_a", "tests/test_util.py::test_b"]
+
+    cls = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("size = 1", "size = 2")))
+    assert (cls.mode, "test_other" in str(cls.tests)) == ("cold", False)
+
+    # Nobody executes Box.__init__ in this map: no test can fail, nothing runs.
+    none = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("self.v = v\n\n    @p",
+                                                                        "self.v = 0\n\n    @p")))
+    assert none.mode == "none" and none.tests == []
+
+    test_edit = planner.plan(make_patch("tests/test_other.py", "def test_c():\n    assert True\n",
+                                        "def test_c():\n    assert False\n"))
+    assert test_edit.mode == "full"
+    assert _planner(root, None).plan(hot_patch).mode == "full"  # no map: the whole suite
+
+
+def test_grade_infers_pass_to_pass_for_tests_not_run() -> None:
+    from engine.models import FAILED, TestOutcome, TestRun
+
+    base = _baseline()
+    run = TestRun({"tests/test_core.py::test_a": TestOutcome("tests/test_core.py::test_a",
+                                                              FAILED, 0.1, "boom")}, 1, 0.2,
+                  False, [], "")
+    f2p, p2p = grade(base, run, ["tests/test_core.py::test_a"])
+    assert f2p == ["tests/test_core.py::test_a"]
+    assert p2p == ["tests/test_other.py::test_c", "tests/test_util.py::test_b"]
+    # Without a selection, tests missing from the run count as failing (the suite broke).
+    assert grade(base, run)[0] == sorted(base.passing)
+
+
+def test_timeouts_scale_with_the_selected_tests(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    tm = TestMap()
+    tm.functions[("pkg/core.py", "Box.double")] = {"tests/test_core.py::test_a"}
+    plan = _planner(root, tm).plan(make_patch("pkg/core.py", SOURCE,
+                                              SOURCE.replace("* 2", "* 3")))
+    config = ValidationConfig(full_timeout=60.0, suite_seconds=1.5)
+    assert plan_timeout(plan, config) == 4.5  # 10 x 0.25 s + 2 s
+    plan.mode = "cold"
+    assert plan_timeout(plan, config) == 10.0  # one more start-up: 2 x the clean suite + 4.5
+    plan.mode = "full"
+    assert plan_timeout(plan, config) == 60.0
+    assert plan_timeout(plan, ValidationConfig(timeout=3.0)) == 3.0
