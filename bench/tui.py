@@ -60,7 +60,11 @@ async def measure(home: Path) -> dict[str, float]:
         # nothing measures it, and the figures below are net of it (handler + repaint).
         idle = statistics.median([await timed(pilot, "f12") for _ in range(15)])
         out["pilot_press_overhead_ms"] = idle * 1000
+        hits, misses = app.details.hits, app.details.misses
         steps = [await timed(pilot, "n") - idle for _ in range(30)]
+        # Share of the 30 steps whose detail the background read-ahead had ready.
+        out["read_ahead_hit_pct"] = 100 * (app.details.hits - hits) / max(
+            1, app.details.hits - hits + app.details.misses - misses)
         out["next_instance_median_ms"] = statistics.median(steps) * 1000
         out["next_instance_max_ms"] = max(steps) * 1000
         out["next_instance_p90_ms"] = sorted(steps)[int(len(steps) * 0.9)] * 1000

@@ -16,6 +16,7 @@ HELP = """\
 
 Every key writes one event to the workspace database at once; nothing waits for a save.
 The footer shows the keys of the screen you are on; `ctrl+p` opens the command palette.
+`escape`, `q` or `?` closes this help.
 
 | key | what it does |
 |---|---|

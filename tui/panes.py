@@ -9,7 +9,7 @@ and caches the rendered strip; that is what keeps next-instance well under 50 ms
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol
 
 from pygments.lexers.python import PythonLexer
@@ -53,8 +53,13 @@ def _token_style(token: object) -> Style:
     return Syntax.get_theme("ansi_dark").get_style_for_token(token)  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=4096)
 def highlight_code(code: str) -> Text:
-    """One line of Python, pygments-highlighted (lexed on its own: cheap, lazy)."""
+    """One line of Python, pygments-highlighted (lexed on its own: cheap, lazy).
+
+    Cached: context lines repeat across neighbouring instances. Callers must not mutate
+    the result (``append_text`` copies it).
+    """
     text = Text(no_wrap=True, end="")
     for token, value in _lexer().get_tokens(code):
         text.append(value.rstrip("\n"), _token_style(token))

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from engine.agreement import (
     Disagreement,
@@ -117,16 +118,19 @@ class ProgressScreen(Screen):
             f"You ({self.bf.curator}), current filter: decided {lst.decided}/{lst.total}"
             f"{share}{pace or ' · no rate yet this session'}")
 
-    @work(thread=True, exclusive=True, group="progress")
+    @work(thread=True, exclusive=True, group="progress", exit_on_error=False)
     def load(self) -> None:
         cursor = self.bf.store.con.cursor()
         try:
             figures = read_figures(Store(cursor, self.bf.store.path))
         finally:
             cursor.close()
-        self.app.call_from_thread(self.show, figures)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show, figures)
 
     def show(self, figures: Figures) -> None:
+        if not self.is_mounted:
+            return  # closed while the figures were read
         self.figures = figures
         cur = self.query_one("#curators", DataTable)
         cur.clear()

@@ -257,3 +257,14 @@ def test_quitting_during_a_forge_asks_then_stops_it(home: Path,
     assert "cancelled" in seen["bar"]
     assert seen["after_first_q"] == (True, False)
     assert seen["job2"] == (True, True)
+
+
+def test_progress_closed_before_its_figures_arrive(home: Path) -> None:
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        for _ in range(3):
+            await pilot.press("P", "escape")  # the reader thread may finish after the close
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, BrowseScreen)
+
+    run_app(home, drive)
