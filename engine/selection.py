@@ -18,6 +18,7 @@ executed the changed code, and flaky tests were quarantined by the baseline.
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +37,7 @@ class Unit:
     qualname: str
     first_line: int  # co_firstlineno of the *original* code object
     index: int  # 0 for the first def with this qualname in the file, 1 for the next, ...
+    changed: tuple[str, ...] = ()  # code qualnames whose own code changed (nested included)
 
 
 @dataclass
@@ -99,6 +101,36 @@ class _Summary:
     bodies: tuple[str, ...]
     first_lines: tuple[int, ...]
     skeleton: str
+    nested: tuple[tuple[tuple[str, str], ...], ...]  # per function: (code qualname, own code)
+
+
+def _own_code(qual: str, node: ast.FunctionDef | ast.AsyncFunctionDef,
+              out: list[tuple[str, str]]) -> None:
+    """Each def's own code with nested defs blanked, so a change can be pinned to the
+    innermost function it is in (a decorator's wrapper runs at test time even when the
+    decorator itself ran at import)."""
+    nested: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+
+    classes: list[str] = []  # classes between the def and a nested def are in its qualname
+
+    class _Blank(ast.NodeTransformer):
+        def visit_ClassDef(self, n: ast.ClassDef) -> ast.AST:
+            classes.append(n.name)
+            self.generic_visit(n)
+            classes.pop()
+            return n
+
+        def visit_FunctionDef(self, n: ast.AST) -> ast.AST:
+            assert isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            nested.append((f"{qual}.<locals>." + ".".join([*classes, n.name]), n))
+            return type(n)(**{**n.__dict__, "body": [ast.Pass()]})
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+    body = [_Blank().visit(copy.deepcopy(stmt)) for stmt in node.body]
+    out.append((qual, ast.dump(ast.Module(body, []))))
+    for nq, nn in nested:
+        _own_code(nq, nn, out)
 
 
 def summarize(text: str) -> _Summary | None:
@@ -108,11 +140,15 @@ def summarize(text: str) -> _Summary | None:
         return None
     funcs = _functions(tree)
     bodies = []
-    for _q, node in funcs:
+    nested = []
+    for q, node in funcs:
         bodies.append(ast.dump(ast.Module(node.body, [])))
+        own: list[tuple[str, str]] = []
+        _own_code(q, node, own)
+        nested.append(tuple(own))
         node.body = [ast.Pass()]
     return _Summary(tuple(q for q, _ in funcs), tuple(bodies),
-                    tuple(_first_line(n) for _q, n in funcs), ast.dump(tree))
+                    tuple(_first_line(n) for _q, n in funcs), ast.dump(tree), tuple(nested))
 
 
 def classify(old: str | _Summary | None, new: str) -> Shape:
@@ -127,12 +163,17 @@ def classify(old: str | _Summary | None, new: str) -> Shape:
         return Shape(False, [], "code outside function bodies changed")
     units: list[Unit] = []
     counts: dict[str, int] = {}
-    for qual, body_a, body_b, first in zip(a.quals, a.bodies, b.bodies, a.first_lines,
-                                           strict=True):
+    for k, (qual, body_a, body_b) in enumerate(zip(a.quals, a.bodies, b.bodies, strict=True)):
         idx = counts.get(qual, 0)
         counts[qual] = idx + 1
-        if body_a != body_b:
-            units.append(Unit(qual, first, idx))
+        if body_a == body_b:
+            continue
+        na, nb = a.nested[k], b.nested[k]
+        if [q for q, _ in na] == [q for q, _ in nb]:
+            changed = tuple(q for (q, da), (_q, db) in zip(na, nb, strict=True) if da != db)
+        else:
+            changed = (qual,)
+        units.append(Unit(qual, a.first_lines[k], idx, changed or (qual,)))
     return Shape(True, units)
 
 
@@ -191,7 +232,11 @@ class Planner:
                 continue
             hit: set[str] = set()
             for unit in shape.units:
-                hit |= self.testmap.tests_for(rel, unit.qualname)
+                for code in unit.changed or (unit.qualname,):
+                    found = self.testmap.tests_for(rel, code)
+                    # Never traced (or named unlike the tracer saw it): fall back to every
+                    # test of the whole function, which is always safe.
+                    hit |= found or self.testmap.tests_for(rel, unit.qualname)
             if IMPORT in hit:  # the function runs at import time (a decorator, a registry)
                 import_level.append(rel)
                 continue

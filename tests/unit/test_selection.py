@@ -141,10 +141,16 @@ def test_planner_picks_the_path(tmp_path: Path) -> None:
                         "cold").mode == "cold"
     assert planner.plan(hot_patch, "full").tests is None
 
-    # deco runs at import: its change needs a fresh process, on every importing test module.
-    dec = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("f(*a)", "f(*a[:1])")))
+    # deco runs at import: a change to its own code needs a fresh process, on every test
+    # module that imports it ...
+    dec = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("    return wrapper",
+                                                                        "    return f")))
     assert dec.mode == "cold"
     assert dec.tests == ["tests/test_core.py::test_a", "tests/test_util.py::test_b"]
+    # ... but its wrapper runs at test time: a change there is swapped into the live wrappers.
+    wrap = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("f(*a)", "f(*a[:1])")))
+    assert (wrap.mode, wrap.tests) == ("hot", ["tests/test_core.py::test_a"])
+    assert wrap.swaps[0].units[0].changed == ("deco.<locals>.wrapper",)
 
     cls = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("size = 1", "size = 2")))
     assert (cls.mode, "test_other" in str(cls.tests)) == ("cold", False)
