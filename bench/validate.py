@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("source")
     ap.add_argument("--name", default=None)
-    ap.add_argument("--max", type=int, default=60, help="candidates (default 60)")
+    ap.add_argument("--max", type=int, default=100, help="candidates (default 100)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--workspace", default=None, help="default: a fresh temporary directory")
@@ -145,6 +145,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"floor efficiency on hot-path candidates (floor / forked-child CPU) = "
                   f"{r['hot_floor'] / r['hot_cpu']:.2f}; mean per hot candidate "
                   f"{1000 * r['hot_cpu'] / max(1, r['hot']):.0f} ms CPU")
+    last = verdicts[list(verdicts)[-1]]
+    by_mod: dict[str, list[int]] = {}
+    for c in cands:
+        kept_n, total = by_mod.setdefault(c.modifier, [0, 0])
+        by_mod[c.modifier] = [kept_n + int(last[c.candidate_id].kept), total + 1]
+    print("yield per modifier (kept/validated): " + ", ".join(
+        f"{m} {k}/{t}" for m, (k, t) in sorted(by_mod.items())))
+    kept_all = sum(k for k, _t in by_mod.values())
+    print(f"yield overall: {kept_all}/{n} = {kept_all / n:.1%}")
     if len(verdicts) > 1:
         ref_label = next(iter(verdicts))
         ref = verdicts[ref_label]

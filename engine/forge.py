@@ -147,7 +147,9 @@ def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: R
     """A validator on ``workers`` private trees of the pinned commit (forge, bench, tests)."""
     config = ValidationConfig(mode=mode, timeout=timeout,
                               full_timeout=timeout_for(baseline, timeout),
-                              suite_seconds=baseline.seconds)
+                              suite_seconds=baseline.seconds,
+                              slowest_test=max((t.duration for t in baseline.tests.values()),
+                                               default=0.0))
     planner = Planner(Path(repo.path), baseline, testmap, list_tree_files(Path(repo.path)),
                       recipe.source_roots)
     return Validator(env, recipe, baseline, worker_trees(ws, repo, workers), config, planner,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.environments.base import forget_process
+from engine.environments.base import ProcResult, forget_process
 from engine.models import MISSING, Recipe, TestOutcome, TestRun
 from engine.selection import Swap
 from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report
@@ -44,8 +44,10 @@ class HotResult:
     status: str  # ok | timeout | crashed
 
 
-class ForkServer:
-    """A warm pytest in ``tree``; not thread-safe (one per worker)."""
+class _Server:
+    """A long-lived helper process in ``tree`` speaking JSON lines; one per worker."""
+
+    kind = "server"
 
     def __init__(self, env: Environment, tree: Path, recipe: Recipe, *,
                  startup_timeout: float = 600.0, log_dir: Path | None = None) -> None:
@@ -53,22 +55,23 @@ class ForkServer:
         self.tree = tree
         self.recipe = recipe
         self.startup_timeout = startup_timeout
-        self.log_path = (log_dir or tree.parent) / f"forkserver-{tree.name}.log"
+        self.log_path = (log_dir or tree.parent) / f"{self.kind}-{tree.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
         self._buf = b""
         self._seq = 0
 
-    # ------------------------------------------------------------------ lifecycle
+    def _argv(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self) -> None:
-        """Collect the suite in a fresh server; raise HotUnavailable when it cannot serve."""
-        args = ["python", "-m", "pytest", *BASE_ARGS, "-p", SERVER_PLUGIN, "--tb=no",
-                *self.recipe.pytest_args, *self.recipe.test_paths]
+        """Start the server; raise HotUnavailable when it cannot serve."""
         env = {"PYTHONPATH": str(PLUGIN_DIR), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", "PY_COLORS": "0"}
         with contextlib.suppress(OSError):
             self.log_path.unlink()
-        self.proc = self.env.spawn(args, cwd=self.tree, env=env, stderr_path=self.log_path)
+        self.proc = self.env.spawn(self._argv(), cwd=self.tree, env=env,
+                                   stderr_path=self.log_path)
         try:
             ready = self._read(time.monotonic() + self.startup_timeout)
         except HotUnavailable:
@@ -78,13 +81,23 @@ class ForkServer:
             self.close()
             raise HotUnavailable(f"unexpected first message: {ready}")
         self.info = ready
-        if not ready.get("hot"):
-            self.close()
-            raise HotUnavailable("the interpreter has no co_qualname (Python < 3.11)")
-        if int(ready.get("threads", 1)) > 1:
-            self.close()
-            raise HotUnavailable(f"{ready['threads']} threads are running after collection; "
-                                 "forking would be unsafe")
+        self._check(ready)
+
+    def _check(self, ready: dict[str, Any]) -> None:
+        """Refuse a server that could not answer faithfully."""
+
+    def _request(self, cmd: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if not self.alive:
+            raise HotUnavailable(f"the {self.kind} is not running")
+        self._seq += 1
+        cmd = {"op": "run", "id": self._seq, **cmd}
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise HotUnavailable(f"the {self.kind} died: {exc}") from exc
+        return self._read(time.monotonic() + timeout + 30.0)
 
     @property
     def alive(self) -> bool:
@@ -109,30 +122,84 @@ class ForkServer:
                 if stream:
                     stream.close()
 
+    def _read(self, deadline: float) -> dict[str, Any]:
+        """One protocol line, or HotUnavailable when the server dies or misses the deadline."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise HotUnavailable(f"the {self.kind} stopped answering")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                tail = _tail(self.log_path)
+                self.close()
+                raise HotUnavailable(f"the {self.kind} exited: {tail}")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
+
+
+class WarmServer(_Server):
+    """Pytest and its plugins imported once; each request is a fresh ``pytest.main`` in a
+    forked child (the warm path: the diff is on disk, the project is imported anew)."""
+
+    kind = "warmserver"
+
+    def _argv(self) -> list[str]:
+        return ["python", str(PLUGIN_DIR / "bugfoundry_warm.py")]
+
+    def run(self, args: Sequence[str], *, env: dict[str, str], timeout: float) -> ProcResult:
+        """Like ``Environment.run`` for ``python -m pytest ARGS`` (output is discarded)."""
+        reply = self._request({"args": list(args), "env": env, "cwd": str(self.tree),
+                               "timeout": timeout}, timeout)
+        if reply.get("status") not in ("ok", "timeout"):
+            raise HotUnavailable(f"warm server answered {reply}")
+        self.last_cpu = float(reply.get("cpu", 0.0))
+        return ProcResult(int(reply.get("exit", 0)), "", "", float(reply.get("wall", 0.0)),
+                          reply.get("status") == "timeout")
+
+    last_cpu = 0.0
+
+
+class ForkServer(_Server):
+    """A warm pytest that collected the suite in ``tree`` (the hot path)."""
+
+    kind = "forkserver"
+
+    def _argv(self) -> list[str]:
+        return ["python", "-m", "pytest", *BASE_ARGS, "-p", SERVER_PLUGIN, "--tb=no",
+                *self.recipe.pytest_args, *self.recipe.test_paths]
+
+    def _check(self, ready: dict[str, Any]) -> None:
+        if not ready.get("hot"):
+            self.close()
+            raise HotUnavailable("the interpreter has no co_qualname (Python < 3.11)")
+        if int(ready.get("threads", 1)) > 1:
+            self.close()
+            raise HotUnavailable(f"{ready['threads']} threads are running after collection; "
+                                 "forking would be unsafe")
+
     # ------------------------------------------------------------------ requests
     def run(self, tests: Sequence[str], swaps: Sequence[Swap], *, timeout: float,
             tb: str = "no") -> HotResult:
         """Run ``tests`` in a forked child with ``swaps`` installed."""
-        if not self.alive:
-            raise HotUnavailable("the fork server is not running")
         fd, report = tempfile.mkstemp(prefix="bf-hot-", suffix=".jsonl")
         os.close(fd)
-        self._seq += 1
         cmd = {
-            "op": "run", "id": self._seq, "tests": list(tests), "tb": tb, "timeout": timeout,
+            "tests": list(tests), "tb": tb, "timeout": timeout,
             "report": report,
             "swaps": [{"path": str(self.tree / s.rel), "source": s.source,
-                       "units": [[u.qualname, u.first_line, u.index] for u in s.units]}
+                       "units": [[u.qualname, u.first_line, u.index] for u in s.units],
+                       "classes": [[name, removed] for name, removed in s.classes]}
                       for s in swaps],
         }
         try:
-            assert self.proc is not None and self.proc.stdin is not None
-            try:
-                self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError) as exc:
-                raise HotUnavailable(f"the fork server died: {exc}") from exc
-            reply = self._read(time.monotonic() + timeout + 30.0)
+            reply = self._request(cmd, timeout)
             with open(report, encoding="utf-8", errors="replace") as fh:
                 lines = fh.readlines()
         finally:
@@ -156,27 +223,6 @@ class ForkServer:
         run = TestRun(outcomes, int(reply.get("exit", 0)), float(reply.get("wall", 0.0)),
                       status == "timeout", errors, "")
         return HotResult(run, float(reply.get("cpu", 0.0)), str(status))
-
-    def _read(self, deadline: float) -> dict[str, Any]:
-        """One protocol line, or HotUnavailable when the server dies or misses the deadline."""
-        assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.close()
-                raise HotUnavailable("the fork server stopped answering")
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                tail = _tail(self.log_path)
-                self.close()
-                raise HotUnavailable(f"the fork server exited: {tail}")
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)
 
 
 def _tail(path: Path) -> str:

@@ -18,7 +18,7 @@ executed the changed code, and flaky tests were quarantined by the baseline.
 from __future__ import annotations
 
 import ast
-import copy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -47,6 +47,9 @@ class Swap:
     rel: str
     source: str  # the patched file text, compiled whole so line numbers and cells match
     units: list[Unit]
+    # Top-level classes whose statement is re-executed and transplanted into the live class,
+    # with the attribute names the change removed from the class body.
+    classes: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -101,36 +104,44 @@ class _Summary:
     bodies: tuple[str, ...]
     first_lines: tuple[int, ...]
     skeleton: str
-    nested: tuple[tuple[tuple[str, str], ...], ...]  # per function: (code qualname, own code)
+    nodes: tuple[ast.FunctionDef | ast.AsyncFunctionDef, ...]  # with their bodies restored
+
+
+def _direct_defs(body: list[ast.stmt], classes: tuple[str, ...] = ()
+                 ) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Defs nested directly in a function body (through classes and blocks, not other defs),
+    each with the class path the tracer puts in its qualname."""
+    out: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            out.append((".".join([*classes, node.name]), node))
+        elif isinstance(node, ast.ClassDef):
+            out.extend(_direct_defs(node.body, (*classes, node.name)))
+        else:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt):
+                    out.extend(_direct_defs([child], classes))
+                elif isinstance(child, ast.excepthandler | ast.match_case):
+                    out.extend(_direct_defs(child.body, classes))
+    return out
 
 
 def _own_code(qual: str, node: ast.FunctionDef | ast.AsyncFunctionDef,
               out: list[tuple[str, str]]) -> None:
     """Each def's own code with nested defs blanked, so a change can be pinned to the
     innermost function it is in (a decorator's wrapper runs at test time even when the
-    decorator itself ran at import)."""
-    nested: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
-
-    classes: list[str] = []  # classes between the def and a nested def are in its qualname
-
-    class _Blank(ast.NodeTransformer):
-        def visit_ClassDef(self, n: ast.ClassDef) -> ast.AST:
-            classes.append(n.name)
-            self.generic_visit(n)
-            classes.pop()
-            return n
-
-        def visit_FunctionDef(self, n: ast.AST) -> ast.AST:
-            assert isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-            nested.append((f"{qual}.<locals>." + ".".join([*classes, n.name]), n))
-            return type(n)(**{**n.__dict__, "body": [ast.Pass()]})
-
-        visit_AsyncFunctionDef = visit_FunctionDef
-
-    body = [_Blank().visit(copy.deepcopy(stmt)) for stmt in node.body]
-    out.append((qual, ast.dump(ast.Module(body, []))))
-    for nq, nn in nested:
-        _own_code(nq, nn, out)
+    decorator itself ran at import). Blanks in place and restores (no copies)."""
+    nested = _direct_defs(node.body)
+    saved = [n.body for _q, n in nested]
+    for _q, n in nested:
+        n.body = [ast.Pass()]
+    try:
+        out.append((qual, ast.dump(ast.Module(node.body, []))))
+    finally:
+        for (_q, n), body in zip(nested, saved, strict=True):
+            n.body = body
+    for nq, n in nested:
+        _own_code(f"{qual}.<locals>.{nq}", n, out)
 
 
 def summarize(text: str) -> _Summary | None:
@@ -139,16 +150,17 @@ def summarize(text: str) -> _Summary | None:
     except (SyntaxError, ValueError):
         return None
     funcs = _functions(tree)
-    bodies = []
-    nested = []
-    for q, node in funcs:
-        bodies.append(ast.dump(ast.Module(node.body, [])))
-        own: list[tuple[str, str]] = []
-        _own_code(q, node, own)
-        nested.append(tuple(own))
+    bodies = [n.body for _q, n in funcs]
+    dumps = []
+    for _q, node in funcs:
+        dumps.append(ast.dump(ast.Module(node.body, [])))
         node.body = [ast.Pass()]
-    return _Summary(tuple(q for q, _ in funcs), tuple(bodies),
-                    tuple(_first_line(n) for _q, n in funcs), ast.dump(tree), tuple(nested))
+    skeleton = ast.dump(tree)
+    for (_q, node), body in zip(funcs, bodies, strict=True):
+        node.body = body
+    return _Summary(tuple(q for q, _ in funcs), tuple(dumps),
+                    tuple(_first_line(n) for _q, n in funcs), skeleton,
+                    tuple(n for _q, n in funcs))
 
 
 def classify(old: str | _Summary | None, new: str) -> Shape:
@@ -168,13 +180,66 @@ def classify(old: str | _Summary | None, new: str) -> Shape:
         counts[qual] = idx + 1
         if body_a == body_b:
             continue
-        na, nb = a.nested[k], b.nested[k]
+        na: list[tuple[str, str]] = []
+        nb: list[tuple[str, str]] = []
+        _own_code(qual, a.nodes[k], na)
+        _own_code(qual, b.nodes[k], nb)
         if [q for q, _ in na] == [q for q, _ in nb]:
             changed = tuple(q for (q, da), (_q, db) in zip(na, nb, strict=True) if da != db)
         else:
             changed = (qual,)
         units.append(Unit(qual, a.first_lines[k], idx, changed or (qual,)))
     return Shape(True, units)
+
+
+def _bound_names(body: list[ast.stmt]) -> set[str]:
+    """Names a class body binds (statically), not looking into nested scopes."""
+    names: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if isinstance(node, ast.AnnAssign) and node.value is None:
+                continue
+            for t in targets:
+                names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt):
+                    names |= _bound_names([child])
+                elif isinstance(child, ast.excepthandler | ast.match_case):
+                    names |= _bound_names(child.body)
+    return names
+
+
+def class_changes(old: str, new: str) -> list[tuple[str, list[str]]] | None:
+    """Top-level classes whose body changed (and the names it no longer binds), when nothing
+    else in the module did and their headers (bases, keywords, decorators) are unchanged;
+    otherwise None. Such a change can be replayed by re-running the class statement."""
+    try:
+        a, b = ast.parse(old), ast.parse(new)
+    except (SyntaxError, ValueError):
+        return None
+    if len(a.body) != len(b.body):
+        return None
+    changed: list[tuple[str, list[str]]] = []
+    for na, nb in zip(a.body, b.body, strict=True):
+        if ast.dump(na) == ast.dump(nb):
+            continue
+        if not (isinstance(na, ast.ClassDef) and isinstance(nb, ast.ClassDef)
+                and na.name == nb.name):
+            return None
+        header = [ast.dump(ast.Module([ast.Expr(x) for x in [*n.bases, *n.decorator_list]], []))
+                  + ast.dump(ast.Module([ast.Expr(k.value) for k in n.keywords], []))
+                  for n in (na, nb)]
+        if header[0] != header[1] or "__slots__" in _bound_names(na.body) | _bound_names(
+                nb.body):
+            return None
+        changed.append((na.name, sorted(_bound_names(na.body) - _bound_names(nb.body))))
+    return changed or None
 
 
 class Planner:
@@ -189,6 +254,7 @@ class Planner:
         self.graph = ImportGraph(root, files, source_roots)
         self._texts: dict[str, str | None] = {}
         self._summaries: dict[str, _Summary | None] = {}
+        self._lock = threading.Lock()  # classify blanks the cached trees in place, briefly
         self.test_files = sorted({n.split("::", 1)[0] for n in baseline.tests})
 
     def original(self, rel: str) -> str | None:
@@ -220,15 +286,23 @@ class Planner:
         swaps: list[Swap] = []
         tests: set[str] = set()
         import_level: list[str] = []
+        class_level: list[str] = []
         for rel, text in patched.items():
             old = self.original(rel)
             if not rel.endswith(".py") or self._is_test_file(rel) or text is None or old is None:
                 return self._full(f"{rel}: not a source module edit", patched)
-            if rel not in self._summaries:
-                self._summaries[rel] = summarize(old)
-            shape = classify(self._summaries[rel], text)
+            with self._lock:
+                if rel not in self._summaries:
+                    self._summaries[rel] = summarize(old)
+                shape = classify(self._summaries[rel], text)
             if not shape.body_only:
-                import_level.append(rel)
+                classes = class_changes(old, text) if mode == "auto" else None
+                if classes and not any(
+                        IMPORT in self.testmap.tests_for_class(rel, name) for name, _ in classes):
+                    class_level.append(rel)
+                    swaps.append(Swap(rel, text, [], classes))
+                else:  # module level, headers, or the class's code runs at import
+                    import_level.append(rel)
                 continue
             hit: set[str] = set()
             for unit in shape.units:
@@ -243,14 +317,19 @@ class Planner:
             tests |= hit
             if shape.units:
                 swaps.append(Swap(rel, text, shape.units))
-        if import_level:
-            for rel in import_level:
+        if import_level or class_level:
+            # What runs at import can reach every test whose module imports the file.
+            for rel in import_level + class_level:
                 files = self.graph.test_files_importing(rel, self.test_files)
                 tests |= {n for n in self.passing if n.split("::", 1)[0] in files}
                 tests |= self.testmap.tests_touching_file(rel) - {IMPORT}
             selected = sorted(tests & self.passing)
             if not selected:
-                return self._full(f"no test module imports {import_level[0]}", patched)
+                return self._full(f"no test module imports {(import_level + class_level)[0]}",
+                                  patched)
+            if not import_level:
+                return Plan("hot", f"class statement re-run in {', '.join(class_level)}",
+                            selected, self._estimate(selected), swaps, patched)
             return Plan("cold", f"import-time change in {', '.join(import_level)}", selected,
                         self._estimate(selected), [], patched)
         selected = sorted(tests & self.passing)

@@ -43,6 +43,12 @@ class TestMap:
                 hit |= tests
         return hit
 
+    def tests_for_class(self, rel: str, name: str) -> set[str]:
+        """Tests (and ``IMPORT``) that executed any function defined in class ``name``."""
+        prefix = name + "."
+        return {t for (f, q), tests in self.functions.items()
+                if f == rel and q.startswith(prefix) for t in tests}
+
     def tests_touching_file(self, rel: str) -> set[str]:
         return {t for (f, _q), tests in self.functions.items() if f == rel for t in tests}
 

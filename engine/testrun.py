@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.models import (
     ERROR,
@@ -122,6 +122,7 @@ def run_pytest(
     tb: str = "short",
     extra_args: Sequence[str] = (),
     extra_env: dict[str, str] | None = None,
+    runner: Any = None,
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
 
@@ -155,7 +156,11 @@ def run_pytest(
             args += sorted({n.split("::", 1)[0] for n in nodeids})
         else:
             args += list(nodeids)
-        proc = env.run(args, cwd=tree, env=run_env, timeout=timeout)
+        if runner is not None:  # a warm server: same session, forked from pre-imported pytest
+            request_env = {k: v for k, v in run_env.items() if k.startswith("BUGFOUNDRY_")}
+            proc = runner.run(args[3:], env=request_env, timeout=timeout)
+        else:
+            proc = env.run(args, cwd=tree, env=run_env, timeout=timeout)
         if selectfile:
             os.unlink(selectfile)
         with open(report_path, encoding="utf-8", errors="replace") as fh:

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from engine.diffs import PatchError
-from engine.forkserver import ForkServer, HotUnavailable
+from engine.forkserver import ForkServer, HotUnavailable, WarmServer
 from engine.models import (
     BAD_OUTCOMES,
     MISSING,
@@ -66,6 +66,7 @@ class ValidationConfig:
     tb: str = "short"
     full_timeout: float = 60.0  # the whole suite's timeout (forge derives it from the baseline)
     suite_seconds: float = 1.0  # one clean full-suite run (start-up + collection bound)
+    slowest_test: float = 0.0  # the slowest baseline test (a session fixture's set-up lands there)
 
 
 def timeout_for(baseline: Baseline, override: float | None = None) -> float:
@@ -83,7 +84,7 @@ def plan_timeout(plan: Plan, config: ValidationConfig) -> float:
         return config.timeout
     if plan.mode == "full":
         return config.full_timeout
-    scaled = max(3.0, 10.0 * plan.estimate + 2.0)
+    scaled = max(1.0, 1.0 + config.slowest_test, 5.0 * plan.estimate + 1.0)
     if plan.mode == "cold":
         return max(10.0, 2.0 * config.suite_seconds + scaled)
     return scaled
@@ -135,7 +136,9 @@ class Worker:
 
     tree: Path
     server: ForkServer | None = None
+    warm: WarmServer | None = None
     hot_off: str = ""  # why this worker's hot path is off ("" = not yet known to be off)
+    warm_off: str = ""
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -245,22 +248,52 @@ class Validator:
         return server
 
     def _on_disk(self, cid: str, plan: Plan, worker: Worker) -> Verdict:
+        """Cold path: the diff on disk and a fresh pytest session. In ``auto`` mode the
+        session is forked from a pre-imported pytest (the warm server) when one runs."""
         tree = worker.tree
         timeout = plan_timeout(plan, self.config)
+        warm = self._warm(worker) if self.config.mode == "auto" and plan.mode == "cold" else None
         reset_tree(tree)
         try:
             _write_files(tree, plan.patched)
-            run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout, tb="no")
+            try:
+                run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
+                                 tb="no", runner=warm)
+            except HotUnavailable as exc:
+                self.log(f"warm path unavailable for {cid} ({exc}); using a new process")
+                worker.warm, warm = None, None
+                run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
+                                 tb="no")
             verdict = self.judge(cid, run, plan)
-            verdict.path = plan.mode
+            verdict.path = "warm" if warm is not None else plan.mode
             if verdict.kept:
                 subset = verdict.fail_to_pass[:MAX_FAILURE_TEXTS]
-                again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
-                                   tb=self.config.tb)
+                try:
+                    again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
+                                       tb=self.config.tb, runner=warm)
+                except HotUnavailable:
+                    worker.warm = None
+                    again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
+                                       tb=self.config.tb)
                 verdict = self._confirmed(verdict, subset, again)
         finally:
             reset_tree(tree)
         return verdict
+
+    def _warm(self, worker: Worker) -> WarmServer | None:
+        if worker.warm_off:
+            return None
+        if worker.warm is not None and worker.warm.alive:
+            return worker.warm
+        server = WarmServer(self.env, worker.tree, self.recipe, startup_timeout=120.0)
+        try:
+            server.start()
+        except HotUnavailable as exc:
+            worker.warm_off = str(exc)
+            self.log(f"warm path off on {worker.tree.name}: {exc}")
+            return None
+        worker.warm = server
+        return server
 
     def _confirmed(self, verdict: Verdict, subset: list[str], run: TestRun) -> Verdict:
         """Keep the F2P tests whose failure reproduced, with their tracebacks.
@@ -351,9 +384,10 @@ class Validator:
     def close(self) -> None:
         """Stop the fork servers (their CPU time is then accounted to this process)."""
         for w in self.workers:
-            if w.server is not None:
-                w.server.close()
-                w.server = None
+            for server in (w.server, w.warm):
+                if server is not None:
+                    server.close()
+            w.server = w.warm = None
 
     def _task(self, cand: Candidate) -> Verdict:
         worker = self._free.get()

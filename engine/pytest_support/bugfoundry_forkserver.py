@@ -16,12 +16,11 @@ normal test loop it serves JSON-line commands read from its stdin and answers on
 Every child starts from the same pristine parent, so candidates never leak into each other.
 """
 
+import abc
 import contextlib
 import gc
 import json
 import os
-import resource
-import select
 import signal
 import sys
 import threading
@@ -30,6 +29,7 @@ import traceback
 import types
 
 import pytest
+from bugfoundry_childwait import enter_child, wait_child
 from bugfoundry_report import _Reporter
 
 # Keep the real stdin/stdout for the protocol; pytest's output goes nowhere.
@@ -110,7 +110,7 @@ class _Server:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
             self._child(cmd, selected)
-        timed_out, status, usage = _wait(pid, float(cmd["timeout"]))
+        timed_out, status, usage = wait_child(pid, float(cmd["timeout"]))
         code = os.waitstatus_to_exitcode(status)
         if timed_out or code in (-signal.SIGXCPU, -signal.SIGKILL):
             state = "timeout"  # the wall clock or the CPU rlimit stopped it
@@ -123,10 +123,7 @@ class _Server:
     def _child(self, cmd, selected):
         code = 0
         try:
-            os.setpgid(0, 0)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            limit = int(float(cmd["timeout"]) * 2) + 1
-            resource.setrlimit(resource.RLIMIT_CPU, (limit, limit + 1))
+            enter_child(float(cmd["timeout"]))
             reporter = _Reporter(cmd["report"])
             error = self._swap(cmd.get("swaps", []))
             if error:
@@ -152,6 +149,10 @@ class _Server:
 
         for sw in swaps:
             path = os.path.realpath(sw["path"])
+            if sw.get("classes"):
+                error = self._swap_classes(path, sw)
+                if error:
+                    return error
             try:
                 module = compile(sw["source"], sw["path"], "exec", dont_inherit=True)
             except (SyntaxError, ValueError) as exc:
@@ -193,40 +194,90 @@ class _Server:
         return ""
 
 
-def _wait(pid, timeout):
-    """Wait for ``pid`` up to ``timeout`` seconds; kill its group when over. Returns
-    (timed_out, wait status, rusage)."""
-    timed_out = False
-    try:
-        fd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None
-    if fd is not None:
-        ready, _, _ = select.select([fd], [], [], timeout)
-        os.close(fd)
-        timed_out = not ready
-    else:  # pragma: no cover - kernels without pidfd
-        deadline = time.monotonic() + timeout
-        while True:
-            got, status, usage = os.wait4(pid, os.WNOHANG)
-            if got:
-                _killgroup(pid)
-                return False, status, usage
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-            time.sleep(0.002)
-    if timed_out:
-        _killgroup(pid)
-    _pid, status, usage = os.wait4(pid, 0)
-    _killgroup(pid)  # stray grandchildren the tests started
-    return timed_out, status, usage
+    def _swap_classes(self, path, sw):
+        """Re-run each changed class statement in its module's namespace and move the result
+        into the live class object, so existing instances, subclasses and every reference to
+        the class see the new body. Returns an error message or ""."""
+        import ast
+
+        module = next((m for m in list(sys.modules.values())
+                       if os.path.realpath(getattr(m, "__file__", None) or "") == path), None)
+        if module is None:
+            return "the module was not imported"
+        tree = ast.parse(sw["source"], sw["path"])
+        future = [n for n in tree.body
+                  if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+        namespace = module.__dict__
+        for name, removed in sw["classes"]:
+            node = next((n for n in tree.body
+                         if isinstance(n, ast.ClassDef) and n.name == name), None)
+            live = namespace.get(name)
+            if node is None or not isinstance(live, type):
+                return f"class {name}: not found"
+            code = compile(ast.Module([*future, node], []), sw["path"], "exec",
+                           dont_inherit=True)
+            try:
+                exec(code, namespace)  # noqa: S102 - the candidate's own class statement
+                new = namespace[name]
+            except Exception as exc:  # noqa: BLE001 - the class statement itself fails
+                return f"class {name}: {exc!r}"
+            finally:
+                namespace[name] = live
+            if new.__bases__ != live.__bases__:
+                return f"class {name}: bases differ"
+            subclasses = _subclasses(live)
+            if subclasses and ("__dataclass_fields__" in live.__dict__
+                               or "__init_subclass__" in new.__dict__
+                               or "__init_subclass__" in live.__dict__):
+                # Subclasses derived state from this body when they were created.
+                return f"class {name}: subclasses derived state from the old body"
+            for value in new.__dict__.values():
+                for func in _functions_in(value):
+                    free = func.__code__.co_freevars
+                    if "__class__" in free and func.__closure__:  # zero-arg super()
+                        func.__closure__[free.index("__class__")].cell_contents = live
+            try:
+                for key in removed:
+                    if key in live.__dict__:
+                        delattr(live, key)
+                for key, value in new.__dict__.items():
+                    if key not in ("__dict__", "__weakref__", "__module__", "__qualname__"):
+                        setattr(live, key, value)
+            except (AttributeError, TypeError) as exc:  # enums, read-only attributes
+                return f"class {name}: {exc}"
+            # Abstract methods are computed when a class is created: recompute them for the
+            # class and every subclass, bases first, as a fresh import would have.
+            if isinstance(live, abc.ABCMeta):
+                if not hasattr(abc, "update_abstractmethods"):
+                    return f"class {name}: cannot recompute abstract methods (Python < 3.10)"
+                for cls in [live, *subclasses]:
+                    abc.update_abstractmethods(cls)
+        return ""
 
 
-def _killgroup(pid):
-    for kill in (os.killpg, os.kill):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            kill(pid, signal.SIGKILL)
+def _subclasses(cls):
+    """Every subclass, breadth first (bases before the classes derived from them)."""
+    seen, order, todo = set(), [], list(type.__subclasses__(cls))
+    while todo:
+        sub = todo.pop(0)
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        order.append(sub)
+        todo.extend(type.__subclasses__(sub))
+    return order
+
+
+def _functions_in(value):
+    if isinstance(value, (staticmethod, classmethod)):  # noqa: UP038 - any target Python
+        value = value.__func__
+    funcs = [value.fget, value.fset, value.fdel] if isinstance(value, property) else [value]
+    for func in funcs:
+        seen = 0
+        while isinstance(func, types.FunctionType) and seen < 10:
+            yield func
+            func = getattr(func, "__wrapped__", None)
+            seen += 1
 
 
 def pytest_configure(config):

@@ -1,8 +1,9 @@
 """Fast validation gives the same answers as the slow way (issue: fast validation).
 
-The same candidates are validated three ways on real repositories: hot (warm fork server,
-covering tests only), cold (a fresh pytest on the covering tests) and full (a fresh pytest on
-the whole suite, the SWE-smith way). Keep/drop decisions and FAIL_TO_PASS sets must match.
+The same candidates are validated three ways on real repositories: auto (hot: the warm fork
+server swaps code in; warm: a new session forked from pre-imported pytest), cold (a new pytest
+process on the covering tests) and full (a new pytest on the whole suite, the SWE-smith way).
+Keep/drop decisions and FAIL_TO_PASS sets must match.
 """
 
 from __future__ import annotations
@@ -64,11 +65,13 @@ def test_sample_hot_cold_full_agree(sample_ws: Path) -> None:
     paths = _assert_same(cands, results)
     kept = sum(v.kept for v in results["full"].values())
     assert kept >= 25, kept  # the comparison is about real bugs, not 42 no-ops
-    assert paths["hot"] >= 25 and paths["cold"] >= 3, paths  # both paths were exercised
+    assert paths["hot"] >= 25 and paths["warm"] >= 2, paths  # both paths were exercised
+    assert {v.path for v in results["cold"].values()} <= {"cold", "none"}
     # The hot path ran only the covering tests; P2P for the rest was inferred.
     hot = [v for v in results["auto"].values() if v.path == "hot" and v.kept]
     n_suite = len(results["full"][cands[0].candidate_id].tests_run)
-    assert hot and all(len(v.tests_run) < n_suite for v in hot)
+    # (a class-body change runs every test importing the module: here, the whole suite)
+    assert sum(len(v.tests_run) < n_suite for v in hot) >= 20
     assert all(len(v.fail_to_pass) + len(v.pass_to_pass) <= n_suite for v in hot)
     # Confirmed on disk with tracebacks: the curator's text names the failing assertion.
     assert all(v.failures and all(v.failures.values()) for v in hot)

@@ -165,6 +165,23 @@ def test_map_then_hot_swaps_match_the_disk(tiny) -> None:
             bad = {n.split("::")[1] for n, o in res.run.outcomes.items() if o.outcome == FAILED}
             assert failing in bad, (old, res.run.outcomes)
             assert res.cpu > 0
+        # Class-level changes re-run the class statement into the live class: a removed
+        # method, and a body change in a class whose __init__ uses zero-arg super().
+        removed = _plan(root, recipe, CORE.replace("    def spin(self):\n        return self.v\n",
+                                                   ""), tm)
+        assert removed.mode == "hot" and removed.reason.startswith("class statement"), removed
+        res = server.run(removed.tests, removed.swaps, timeout=20)
+        statuses = {n.split("::")[1]: o.outcome for n, o in res.run.outcomes.items()}
+        assert statuses == {"test_double": PASSED, "test_setter": PASSED,
+                            "test_spin": FAILED, "test_lazy": PASSED}, statuses
+        attr = _plan(root, recipe, CORE.replace("        return self.v\n\n\ndef lazy",
+                                                "        return self.v\n\n    spin = None\n"
+                                                "\n\ndef lazy"), tm)
+        assert attr.mode == "hot"
+        res = server.run(attr.tests, attr.swaps, timeout=20)
+        assert res.run.outcomes["tests/test_core.py::test_spin"].outcome == FAILED
+        assert res.run.outcomes["tests/test_core.py::test_double"].outcome == PASSED
+
         # Each child starts pristine: the clean code still passes afterwards.
         plan = _plan(root, recipe, CORE.replace("return self.v * 2", "return self.v * 3"), tm)
         clean = server.run(["tests/test_core.py::test_double"], [], timeout=20)
@@ -189,3 +206,28 @@ def test_map_then_hot_swaps_match_the_disk(tiny) -> None:
     finally:
         server.close()
     assert not server.alive
+
+
+def test_warm_server_runs_fresh_sessions_from_disk(tiny) -> None:
+    """The warm path: pre-imported pytest, each request a new session that reads the disk."""
+    from engine.forkserver import WarmServer
+    from engine.testrun import run_pytest
+
+    env, root, recipe = tiny
+    warm = WarmServer(env, root, recipe)
+    warm.start()
+    try:
+        nodeids = ["tests/test_core.py::test_double", "tests/test_core.py::test_spin"]
+        clean = run_pytest(env, root, recipe, nodeids, timeout=30, tb="no", runner=warm)
+        assert {o.outcome for o in clean.outcomes.values()} == {PASSED}
+        # An import-time change (a class attribute shadowing a method) on disk is seen.
+        (root / "pkg" / "core.py").write_text(CORE.replace(
+            "        return self.v\n\n\ndef lazy", "        return self.v\n\n    spin = None\n"
+            "\n\ndef lazy"))
+        broken = run_pytest(env, root, recipe, nodeids, timeout=30, tb="short", runner=warm)
+        assert broken.outcomes["tests/test_core.py::test_spin"].outcome == FAILED
+        assert "TypeError" in broken.outcomes["tests/test_core.py::test_spin"].message
+        assert broken.outcomes["tests/test_core.py::test_double"].outcome == PASSED
+        assert warm.last_cpu > 0
+    finally:
+        warm.close()

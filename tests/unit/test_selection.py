@@ -152,8 +152,19 @@ def test_planner_picks_the_path(tmp_path: Path) -> None:
     assert (wrap.mode, wrap.tests) == ("hot", ["tests/test_core.py::test_a"])
     assert wrap.swaps[0].units[0].changed == ("deco.<locals>.wrapper",)
 
-    cls = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("size = 1", "size = 2")))
-    assert (cls.mode, "test_other" in str(cls.tests)) == ("cold", False)
+    # A class body change re-runs the class statement in the warm process, on every test
+    # whose module imports the file; with --validation cold it runs in a fresh process.
+    size = make_patch("pkg/core.py", SOURCE, SOURCE.replace("size = 1", "size = 2"))
+    cls = planner.plan(size)
+    assert (cls.mode, cls.tests) == ("hot", ["tests/test_core.py::test_a",
+                                             "tests/test_util.py::test_b"])
+    assert cls.swaps[0].classes == [("Box", [])]
+    assert planner.plan(size, "cold").mode == "cold"
+    gone = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("    size = 1\n", "")))
+    assert gone.swaps[0].classes == [("Box", ["size"])]
+    base = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("class Box:",
+                                                                         "class Box(int):")))
+    assert base.mode == "cold"  # a changed header is not replayed in place
 
     # Nobody executes Box.__init__ in this map: no test can fail, nothing runs.
     none = planner.plan(make_patch("pkg/core.py", SOURCE, SOURCE.replace("self.v = v\n\n    @p",
@@ -187,9 +198,11 @@ def test_timeouts_scale_with_the_selected_tests(tmp_path: Path) -> None:
     plan = _planner(root, tm).plan(make_patch("pkg/core.py", SOURCE,
                                               SOURCE.replace("* 2", "* 3")))
     config = ValidationConfig(full_timeout=60.0, suite_seconds=1.5)
-    assert plan_timeout(plan, config) == 4.5  # 10 x 0.25 s + 2 s
+    assert plan_timeout(plan, config) == 2.25  # 5 x 0.25 s + 1 s
     plan.mode = "cold"
-    assert plan_timeout(plan, config) == 10.0  # one more start-up: 2 x the clean suite + 4.5
+    assert plan_timeout(plan, config) == 10.0  # a fresh process: at least 10 s
+    quick = plan.__class__("hot", "", [], 0.0)
+    assert plan_timeout(quick, ValidationConfig(slowest_test=2.0)) == 3.0  # 1 s + slowest test
     plan.mode = "full"
     assert plan_timeout(plan, config) == 60.0
     assert plan_timeout(plan, ValidationConfig(timeout=3.0)) == 3.0

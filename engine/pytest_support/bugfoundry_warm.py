@@ -1,0 +1,85 @@
+"""A pre-imported pytest that forks a fresh session per request (the warm path).
+
+Run as a script in the *target* repo's interpreter. It imports pytest and the pytest plugins
+the environment registers (the fixed cost of every pytest start) once, then for each JSON-line
+request forks a child that runs ``pytest.main(args)`` from scratch: configuration, conftest
+files, the project and the selected test modules are imported fresh from disk, where the
+candidate's diff has been written. That is exactly what a new process would do, minus the
+interpreter and plugin start-up. Answers go to the original stdout, one JSON line each.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+
+_CMD_FD = os.dup(0)
+_OUT_FD = os.dup(1)
+_NULL = os.open(os.devnull, os.O_RDWR)
+os.dup2(_NULL, 0)
+os.dup2(_NULL, 1)
+
+import pytest  # noqa: E402 - after the protocol fds are saved
+from bugfoundry_childwait import enter_child, wait_child  # noqa: E402
+
+
+def _preload_plugins():
+    try:
+        from importlib.metadata import entry_points
+
+        eps = entry_points()
+        group = eps.select(group="pytest11") if hasattr(eps, "select") else eps.get("pytest11", [])
+        for ep in group:
+            try:
+                ep.load()
+            except Exception:  # noqa: BLE001, S112 - pytest reports a broken plugin itself
+                continue
+    except Exception:  # noqa: BLE001 - preloading is an optimisation only
+        pass
+
+
+def _send(msg):
+    data = (json.dumps(msg) + "\n").encode()
+    while data:
+        data = data[os.write(_OUT_FD, data):]
+
+
+def _child(cmd):
+    code = 4
+    try:
+        enter_child(float(cmd["timeout"]))
+        os.environ.update(cmd.get("env", {}))
+        os.chdir(cmd["cwd"])
+        sys.path.insert(0, cmd["cwd"])  # as ``python -m pytest`` puts the cwd first
+        os.dup2(_NULL, 2)
+        code = int(pytest.main(list(cmd["args"])))
+    except BaseException:  # noqa: BLE001 - the child must always reach os._exit
+        code = 4
+    finally:
+        os._exit(code)
+
+
+def main():
+    _preload_plugins()
+    _send({"event": "ready", "pid": os.getpid()})
+    for line in os.fdopen(_CMD_FD, "r", encoding="utf-8"):
+        if not line.strip():
+            continue
+        cmd = json.loads(line)
+        if cmd.get("op") == "quit":
+            break
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            _child(cmd)
+        timed_out, status, usage = wait_child(pid, float(cmd["timeout"]))
+        code = os.waitstatus_to_exitcode(status)
+        _send({"id": cmd.get("id"), "status": "timeout" if timed_out or code in (
+            -signal.SIGXCPU, -signal.SIGKILL) else "ok", "exit": code,
+            "cpu": round(usage.ru_utime + usage.ru_stime, 6),
+            "wall": round(time.monotonic() - started, 6)})
+
+
+if __name__ == "__main__":
+    main()
