@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from engine import __version__
@@ -318,6 +319,25 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from engine.export import export, result_dict
+
+    _, store = _open(args)
+    with store:
+        def progress(n: int) -> None:
+            _err(f"exported {n} instances ...")
+
+        result = export(store, Path(args.output), fmt=args.format, split=args.split,
+                        repo=args.repo, rule=args.rule, force=args.force, progress=progress)
+    if args.json:
+        _dump(result_dict(result))
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.decisions.items()))
+        print(f"wrote {result.count} instances ({result.format}, {args.split} split) to "
+              f"{result.path}\n  manifest: {result.manifest}\n  decisions: {counts or 'none'}")
+    return 0
+
+
 def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     """The headless command set; ``register(subparsers, common)`` lets a front end add more."""
     common = common_options()
@@ -383,6 +403,18 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     show = sub.add_parser("show", parents=[common], help="one instance: diff, tests, failure")
     show.add_argument("instance_id")
     show.set_defaults(func=cmd_show)
+
+    ex = sub.add_parser("export", parents=[common],
+                        help="write the curated split (or all instances) as JSONL or Parquet")
+    ex.add_argument("--format", required=True, choices=("swesmith", "swebench", "parquet"))
+    ex.add_argument("-o", "--output", required=True, help="file to write (plus PATH.manifest.json)")
+    ex.add_argument("--split", default="curated", choices=("curated", "all"))
+    ex.add_argument("--repo", default=None)
+    ex.add_argument("--rule", default="accept-no-reject",
+                    choices=("accept-no-reject", "any-accept", "unanimous"),
+                    help="when several curators decided: which instances are curated")
+    ex.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    ex.set_defaults(func=cmd_export)
 
     if register is not None:
         register(sub, common)

@@ -248,3 +248,39 @@ def apply_patch(files: dict[str, str], patch: str) -> dict[str, str | None]:
             raise PatchError(f"{fp.old}: no such file")
         result[fp.new] = apply_file_patch(base, fp)
     return result
+
+
+def reverse_patch(patch: str) -> str:
+    """The diff that undoes ``patch`` (the fix of a bug diff): sides and hunk ranges swapped."""
+    out: list[str] = []
+    for line in split_lines(patch):
+        if line.startswith(("--- ", "+++ ")):
+            out.append(line)  # swapped pairwise below
+        elif line.startswith("@@ "):
+            m = _HUNK_RE.match(line)
+            if not m:
+                out.append(line)
+                continue
+            old = m.group(1) + (f",{m.group(2)}" if m.group(2) is not None else "")
+            new = m.group(3) + (f",{m.group(4)}" if m.group(4) is not None else "")
+            out.append(f"@@ -{new} +{old} @@" + line[m.end():])
+        elif line.startswith("+") and not line.startswith("+++ "):
+            out.append("-" + line[1:])
+        elif line.startswith("-") and not line.startswith("--- "):
+            out.append("+" + line[1:])
+        else:
+            out.append(line)
+    return _swap_file_headers("".join(out))
+
+
+def _swap_file_headers(patch: str) -> str:
+    """Swap each ``--- a/X`` / ``+++ b/Y`` pair (a created file becomes a deleted one)."""
+    lines = split_lines(patch)
+    for i in range(len(lines) - 1):
+        if lines[i].startswith("--- ") and lines[i + 1].startswith("+++ "):
+            old, new = lines[i][4:], lines[i + 1][4:]
+            old_name = old[2:] if old.startswith("a/") else old
+            new_name = new[2:] if new.startswith("b/") else new
+            lines[i] = "--- " + ("a/" + new_name if not new.startswith("/dev/null") else new)
+            lines[i + 1] = "+++ " + ("b/" + old_name if not old.startswith("/dev/null") else old)
+    return "".join(lines)

@@ -1,14 +1,18 @@
-"""The command palette (ctrl+p): jump to an instance id, saved filters, forge, progress.
+"""The command palette (ctrl+p): jump to an instance id, saved filters, forge, progress,
+export of the curated split.
 
-Saved filters live in ``<workspace>/tui.json`` (``tui.prefs``). Export of the curated split
-is not here yet: it arrives with ``engine/export.py``.
+Saved filters live in ``<workspace>/tui.json`` (``tui.prefs``). Exports go to
+``<workspace>/exports/`` under a new timestamped name (never overwriting), written on a thread
+worker with its own cursor by ``engine.export``, with the manifest beside them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -48,6 +52,11 @@ class CurationCommands(Provider):
             Command("Filter: save the current filter as ...", self.ask_name,
                     f"kept in {bf.prefs.path.name} in the workspace"),
         ]
+        for fmt, what in (("swesmith", "SWE-smith JSONL (patch = the bug)"),
+                          ("swebench", "SWE-bench JSONL (patch = the fix)"),
+                          ("parquet", "Parquet, zstd")):
+            out.append(Command(f"Export: curated split as {what}", partial(start_export, bf, fmt),
+                               "accepted instances, to exports/ in the workspace, with a manifest"))
         for name, saved in sorted(bf.prefs.saved_filters.items()):
             out.append(Command(f"Filter: apply saved '{name}'", partial(self.apply, saved),
                                saved.describe()))
@@ -103,3 +112,42 @@ class CurationCommands(Provider):
             self.bf.notify(f"saved the filter '{name}': {current.describe()}")
 
         self.bf.push_screen(NameScreen("Save the current filter as"), save)
+
+
+EXTENSIONS = {"swesmith": "jsonl", "swebench": "jsonl", "parquet": "parquet"}
+
+
+def export_path(home: Path, fmt: str, now: datetime) -> Path:
+    """A new file under ``<workspace>/exports`` named after the format and the time."""
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    path = home / "exports" / f"curated-{fmt}-{stamp}.{EXTENSIONS[fmt]}"
+    k = 2
+    while path.exists():
+        path = home / "exports" / f"curated-{fmt}-{stamp}-{k}.{EXTENSIONS[fmt]}"
+        k += 1
+    return path
+
+
+def start_export(bf: BugfoundryApp, fmt: str) -> None:
+    path = export_path(bf.workspace.home, fmt, datetime.now())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bf.notify(f"exporting the curated split ({fmt}) ...")
+    bf.run_worker(partial(_export_worker, bf, fmt, path), name="export", group="export",
+                  thread=True, exit_on_error=False)
+
+
+def _export_worker(bf: BugfoundryApp, fmt: str, path: Path) -> None:
+    from engine.errors import BugfoundryError
+    from engine.export import export
+    from engine.store import Store
+
+    cursor = bf.store.con.cursor()
+    try:
+        result = export(Store(cursor, bf.store.path), path, fmt=fmt, split="curated")
+    except BugfoundryError as exc:
+        bf.call_from_thread(bf.notify, str(exc), severity="error")
+        return
+    finally:
+        cursor.close()
+    bf.call_from_thread(bf.notify, f"exported {result.count} curated instances to "
+                        f"{result.path} (manifest beside it)", title="export")

@@ -1,7 +1,7 @@
 """The DuckDB store: the only package that speaks SQL.
 
 ``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
-+ ``TestMapMixin`` (the baseline's test map).
++ ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries).
 """
 
 from engine.store.core import (
@@ -27,10 +27,11 @@ from engine.store.curation import (
     DecisionState,
     UndoRedo,
 )
+from engine.store.exporting import ExportMixin
 from engine.store.testmaps import TestMapMixin
 
 
-class Store(TestMapMixin, CurationMixin, StoreCore):
+class Store(ExportMixin, TestMapMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -38,5 +39,6 @@ __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
-    "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines", "instance_id_for",
+    "ExportMixin", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
+    "instance_id_for",
 ]

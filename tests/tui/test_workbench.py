@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Input
 
 from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
-from tests.tui.test_app import run_app
+from tests.tui.test_app import run_app, states
 from tui.app import BugfoundryApp
 from tui.forge_screen import ForgeScreen
 from tui.modals import NameScreen
@@ -268,3 +268,34 @@ def test_progress_closed_before_its_figures_arrive(home: Path) -> None:
         assert isinstance(app.screen, BrowseScreen)
 
     run_app(home, drive)
+
+
+def test_palette_exports_the_curated_split(home: Path) -> None:
+    """Accept two instances, reject one, export from the palette: only the accepted two."""
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("a")  # accept -> next
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        await _palette(pilot, "export: curated split as SWE-bench")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if list((home / "exports").glob("*.jsonl")):
+                break
+        await app.workers.wait_for_complete()
+
+    run_app(home, drive)
+    files = sorted((home / "exports").glob("curated-swebench-*.jsonl"))
+    assert len(files) == 1
+    rows = [json.loads(line) for line in files[0].read_text().splitlines()]
+    accepted = {i for i, (d, _r) in states(home).items() if d == "accept"}
+    assert len(accepted) == 2 and {r["instance_id"] for r in rows} == accepted
+    assert all(r["patch"].startswith("diff --git") and r["FAIL_TO_PASS"] for r in rows)
+    manifest = json.loads(files[0].with_name(files[0].name + ".manifest.json").read_text())
+    assert manifest["count"] == 2 and manifest["curators"] == ["ann"]
+    assert manifest["decisions"]["accept"] == 2 and manifest["decisions"]["reject"] == 1

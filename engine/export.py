@@ -1,0 +1,200 @@
+"""Export the curated split (or any filter) in the formats the SWE-bench ecosystem reads.
+
+- ``swesmith``: SWE-smith task JSONL: ``patch`` is the bug-introducing diff, plus our
+  provenance (strategy, modifier, base commit, realism, decision summary).
+- ``swebench``: SWE-bench task JSONL: ``patch`` is the fix (the bug diff reversed) and
+  ``test_patch`` is empty, because the tests are the repo's own, unchanged. ``base_commit`` is the
+  pinned commit the bug applies to; the buggy state is ``base_commit`` plus the ``bug_patch``
+  field (SWE-smith keeps it on a per-instance branch instead).
+- ``parquet``: the SWE-smith rows as Parquet (zstd), written by DuckDB.
+
+Every export writes a manifest beside it (``PATH.manifest.json``): the filter, counts per
+decision, curators, the decision rule and versions. Nothing is overwritten without ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.diffs import reverse_patch
+from engine.errors import UsageError
+from engine.store import Store
+
+FORMATS = ("swesmith", "swebench", "parquet")
+SPLITS = ("curated", "all")
+RULES = {
+    "accept-no-reject": "in the split when at least one curator's current decision is accept "
+                        "and none is reject",
+    "any-accept": "in the split when at least one curator's current decision is accept",
+    "unanimous": "in the split when every curator who decided accepted",
+}
+
+
+@dataclass
+class ExportResult:
+    path: str
+    manifest: str
+    format: str
+    count: int
+    decisions: dict[str, int] = field(default_factory=dict)
+
+
+def in_split(decisions: list[str], rule: str) -> bool:
+    """Whether an instance with these current decisions (one per curator) is curated (pure)."""
+    made = [d for d in decisions if d in ("accept", "reject")]
+    if rule == "any-accept":
+        return "accept" in made
+    if rule == "unanimous":
+        return bool(made) and all(d == "accept" for d in made)
+    return "accept" in made and "reject" not in made
+
+
+def _summary(states: list[Any]) -> dict[str, Any]:
+    decisions = {s.curator: s.decision for s in states if s.decision}
+    realism = Counter(s.realism for s in states if s.realism)
+    return {
+        "decisions": decisions,
+        "realism": realism.most_common(1)[0][0] if realism else None,
+        "realism_votes": dict(realism),
+        "rubric": {s.curator: {"clarity": s.clarity, "test_validity": s.test_validity,
+                               "difficulty": s.difficulty} for s in states
+                   if s.clarity is not None or s.test_validity is not None or s.difficulty},
+        "notes": {s.curator: s.note for s in states if s.note},
+    }
+
+
+def _swesmith_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "instance_id": inst["instance_id"],
+        "repo": inst["repo"],
+        "patch": inst["patch"],
+        "FAIL_TO_PASS": list(inst["fail_to_pass"]),
+        "PASS_TO_PASS": list(inst["pass_to_pass"]),
+        "image_name": f"bugfoundry/{inst['repo']}:{inst['base_commit'][:12]}",
+        "problem_statement": inst.get("problem_statement") or "",
+        "base_commit": inst["base_commit"],
+        "strategy": inst["strategy"],
+        "modifier": inst["modifier"],
+        "file": inst["file"],
+        "entity": inst["entity"],
+        "realism": summary["realism"],
+        "decision_summary": summary,
+        "created_at": str(inst["created_at"]),
+    }
+
+
+def _swebench_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "instance_id": inst["instance_id"],
+        "repo": inst["repo"],
+        "base_commit": inst["base_commit"],
+        "patch": reverse_patch(inst["patch"]),
+        "test_patch": "",
+        "problem_statement": inst.get("problem_statement") or "",
+        "hints_text": "",
+        "FAIL_TO_PASS": list(inst["fail_to_pass"]),
+        "PASS_TO_PASS": list(inst["pass_to_pass"]),
+        "created_at": str(inst["created_at"]),
+        "environment_setup_commit": inst["base_commit"],
+        "version": inst["base_commit"][:12],
+        "bug_patch": inst["patch"],
+        "strategy": inst["strategy"],
+        "modifier": inst["modifier"],
+        "realism": summary["realism"],
+    }
+
+
+def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str]
+          ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    states_by_id: dict[str, list[Any]] = {}
+    for s in store.current_decisions():
+        states_by_id.setdefault(s.instance_id, []).append(s)
+    for iid in store.instance_ids(repo):
+        states = states_by_id.get(iid, [])
+        decided = [s.decision for s in states if s.decision]
+        counts["accept" if "accept" in decided else "reject" if "reject" in decided
+               else "skip" if decided else "undecided"] += 1
+        if split == "curated" and not in_split(decided, rule):
+            continue
+        inst = store.get_instance(iid)
+        if inst is not None:
+            yield inst, _summary(states)
+
+
+def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
+           repo: str | None = None, rule: str = "accept-no-reject", force: bool = False,
+           progress: Callable[[int], None] | None = None) -> ExportResult:
+    """Write the split to ``path`` (+ manifest); refuses to overwrite without ``force``."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}.")
+    if rule not in RULES:
+        raise UsageError(f"unknown decision rule {rule!r}; choose from {', '.join(RULES)}.")
+    path = Path(path)
+    manifest_path = path.with_name(path.name + ".manifest.json")
+    for p in (path, manifest_path):
+        if p.exists() and not force:
+            raise UsageError(f"{p} exists; pass --force to overwrite it.")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: {path.parent} is not a directory.")
+    counts: Counter[str] = Counter()
+    row_of = _swebench_row if fmt == "swebench" else _swesmith_row
+    fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl", dir=path.parent)
+    n = 0
+    curators: set[str] = set()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for inst, summary in _rows(store, split, repo, rule, counts):
+                curators |= set(summary["decisions"])
+                fh.write(json.dumps(row_of(inst, summary), default=str) + "\n")
+                n += 1
+                if progress and n % 500 == 0:
+                    progress(n)
+        if fmt == "parquet":
+            store.jsonl_to_parquet(Path(tmp), path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)  # never a half-written file at ``path``
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if progress:
+        progress(n)
+    result = ExportResult(str(path), str(manifest_path), fmt, n, dict(counts))
+    manifest = {
+        "format": fmt, "path": str(path), "count": n, "created_at":
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        "filter": {"split": split, "repo": repo},
+        "decision_rule": {"name": rule, "text": RULES[rule]},
+        "decisions": dict(counts), "curators": sorted(curators),
+        "versions": _versions(),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("bugfoundry", "duckdb"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def result_dict(result: ExportResult) -> dict[str, Any]:
+    return asdict(result)

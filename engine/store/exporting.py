@@ -1,0 +1,30 @@
+"""Store queries for exports: instance ids in a stable order, and Parquet via DuckDB's COPY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class ExportMixin:
+    con: duckdb.DuckDBPyConnection
+
+    def instance_ids(self, repo: str | None = None) -> list[str]:
+        sql = "SELECT instance_id FROM instances"
+        params: list[str] = []
+        if repo:
+            sql += " WHERE repo = ?"
+            params.append(repo)
+        return [r[0] for r in self.con.execute(sql + " ORDER BY repo, instance_id",
+                                               params).fetchall()]
+
+    def jsonl_to_parquet(self, src: Path, dst: Path) -> None:
+        """Convert an export's JSON lines to Parquet (zstd) without loading them in Python."""
+        literal = str(dst).replace("'", "''")
+        self.con.execute(
+            f"COPY (SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608
+            f"maximum_object_size=67108864)) TO '{literal}' (FORMAT parquet, COMPRESSION zstd)",
+            [str(src)])

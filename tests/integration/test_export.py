@@ -1,0 +1,95 @@
+"""Export of the curated split on the real sample workspace (SWE-smith, SWE-bench, Parquet)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine.cli import main
+from engine.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def decided(sample_ws: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """A copy of the sample database with decisions by two curators."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    shutil.copy(sample_ws / "bugfoundry.duckdb", ws / "bugfoundry.duckdb")
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        ids = store.instance_ids("sample")[:6]
+        for iid in ids[:4]:
+            store.record_decision(iid, "ann", "accept", realism="plausible")
+        store.record_decision(ids[4], "ann", "reject")
+        store.record_decision(ids[0], "bob", "accept", realism="realistic")
+        store.record_decision(ids[1], "bob", "reject")  # a disagreement: not curated
+        store.record_decision(ids[5], "bob", "skip")
+    return ws, ids
+
+
+def _export(ws: Path, fmt: str, out: Path, *extra: str) -> int:
+    return main(["export", "--format", fmt, "-o", str(out), "--workspace", str(ws), *extra])
+
+
+def test_curated_split_in_every_format(decided, tmp_path: Path, capsys) -> None:
+    ws, ids = decided
+    curated = {ids[0], ids[2], ids[3]}
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _export(ws, "swesmith", out / "smith.jsonl") == 0
+    smith = [json.loads(x) for x in (out / "smith.jsonl").read_text().splitlines()]
+    assert {r["instance_id"] for r in smith} == curated
+    row = next(r for r in smith if r["instance_id"] == ids[0])
+    assert row["decision_summary"]["decisions"] == {"ann": "accept", "bob": "accept"}
+    assert row["patch"].startswith("diff --git") and row["FAIL_TO_PASS"]
+    assert row["strategy"] == "procedural" and row["base_commit"] and row["image_name"]
+    manifest = json.loads((out / "smith.jsonl.manifest.json").read_text())
+    assert manifest["count"] == 3 and manifest["curators"] == ["ann", "bob"]
+    assert manifest["decision_rule"]["name"] == "accept-no-reject"
+    assert manifest["decisions"]["accept"] == 4 and manifest["decisions"]["reject"] == 1
+
+    # Other rules and the whole set.
+    assert _export(ws, "swesmith", out / "any.jsonl", "--rule", "any-accept") == 0
+    assert len((out / "any.jsonl").read_text().splitlines()) == 4
+    assert _export(ws, "swesmith", out / "all.jsonl", "--split", "all") == 0
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        n_all = len(store.instance_ids())
+    assert len((out / "all.jsonl").read_text().splitlines()) == n_all
+
+    # Parquet holds the same rows.
+    assert _export(ws, "parquet", out / "smith.parquet") == 0
+    got = duckdb.sql(f"SELECT instance_id, FAIL_TO_PASS FROM '{out / 'smith.parquet'}'").fetchall()
+    assert {r[0] for r in got} == curated
+    assert all(r[1] for r in got)
+
+    # Never overwrite without --force.
+    capsys.readouterr()
+    assert _export(ws, "swesmith", out / "smith.jsonl") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2 and "--force" in err[0]
+    assert _export(ws, "swesmith", out / "smith.jsonl", "--force") == 0
+
+
+def test_swebench_fix_undoes_the_bug(decided, sample_ws: Path, tmp_path: Path) -> None:
+    ws, _ids = decided
+    out = tmp_path / "bench.jsonl"
+    assert _export(ws, "swebench", out) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rows and all(r["test_patch"] == "" and r["environment_setup_commit"] for r in rows)
+    repo = next((sample_ws / "repos").iterdir())
+    for r in rows:
+        tree = tmp_path / r["instance_id"]
+        subprocess.run(["git", "clone", "-q", str(repo), str(tree)], check=True)
+        subprocess.run(["git", "checkout", "-q", r["base_commit"]], cwd=tree, check=True)
+        # The buggy state is base_commit + bug_patch; the gold patch brings it back.
+        subprocess.run(["git", "apply", "-"], cwd=tree, input=r["bug_patch"], text=True,
+                       check=True)
+        assert subprocess.run(["git", "diff", "--quiet"], cwd=tree).returncode == 1
+        subprocess.run(["git", "apply", "-"], cwd=tree, input=r["patch"], text=True, check=True)
+        assert subprocess.run(["git", "diff", "--quiet"], cwd=tree).returncode == 0
