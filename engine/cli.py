@@ -338,6 +338,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from engine.verify import check_dict, read_rows, verify_rows
+
+    ws, store = _open(args)
+    with store:
+        rows = read_rows(Path(args.file), store)
+        if args.max:
+            rows = rows[: args.max]
+        checks = []
+        for check in verify_rows(ws, store, rows, log=_err):
+            checks.append(check)
+            if not args.json:
+                mark = "ok  " if check.ok else "FAIL"
+                _err(f"[{len(checks)}/{len(rows)}] {mark} {check.instance_id}")
+    failed = [c for c in checks if not c.ok]
+    if args.json:
+        _dump([check_dict(c) for c in checks])
+    else:
+        print(f"verified {len(checks)} instances from {args.file}: {len(checks) - len(failed)} "
+              f"hold, {len(failed)} fail")
+        if failed:
+            print(f"{'instance':<60} {'F2P fail w/ bug':>16} {'pass w/ fix':>12}  problem")
+            for c in failed:
+                print(f"{c.instance_id:<60} {c.f2p_failing_with_bug:>7}/{c.f2p:<8} "
+                      f"{c.passing_with_fix:>5}/{c.tests_with_fix:<6}  {c.problems[0]}")
+    return 1 if failed else 0
+
+
 def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     """The headless command set; ``register(subparsers, common)`` lets a front end add more."""
     common = common_options()
@@ -415,6 +443,12 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="when several curators decided: which instances are curated")
     ex.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     ex.set_defaults(func=cmd_export)
+
+    ver = sub.add_parser("verify", parents=[common],
+                         help="replay exported instances: the bug fails F2P, the fix passes all")
+    ver.add_argument("file", help="an export (JSONL or Parquet) of repos in this workspace")
+    ver.add_argument("--max", type=int, default=None, help="only the first N rows")
+    ver.set_defaults(func=cmd_verify)
 
     if register is not None:
         register(sub, common)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
@@ -28,3 +28,9 @@ class ExportMixin:
             f"COPY (SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608
             f"maximum_object_size=67108864)) TO '{literal}' (FORMAT parquet, COMPRESSION zstd)",
             [str(src)])
+
+    def read_parquet_rows(self, path: Path) -> list[dict[str, Any]]:
+        """Rows of a Parquet file as dicts (lists stay lists)."""
+        cur = self.con.execute("SELECT * FROM read_parquet(?)", [str(path)])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]

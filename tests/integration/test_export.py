@@ -93,3 +93,26 @@ def test_swebench_fix_undoes_the_bug(decided, sample_ws: Path, tmp_path: Path) -
         assert subprocess.run(["git", "diff", "--quiet"], cwd=tree).returncode == 1
         subprocess.run(["git", "apply", "-"], cwd=tree, input=r["patch"], text=True, check=True)
         assert subprocess.run(["git", "diff", "--quiet"], cwd=tree).returncode == 0
+
+
+def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, capsys) -> None:
+    ws, _ids = decided
+    for fmt in ("swebench", "swesmith"):
+        out = tmp_path / f"{fmt}.jsonl"
+        assert _export(ws, fmt, out) == 0
+        capsys.readouterr()
+        assert main(["verify", str(out), "--workspace", str(ws)]) == 0, capsys.readouterr()
+        assert "3 hold, 0 fail" in capsys.readouterr().out
+    # A PASS_TO_PASS test passed off as FAIL_TO_PASS does not fail with the bug: caught.
+    rows = [json.loads(x) for x in (tmp_path / "swebench.jsonl").read_text().splitlines()]
+    rows[0]["FAIL_TO_PASS"].append(rows[0]["PASS_TO_PASS"].pop(0))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["verify", str(bad), "--workspace", str(ws)]) == 1
+    out = capsys.readouterr().out
+    assert "2 hold, 1 fail" in out and "FAIL_TO_PASS pass with the bug" in out
+    # A malformed file is a row-numbered error, nothing replayed.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(rows[1]) + "\n{oops\n")
+    assert main(["verify", str(broken), "--workspace", str(ws)]) == 2
+    assert "broken.jsonl:2:" in capsys.readouterr().err
