@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
-from engine.errors import BugfoundryError
+from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
 from engine.workspace import Workspace
 
@@ -339,11 +339,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from engine.verify import check_dict, read_rows, verify_rows
+    from engine.importing import read_rows
+    from engine.verify import REQUIRED, check_dict, verify_rows
 
     ws, store = _open(args)
     with store:
         rows = read_rows(Path(args.file), store)
+        for n, row in enumerate(rows, 1):
+            missing = [k for k in REQUIRED if k not in row]
+            if missing:
+                raise UsageError(f"{args.file}: row {n} lacks {', '.join(missing)}")
         if args.max:
             rows = rows[: args.max]
         checks = []
@@ -364,6 +369,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 print(f"{c.instance_id:<60} {c.f2p_failing_with_bug:>7}/{c.f2p:<8} "
                       f"{c.passing_with_fix:>5}/{c.tests_with_fix:<6}  {c.problems[0]}")
     return 1 if failed else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from engine.importing import import_file
+
+    _, store = _open(args)
+    with store:
+        result = import_file(store, Path(args.file))
+    if args.json:
+        _dump(vars(result))
+    else:
+        print(f"imported {result.imported} instances from {result.path} "
+              f"({result.already_present} already present)")
+    return 0
 
 
 def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
@@ -449,6 +468,11 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     ver.add_argument("file", help="an export (JSONL or Parquet) of repos in this workspace")
     ver.add_argument("--max", type=int, default=None, help="only the first N rows")
     ver.set_defaults(func=cmd_verify)
+
+    imp = sub.add_parser("import", parents=[common],
+                         help="import an export or a SWE-smith / SWE-bench dataset for review")
+    imp.add_argument("file", help="JSONL or Parquet; malformed rows are reported, none imported")
+    imp.set_defaults(func=cmd_import)
 
     if register is not None:
         register(sub, common)

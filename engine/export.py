@@ -88,8 +88,14 @@ def _swesmith_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, An
         "entity": inst["entity"],
         "realism": summary["realism"],
         "decision_summary": summary,
+        "failures": _failures(inst),
         "created_at": str(inst["created_at"]),
     }
+
+
+def _failures(inst: dict[str, Any]) -> list[dict[str, str]]:
+    """The curator-facing failure output per F2P test, as uniform records (Parquet-friendly)."""
+    return [{"test": t, "output": o} for t, o in (inst.get("failures") or {}).items()]
 
 
 def _swebench_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +115,10 @@ def _swebench_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, An
         "bug_patch": inst["patch"],
         "strategy": inst["strategy"],
         "modifier": inst["modifier"],
+        "file": inst["file"],
+        "entity": inst["entity"],
         "realism": summary["realism"],
+        "failures": _failures(inst),
     }
 
 
@@ -156,7 +165,10 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for inst, summary in _rows(store, split, repo, rule, counts):
                 curators |= set(summary["decisions"])
-                fh.write(json.dumps(row_of(inst, summary), default=str) + "\n")
+                row = row_of(inst, summary)
+                if fmt == "parquet":  # free-form keys (curator names) as JSON text
+                    row["decision_summary"] = json.dumps(summary, default=str)
+                fh.write(json.dumps(row, default=str) + "\n")
                 n += 1
                 if progress and n % 500 == 0:
                     progress(n)

@@ -10,7 +10,6 @@ buggy state already.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.diffs import reverse_patch
-from engine.errors import UsageError
 from engine.forge import ensure_environment, get_repo
 from engine.models import PASSED
 from engine.repos import make_worker_tree, reset_tree
@@ -38,29 +36,6 @@ class RowCheck:
     passing_with_fix: int = 0
     tests_with_fix: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
-    """Rows of a JSONL or Parquet export; a malformed row raises UsageError with its number."""
-    if path.suffix == ".parquet":
-        if store is None:
-            raise UsageError("reading Parquet needs the workspace database")
-        rows = store.read_parquet_rows(path)
-    else:
-        rows = []
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise UsageError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-    for n, row in enumerate(rows, 1):
-        missing = [k for k in REQUIRED if k not in row]
-        if missing:
-            raise UsageError(f"{path}: row {n} lacks {', '.join(missing)}")
-    return rows
 
 
 def _patches(row: dict[str, Any]) -> tuple[str, str]:

@@ -34,3 +34,27 @@ class ExportMixin:
         cur = self.con.execute("SELECT * FROM read_parquet(?)", [str(path)])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def import_instances(self, instances: list[dict[str, Any]]) -> int:
+        """Insert imported instances in one transaction; ids already present are skipped.
+        Returns how many were added."""
+        present = {r[0] for r in self.con.execute(
+            "SELECT instance_id FROM instances WHERE instance_id IN (SELECT unnest(?))",
+            [[i["instance_id"] for i in instances]]).fetchall()}
+        new = [i for i in instances if i["instance_id"] not in present]
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for i in new:
+                self.con.execute(
+                    "INSERT INTO instances VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [i["instance_id"], i["candidate_id"], i["repo"], i["base_commit"],
+                     i["strategy"], i["modifier"], i["file"], i["entity"], i["patch"],
+                     i["fail_to_pass"], i["pass_to_pass"], len(i["fail_to_pass"]),
+                     len(i["pass_to_pass"]), i["lines_changed"], i["files_changed"],
+                     i["failures"], i["problem_statement"], i["meta"], 0.0, i["created_at"]])
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+        return len(new)

@@ -116,3 +116,52 @@ def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, ca
     broken.write_text(json.dumps(rows[1]) + "\n{oops\n")
     assert main(["verify", str(broken), "--workspace", str(ws)]) == 2
     assert "broken.jsonl:2:" in capsys.readouterr().err
+
+
+FIELDS = ("instance_id", "repo", "base_commit", "strategy", "modifier", "file", "entity", "patch",
+          "fail_to_pass", "pass_to_pass", "n_f2p", "n_p2p", "lines_changed", "files_changed",
+          "failures", "problem_statement")
+
+
+def _instances(ws: Path) -> dict[str, dict]:
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        out = {}
+        for iid in store.instance_ids():
+            rec = store.get_instance(iid)
+            assert rec is not None
+            out[iid] = {k: rec[k] for k in FIELDS}
+        return out
+
+
+def test_export_then_import_gives_identical_instances(decided, tmp_path: Path, capsys) -> None:
+    ws, _ids = decided
+    source = _instances(ws)
+    for fmt, ext in (("swesmith", "jsonl"), ("swebench", "jsonl"), ("parquet", "parquet")):
+        out = tmp_path / f"all-{fmt}.{ext}"
+        assert _export(ws, fmt, out, "--split", "all") == 0
+        fresh = tmp_path / f"fresh-{fmt}"
+        assert main(["import", str(out), "--workspace", str(fresh)]) == 0
+        assert _instances(fresh) == source, fmt
+        capsys.readouterr()
+        assert main(["import", str(out), "--workspace", str(fresh), "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert again["imported"] == 0 and again["already_present"] == len(source)
+
+
+def test_malformed_import_is_row_numbered_and_imports_nothing(decided, tmp_path: Path,
+                                                              capsys) -> None:
+    ws, _ids = decided
+    out = tmp_path / "some.jsonl"
+    assert _export(ws, "swesmith", out, "--split", "all") == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()[:4]]
+    del rows[1]["FAIL_TO_PASS"]
+    rows[2]["patch"] = "this is not a diff"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fresh = tmp_path / "fresh"
+    capsys.readouterr()
+    assert main(["import", str(bad), "--workspace", str(fresh)]) == 2
+    err = capsys.readouterr().err
+    assert "2 malformed rows, nothing imported" in err
+    assert "row 2: missing FAIL_TO_PASS" in err and "row 3: patch is not a unified diff" in err
+    assert _instances(fresh) == {}

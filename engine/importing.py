@@ -1,0 +1,154 @@
+"""Import datasets for review: our exports, SWE-smith and SWE-bench task files (JSONL/Parquet).
+
+Every row is checked first; any malformed row is reported with its number and nothing is
+imported (all or nothing, one transaction). Rows become instances exactly as exported: the
+bug diff, FAIL_TO_PASS / PASS_TO_PASS, provenance and failure output. A SWE-bench row without
+our ``bug_patch`` has a buggy ``base_commit``; its bug diff is stored as the reverse of the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.diffs import PatchError, parse_patch, reverse_patch
+from engine.errors import UsageError
+from engine.store import Store, count_changed_lines
+
+REQUIRED = ("instance_id", "repo", "patch", "FAIL_TO_PASS", "PASS_TO_PASS")
+MAX_REPORTED = 5
+
+
+@dataclass
+class ImportResult:
+    path: str
+    rows: int
+    imported: int
+    already_present: int
+
+
+def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
+    """Rows of a JSONL or Parquet file; unreadable JSON raises UsageError with its line."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        if store is None:
+            raise UsageError("reading Parquet needs the workspace database")
+        return store.read_parquet_rows(path)
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise UsageError(f"{path}:{n}: a row must be a JSON object")
+            rows.append(row)
+    return rows
+
+
+def row_problems(row: dict[str, Any]) -> list[str]:
+    """What is wrong with one row (empty when it can be imported)."""
+    problems = [f"missing {k}" for k in REQUIRED if k not in row or row[k] is None]
+    for key in ("FAIL_TO_PASS", "PASS_TO_PASS"):
+        value = row.get(key)
+        if value is not None and (not isinstance(value, list)
+                                  or not all(isinstance(t, str) for t in value)):
+            problems.append(f"{key} must be a list of test ids")
+    if isinstance(row.get("FAIL_TO_PASS"), list) and not row["FAIL_TO_PASS"]:
+        problems.append("FAIL_TO_PASS is empty")
+    for key in ("patch", "bug_patch"):
+        value = row.get(key)
+        if key in row and value is not None:
+            try:
+                if not isinstance(value, str) or not parse_patch(value):
+                    problems.append(f"{key} is not a unified diff")
+            except PatchError as exc:
+                problems.append(f"{key}: {exc}")
+    for key in ("instance_id", "repo"):
+        if key in row and not isinstance(row[key], str):
+            problems.append(f"{key} must be text")
+    return problems
+
+
+def _bug_patch(row: dict[str, Any]) -> tuple[str, str]:
+    if row.get("bug_patch"):
+        return row["bug_patch"], "swebench"
+    if "environment_setup_commit" in row or "test_patch" in row:
+        return reverse_patch(row["patch"]), "swebench-external"
+    return row["patch"], "swesmith"
+
+
+def _instance(row: dict[str, Any], source: str) -> dict[str, Any]:
+    patch, kind = _bug_patch(row)
+    lines, files = count_changed_lines(patch)
+    paths = [fp.path for fp in parse_patch(patch)]
+    failures = row.get("failures") or []
+    if isinstance(failures, list):
+        failures = {f["test"]: f["output"] for f in failures if isinstance(f, dict)}
+    summary = row.get("decision_summary")
+    if isinstance(summary, str):
+        summary = json.loads(summary or "null")
+    meta = {"imported_from": source, "imported_format": kind,
+            "decision_summary": summary, "realism": row.get("realism")}
+    return {
+        "instance_id": row["instance_id"],
+        "candidate_id": f"{row['repo']}.{hashlib.sha256(patch.encode()).hexdigest()[:16]}",
+        "repo": row["repo"],
+        "base_commit": row.get("base_commit") or "",
+        "strategy": row.get("strategy") or "imported",
+        "modifier": row.get("modifier") or kind,
+        "file": row.get("file") or (paths[0] if paths else ""),
+        "entity": row.get("entity") or "",
+        "patch": patch,
+        "fail_to_pass": list(row["FAIL_TO_PASS"]),
+        "pass_to_pass": list(row["PASS_TO_PASS"]),
+        "lines_changed": lines,
+        "files_changed": files,
+        "failures": json.dumps(failures),
+        "problem_statement": row.get("problem_statement") or None,
+        "meta": json.dumps(meta, sort_keys=True, default=str),
+        "created_at": _timestamp(row.get("created_at")),
+    }
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            pass
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def import_file(store: Store, path: Path) -> ImportResult:
+    """Check every row, then import them all in one transaction (or none)."""
+    path = Path(path)
+    rows = read_rows(path, store)
+    if not rows:
+        raise UsageError(f"{path}: no rows to import")
+    bad = [(n, p) for n, row in enumerate(rows, 1) if (p := row_problems(row))]
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows, 1):
+        iid = row.get("instance_id")
+        if isinstance(iid, str):
+            if iid in seen:
+                bad.append((n, [f"duplicate instance_id (also row {seen[iid]})"]))
+            seen.setdefault(iid, n)
+    if bad:
+        bad.sort()
+        shown = "; ".join(f"row {n}: {', '.join(p)}" for n, p in bad[:MAX_REPORTED])
+        more = f" (and {len(bad) - MAX_REPORTED} more rows)" if len(bad) > MAX_REPORTED else ""
+        raise UsageError(f"{path}: {len(bad)} malformed rows, nothing imported.\n{shown}{more}")
+    instances = [_instance(row, str(path)) for row in rows]
+    added = store.import_instances(instances)
+    return ImportResult(str(path), len(rows), added, len(rows) - added)
