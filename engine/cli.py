@@ -328,7 +328,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             _err(f"exported {n} instances ...")
 
         result = export(store, Path(args.output), fmt=args.format, split=args.split,
-                        repo=args.repo, rule=args.rule, force=args.force, progress=progress)
+                        repo=args.repo, rule=args.rule, force=args.force,
+                        dedup=args.dedup, progress=progress)
     if args.json:
         _dump(result_dict(result))
     else:
@@ -382,6 +383,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         print(f"imported {result.imported} instances from {result.path} "
               f"({result.already_present} already present)")
+    return 0
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from engine.dedup import find_groups
+
+    _, store = _open(args)
+    with store:
+        records = store.dedup_records(args.repo)
+    groups = find_groups(records)
+    if args.json:
+        _dump([{"kind": g.kind, "key": g.key, "representative": g.representative,
+                "duplicates": g.duplicates} for g in groups])
+        return 0
+    n_dup = sum(len(g.duplicates) for g in groups)
+    n_exact = sum(len(g.duplicates) for g in groups if g.kind == "exact")
+    print(f"{len(records)} instances: {len(groups)} duplicate groups, {n_dup} duplicates "
+          f"({n_exact} exact: left out of exports by default; near ones with --dedup near)")
+    for g in groups[: args.show]:
+        print(f"  {g.kind:5} {g.representative}  <- {', '.join(g.duplicates)}")
     return 0
 
 
@@ -461,6 +482,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     choices=("accept-no-reject", "any-accept", "unanimous"),
                     help="when several curators decided: which instances are curated")
     ex.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    ex.add_argument("--dedup", default="exact", choices=("exact", "near", "none"),
+                    help="leave out duplicates (see `bugfoundry dedup`): exact (default), "
+                         "near (also same entity and FAIL_TO_PASS set), none")
     ex.set_defaults(func=cmd_export)
 
     ver = sub.add_parser("verify", parents=[common],
@@ -473,6 +497,12 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                          help="import an export or a SWE-smith / SWE-bench dataset for review")
     imp.add_argument("file", help="JSONL or Parquet; malformed rows are reported, none imported")
     imp.set_defaults(func=cmd_import)
+
+    dd = sub.add_parser("dedup", parents=[common],
+                        help="duplicate bugs: same normalised diff, or same entity and F2P set")
+    dd.add_argument("--repo", default=None)
+    dd.add_argument("--show", type=int, default=20, help="groups to list (default 20)")
+    dd.set_defaults(func=cmd_dedup)
 
     if register is not None:
         register(sub, common)

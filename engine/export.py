@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.dedup import duplicate_ids, find_groups
 from engine.diffs import reverse_patch
 from engine.errors import UsageError
 from engine.store import Store
 
 FORMATS = ("swesmith", "swebench", "parquet")
 SPLITS = ("curated", "all")
+DEDUP: dict[str, tuple[str, ...]] = {"none": (), "exact": ("exact",), "near": ("exact", "near")}
 RULES = {
     "accept-no-reject": "in the split when at least one curator's current decision is accept "
                         "and none is reject",
@@ -122,8 +124,8 @@ def _swebench_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, An
     }
 
 
-def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str]
-          ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str],
+          skip: set[str]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     states_by_id: dict[str, list[Any]] = {}
     for s in store.current_decisions():
         states_by_id.setdefault(s.instance_id, []).append(s)
@@ -134,6 +136,9 @@ def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter
                else "skip" if decided else "undecided"] += 1
         if split == "curated" and not in_split(decided, rule):
             continue
+        if iid in skip:
+            counts["duplicates_left_out"] += 1
+            continue
         inst = store.get_instance(iid)
         if inst is not None:
             yield inst, _summary(states)
@@ -141,6 +146,7 @@ def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter
 
 def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
            repo: str | None = None, rule: str = "accept-no-reject", force: bool = False,
+           dedup: str = "exact",
            progress: Callable[[int], None] | None = None) -> ExportResult:
     """Write the split to ``path`` (+ manifest); refuses to overwrite without ``force``."""
     if fmt not in FORMATS:
@@ -157,13 +163,16 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     if not path.parent.is_dir():
         raise UsageError(f"cannot write {path}: {path.parent} is not a directory.")
     counts: Counter[str] = Counter()
+    if dedup not in DEDUP:
+        raise UsageError(f"unknown --dedup {dedup!r}; choose from {', '.join(DEDUP)}.")
+    skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
     row_of = _swebench_row if fmt == "swebench" else _swesmith_row
     fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl", dir=path.parent)
     n = 0
     curators: set[str] = set()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for inst, summary in _rows(store, split, repo, rule, counts):
+            for inst, summary in _rows(store, split, repo, rule, counts, skip):
                 curators |= set(summary["decisions"])
                 row = row_of(inst, summary)
                 if fmt == "parquet":  # free-form keys (curator names) as JSON text
@@ -183,13 +192,15 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         raise
     if progress:
         progress(n)
+    left_out = counts.pop("duplicates_left_out", 0)
     result = ExportResult(str(path), str(manifest_path), fmt, n, dict(counts))
     manifest = {
         "format": fmt, "path": str(path), "count": n, "created_at":
         datetime.now(UTC).isoformat(timespec="seconds"),
-        "filter": {"split": split, "repo": repo},
+        "filter": {"split": split, "repo": repo, "dedup": dedup},
         "decision_rule": {"name": rule, "text": RULES[rule]},
-        "decisions": dict(counts), "curators": sorted(curators),
+        "decisions": dict(counts), "duplicates_left_out": left_out,
+        "curators": sorted(curators),
         "versions": _versions(),
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -58,3 +58,14 @@ class ExportMixin:
             raise
         self.con.execute("COMMIT")
         return len(new)
+
+    def dedup_records(self, repo: str | None = None) -> list[dict[str, Any]]:
+        """The fields duplicate detection compares, for every instance."""
+        sql = "SELECT instance_id, repo, file, entity, patch, fail_to_pass FROM instances"
+        params: list[str] = []
+        if repo:
+            sql += " WHERE repo = ?"
+            params.append(repo)
+        cur = self.con.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]

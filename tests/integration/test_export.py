@@ -165,3 +165,24 @@ def test_malformed_import_is_row_numbered_and_imports_nothing(decided, tmp_path:
     assert "2 malformed rows, nothing imported" in err
     assert "row 2: missing FAIL_TO_PASS" in err and "row 3: patch is not a unified diff" in err
     assert _instances(fresh) == {}
+
+
+def test_near_duplicates_left_out_on_request(decided, tmp_path: Path, capsys) -> None:
+    ws, _ids = decided
+    capsys.readouterr()
+    assert main(["dedup", "--workspace", str(ws), "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    near = {d for g in groups if g["kind"] == "near" for d in g["duplicates"]}
+    assert near  # the sample has several edits of one function failing the same tests
+    assert _export(ws, "swesmith", tmp_path / "none.jsonl", "--split", "all", "--dedup",
+                   "none") == 0
+    assert _export(ws, "swesmith", tmp_path / "near.jsonl", "--split", "all", "--dedup",
+                   "near") == 0
+    kept = {json.loads(x)["instance_id"]
+            for x in (tmp_path / "near.jsonl").read_text().splitlines()}
+    everything = {json.loads(x)["instance_id"]
+                  for x in (tmp_path / "none.jsonl").read_text().splitlines()}
+    assert kept == everything - near
+    manifest = json.loads((tmp_path / "near.jsonl.manifest.json").read_text())
+    assert manifest["duplicates_left_out"] == len(near)
+    assert manifest["filter"]["dedup"] == "near"
