@@ -37,7 +37,8 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 
 Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns,
 `by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
-yours) and `is:disputed` keeps the instances curators disagree on. Decision keys do nothing
+yours), `is:disputed` keeps the instances curators disagree on and `is:duplicate` the
+duplicates of another instance. Decision keys do nothing
 while a text field has focus, and nothing at all when the database is open read-only
 (another process holds it).
 

@@ -47,9 +47,10 @@ FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
 
 
 def parse_filter_text(raw: str) -> dict[str, Any]:
-    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements."""
+    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements,
+    ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``)."""
     found: dict[str, Any] = {field: "" for field in set(FILTER_TOKENS.values())}
-    disputed = False
+    disputed = duplicates = False
     words = []
     for word in raw.split():
         name, sep, value = word.partition(":")
@@ -57,9 +58,11 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
             found[FILTER_TOKENS[name.lower()]] = value
         elif sep and name.lower() == "is" and value.lower() in ("disputed", "disagreement"):
             disputed = True
+        elif sep and name.lower() == "is" and value.lower() in ("duplicate", "dup"):
+            duplicates = True
         else:
             words.append(word)
-    return {**found, "text": " ".join(words), "disputed": disputed}
+    return {**found, "text": " ".join(words), "disputed": disputed, "duplicates": duplicates}
 
 
 class CurationScreen(Screen):

@@ -47,6 +47,7 @@ class BrowseFilter:
     realism: str = ""  # one of REALISM_FILTERS
     text: str = ""  # substring of id, file or function
     disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
+    duplicates: bool = False  # only duplicates of another instance (engine.dedup's groups)
     labelled_by: str = ""  # only instances this curator has a current decision or tag on
 
 
@@ -282,6 +283,9 @@ class CurationMixin:
             params.append(f.realism)
         if f.disputed:
             sql += f" AND i.instance_id IN ({self._disputed_sql()})"
+        if f.duplicates:
+            sql += " AND i.instance_id IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(sorted(self.duplicate_instance_ids()))  # type: ignore[attr-defined]
         if f.labelled_by:
             sql += (f" AND i.instance_id IN (WITH {self._current_sql('WHERE curator = ?')} "
                     "SELECT instance_id FROM cur)")

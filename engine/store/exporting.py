@@ -69,3 +69,14 @@ class ExportMixin:
         cur = self.con.execute(sql, params)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def duplicate_instance_ids(self) -> set[str]:
+        """Instances that duplicate another (exact or near), cached until instances change."""
+        from engine.dedup import duplicate_ids, find_groups
+
+        n = self.con.execute("SELECT count(*), max(created_at) FROM instances").fetchone()
+        cached = self.__dict__.get("_dup_cache")
+        if cached is None or cached[0] != n:
+            cached = (n, duplicate_ids(find_groups(self.dedup_records())))
+            self.__dict__["_dup_cache"] = cached
+        return cached[1]

@@ -185,4 +185,13 @@ def test_near_duplicates_left_out_on_request(decided, tmp_path: Path, capsys) ->
     assert kept == everything - near
     manifest = json.loads((tmp_path / "near.jsonl.manifest.json").read_text())
     assert manifest["duplicates_left_out"] == len(near)
+    # The TUI's `is:duplicate` filter lists exactly these.
+    from engine.store import BrowseFilter
+    from tui.screens import parse_filter_text
+
+    shown = BrowseFilter(curator="ann", **parse_filter_text("is:duplicate"))
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        assert store.count(shown) == len(near)
+        rows = store.browse(shown, "instance_id", False, None, len(near) + 5)
+    assert {r.instance_id for r in rows} == near
     assert manifest["filter"]["dedup"] == "near"

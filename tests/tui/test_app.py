@@ -303,10 +303,11 @@ def test_parse_filter_text() -> None:
 
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",
-        "disputed": False, "labelled_by": "",
+        "disputed": False, "duplicates": False, "labelled_by": "",
     }
     assert parse_filter_text("by:bob")["labelled_by"] == "bob"
     assert parse_filter_text("IS:Disputed x")["disputed"] is True
+    assert parse_filter_text("is:dup")["duplicates"] is True
 
 
 def test_note_in_review_does_not_trigger_decision_keys(home: Path) -> None:
