@@ -1,0 +1,54 @@
+"""Importing datasets: row checks and the mapping of external SWE-bench rows (pure + store)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.diffs import apply_patch, make_patch
+from engine.errors import UsageError
+from engine.importing import import_file, row_problems
+from engine.store import Store
+
+CLEAN = "def add(a, b):\n    return a + b\n"
+BUGGY = "def add(a, b):\n    return a - b\n"
+
+
+def _swebench_row(iid: str) -> dict:
+    """A row as SWE-bench ships it: base_commit is buggy, patch is the gold fix."""
+    return {"instance_id": iid, "repo": "org/calc", "base_commit": "a" * 40,
+            "patch": make_patch("calc.py", BUGGY, CLEAN), "test_patch": "",
+            "problem_statement": "add() subtracts", "FAIL_TO_PASS": ["tests/t.py::test_add"],
+            "PASS_TO_PASS": ["tests/t.py::test_other"], "created_at": "2024-01-02T03:04:05Z",
+            "environment_setup_commit": "a" * 40, "version": "1.0"}
+
+
+def test_external_swebench_rows_become_bug_diffs(tmp_path: Path) -> None:
+    path = tmp_path / "swebench.jsonl"
+    path.write_text(json.dumps(_swebench_row("calc-1")) + "\n")
+    with Store.open(tmp_path / "db.duckdb") as store:
+        result = import_file(store, path)
+        inst = store.get_instance("calc-1")
+    assert result.imported == 1 and inst is not None
+    # Stored as "clean + bug": the reverse of the gold fix turns the clean code buggy.
+    assert apply_patch({"calc.py": CLEAN}, inst["patch"])["calc.py"] == BUGGY
+    assert inst["modifier"] == "swebench-external" and inst["file"] == "calc.py"
+    assert inst["problem_statement"] == "add() subtracts"
+    assert list(inst["fail_to_pass"]) == ["tests/t.py::test_add"]
+    assert inst["meta"]["imported_format"] == "swebench-external"
+
+
+def test_row_checks_and_all_or_nothing(tmp_path: Path) -> None:
+    good = _swebench_row("calc-1")
+    assert row_problems(good) == []
+    assert "FAIL_TO_PASS is empty" in row_problems({**good, "FAIL_TO_PASS": []})
+    assert "PASS_TO_PASS must be a list of test ids" in row_problems({**good,
+                                                                      "PASS_TO_PASS": "t"})
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
+    with Store.open(tmp_path / "db.duckdb") as store:
+        with pytest.raises(UsageError, match="row 2: duplicate instance_id"):
+            import_file(store, path)
+        assert store.instance_ids() == []
