@@ -172,7 +172,7 @@ def _print_summary(s: Any) -> None:
         paths = ", ".join(f"{k} {v}" for k, v in s.paths.items())
         print(f"  validation paths ({s.validation}): {paths}")
     for why in s.hot_off:
-        print(f"  hot path off: {why}")
+        print(f"  server off (its candidates took the cold path): {why}")
     print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
           "(validation, per worker)")
     if s.interrupted:
@@ -281,7 +281,6 @@ def cmd_instances(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from engine.errors import UsageError
 
     _, store = _open(args)
     with store:
@@ -340,16 +339,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from engine.importing import read_rows
-    from engine.verify import REQUIRED, check_dict, verify_rows
+    from engine.verify import check_dict, load_rows, verify_rows
 
     ws, store = _open(args)
     with store:
-        rows = read_rows(Path(args.file), store)
-        for n, row in enumerate(rows, 1):
-            missing = [k for k in REQUIRED if k not in row]
-            if missing:
-                raise UsageError(f"{args.file}: row {n} lacks {', '.join(missing)}")
+        rows = load_rows(Path(args.file), store)
         if args.max:
             rows = rows[: args.max]
         checks = []

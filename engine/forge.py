@@ -175,7 +175,7 @@ class ForgeSummary:
     baseline_flaky: int = 0
     validation: str = "auto"  # what was asked: auto | cold | full
     paths: dict[str, int] = field(default_factory=dict)  # verdicts per hot/cold/full/none
-    hot_off: list[str] = field(default_factory=list)  # why a worker's hot path was off
+    hot_off: list[str] = field(default_factory=list)  # fork/warm servers that could not start, why
     entities: int = 0  # source entities seen by the procedural strategy
     entities_uncovered: int = 0  # skipped: no test executes them
     entities_arid: int = 0  # skipped: stubs, __repr__, overloads, protocols
@@ -256,7 +256,8 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     finally:
         results.close()
     summary.paths = dict(sorted(validator.paths.items()))
-    summary.hot_off = sorted({w.hot_off for w in validator.workers if w.hot_off})
+    summary.hot_off = sorted({f"{kind}: {why}" for w in validator.workers
+                              for kind, why in w.off.items()})
     _fill_totals(store, summary, selected)
     summary.elapsed = round(time.monotonic() - start, 2)
     if summary.validated_now:

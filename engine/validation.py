@@ -135,11 +135,8 @@ class Worker:
     """One private tree, and the warm fork server collected in it (started on first use)."""
 
     tree: Path
-    server: ForkServer | None = None
-    warm: WarmServer | None = None
-    hot_off: str = ""  # why this worker's hot path is off ("" = not yet known to be off)
-    warm_off: str = ""
-    stats: dict[str, int] = field(default_factory=dict)
+    servers: dict[str, ForkServer | WarmServer] = field(default_factory=dict)  # by kind
+    off: dict[str, str] = field(default_factory=dict)  # kind -> why it is off on this worker
 
 
 class Validator:
@@ -202,8 +199,8 @@ class Validator:
         return self._on_disk(cid, plan, worker)
 
     def _hot(self, cid: str, plan: Plan, worker: Worker) -> Verdict | None:
-        server = self._server(worker)
-        if server is None:
+        server = self._started(worker, ForkServer)
+        if not isinstance(server, ForkServer):
             return None
         assert plan.tests is not None
         try:
@@ -223,28 +220,29 @@ class Validator:
             verdict.cpu += again.cpu
             return self._confirmed(verdict, subset, again.run)
         except HotUnavailable as exc:
-            worker.stats["fallbacks"] = worker.stats.get("fallbacks", 0) + 1
-            if not server.alive:
-                worker.server = None
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
             return None
 
-    def _server(self, worker: Worker) -> ForkServer | None:
-        if worker.hot_off:
+    def _started(self, worker: Worker, kind: type[ForkServer] | type[WarmServer]
+                 ) -> ForkServer | WarmServer | None:
+        """The worker's server of this kind, started on first use; None (and remembered as
+        off for this worker) when it cannot start."""
+        name = kind.kind
+        if name in worker.off:
             return None
-        if worker.server is not None and worker.server.alive:
-            return worker.server
-        server = ForkServer(self.env, worker.tree, self.recipe,
-                            startup_timeout=max(120.0, 5 * self.config.suite_seconds))
+        server = worker.servers.get(name)
+        if server is not None and server.alive:
+            return server
+        server = kind(self.env, worker.tree, self.recipe,
+                      startup_timeout=max(120.0, 5 * self.config.suite_seconds))
         try:
             reset_tree(worker.tree)
             server.start()
         except HotUnavailable as exc:
-            worker.hot_off = str(exc)
-            self.log(f"hot path off on {worker.tree.name}: {exc}")
+            worker.off[name] = str(exc)
+            self.log(f"{name} off on {worker.tree.name}: {exc}")
             return None
-        worker.server = server
-        worker.stats["servers"] = worker.stats.get("servers", 0) + 1
+        worker.servers[name] = server
         return server
 
     def _on_disk(self, cid: str, plan: Plan, worker: Worker) -> Verdict:
@@ -252,7 +250,8 @@ class Validator:
         session is forked from a pre-imported pytest (the warm server) when one runs."""
         tree = worker.tree
         timeout = plan_timeout(plan, self.config)
-        warm = self._warm(worker) if self.config.mode == "auto" and plan.mode == "cold" else None
+        warm = (self._started(worker, WarmServer)
+                if self.config.mode == "auto" and plan.mode == "cold" else None)
         reset_tree(tree)
         try:
             _write_files(tree, plan.patched)
@@ -261,7 +260,7 @@ class Validator:
                                  tb="no", runner=warm)
             except HotUnavailable as exc:
                 self.log(f"warm path unavailable for {cid} ({exc}); using a new process")
-                worker.warm, warm = None, None
+                warm = None
                 run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
                                  tb="no")
             verdict = self.judge(cid, run, plan)
@@ -272,28 +271,12 @@ class Validator:
                     again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
                                        tb=self.config.tb, runner=warm)
                 except HotUnavailable:
-                    worker.warm = None
                     again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
                                        tb=self.config.tb)
                 verdict = self._confirmed(verdict, subset, again)
         finally:
             reset_tree(tree)
         return verdict
-
-    def _warm(self, worker: Worker) -> WarmServer | None:
-        if worker.warm_off:
-            return None
-        if worker.warm is not None and worker.warm.alive:
-            return worker.warm
-        server = WarmServer(self.env, worker.tree, self.recipe, startup_timeout=120.0)
-        try:
-            server.start()
-        except HotUnavailable as exc:
-            worker.warm_off = str(exc)
-            self.log(f"warm path off on {worker.tree.name}: {exc}")
-            return None
-        worker.warm = server
-        return server
 
     def _confirmed(self, verdict: Verdict, subset: list[str], run: TestRun) -> Verdict:
         """Keep the F2P tests whose failure reproduced, with their tracebacks.
@@ -384,10 +367,9 @@ class Validator:
     def close(self) -> None:
         """Stop the fork servers (their CPU time is then accounted to this process)."""
         for w in self.workers:
-            for server in (w.server, w.warm):
-                if server is not None:
-                    server.close()
-            w.server = w.warm = None
+            for server in w.servers.values():
+                server.close()
+            w.servers.clear()
 
     def _task(self, cand: Candidate) -> Verdict:
         worker = self._free.get()

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.diffs import reverse_patch
+from engine.errors import UsageError
 from engine.forge import ensure_environment, get_repo
+from engine.importing import REQUIRED, read_rows
 from engine.models import PASSED
 from engine.repos import make_worker_tree, reset_tree
 from engine.store import Store
 from engine.testrun import run_pytest
 from engine.workspace import Workspace
-
-REQUIRED = ("instance_id", "repo", "patch", "FAIL_TO_PASS", "PASS_TO_PASS")
 
 
 @dataclass
@@ -36,6 +36,16 @@ class RowCheck:
     passing_with_fix: int = 0
     tests_with_fix: int = 0
     problems: list[str] = field(default_factory=list)
+
+
+def load_rows(path: Path, store: Store) -> list[dict[str, Any]]:
+    """The rows to replay; a row without the fields replaying needs is a numbered error."""
+    rows = read_rows(path, store)
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in REQUIRED if k not in row]
+        if missing:
+            raise UsageError(f"{path}: row {n} lacks {', '.join(missing)}")
+    return rows
 
 
 def _patches(row: dict[str, Any]) -> tuple[str, str]:
@@ -71,14 +81,12 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
         reset_tree(tree)
         base = row.get("base_commit") or repo.commit
         bug, fix = _patches(row)
-        for what, arg in (("check out base_commit", None), ("apply the bug", bug),
-                          ("apply test_patch", row.get("test_patch") or "")):
-            if what.startswith("check out"):
-                err = _git(tree, "checkout", "-q", "--force", base)
-            elif arg:
-                err = _git(tree, "apply", "--whitespace=nowarn", "-", stdin=arg)
-            else:
-                continue
+        steps = [("check out base_commit", ["checkout", "-q", "--force", base], None),
+                 ("apply the bug", ["apply", "--whitespace=nowarn", "-"], bug),
+                 ("apply test_patch", ["apply", "--whitespace=nowarn", "-"],
+                  row.get("test_patch") or "")]
+        for what, args, stdin in steps:
+            err = _git(tree, *args, stdin=stdin) if stdin is None or stdin else ""
             if err:
                 check.ok = False
                 check.problems.append(f"could not {what}: {err}")
