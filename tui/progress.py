@@ -132,6 +132,7 @@ class ProgressScreen(Screen):
         if not self.is_mounted:
             return  # closed while the figures were read
         self.figures = figures
+        self._mine()  # the list's count may have landed since the screen opened
         cur = self.query_one("#curators", DataTable)
         cur.clear()
         for p in figures.curators:

@@ -56,6 +56,10 @@ def test_progress_and_agreement_layout(tmp_path: Path, snap_compare) -> None:
         s.con.execute("UPDATE decisions SET created_at = ?", [datetime(2026, 11, 20, 9, 30)])
 
     async def open_progress(pilot) -> None:  # noqa: ANN001
+        # The list's own count loads on a worker: let it land first, or "decided 8/30"
+        # can read "0/0" on a slow machine.
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
         await pilot.press("P")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
