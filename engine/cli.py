@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.cli_lm import add_lm_options, register_statements
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
 from engine.workspace import Workspace
@@ -133,10 +134,12 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def cmd_forge(args: argparse.Namespace) -> int:
-    from engine.forge import forge, parse_strategies
+    from engine.cli_lm import lm_settings
+    from engine.forge import LM_STRATEGIES, forge, parse_strategies
 
     strategies = parse_strategies(args.strategy)
     ws, store = _open(args)
+    lm = lm_settings(args, ws) if set(strategies) & set(LM_STRATEGIES) else None
     with store:
         progress = _Progress(enabled=sys.stderr.isatty())
         summary = forge(
@@ -145,7 +148,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
             validation="full" if args.full_suite else args.validation,
             baseline_runs=args.baseline_runs,
             baseline_timeout=args.baseline_timeout, log=progress.log,
-            on_total=progress.start, on_verdict=progress.advance,
+            on_total=progress.start, on_verdict=progress.advance, lm=lm,
         )
         progress.stop()
     if args.json:
@@ -173,6 +176,11 @@ def _print_summary(s: Any) -> None:
         print(f"  validation paths ({s.validation}): {paths}")
     for why in s.hot_off:
         print(f"  server off (its candidates took the cold path): {why}")
+    for strategy, d in s.lm.items():
+        rejected = ", ".join(f"{k} {v}" for k, v in d["rejected"].items()) or "none"
+        print(f"  {strategy}: {d['candidates']}/{d['targets']} answers made candidates "
+              f"({d['requested']} requested, {d['cached']} cached, ${d['cost']:.4f}); "
+              f"rejected: {rejected}" + ("; budget spent" if d["budget_stopped"] else ""))
     print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
           "(validation, per worker)")
     if s.interrupted:
@@ -435,8 +443,8 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg = sub.add_parser("forge", parents=[common], help="forge and validate candidate bugs")
     fg.add_argument("repo")
     fg.add_argument("--strategy", default="procedural",
-                    help="comma list: procedural (lm_modify, lm_rewrite, combine, pr_mirror "
-                         "are planned)")
+                    help="comma list of procedural, lm_modify, lm_rewrite (combine, "
+                         "pr_mirror are planned)")
     fg.add_argument("--max", type=int, default=None, help="at most N candidates")
     fg.add_argument("--seed", type=int, default=0)
     fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
@@ -451,6 +459,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="run the whole suite for every candidate (same as --validation full)")
     fg.add_argument("--baseline-runs", type=int, default=2)
     fg.add_argument("--baseline-timeout", type=float, default=1800.0)
+    add_lm_options(fg)
     fg.set_defaults(func=cmd_forge)
 
     st = sub.add_parser("status", parents=[common], help="per-repo counts, yield, drop reasons")
@@ -498,6 +507,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     dd.add_argument("--show", type=int, default=20, help="groups to list (default 20)")
     dd.set_defaults(func=cmd_dedup)
 
+    register_statements(sub, common)
     if register is not None:
         register(sub, common)
     return p

@@ -19,6 +19,7 @@ from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline, run_tes
 from engine.environments.base import Environment, make_environment
 from engine.environments.detect import detect_recipe
 from engine.errors import UsageError
+from engine.lm.client import LMClient, LMSettings
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.repos import make_worker_tree
 from engine.selection import MODES, Planner
@@ -27,8 +28,9 @@ from engine.testmap import IMPORT, TestMap
 from engine.validation import ValidationConfig, Validator, list_tree_files, timeout_for
 from engine.workspace import Workspace
 
-IMPLEMENTED_STRATEGIES = ("procedural",)
-PLANNED_STRATEGIES = ("lm_modify", "lm_rewrite", "combine", "pr_mirror")
+IMPLEMENTED_STRATEGIES = ("procedural", "lm_modify", "lm_rewrite")
+PLANNED_STRATEGIES = ("combine", "pr_mirror")
+LM_STRATEGIES = ("lm_modify", "lm_rewrite")
 
 Log = Callable[[str], None]
 
@@ -112,24 +114,31 @@ def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environm
 def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
                         max_candidates: int | None, *,
                         covered_lines: dict[str, set[int]] | None = None,
-                        stats: dict[str, int] | None = None) -> list[Candidate]:
+                        stats: dict[str, int] | None = None,
+                        extra: Sequence[Candidate] = ()) -> list[Candidate]:
     """All strategies' candidates, interleaved across modifiers, first ``max_candidates``.
 
     With ``covered_lines`` (from the baseline's test map) only code some test executes is
-    mutated; ``stats`` receives how many entities were seen and skipped.
+    mutated; ``stats`` receives how many entities were seen and skipped. ``extra`` holds
+    candidates made elsewhere (the LM strategies, which need the store and a client).
     """
     from engine.strategies import procedural
 
     buckets: dict[str, list[Candidate]] = {}
     seen: set[str] = set()
+
+    def add(c: Candidate) -> None:
+        if c.candidate_id not in seen:
+            seen.add(c.candidate_id)
+            buckets.setdefault(f"{c.strategy}/{c.modifier}", []).append(c)
+
     for strategy in strategies:
         if strategy == "procedural":
             for c in procedural.generate(repo.name, Path(repo.path), seed=seed,
                                          covered_lines=covered_lines, stats=stats):
-                if c.candidate_id in seen:
-                    continue
-                seen.add(c.candidate_id)
-                buckets.setdefault(f"{c.strategy}/{c.modifier}", []).append(c)
+                add(c)
+    for c in extra:
+        add(c)
     # Round-robin over modifiers so a --max sample keeps every modifier represented.
     ordered: list[Candidate] = []
     queues = [list(v) for _, v in sorted(buckets.items())]
@@ -180,6 +189,7 @@ class ForgeSummary:
     entities_uncovered: int = 0  # skipped: no test executes them
     entities_arid: int = 0  # skipped: stubs, __repr__, overloads, protocols
     mapped_functions: int = 0  # functions the test map saw executed (0 = no map)
+    lm: dict[str, Any] = field(default_factory=dict)  # per LM strategy: asked, cached, cost, ...
     interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,14 +203,20 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
           baseline_timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
           on_total: Callable[[int, int], None] | None = None,
           on_verdict: Callable[[Candidate, Verdict], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> ForgeSummary:
+          should_stop: Callable[[], bool] | None = None,
+          lm: LMSettings | None = None) -> ForgeSummary:
     """Run the whole pipeline for one repo; safe to interrupt and rerun.
+
+    The LM strategies need ``lm`` (model, endpoint, budget); their answers are cached in the
+    store, so a rerun with the same arguments sends no request.
 
     ``should_stop`` is polled after each verdict (the TUI's cancel button): when it returns
     True, running test processes are killed and every verdict stored so far is kept.
     """
     start = time.monotonic()
     repo = get_repo(store, repo_name)
+    lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
+    client = LMClient(lm or LMSettings(), seed=seed) if lm_wanted else None
     workers = max(1, workers or os.cpu_count() or 1)
     env, recipe = ensure_environment(ws, store, repo, log=log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=baseline_runs,
@@ -216,9 +232,11 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     summary.mapped_functions = len(testmap.functions) if testmap else 0
     log("forging candidates ...")
     stats: dict[str, int] = {}
+    covered = testmap.covered_lines if testmap else None
+    extra = _lm_candidates(client, store, repo, lm_wanted, len(strategies), seed,
+                           max_candidates, covered, summary, log) if client else []
     selected = generate_candidates(repo, strategies, seed, max_candidates,
-                                   covered_lines=testmap.covered_lines if testmap else None,
-                                   stats=stats)
+                                   covered_lines=covered, stats=stats, extra=extra)
     summary.entities = stats.get("entities", 0)
     summary.entities_uncovered = stats.get("uncovered", 0)
     summary.entities_arid = stats.get("arid", 0)
@@ -264,6 +282,32 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
         summary.seconds_per_candidate = round(
             store.mean_validation_seconds(repo.name), 3)
     return summary
+
+
+def _lm_candidates(client: LMClient, store: Store, repo: RepoRecord, wanted: Sequence[str],
+                   n_strategies: int, seed: int, max_candidates: int | None,
+                   covered: dict[str, set[int]] | None, summary: ForgeSummary,
+                   log: Log) -> list[Candidate]:
+    """Ask the model (or the cache) for each LM strategy's share of ``--max``."""
+    from engine.strategies import lm as lm_strategy
+
+    limit = (-(-max_candidates // n_strategies) if max_candidates
+             else lm_strategy.DEFAULT_LIMIT)
+    out: list[Candidate] = []
+    for strategy in wanted:
+        st = lm_strategy.LMForgeStats()
+        out += lm_strategy.generate(repo.name, Path(repo.path), strategy, client, store,
+                                    seed=seed, limit=limit, covered_lines=covered, stats=st,
+                                    log=log)
+        summary.lm[strategy] = st.to_dict()
+        d = summary.lm[strategy]
+        log(f"{strategy}: {d['candidates']} candidates from {d['targets']} functions "
+            f"({d['cached']} cached, {d['requested']} requested, ${d['cost']:.4f}; "
+            f"rejected {sum(d['rejected'].values())}, failed {sum(d['failed'].values())})")
+        if st.batch.budget_stopped:
+            log("LM budget spent: the remaining LM strategies are skipped")
+            break
+    return out
 
 
 def _fill_totals(store: Store, summary: ForgeSummary, selected: list[Candidate]) -> None:

@@ -111,6 +111,23 @@ def metadata_text(rec: dict[str, Any]) -> Text:
         text.append(f"note ({d.curator}): ", style="bold")
         text.append(d.note + "\n")
     if rec.get("problem_statement"):
-        text.append("Problem statement\n", style="bold")
+        text.append("Problem statement", style="bold")
+        text.append(f"  {statement_source(rec.get('statement'))}\n", style="dim")
+        for leak in (rec.get("statement") or {}).get("leaks", []):
+            text.append(f"⚠ leaks: {leak}\n", style="bold yellow")
         text.append(rec["problem_statement"] + "\n")
+    if (lm := meta.get("lm")) and isinstance(lm, dict):
+        text.append(f"written by {lm.get('model', '?')}: {lm.get('prompt_tokens', 0)}+"
+                    f"{lm.get('completion_tokens', 0)} tokens, ${lm.get('cost', 0):.4f}\n",
+                    style="dim")
     return text
+
+
+def statement_source(st: dict[str, Any] | None) -> str:
+    """Where a problem statement came from, and what it cost."""
+    if not st:
+        return "(imported)"
+    if st["kind"] != "lm":
+        return f"({st['kind']} template, offline)"
+    return (f"({st['model']}, {st['prompt_tokens']}+{st['completion_tokens']} tokens, "
+            f"${st['cost']:.4f})")

@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -98,6 +98,24 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """CREATE TABLE test_lines (
                 baseline_id VARCHAR, nodeid VARCHAR, file VARCHAR, lines INTEGER[])""",
             "ALTER TABLE results ADD COLUMN path VARCHAR",
+        ],
+    ),
+    (
+        4,
+        [
+            # LM answers by cache key (engine/lm), every LM call's fate, problem statements.
+            """CREATE TABLE lm_responses (
+                key VARCHAR, model VARCHAR, purpose VARCHAR, response VARCHAR,
+                created_at TIMESTAMP)""",
+            """CREATE TABLE lm_calls (
+                repo VARCHAR, purpose VARCHAR, file VARCHAR, entity VARCHAR, key VARCHAR,
+                status VARCHAR, reason VARCHAR, detail VARCHAR, candidate_id VARCHAR,
+                model VARCHAR, prompt_tokens INTEGER, completion_tokens INTEGER, cost DOUBLE,
+                cached BOOLEAN, created_at TIMESTAMP)""",
+            """CREATE TABLE statements (
+                instance_id VARCHAR, kind VARCHAR, text VARCHAR, model VARCHAR,
+                prompt_tokens INTEGER, completion_tokens INTEGER, cost DOUBLE,
+                leaks VARCHAR[], created_at TIMESTAMP)""",
         ],
     ),
 ]
@@ -481,7 +499,10 @@ class StoreCore:
         rec = dict(zip([d[0] for d in cur.description], row, strict=True))
         rec["failures"] = json.loads(rec["failures"] or "{}")
         rec["meta"] = json.loads(rec["meta"] or "{}")
-        return rec
+        return self.with_statements({instance_id: rec})[instance_id]
+
+    def with_statements(self, recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return recs  # engine.store.lm overlays problem statements written later
 
     def summary(self, repo: str) -> RepoSummary:
         cands = self.count_candidates(repo)

@@ -345,6 +345,7 @@ class CurationMixin:
             rec["meta"] = json.loads(rec["meta"] or "{}")
             rec["decisions"] = []
             recs[rec["instance_id"]] = rec
+        self.with_statements(recs)  # type: ignore[attr-defined]
         for st in self.current_decisions(instance_ids=list(recs)):
             recs[st.instance_id]["decisions"].append(st)
         envs = {}

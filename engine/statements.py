@@ -1,0 +1,277 @@
+"""Problem statements: the issue text an agent reads, written per validated instance.
+
+Three sources: a model (GitHub-issue style, from the diff, the failing output and a few failing
+tests' source), and two offline fallbacks: templates after SWE-smith's static kinds, and a text
+built from the failing tests (their code as the reproduction, their error as the symptom). A
+leakage check flags any statement that quotes a changed line of the diff or names a failing
+test: such a text hands the agent the answer.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.diffs import PatchError, parse_patch
+from engine.lm.batch import Ask, BatchStats, ask_all
+from engine.lm.client import Completion, LMClient, LMError, cache_key
+from engine.lm.prompts import statement_messages
+from engine.store import LMCall, Statement, Store
+
+MODES = ("lm", "tests", "template")
+MIN_LEAK_CHARS = 12  # shorter changed lines ("return x", "else:") are too common to count
+MAX_FAILURE_CHARS = 4000
+MAX_TESTS = 3
+
+Log = Callable[[str], None]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def changed_code_lines(patch: str) -> list[str]:
+    """The added and removed lines of a diff, stripped, long enough to be a real quote."""
+    out: list[str] = []
+    try:
+        files = parse_patch(patch)
+    except PatchError:
+        return out
+    for fp in files:
+        for _start, body in fp.hunks:
+            for line in body:
+                if line[:1] in "+-" and len(_norm(line[1:])) >= MIN_LEAK_CHARS:
+                    out.append(_norm(line[1:]))
+    return list(dict.fromkeys(out))
+
+
+def find_leaks(text: str, patch: str, fail_to_pass: Sequence[str] = ()) -> list[str]:
+    """What the statement gives away: quoted changed lines, failing test names, pytest."""
+    flat = _norm(text)
+    leaks = [f"quotes `{line}`" for line in changed_code_lines(patch) if line in flat]
+    for nodeid in fail_to_pass:
+        name = test_function_name(nodeid)
+        if name.startswith("test") and re.search(rf"\b{re.escape(name)}\b", text):
+            leaks.append(f"names the failing test {name}")
+    if re.search(r"\bpytest\b", text, re.I):
+        leaks.append("mentions pytest")
+    return leaks
+
+
+def test_function_name(nodeid: str) -> str:
+    """``tests/t.py::TestX::test_y[1-2]`` -> ``test_y``."""
+    return nodeid.split("::")[-1].split("[", 1)[0]
+
+
+def test_source(repo_root: Path, nodeid: str) -> str | None:
+    """The source of the test function a node id names, read from the repo copy."""
+    parts = nodeid.split("::")
+    path = Path(repo_root) / parts[0]
+    try:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    scope: list[ast.stmt] = tree.body
+    node: ast.AST | None = None
+    for name in [*parts[1:-1], test_function_name(nodeid)]:
+        node = next((n for n in scope if isinstance(
+            n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == name), None)
+        if node is None:
+            return None
+        scope = getattr(node, "body", [])
+    return ast.get_source_segment(source, node) if node is not None else None
+
+
+def _error_line(failure: str) -> str:
+    """The exception a failure ended with (``TypeError: ...``, ``AssertionError: assert ...``)."""
+    lines = [ln.strip() for ln in failure.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith("E "):
+            return ln[1:].strip()
+    for ln in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception|Warning|Exit|Interrupt)\b", ln):
+            return ln
+    return lines[-1] if lines else "an unexpected result"
+
+
+def _exception_name(error: str) -> str:
+    m = re.match(r"^([\w.]+(?:Error|Exception))\b", error)
+    return m.group(1) if m else ""
+
+
+def _module_of(file: str) -> str:
+    mod = file[:-3] if file.endswith(".py") else file
+    mod = mod.removesuffix("/__init__")
+    for prefix in ("src/", "lib/"):
+        mod = mod.removeprefix(prefix)
+    return mod.replace("/", ".")
+
+
+def _display_name(entity: str) -> str:
+    """What a user would call it: ``Bucket.__init__`` -> ``Bucket``, ``a.b.c`` -> ``c``."""
+    head, _, name = entity.rpartition(".")
+    if name.startswith("__") and name.endswith("__") and head:
+        return head.rpartition(".")[2]
+    return name or entity
+
+
+def template_statement(rec: dict[str, Any]) -> str:
+    """SWE-smith-style static text: names the function and the symptom, nothing more."""
+    entity, module = rec.get("entity") or "this function", _module_of(rec.get("file") or "")
+    failures = rec.get("failures") or {}
+    error = _error_line(next(iter(failures.values()), "")) if failures else ""
+    exc = _exception_name(error)
+    name = _display_name(entity)
+    if exc and exc != "AssertionError":
+        title = f"`{name}` raises {exc} on valid input"
+        body = (f"Calling `{entity}` from `{module}` now fails with `{exc}` for inputs it used "
+                "to handle. I expected it to return a result as before.")
+    else:
+        title = f"`{name}` returns incorrect results"
+        body = (f"`{entity}` in `{module}` gives results that differ from what its "
+                "documentation and earlier releases lead me to expect. Code that relies on it "
+                "now behaves incorrectly.")
+    return f"{title}\n\n{body}\n"
+
+
+def tests_statement(rec: dict[str, Any], repo_root: Path) -> str:
+    """An issue built from the first failing test: its code is the reproduction, its final
+    error the observed behaviour. Test names, fixtures' names and pytest stay out."""
+    failures = rec.get("failures") or {}
+    f2p = list(rec.get("fail_to_pass") or [])
+    nodeid = next((n for n in f2p if n in failures), f2p[0] if f2p else "")
+    error = _error_line(failures.get(nodeid, ""))
+    src = test_source(repo_root, nodeid) if nodeid else None
+    entity = rec.get("entity") or "the library"
+    title = f"Unexpected behaviour around `{_display_name(entity)}`"
+    body = [title, ""]
+    if src:
+        code = _strip_test_def(src)
+        body += ["This snippet used to work:", "", "```python", code.rstrip(), "```", ""]
+    body += ["It now fails with:", "", "```", error, "```", "",
+             "I expected it to run without error, as it did before."]
+    return "\n".join(body) + "\n"
+
+
+def _strip_test_def(src: str) -> str:
+    """The test's body without its ``def test_...`` line, so its name does not leak."""
+    try:
+        node = ast.parse(textwrap.dedent(src)).body[0]
+    except (SyntaxError, IndexError):
+        return src
+    lines = textwrap.dedent(src).splitlines()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+        start = node.body[0].lineno - 1
+        if ast.get_docstring(node) is not None:
+            start = node.body[0].end_lineno or start
+        body = "\n".join(lines[start:])
+        return textwrap.dedent(body) if body.strip() else src
+    return src
+
+
+def _clean_answer(text: str) -> str:
+    """The model's issue text without a fence wrapped around the whole answer."""
+    t = text.strip()
+    m = re.fullmatch(r"```[\w-]*\n(.*)\n```", t, re.S)
+    return (m.group(1) if m else t).strip() + "\n"
+
+
+@dataclass
+class StatementsReport:
+    written: dict[str, int] = field(default_factory=dict)  # kind -> count
+    skipped_existing: int = 0
+    failed: dict[str, int] = field(default_factory=dict)  # LM error reason -> count
+    leaking: int = 0
+    cost: float = 0.0
+    batch: BatchStats = field(default_factory=BatchStats)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "skipped_existing": self.skipped_existing,
+                "failed": self.failed, "leaking": self.leaking, "cost": round(self.cost, 6),
+                "cached": self.batch.cached, "requested": self.batch.requested,
+                "budget_stopped": self.batch.budget_stopped}
+
+
+def write_statements(store: Store, repo: str, repo_root: Path, mode: str, *,
+                     client: LMClient | None = None, redo: bool = False,
+                     limit: int | None = None, log: Log | None = None) -> StatementsReport:
+    """Write a statement for each validated instance of ``repo`` that has none (or all, with
+    ``redo``). ``mode`` is ``lm`` (needs ``client``), ``tests`` or ``template``."""
+    report = StatementsReport()
+    ids = store.instance_ids(repo)
+    if not redo:
+        have = store.latest_statements(ids)
+        report.skipped_existing = len(have)
+        ids = [i for i in ids if i not in have]
+    ids = ids[:limit] if limit is not None else ids
+    recs = [r for i in ids if (r := store.get_instance(i)) is not None]
+    if mode == "lm":
+        assert client is not None, "lm statements need a client"
+        _write_lm(store, repo, repo_root, recs, client, report, log)
+        return report
+    for rec in recs:
+        text = tests_statement(rec, repo_root) if mode == "tests" else template_statement(rec)
+        _save(store, rec, Statement(rec["instance_id"], mode, text), report)
+    return report
+
+
+def _save(store: Store, rec: dict[str, Any], st: Statement, report: StatementsReport) -> None:
+    leaks = tuple(find_leaks(st.text, rec["patch"], rec.get("fail_to_pass") or ()))
+    st = Statement(st.instance_id, st.kind, st.text, st.model, st.prompt_tokens,
+                   st.completion_tokens, st.cost, leaks)
+    store.save_statement(st)
+    report.written[st.kind] = report.written.get(st.kind, 0) + 1
+    report.leaking += int(bool(leaks))
+
+
+def _failure_text(rec: dict[str, Any]) -> str:
+    failures = rec.get("failures") or {}
+    parts = []
+    for nodeid in list(rec.get("fail_to_pass") or [])[:MAX_TESTS]:
+        tail = "\n".join((failures.get(nodeid) or "").splitlines()[-30:])
+        parts.append(tail)
+    return "\n\n".join(parts)[-MAX_FAILURE_CHARS:]
+
+
+def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[dict[str, Any]],
+              client: LMClient, report: StatementsReport, log: Log | None) -> None:
+    asks = []
+    for rec in recs:
+        tests = [(test_function_name(n), src) for n in list(rec["fail_to_pass"])[:MAX_TESTS]
+                 if (src := test_source(repo_root, n))]
+        asks.append(Ask(statement_messages(repo, rec["patch"], _failure_text(rec), tests),
+                        "statement"))
+    if log:
+        log(f"statements: asking {client.settings.model} for {len(asks)} issue texts ...")
+    answers = ask_all(client, store, asks, log=log, stats=report.batch)
+    calls = []
+    for rec, ask, answer in zip(recs, asks, answers, strict=True):
+        key = cache_key(client.settings, ask.messages)
+        base = {"repo": repo, "purpose": "statement", "file": rec["file"] or "",
+                "entity": rec["entity"] or "", "key": key, "model": client.settings.model}
+        if isinstance(answer, LMError):
+            report.failed[answer.reason] = report.failed.get(answer.reason, 0) + 1
+            calls.append(LMCall(**base, status="error", reason=answer.reason,
+                                detail=answer.detail))
+            continue
+        text = _clean_answer(answer.text)
+        cost = 0.0 if answer.cached else answer.cost
+        report.cost += cost
+        _save(store, rec, _lm_statement(rec["instance_id"], text, answer), report)
+        calls.append(LMCall(**{**base, "model": answer.model}, status="ok",
+                            candidate_id=rec["candidate_id"] or "",
+                            prompt_tokens=answer.prompt_tokens,
+                            completion_tokens=answer.completion_tokens, cost=cost,
+                            cached=answer.cached))
+    store.log_lm_calls(calls)
+
+
+def _lm_statement(instance_id: str, text: str, answer: Completion) -> Statement:
+    return Statement(instance_id, "lm", text, answer.model, answer.prompt_tokens,
+                     answer.completion_tokens, round(answer.cost, 6))
