@@ -212,3 +212,18 @@ def test_statements_from_the_model_and_offline(
         tests_one = next(s for s in sts.values() if s.kind == "tests")
         assert "It now fails with" in tests_one.text and "pytest" not in tests_one.text
         assert not any("names the failing test" in leak for leak in tests_one.leaks)
+
+
+def test_max_cost_stops_the_forge_cleanly(
+        lm_ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with StubLM(FakeModel(lm_ws / "repos" / "sample")) as stub:
+        out = cli_json(capsys, "forge", "sample", "--strategy", "lm_modify,lm_rewrite",
+                       "--seed", "7", "--max", "40", "--workers", "1", "--model", MODEL,
+                       "--lm-concurrency", "1", "--max-cost", "0.0006",
+                       "--base-url", stub.base_url, "--workspace", str(lm_ws))
+        d = out["lm"]["lm_modify"]
+        assert d["budget_stopped"] and d["not_sent"] > 0 and "lm_rewrite" not in out["lm"]
+        assert len(stub.requests) == d["requested"] < d["targets"]
+        assert 0.0006 <= d["cost"] < 0.0006 + 0.0004  # at most one answer over the line
+        assert out["validated_now"] == out["candidates"]  # what was paid for is validated

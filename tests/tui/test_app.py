@@ -16,7 +16,7 @@ import pytest
 from textual.widgets import Input, Select
 
 from engine.errors import StoreError
-from engine.store import Store
+from engine.store import BrowseFilter, Statement, Store
 from engine.workspace import Workspace
 from tests.fakes import make_workspace
 from tui import listing
@@ -444,3 +444,24 @@ def test_keymap_file_remaps_bindings_by_id(home: Path) -> None:
     (home / "keymap.toml").write_text("[keys\n", encoding="utf-8")
     with pytest.raises(Exception, match="not valid TOML"):
         load_keymap(home)
+
+
+def test_review_shows_the_problem_statement_with_model_cost_and_leaks(home: Path) -> None:
+    with Store.open(home / "bugfoundry.duckdb") as s:
+        first = s.browse(BrowseFilter(), limit=1)[0].instance_id
+        s.save_statement(Statement(first, "lm", "Totals drift after a refund\n\nBody here.\n",
+                                   "gpt-4o-mini", 812, 95, 0.000179,
+                                   ("quotes `return total - fee`",)))
+    seen: dict[str, str] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.instance_id == first
+        seen["meta"] = app.screen.query_one("#meta").plain_text()
+
+    run_app(home, drive)
+    meta = seen["meta"]
+    assert "Problem statement  (gpt-4o-mini, 812+95 tokens, $0.0002)" in meta
+    assert "⚠ leaks: quotes `return total - fee`" in meta
+    assert "Totals drift after a refund" in meta
