@@ -62,7 +62,8 @@ class ForgeScreen(Screen):
                          "bugfoundry repo add SOURCE", classes="label")
             yield Select([(r, r) for r in repos], prompt="pick a repository",
                          value=repos[0] if len(repos) == 1 else Select.BLANK, id="forge-repo")
-            yield Static(f"Strategy (planned, not available yet: {', '.join(PLANNED_STRATEGIES)})",
+            yield Static(f"Strategy (LM ones use the model in config.toml or OPENAI_*; planned: "
+                         f"{', '.join(PLANNED_STRATEGIES)})",
                          classes="label")
             yield Select([(s, s) for s in IMPLEMENTED_STRATEGIES], allow_blank=False,
                          value=IMPLEMENTED_STRATEGIES[0], id="forge-strategy")

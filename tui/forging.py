@@ -136,7 +136,8 @@ def apply_event(job: ForgeJob, event: ForgeEvent) -> None:
 def run_forge(app: Any, job: ForgeJob) -> None:
     """The worker thread's body: the engine's forge on a private cursor."""
     from engine.errors import BugfoundryError
-    from engine.forge import forge
+    from engine.forge import LM_STRATEGIES, forge
+    from engine.lm.client import load_settings
     from engine.store import Store
 
     def post(kind: str, **data: Any) -> None:
@@ -156,12 +157,14 @@ def run_forge(app: Any, job: ForgeJob) -> None:
         post("done", error=f"{type(exc).__name__}: {exc}")
         return
     try:
+        # LM strategies read their model and endpoint from the environment or config.toml.
+        lm = load_settings(app.workspace.home) if set(r.strategies) & set(LM_STRATEGIES) else None
         summary = forge(
             app.workspace, Store(cursor, app.store.path), r.repo, list(r.strategies),
             max_candidates=r.max_candidates, seed=r.seed, workers=r.workers,
             log=lambda line: post("log", line=line),
             on_total=lambda total, done: post("total", total=total, already_done=done),
-            on_verdict=on_verdict, should_stop=job.stop.is_set,
+            on_verdict=on_verdict, should_stop=job.stop.is_set, lm=lm,
         )
         post("done", summary=summary)
     except BugfoundryError as exc:
