@@ -30,7 +30,7 @@ import types
 
 import pytest
 from bugfoundry_childwait import enter_child, wait_child
-from bugfoundry_report import _Reporter
+from bugfoundry_report import _Reporter, memoize_statement_ranges
 
 # Keep the real stdin/stdout for the protocol; pytest's output goes nowhere.
 _CMD_FD = os.dup(0)
@@ -59,6 +59,34 @@ def _codes(code):
             yield from _codes(const)
 
 
+def _warm_source_caches(items):
+    """Fill, once in the parent, the caches every child's tracebacks would otherwise refill:
+    ``inspect``'s file -> module map (a realpath per loaded module on the first lookup),
+    ``linecache`` and pytest's parsed statement ranges for the collected test files."""
+    import inspect
+    import linecache
+
+    code = _warm_source_caches.__code__
+    with contextlib.suppress(Exception):
+        inspect.getmodule(code, code.co_filename)  # a code object: forces the full scan
+    for path in {str(getattr(item, "path", getattr(item, "fspath", ""))) for item in items}:
+        if path:
+            linecache.getlines(path)
+    src = memoize_statement_ranges()
+    if src is None:
+        return
+    seen = set()
+    for item in items:  # parse and walk each test file once, here, for every child
+        code = getattr(getattr(item, "obj", None), "__code__", None)
+        if code is None or code.co_filename in seen:
+            continue
+        seen.add(code.co_filename)
+        with contextlib.suppress(Exception):
+            source = src.findsource(code)[0]
+            if source is not None:
+                src.getstatementrange_ast(code.co_firstlineno - 1, source)
+
+
 class _Server:
     def __init__(self, config):
         self.config = config
@@ -75,6 +103,7 @@ class _Server:
         _send({"event": "ready", "collected": len(self.items), "pid": os.getpid(),
                "threads": threading.active_count(), "functions": len(self.index),
                "hot": hasattr(types.CodeType, "co_qualname")})
+        _warm_source_caches(self.items)
         gc.collect()
         gc.freeze()  # keep the parent's pages shared with every child
         reader = os.fdopen(_CMD_FD, "r", encoding="utf-8")
