@@ -45,7 +45,10 @@ class Swap:
     """Everything a forked child needs to install one file's changed functions in place."""
 
     rel: str
-    source: str  # the patched file text, compiled whole so line numbers and cells match
+    # What the child compiles: the patched file, or only the top-level statements holding
+    # the changed functions (and __future__ imports) at their own line numbers, so line
+    # numbers, flags and __class__ cells match while compiling a fraction of the file.
+    source: str
     units: list[Unit]
     # Top-level classes whose statement is re-executed and transplanted into the live class,
     # with the attribute names the change removed from the class body.
@@ -69,6 +72,7 @@ class Shape:
     body_only: bool
     units: list[Unit]
     why: str = ""
+    snippet: str | None = None  # the new file cut to the statements the units live in
 
 
 def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -96,15 +100,51 @@ def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     return min([node.lineno, *(d.lineno for d in node.decorator_list)])
 
 
-@dataclass(frozen=True)
 class _Summary:
-    """A module reduced to what ``classify`` compares: function bodies and the rest."""
+    """A module reduced to what ``classify`` compares: function bodies and the rest.
 
-    quals: tuple[str, ...]
-    bodies: tuple[str, ...]
-    first_lines: tuple[int, ...]
-    skeleton: str
-    nodes: tuple[ast.FunctionDef | ast.AsyncFunctionDef, ...]  # with their bodies restored
+    Comparing AST dumps of every body costs more than the rest of planning, so text comes
+    first: a body (or the code around the bodies) whose source lines are unchanged is
+    unchanged, and only text that differs is compared as AST (a reformatting is no change).
+    """
+
+    def __init__(self, text: str, tree: ast.Module) -> None:
+        funcs = _functions(tree)
+        self.quals = tuple(q for q, _ in funcs)
+        self.first_lines = tuple(_first_line(n) for _q, n in funcs)
+        self.nodes = tuple(n for _q, n in funcs)
+        self.tree = tree
+        lines = text.splitlines(keepends=True)
+        spans = [(n.body[0].lineno, n.end_lineno or n.body[0].lineno) for n in self.nodes]
+        self.body_texts = tuple("".join(lines[a - 1:b]) for a, b in spans)
+        # Code outside the bodies, bodies cut out; None when a body shares its def's line.
+        self.skeleton_text: str | None = None
+        if all(a > n.lineno for (a, _b), n in zip(spans, self.nodes, strict=True)):
+            keep = [True] * len(lines)
+            for a, b in spans:
+                keep[a - 1:b] = [False] * (b - a + 1)
+            self.skeleton_text = "".join(line if k else "\x00\n"
+                                         for line, k in zip(lines, keep, strict=True))
+        self._bodies: dict[int, str] = {}
+        self._skeleton: str | None = None
+
+    def body(self, k: int) -> str:
+        if k not in self._bodies:
+            self._bodies[k] = ast.dump(ast.Module(self.nodes[k].body, []))
+        return self._bodies[k]
+
+    def skeleton(self) -> str:
+        """The module's AST with every body blanked: what runs at import time."""
+        if self._skeleton is None:
+            saved = [n.body for n in self.nodes]
+            for n in self.nodes:
+                n.body = [ast.Pass()]
+            try:
+                self._skeleton = ast.dump(self.tree)
+            finally:
+                for n, body in zip(self.nodes, saved, strict=True):
+                    n.body = body
+        return self._skeleton
 
 
 def _direct_defs(body: list[ast.stmt], classes: tuple[str, ...] = ()
@@ -149,18 +189,7 @@ def summarize(text: str) -> _Summary | None:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    funcs = _functions(tree)
-    bodies = [n.body for _q, n in funcs]
-    dumps = []
-    for _q, node in funcs:
-        dumps.append(ast.dump(ast.Module(node.body, [])))
-        node.body = [ast.Pass()]
-    skeleton = ast.dump(tree)
-    for (_q, node), body in zip(funcs, bodies, strict=True):
-        node.body = body
-    return _Summary(tuple(q for q, _ in funcs), tuple(dumps),
-                    tuple(_first_line(n) for _q, n in funcs), skeleton,
-                    tuple(n for _q, n in funcs))
+    return _Summary(text, tree)
 
 
 def classify(old: str | _Summary | None, new: str) -> Shape:
@@ -171,14 +200,15 @@ def classify(old: str | _Summary | None, new: str) -> Shape:
         return Shape(False, [], "does not parse")
     if a.quals != b.quals:
         return Shape(False, [], "functions added, removed or reordered")
-    if a.skeleton != b.skeleton:  # bodies blanked: what is left runs at import time
+    same_text = a.skeleton_text is not None and a.skeleton_text == b.skeleton_text
+    if not same_text and a.skeleton() != b.skeleton():  # what is left runs at import time
         return Shape(False, [], "code outside function bodies changed")
     units: list[Unit] = []
     counts: dict[str, int] = {}
-    for k, (qual, body_a, body_b) in enumerate(zip(a.quals, a.bodies, b.bodies, strict=True)):
+    for k, qual in enumerate(a.quals):
         idx = counts.get(qual, 0)
         counts[qual] = idx + 1
-        if body_a == body_b:
+        if a.body_texts[k] == b.body_texts[k] or a.body(k) == b.body(k):
             continue
         na: list[tuple[str, str]] = []
         nb: list[tuple[str, str]] = []
@@ -189,7 +219,25 @@ def classify(old: str | _Summary | None, new: str) -> Shape:
         else:
             changed = (qual,)
         units.append(Unit(qual, a.first_lines[k], idx, changed or (qual,)))
-    return Shape(True, units)
+    return Shape(True, units, snippet=_snippet(b, new, {u.qualname for u in units}))
+
+
+def _snippet(b: _Summary, text: str, quals: set[str]) -> str | None:
+    """``text`` with every top-level statement blanked except ``__future__`` imports and the
+    statements holding a function named in ``quals`` (all of them, so the child's count of
+    same-named code objects matches the whole file's)."""
+    if not quals:
+        return None
+    targets = [n for q, n in zip(b.quals, b.nodes, strict=True) if q in quals]
+    lines = text.splitlines(keepends=True)
+    keep = [False] * len(lines)
+    for stmt in b.tree.body:
+        start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+        end = stmt.end_lineno or stmt.lineno
+        future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+        if future or any(start <= n.lineno and (n.end_lineno or 0) <= end for n in targets):
+            keep[start - 1:end] = [True] * (end - start + 1)
+    return "".join(line if k else "\n" for line, k in zip(lines, keep, strict=True))
 
 
 def _bound_names(body: list[ast.stmt]) -> set[str]:
@@ -316,7 +364,7 @@ class Planner:
                 continue
             tests |= hit
             if shape.units:
-                swaps.append(Swap(rel, text, shape.units))
+                swaps.append(Swap(rel, shape.snippet or text, shape.units))
         if import_level or class_level:
             # What runs at import can reach every test whose module imports the file.
             for rel in import_level + class_level:
