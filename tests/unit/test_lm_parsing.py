@@ -114,3 +114,19 @@ def test_settings_flags_beat_environment_beat_config(tmp_path, monkeypatch) -> N
     assert s.base_url == "http://flag/v1"
     assert s.price() == (0.15, 0.60)  # a dated name is priced by its longest known prefix
     assert LMSettings(model="llama3").price() == (0.0, 0.0)  # a local model costs nothing
+
+
+def test_undo_answers_must_parse_differ_and_keep_quiet() -> None:
+    from engine.lm.undo import check_undo
+
+    current = "def fee(x):\n    return x * 2  # doubled\n"
+    assert check_undo("```python\ndef fee(x):\n    return x * 3  # doubled\n```", current) == (
+        "def fee(x):\n    return x * 3  # doubled\n")
+    for answer, reason in [
+        ("```python\ndef fee(x):\n    return x *\n```", "does_not_parse"),
+        ("```python\ndef fee(x):\n    return x * 2\n```", "unchanged"),
+        ("```python\ndef fee(x):\n    return x * 3  # the old bug\n```", "revealing_comment"),
+    ]:
+        with pytest.raises(Rejected) as info:
+            check_undo(answer, current)
+        assert info.value.reason == reason
