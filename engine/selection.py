@@ -17,27 +17,28 @@ executed the changed code, and flaky tests were quarantined by the baseline.
 
 from __future__ import annotations
 
-import ast
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from engine.diffs import apply_patch
+from engine.diffs import apply_patch, parse_patch
 from engine.imports import ImportGraph
 from engine.models import Baseline
+from engine.shapes import (
+    Shape,
+    Unit,
+    _Summary,
+    class_changes,
+    classify,
+    classify_hunks,
+    summarize,
+)
 from engine.testmap import IMPORT, TestMap
 
+__all__ = ["MODES", "Plan", "Planner", "Shape", "Swap", "Unit", "classify", "plan_units",
+           "summarize"]
+
 MODES = ("auto", "cold", "full")  # what a user may ask for; auto = hot where possible
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One changed top-level function or method: its qualname and first line (decorators incl.)."""
-
-    qualname: str
-    first_line: int  # co_firstlineno of the *original* code object
-    index: int  # 0 for the first def with this qualname in the file, 1 for the next, ...
-    changed: tuple[str, ...] = ()  # code qualnames whose own code changed (nested included)
 
 
 @dataclass
@@ -63,231 +64,6 @@ class Plan:
     estimate: float = 0.0  # sum of the selected tests' baseline durations (seconds)
     swaps: list[Swap] = field(default_factory=list)
     patched: dict[str, str | None] = field(default_factory=dict)
-
-
-@dataclass
-class Shape:
-    """What a diff changes in one Python file."""
-
-    body_only: bool
-    units: list[Unit]
-    why: str = ""
-    snippet: str | None = None  # the new file cut to the statements the units live in
-
-
-def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    """Top-level functions and methods (not nested functions) with their qualnames, in order."""
-    out: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
-
-    def walk(body: list[ast.stmt], prefix: str) -> None:
-        for node in body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                out.append((prefix + node.name, node))
-            elif isinstance(node, ast.ClassDef):
-                walk(node.body, f"{prefix}{node.name}.")
-            else:  # if / try / with / match blocks at module or class level
-                for child in ast.iter_child_nodes(node):
-                    if isinstance(child, ast.stmt):
-                        walk([child], prefix)
-                    elif isinstance(child, ast.excepthandler | ast.match_case):
-                        walk(child.body, prefix)
-
-    walk(tree.body, "")
-    return out
-
-
-def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    return min([node.lineno, *(d.lineno for d in node.decorator_list)])
-
-
-class _Summary:
-    """A module reduced to what ``classify`` compares: function bodies and the rest.
-
-    Comparing AST dumps of every body costs more than the rest of planning, so text comes
-    first: a body (or the code around the bodies) whose source lines are unchanged is
-    unchanged, and only text that differs is compared as AST (a reformatting is no change).
-    """
-
-    def __init__(self, text: str, tree: ast.Module) -> None:
-        funcs = _functions(tree)
-        self.quals = tuple(q for q, _ in funcs)
-        self.first_lines = tuple(_first_line(n) for _q, n in funcs)
-        self.nodes = tuple(n for _q, n in funcs)
-        self.tree = tree
-        lines = text.splitlines(keepends=True)
-        spans = [(n.body[0].lineno, n.end_lineno or n.body[0].lineno) for n in self.nodes]
-        self.body_texts = tuple("".join(lines[a - 1:b]) for a, b in spans)
-        # Code outside the bodies, bodies cut out; None when a body shares its def's line.
-        self.skeleton_text: str | None = None
-        if all(a > n.lineno for (a, _b), n in zip(spans, self.nodes, strict=True)):
-            keep = [True] * len(lines)
-            for a, b in spans:
-                keep[a - 1:b] = [False] * (b - a + 1)
-            self.skeleton_text = "".join(line if k else "\x00\n"
-                                         for line, k in zip(lines, keep, strict=True))
-        self._bodies: dict[int, str] = {}
-        self._skeleton: str | None = None
-
-    def body(self, k: int) -> str:
-        if k not in self._bodies:
-            self._bodies[k] = ast.dump(ast.Module(self.nodes[k].body, []))
-        return self._bodies[k]
-
-    def skeleton(self) -> str:
-        """The module's AST with every body blanked: what runs at import time."""
-        if self._skeleton is None:
-            saved = [n.body for n in self.nodes]
-            for n in self.nodes:
-                n.body = [ast.Pass()]
-            try:
-                self._skeleton = ast.dump(self.tree)
-            finally:
-                for n, body in zip(self.nodes, saved, strict=True):
-                    n.body = body
-        return self._skeleton
-
-
-def _direct_defs(body: list[ast.stmt], classes: tuple[str, ...] = ()
-                 ) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    """Defs nested directly in a function body (through classes and blocks, not other defs),
-    each with the class path the tracer puts in its qualname."""
-    out: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
-    for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            out.append((".".join([*classes, node.name]), node))
-        elif isinstance(node, ast.ClassDef):
-            out.extend(_direct_defs(node.body, (*classes, node.name)))
-        else:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.stmt):
-                    out.extend(_direct_defs([child], classes))
-                elif isinstance(child, ast.excepthandler | ast.match_case):
-                    out.extend(_direct_defs(child.body, classes))
-    return out
-
-
-def _own_code(qual: str, node: ast.FunctionDef | ast.AsyncFunctionDef,
-              out: list[tuple[str, str]]) -> None:
-    """Each def's own code with nested defs blanked, so a change can be pinned to the
-    innermost function it is in (a decorator's wrapper runs at test time even when the
-    decorator itself ran at import). Blanks in place and restores (no copies)."""
-    nested = _direct_defs(node.body)
-    saved = [n.body for _q, n in nested]
-    for _q, n in nested:
-        n.body = [ast.Pass()]
-    try:
-        out.append((qual, ast.dump(ast.Module(node.body, []))))
-    finally:
-        for (_q, n), body in zip(nested, saved, strict=True):
-            n.body = body
-    for nq, n in nested:
-        _own_code(f"{qual}.<locals>.{nq}", n, out)
-
-
-def summarize(text: str) -> _Summary | None:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
-    return _Summary(text, tree)
-
-
-def classify(old: str | _Summary | None, new: str) -> Shape:
-    """Whether ``old`` -> ``new`` changes nothing but the bodies of existing functions."""
-    a = summarize(old) if isinstance(old, str) else old
-    b = summarize(new)
-    if a is None or b is None:
-        return Shape(False, [], "does not parse")
-    if a.quals != b.quals:
-        return Shape(False, [], "functions added, removed or reordered")
-    same_text = a.skeleton_text is not None and a.skeleton_text == b.skeleton_text
-    if not same_text and a.skeleton() != b.skeleton():  # what is left runs at import time
-        return Shape(False, [], "code outside function bodies changed")
-    units: list[Unit] = []
-    counts: dict[str, int] = {}
-    for k, qual in enumerate(a.quals):
-        idx = counts.get(qual, 0)
-        counts[qual] = idx + 1
-        if a.body_texts[k] == b.body_texts[k] or a.body(k) == b.body(k):
-            continue
-        na: list[tuple[str, str]] = []
-        nb: list[tuple[str, str]] = []
-        _own_code(qual, a.nodes[k], na)
-        _own_code(qual, b.nodes[k], nb)
-        if [q for q, _ in na] == [q for q, _ in nb]:
-            changed = tuple(q for (q, da), (_q, db) in zip(na, nb, strict=True) if da != db)
-        else:
-            changed = (qual,)
-        units.append(Unit(qual, a.first_lines[k], idx, changed or (qual,)))
-    return Shape(True, units, snippet=_snippet(b, new, {u.qualname for u in units}))
-
-
-def _snippet(b: _Summary, text: str, quals: set[str]) -> str | None:
-    """``text`` with every top-level statement blanked except ``__future__`` imports and the
-    statements holding a function named in ``quals`` (all of them, so the child's count of
-    same-named code objects matches the whole file's)."""
-    if not quals:
-        return None
-    targets = [n for q, n in zip(b.quals, b.nodes, strict=True) if q in quals]
-    lines = text.splitlines(keepends=True)
-    keep = [False] * len(lines)
-    for stmt in b.tree.body:
-        start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
-        end = stmt.end_lineno or stmt.lineno
-        future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
-        if future or any(start <= n.lineno and (n.end_lineno or 0) <= end for n in targets):
-            keep[start - 1:end] = [True] * (end - start + 1)
-    return "".join(line if k else "\n" for line, k in zip(lines, keep, strict=True))
-
-
-def _bound_names(body: list[ast.stmt]) -> set[str]:
-    """Names a class body binds (statically), not looking into nested scopes."""
-    names: set[str] = set()
-    for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if isinstance(node, ast.AnnAssign) and node.value is None:
-                continue
-            for t in targets:
-                names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        else:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.stmt):
-                    names |= _bound_names([child])
-                elif isinstance(child, ast.excepthandler | ast.match_case):
-                    names |= _bound_names(child.body)
-    return names
-
-
-def class_changes(old: str, new: str) -> list[tuple[str, list[str]]] | None:
-    """Top-level classes whose body changed (and the names it no longer binds), when nothing
-    else in the module did and their headers (bases, keywords, decorators) are unchanged;
-    otherwise None. Such a change can be replayed by re-running the class statement."""
-    try:
-        a, b = ast.parse(old), ast.parse(new)
-    except (SyntaxError, ValueError):
-        return None
-    if len(a.body) != len(b.body):
-        return None
-    changed: list[tuple[str, list[str]]] = []
-    for na, nb in zip(a.body, b.body, strict=True):
-        if ast.dump(na) == ast.dump(nb):
-            continue
-        if not (isinstance(na, ast.ClassDef) and isinstance(nb, ast.ClassDef)
-                and na.name == nb.name):
-            return None
-        header = [ast.dump(ast.Module([ast.Expr(x) for x in [*n.bases, *n.decorator_list]], []))
-                  + ast.dump(ast.Module([ast.Expr(k.value) for k in n.keywords], []))
-                  for n in (na, nb)]
-        if header[0] != header[1] or "__slots__" in _bound_names(na.body) | _bound_names(
-                nb.body):
-            return None
-        changed.append((na.name, sorted(_bound_names(na.body) - _bound_names(nb.body))))
-    return changed or None
 
 
 class Planner:
@@ -325,7 +101,9 @@ class Planner:
 
     def plan(self, patch: str, mode: str = "auto") -> Plan:
         """Raises ``engine.diffs.PatchError`` when the diff does not apply."""
-        touched = self._touched(patch)
+        files = parse_patch(patch)
+        touched = [p for fp in files for p in (fp.old, fp.new) if p]
+        hunks = {fp.new: fp.hunks for fp in files if fp.old == fp.new and fp.new}
         patched = apply_patch({r: t for r in touched if (t := self.original(r)) is not None},
                               patch)
         if mode == "full" or self.testmap is None:
@@ -342,7 +120,10 @@ class Planner:
             with self._lock:
                 if rel not in self._summaries:
                     self._summaries[rel] = summarize(old)
-                shape = classify(self._summaries[rel], text)
+                summary = self._summaries[rel]
+                shape = ((classify_hunks(summary, hunks[rel], text)
+                          if summary is not None and rel in hunks else None)
+                         or classify(summary, text))
             if not shape.body_only:
                 classes = class_changes(old, text) if mode == "auto" else None
                 if classes and not any(
@@ -395,7 +176,6 @@ class Planner:
 
     @staticmethod
     def _touched(patch: str) -> list[str]:
-        from engine.diffs import parse_patch
 
         return [p for fp in parse_patch(patch) for p in (fp.old, fp.new) if p]
 

@@ -206,3 +206,80 @@ def test_timeouts_scale_with_the_selected_tests(tmp_path: Path) -> None:
     plan.mode = "full"
     assert plan_timeout(plan, config) == 60.0
     assert plan_timeout(plan, ValidationConfig(timeout=3.0)) == 3.0
+
+
+HUNK_MODULE = '''from __future__ import annotations
+
+import os
+from datetime import date
+
+
+class Box:
+    def spin(self, n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    def name(self):
+        return date.today().isoformat()
+
+
+def helper(x=1):
+    def inner(y):
+        return y * 2
+    return inner(x) + len(os.sep)
+
+
+try:
+    import json
+except ImportError:
+    json = None
+'''
+
+
+@pytest.mark.parametrize(("old_line", "new_lines", "expect"), [
+    ("            total += i\n", "            total -= i\n", "Box.spin"),
+    ("        return y * 2\n", "        return y * 3\n", "helper.<locals>.inner"),
+    ("        total = 0\n", "", "Box.spin"),  # a statement removed: the file gets shorter
+    ("        return total\n", "        total += 1\n        return total\n", "Box.spin"),
+    ("def helper(x=1):\n", "def helper(x=2):\n", None),  # a default: not a body change
+    ("        return date.today().isoformat()\n", "        return (\n", None),  # no parse
+])
+def test_hunk_shapes_match_whole_module_shapes(old_line: str, new_lines: str,
+                                               expect: str | None) -> None:
+    """The hunk fast path answers like the whole-module comparison, or declines; its snippet
+    compiles to the same code objects as the whole new file (imports kept: they change how
+    calls on imported names compile)."""
+    import types
+
+    from engine.diffs import parse_patch
+    from engine.shapes import classify_hunks, summarize
+
+    new = HUNK_MODULE.replace(old_line, new_lines, 1)
+    fp = parse_patch(make_patch("m.py", HUNK_MODULE, new))[0]
+    summary = summarize(HUNK_MODULE)
+    fast = classify_hunks(summary, fp.hunks, new)
+    if expect is None:
+        assert fast is None
+        return
+    slow = classify(summary, new)
+    assert fast is not None and (fast.body_only, fast.units) == (slow.body_only, slow.units)
+    assert expect in fast.units[0].changed
+
+    def codes(src: str) -> list[tuple[str, int, bytes]]:
+        out: list[tuple[str, int, bytes]] = []
+
+        def walk(co: types.CodeType) -> None:
+            for k in co.co_consts:
+                if isinstance(k, types.CodeType):
+                    out.append((k.co_qualname, k.co_firstlineno, k.co_code))
+                    walk(k)
+
+        walk(compile(src, "m.py", "exec"))
+        return out
+
+    unit = fast.units[0].qualname
+    mine = [c for c in codes(fast.snippet or "") if c[0].startswith(unit)]
+    assert mine and mine == [c for c in codes(new) if c[0].startswith(unit)]
+    assert "json = None" not in (fast.snippet or "") or "import json" in (fast.snippet or "")
