@@ -226,4 +226,5 @@ def test_max_cost_stops_the_forge_cleanly(
         assert d["budget_stopped"] and d["not_sent"] > 0 and "lm_rewrite" not in out["lm"]
         assert len(stub.requests) == d["requested"] < d["targets"]
         assert 0.0006 <= d["cost"] < 0.0006 + 0.0004  # at most one answer over the line
-        assert out["validated_now"] == out["candidates"]  # what was paid for is validated
+        # What was paid for is validated (an answer equal to an earlier run's was judged then).
+        assert out["validated_now"] + out["already_done"] == out["candidates"] >= 1
