@@ -17,6 +17,17 @@ from tui.app import BugfoundryApp
 SIZE = (120, 40)
 
 
+async def until(pilot, ready, tries: int = 200) -> None:  # noqa: ANN001
+    """Let the app run until ``ready()`` holds (workers done, messages handled)."""
+    for _ in range(tries):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if ready():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the app never reached the expected state")
+
+
 def _app(home: Path) -> BugfoundryApp:
     return BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann",
                          clock=lambda: 1000.0)  # frozen: no rate or ETA drifts into the SVG
@@ -56,12 +67,11 @@ def test_progress_and_agreement_layout(tmp_path: Path, snap_compare) -> None:
         s.con.execute("UPDATE decisions SET created_at = ?", [datetime(2026, 11, 20, 9, 30)])
 
     async def open_progress(pilot) -> None:  # noqa: ANN001
-        # The list's own count loads on a worker: let it land first, or "decided 8/30"
-        # can read "0/0" on a slow machine.
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        # Wait on conditions, not on time: a loaded CI machine may need more frames.
+        await until(pilot, lambda: pilot.app.listing.total == 30)
         await pilot.press("P")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await until(pilot, lambda: getattr(pilot.app.screen, "figures", None) is not None
+                    and pilot.app.screen.query_one("#disputes").row_count == 4)
+        await pilot.pause(0.1)
 
     assert snap_compare(_app(home), run_before=open_progress, terminal_size=SIZE)
