@@ -27,32 +27,38 @@ def _quiet(_msg: str) -> None:
     pass
 
 
-def ensure_features(store: Store, repo: str, root: Path | None, log: Log = _quiet
-                    ) -> tuple[int, float]:
-    """Compute and store features for instances that lack them; (how many, seconds)."""
+def ensure_features(store: Store, repo: str, root: Path | None, log: Log = _quiet,
+                    save: bool = True) -> tuple[dict[str, dict], float]:
+    """Compute features for instances that lack them, stored batch by batch when ``save``
+    (a read-only store keeps them in memory); returns them and the seconds spent."""
     start = time.monotonic()
     missing = [r["instance_id"] for r in store.realism_inputs(repo, FEATURE_VERSION)
                if r["features"] is None]
     if not missing:
-        return 0, 0.0
+        return {}, 0.0
     log(f"realism: computing features of {len(missing)} instances ...")
     read = repo_reader(root)
     model = repo_model(root)
+    done: dict[str, dict] = {}
     for k in range(0, len(missing), BATCH):
         recs = store.instances_for_features(missing[k:k + BATCH])
-        store.save_features(FEATURE_VERSION,
-                            {r["instance_id"]: compute(r, read, model).to_dict() for r in recs})
-    return len(missing), round(time.monotonic() - start, 3)
+        batch = {r["instance_id"]: compute(r, read, model).to_dict() for r in recs}
+        if save:
+            store.save_features(FEATURE_VERSION, batch)
+        done.update(batch)
+    return done, round(time.monotonic() - start, 3)
 
 
-def load_items(store: Store, repo: str) -> list[Item]:
+def load_items(store: Store, repo: str, fresh: dict[str, dict] | None = None) -> list[Item]:
+    """The repo's instances with their features (stored, or ``fresh`` from this pass)."""
     out = []
+    fresh = fresh or {}
     for r in store.realism_inputs(repo, FEATURE_VERSION):
-        if r["features"] is None:
+        data = json.loads(r["features"]) if r["features"] else fresh.get(r["instance_id"])
+        if data is None:
             continue
         out.append(Item(r["instance_id"], r["strategy"] or "", r["modifier"] or "",
-                        Features.from_dict(json.loads(r["features"])),
-                        frozenset(r["fail_to_pass"] or ())))
+                        Features.from_dict(data), frozenset(r["fail_to_pass"] or ())))
     return out
 
 
@@ -109,9 +115,9 @@ class RepoRealism:
 def score_repo(store: Store, repo: str, root: Path | None, *, save: bool = True,
                log: Log = _quiet) -> RepoRealism:
     """Features (lazily), the scorecard, calibration when labels allow, and a scoring pass."""
-    n, secs = ensure_features(store, repo, root, log)
+    fresh, secs = ensure_features(store, repo, root, log, save=save)
     t0 = time.monotonic()
-    items = load_items(store, repo)
+    items = load_items(store, repo, fresh)
     card = Scorecard(items)
     examples, kappa = labelled_examples(store, card)
     cal = calibrate(examples, prior_points(card), kappa)
@@ -128,5 +134,5 @@ def score_repo(store: Store, repo: str, root: Path | None, *, save: bool = True,
                         [{"feature": r.feature, "bin": r.bin, "points": r.points,
                           "text": r.text, "counted": r.counted} for r in s.reasons])
             for s in scores.values()])
-    return RepoRealism(repo, card, cal, scores, items, n, secs, model,
+    return RepoRealism(repo, card, cal, scores, items, len(fresh), secs, model,
                        {"features": secs, "scoring": scoring})

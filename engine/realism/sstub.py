@@ -109,11 +109,7 @@ def classify_blocks(a: list[ast.stmt], b: list[ast.stmt]) -> EditKind:
     ma, mb = a[head:len(a) - tail], b[head:len(b) - tail]
     size = max(len(ma), len(mb))
     if not ma:
-        if any(isinstance(s, ast.If) for s in mb):
-            return EditKind("guard_removed", _src(mb[0]), size)
-        if any(isinstance(s, _BLOCKS) for s in mb):
-            return EditKind("block_removed", type(mb[0]).__name__, size)
-        return EditKind("stmt_removed", type(mb[0]).__name__, size)
+        return _removed(mb)
     if not mb:
         return EditKind("stmt_added", type(ma[0]).__name__, size)
     if len(ma) == len(mb) > 1 and sorted(da[head:len(a) - tail]) == sorted(
@@ -122,6 +118,16 @@ def classify_blocks(a: list[ast.stmt], b: list[ast.stmt]) -> EditKind:
     if len(ma) == 1 and len(mb) == 1:
         return _one_statement(ma[0], mb[0])
     return EditKind("multi_stmt", f"{len(ma)} -> {len(mb)} statements", size)
+
+
+def _removed(restored: list[ast.stmt]) -> EditKind:
+    """What the fix adds back: a guard, a block or simple statements."""
+    size = len(restored)
+    if any(isinstance(s, ast.If) for s in restored):
+        return EditKind("guard_removed", _src(restored[0]), size)
+    if any(isinstance(s, _BLOCKS) for s in restored):
+        return EditKind("block_removed", type(restored[0]).__name__, size)
+    return EditKind("stmt_removed", type(restored[0]).__name__, size)
 
 
 def _header(node: ast.stmt) -> str:
@@ -136,6 +142,10 @@ def _header(node: ast.stmt) -> str:
 
 
 def _one_statement(a: ast.stmt, b: ast.stmt) -> EditKind:
+    if isinstance(a, ast.Pass) and not isinstance(b, ast.Pass):  # the bug left `pass` behind
+        return _removed([b])
+    if isinstance(b, ast.Pass) and not isinstance(a, ast.Pass):
+        return EditKind("stmt_added", type(a).__name__, 1)
     if type(a) is not type(b):
         return EditKind("single_stmt_other", f"{type(a).__name__} -> {type(b).__name__}", 1)
     if not isinstance(a, _COMPOUND):

@@ -63,5 +63,10 @@ def test_nested_edit_inside_a_method_is_found_and_detailed() -> None:
     assert (got.kind, got.detail) == ("change_binary_operator", "Gt -> GtE")
 
 
+def test_a_statement_replaced_by_pass_is_a_removed_statement() -> None:
+    got = classify_sources("if c:\n    pass", "if c:\n    x = 1")
+    assert (got.kind, got.detail) == ("stmt_removed", "Assign")
+
+
 def test_other_single_statement_edits_stay_other() -> None:
     assert classify_sources("y = 'a'", "y = 'b'").kind == "single_stmt_other"
