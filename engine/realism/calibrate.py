@@ -103,14 +103,26 @@ def fit(examples: Sequence[Example], prior: dict[str, dict[str, float]],
     pen = np.full(len(beta0), l2)
     pen[0] = 0.0
     beta = beta0.copy()
+
+    def objective(b: np.ndarray) -> float:
+        z = x @ b
+        loglik = float(np.sum(y * z - np.logaddexp(0.0, z)))
+        return loglik - 0.5 * float(np.sum(pen * (b - beta0) ** 2))
+
+    current = objective(beta)
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30, 30)))
+        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
         grad = x.T @ (y - p) - pen * (beta - beta0)
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(pen) + 1e-9 * np.eye(len(beta))
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(pen) + 1e-6 * np.eye(len(beta))
         step = np.linalg.solve(hess, grad)
-        beta += step
-        if float(np.max(np.abs(step))) < 1e-8:
+        t = 1.0  # damped Newton: halve the step until the penalised likelihood improves
+        while t > 1e-6 and objective(beta + t * step) < current - 1e-12:
+            t /= 2
+        beta = beta + t * step
+        new = objective(beta)
+        if abs(new - current) < 1e-9:
             break
+        current = new
     points: dict[str, dict[str, float]] = {}
     for (f, b), v in zip(columns, beta[1:], strict=True):
         points.setdefault(f, {})[b] = float(v)
