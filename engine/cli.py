@@ -15,6 +15,7 @@ from typing import Any
 
 from engine import __version__
 from engine.cli_lm import add_lm_options, register_statements
+from engine.cli_realism import register_realism
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
 from engine.workspace import Workspace
@@ -508,6 +509,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     dd.set_defaults(func=cmd_dedup)
 
     register_statements(sub, common)
+    register_realism(sub, common)
     if register is not None:
         register(sub, common)
     return p

@@ -65,3 +65,37 @@ def make_workspace(home: Path, n: int) -> list[str]:
     home.mkdir(parents=True, exist_ok=True)
     with Store.open(home / "bugfoundry.duckdb") as store:
         return populate(store, n)
+
+
+def real_candidate(k: int, repo: str = "demo") -> Candidate:
+    """A PR-mirror-like bug: a reverted fix that dropped a guard clause (multi-line)."""
+    patch = (
+        f"diff --git a/pkg/real{k}.py b/pkg/real{k}.py\n"
+        f"--- a/pkg/real{k}.py\n+++ b/pkg/real{k}.py\n"
+        "@@ -1,6 +1,4 @@\n"
+        f" def fixed_{k}(items, limit):\n"
+        "-    if limit is None:\n"
+        "-        return list(items)\n"
+        "     out = [x for x in items if x > 0]\n"
+        "     return out[:limit]\n"
+        "     # end\n"
+    )
+    return Candidate(repo, "pr_mirror", "revert", patch, f"pkg/real{k}.py", f"fixed_{k}",
+                     (2, 3), 0, {})
+
+
+def add_real(store: Store, n: int, repo: str = "demo") -> list[str]:
+    """``n`` kept pr_mirror instances failing on assertions (needs ``populate`` first)."""
+    base = fake_baseline(repo)
+    run = store.start_run(repo, ["pr_mirror"], 0, None, 1, {})
+    cands = [real_candidate(k, repo) for k in range(n)]
+    store.add_candidates(run, cands)
+    ids = []
+    for k, c in enumerate(cands):
+        f2p = [f"tests/test_m.py::test_{k % 4}"]
+        v = Verdict(c.candidate_id, True, "kept", fail_to_pass=f2p,
+                    failures={f2p[0]: "E   assert [1, 2] == [1]"}, tests_run=f2p)
+        iid = store.record_result(c, v, base)
+        assert iid is not None
+        ids.append(iid)
+    return ids

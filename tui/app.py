@@ -53,6 +53,8 @@ class BugfoundryApp(App[int]):
         # Shown in the browse footer (its own copies); here so they work on every screen.
         Binding("P", "progress", "Progress", show=False, id="app.progress"),
         Binding("F", "forge", "Forge", show=False, id="app.forge"),
+        Binding("R", "realism", "Realism", show=False, id="app.realism"),
+        Binding("B", "toggle_blind", "Blind", show=False, id="app.blind"),
     ]
 
     def __init__(
@@ -102,6 +104,23 @@ class BugfoundryApp(App[int]):
 
         if not isinstance(self.screen, ForgeScreen):
             self.push_screen(ForgeScreen())
+
+    def action_realism(self) -> None:
+        from tui.realism_screen import RealismScreen
+
+        if not isinstance(self.screen, RealismScreen):
+            self.push_screen(RealismScreen())
+
+    def action_toggle_blind(self) -> None:
+        """Blind mode hides realism scores, so they cannot bias the tags they are fit to."""
+        self.prefs.blind = not self.prefs.blind
+        self.save_prefs()
+        for screen in self.screen_stack:
+            changed = getattr(screen, "blind_changed", None)
+            if changed is not None:
+                changed()
+        self.notify("blind mode: realism scores hidden" if self.prefs.blind
+                    else "realism scores shown")
 
     def browse_screen(self):  # noqa: ANN201 - BrowseScreen, imported lazily
         from tui.screens import BrowseScreen

@@ -32,13 +32,15 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `/`, `S`, `O` | filter, cycle the sort column, reverse it (browse) |
 | `P` | progress and agreement: per-curator counts, Cohen's kappa, disagreements |
 | `F` | forge: pick a repo and a strategy, watch instances arrive, `x` cancels |
+| `R` | realism report (browse): score distribution, AUC and coverage per strategy |
+| `B` | blind mode: hide realism scores while labelling (they would bias the tags) |
 | `ctrl+p` | palette: jump to an id, save or apply a filter, open forge or progress |
 | `escape` / `q` | back / quit |
 
 Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns,
 `by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
-yours), `is:disputed` keeps the instances curators disagree on and `is:duplicate` the
-duplicates of another instance. Decision keys do nothing
+yours), `score>1` or `score<-2` bound the realism score, `is:disputed` keeps the instances
+curators disagree on and `is:duplicate` the duplicates of another instance. Decision keys do nothing
 while a text field has focus, and nothing at all when the database is open read-only
 (another process holds it).
 

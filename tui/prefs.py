@@ -50,6 +50,7 @@ class Prefs:
 
     path: Path
     side_by_side: bool = False
+    blind: bool = False  # hide realism scores while labelling (they would bias the tags)
     saved_filters: dict[str, SavedFilter] = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +62,7 @@ class Prefs:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             prefs.side_by_side = bool(raw.get("side_by_side", False))
+            prefs.blind = bool(raw.get("blind", False))
             prefs.saved_filters = {
                 str(name): SavedFilter.from_dict(f)
                 for name, f in dict(raw.get("saved_filters", {})).items()
@@ -74,6 +76,7 @@ class Prefs:
         """Write atomically (a crash never leaves half a file)."""
         data = {
             "side_by_side": self.side_by_side,
+            "blind": self.blind,
             "saved_filters": {k: asdict(v) for k, v in sorted(self.saved_filters.items())},
         }
         tmp = self.path.with_suffix(".json.tmp")

@@ -112,7 +112,8 @@ class ReviewScreen(CurationScreen):
         self.jump_at = None
         self._show_diff()
         self.query_one("#failures", TextPane).show(self.failures)
-        self.query_one("#meta", TextPane).show(TextLines(list(metadata_text(rec).split("\n"))))
+        self.query_one("#meta", TextPane).show(
+            TextLines(list(metadata_text(rec, blind=self.bf.prefs.blind).split("\n"))))
         self._title(rec)
         self._read_ahead()
         self.shown_at = time.monotonic()
@@ -183,6 +184,9 @@ class ReviewScreen(CurationScreen):
             self.notify("no undecided instance after this one")
         else:
             self.show_instance(lst.rows[j].instance_id)
+
+    def blind_changed(self) -> None:
+        self.show_instance(self.instance_id)
 
     def action_toggle_diff(self) -> None:
         self.bf.prefs.side_by_side = not self.side_by_side

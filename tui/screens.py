@@ -5,6 +5,7 @@ Every decision is written through the store at once (one event per key).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -42,19 +43,27 @@ DECISION_BINDINGS = [
 ]
 
 
+_SCORE = re.compile(r"^score(?P<op>[<>])=?(?P<value>[-+]?\d+(?:\.\d+)?)$", re.IGNORECASE)
+
 FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
                  "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by"}
 
 
 def parse_filter_text(raw: str) -> dict[str, Any]:
     """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements,
-    ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``)."""
+    ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``),
+    ``score>1`` / ``score<-2`` bound the realism score."""
     found: dict[str, Any] = {field: "" for field in set(FILTER_TOKENS.values())}
+    found.update(min_score=None, max_score=None)
     disputed = duplicates = False
     words = []
     for word in raw.split():
         name, sep, value = word.partition(":")
-        if sep and name.lower() in FILTER_TOKENS and value:
+        bound = _SCORE.match(word)
+        if bound:
+            key = "min_score" if bound.group("op") == ">" else "max_score"
+            found[key] = float(bound.group("value"))
+        elif sep and name.lower() in FILTER_TOKENS and value:
             found[FILTER_TOKENS[name.lower()]] = value
         elif sep and name.lower() == "is" and value.lower() in ("disputed", "disagreement"):
             disputed = True
@@ -157,6 +166,7 @@ class BrowseScreen(CurationScreen):
         *DECISION_BINDINGS,
         Binding("P", "app.progress", "Progress", id="app.progress"),
         Binding("F", "app.forge", "Forge", id="app.forge"),
+        Binding("R", "app.realism", "Realism", id="app.realism"),
     ]
 
     _reload_pending = False
@@ -166,7 +176,7 @@ class BrowseScreen(CurationScreen):
         yield from self.compose_banner()
         with Horizontal(id="filters"):
             yield Input(placeholder="/ filter: id, file or function; repo:X strategy:Y mod:Z "
-                        "by:CURATOR is:disputed", id="filter-text")
+                        "by:CURATOR is:disputed score>1", id="filter-text")
             yield Select([(v or "any decision", v) for v in DECISION_FILTERS], value="",
                          allow_blank=False, id="filter-decision")
             yield Select([(v or "any realism", v) for v in REALISM_FILTERS], value="",
@@ -179,6 +189,7 @@ class BrowseScreen(CurationScreen):
     def on_mount(self) -> None:
         self.title = "bugfoundry"
         self.sub_title = f"curator {self.bf.curator}"
+        self.table.blind = self.bf.prefs.blind
         self.table.show_rows(self.bf.listing.rows, clear=True)
         self._status()
         self.table.focus()
@@ -273,8 +284,12 @@ class BrowseScreen(CurationScreen):
     def action_focus_table(self) -> None:
         self.table.focus()
 
+    def blind_changed(self) -> None:
+        self.table.blind = self.bf.prefs.blind
+        self._reload()
+
     def action_cycle_sort(self) -> None:
-        keys = [key for key, _ in COLUMNS]
+        keys = [key for key, _ in COLUMNS] + (["score"] if self.table.has_score else [])
         lst = self.bf.listing
         self._sort(keys[(keys.index(lst.sort) + 1) % len(keys)] if lst.sort in keys else keys[0])
 

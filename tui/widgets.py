@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from engine.store import BrowseRow
+from engine.store import BrowseRow, StoredScore
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("instance_id", "id"),
@@ -33,23 +33,34 @@ def realism_text(realism: str | None) -> Text:
     return Text(realism or "·", style=REALISM_STYLE.get(realism or "", "dim"))
 
 
+def score_text(score: float | None, blind: bool = False) -> Text:
+    """A realism score cell: signed log-odds, green leaning real, magenta leaning synthetic."""
+    if score is None or blind:
+        return Text("·", style="dim")
+    style = "green" if score >= 0.4 else ("magenta" if score <= -0.4 else "")
+    return Text(f"{score:+.1f}", style=style, justify="right")
+
+
 def short_id(instance_id: str) -> str:
     """The id without its ``repo.commit8.`` prefix: the repo has its own column."""
     parts = instance_id.split(".", 2)
     return parts[2] if len(parts) == 3 else instance_id
 
 
-def row_cells(row: BrowseRow) -> tuple[Any, ...]:
-    return (
+def row_cells(row: BrowseRow, score: bool = False, blind: bool = False) -> tuple[Any, ...]:
+    cells = (
         short_id(row.instance_id), row.repo, f"{row.strategy}/{row.modifier}", row.n_f2p,
         row.lines_changed, decision_text(row.decision), realism_text(row.realism),
     )
+    return (*cells, score_text(row.score, blind)) if score else cells
 
 
 class InstanceTable(DataTable):
     """A row-cursor DataTable fed page by page; asks for more rows near its end."""
 
     LOAD_AHEAD = 20
+    has_score = False  # the score column appears once some instance has a realism score
+    blind = False  # blind mode: the score column shows dots
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -60,8 +71,11 @@ class InstanceTable(DataTable):
     def show_rows(self, rows: list[BrowseRow], *, clear: bool = False) -> None:
         if clear:
             self.clear()
+        if not self.has_score and any(r.score is not None for r in rows):
+            self.add_column("score", key="score", width=6, default=Text("·", style="dim"))
+            self.has_score = True
         for row in rows:
-            self.add_row(*row_cells(row), key=row.instance_id)
+            self.add_row(*row_cells(row, self.has_score, self.blind), key=row.instance_id)
 
     def update_row(self, row: BrowseRow) -> None:
         """Repaint the decision and realism cells of one row (no full refresh)."""
@@ -69,6 +83,8 @@ class InstanceTable(DataTable):
             return
         self.update_cell(row.instance_id, "decision", decision_text(row.decision))
         self.update_cell(row.instance_id, "realism", realism_text(row.realism))
+        if self.has_score:
+            self.update_cell(row.instance_id, "score", score_text(row.score, self.blind))
 
     @property
     def near_end(self) -> bool:
@@ -81,7 +97,31 @@ class InstanceTable(DataTable):
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
 
-def metadata_text(rec: dict[str, Any]) -> Text:
+def realism_lines(score: StoredScore | None, blind: bool) -> Text:
+    """The realism score and its strongest reasons (or why they are not shown)."""
+    text = Text()
+    if blind:
+        text.append("Realism: hidden while labelling (blind mode; B shows it)\n", style="dim")
+        return text
+    if score is None:
+        text.append("Realism: not scored yet (R on the browse screen, or bugfoundry realism)\n",
+                    style="dim")
+        return text
+    from engine.realism.scoring import verdict_words
+
+    p = score.probability
+    style = "green" if p >= 0.6 else ("magenta" if p <= 0.4 else "yellow")
+    text.append(f"Realism {p:.2f} ({verdict_words(p)})", style=f"bold {style}")
+    text.append(f"  score {score.score:+.1f} · {score.model}\n", style="dim")
+    counted = [r for r in score.reasons if r.get("counted", True) and abs(r["points"]) >= 0.05]
+    top = [r for r in counted if r["points"] > 0][:3] + [r for r in counted if r["points"] < 0][:3]
+    for r in sorted(top, key=lambda r: -abs(r["points"])):
+        text.append(f"  {r['points']:+.1f} ", style="green" if r["points"] > 0 else "magenta")
+        text.append(r["text"] + "\n")
+    return text
+
+
+def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
     """F2P/P2P lists and provenance, compact enough for a side pane."""
     meta = rec.get("meta", {})
     env = rec.get("environment") or {}
@@ -99,6 +139,7 @@ def metadata_text(rec: dict[str, Any]) -> Text:
     text.append(f"FAIL_TO_PASS ({len(f2p)}): ", style="bold red")
     text.append(", ".join(f2p[:8]) + (" …" if len(f2p) > 8 else "") + "\n")
     text.append(f"PASS_TO_PASS: {len(rec['pass_to_pass'])} tests\n", style="bold green")
+    text.append_text(realism_lines(rec.get("realism_score"), blind))
     for d in rec.get("decisions", []):
         scores = [f"{name} {value}" for name, value in (
             ("clarity", d.clarity), ("test validity", d.test_validity),

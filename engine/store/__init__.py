@@ -2,7 +2,8 @@
 
 ``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
 + ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
-+ ``LMMixin`` (LM response cache, LM call log, problem statements).
++ ``LMMixin`` (LM response cache, LM call log, problem statements)
++ ``RealismMixin`` (realism features and scores).
 """
 
 from engine.store.core import (
@@ -30,10 +31,11 @@ from engine.store.curation import (
 )
 from engine.store.exporting import ExportMixin
 from engine.store.lm import LMCall, LMMixin, Statement
+from engine.store.realism import RealismMixin, StoredScore
 from engine.store.testmaps import TestMapMixin
 
 
-class Store(LMMixin, ExportMixin, TestMapMixin, CurationMixin, StoreCore):
+class Store(RealismMixin, LMMixin, ExportMixin, TestMapMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -41,6 +43,7 @@ __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
-    "ExportMixin", "LMCall", "LMMixin", "Statement", "StoreCore", "TestMapMixin", "UndoRedo",
+    "ExportMixin", "LMCall", "LMMixin", "RealismMixin", "Statement", "StoredScore", "StoreCore",
+    "TestMapMixin", "UndoRedo",
     "count_changed_lines", "instance_id_for",
 ]

@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 7
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -116,6 +116,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 instance_id VARCHAR, kind VARCHAR, text VARCHAR, model VARCHAR,
                 prompt_tokens INTEGER, completion_tokens INTEGER, cost DOUBLE,
                 leaks VARCHAR[], created_at TIMESTAMP)""",
+        ],
+    ),
+    (
+        7,
+        [
+            # Realism (engine/realism): cached features per feature version, scoring passes.
+            """CREATE TABLE realism_features (
+                instance_id VARCHAR, version INTEGER, features VARCHAR, created_at TIMESTAMP)""",
+            """CREATE TABLE realism_scores (
+                instance_id VARCHAR, model VARCHAR, score DOUBLE, probability DOUBLE,
+                reasons VARCHAR, created_at TIMESTAMP)""",
         ],
     ),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.agreement import DECISION_LABELS, Label
 from engine.store.core import _now
+from engine.store.realism import LATEST_SCORES
 
 DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
 REALISM_VALUES = ("realistic", "plausible", "artificial")
@@ -31,6 +32,7 @@ SORT_KEYS: dict[str, str] = {
     "lines_changed": "coalesce(lines_changed, -1)",
     "decision": "coalesce(decision, '')",
     "realism": "coalesce(realism, '')",
+    "score": "coalesce(score, -1e9)",  # unscored instances sort first (ascending)
     "created_at": "created_at",
 }
 
@@ -49,6 +51,8 @@ class BrowseFilter:
     disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
     duplicates: bool = False  # only duplicates of another instance (engine.dedup's groups)
     labelled_by: str = ""  # only instances this curator has a current decision or tag on
+    min_score: float | None = None  # realism score bounds (engine.realism; unscored never match)
+    max_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class BrowseRow:
     created_at: datetime
     decision: str | None
     realism: str | None
+    score: float | None  # the latest realism score (None: not scored yet)
     sk: Any
 
     @property
@@ -260,8 +265,9 @@ class CurationMixin:
         sql = (
             f"WITH {self._current_sql('WHERE curator = ?')} SELECT i.instance_id, i.repo, "
             "i.strategy, i.modifier, i.file, i.entity, i.n_f2p, i.n_p2p, i.lines_changed, "
-            "i.created_at, c.decision, c.realism FROM instances i LEFT JOIN cur c "
-            "ON c.instance_id = i.instance_id WHERE 1=1"
+            "i.created_at, c.decision, c.realism, s.score FROM instances i LEFT JOIN cur c "
+            f"ON c.instance_id = i.instance_id LEFT JOIN {LATEST_SCORES} s "
+            "ON s.instance_id = i.instance_id WHERE 1=1"
         )
         params: list[Any] = [f.curator]
         for col in ("repo", "strategy", "modifier"):
@@ -290,6 +296,12 @@ class CurationMixin:
             sql += (f" AND i.instance_id IN (WITH {self._current_sql('WHERE curator = ?')} "
                     "SELECT instance_id FROM cur)")
             params.append(f.labelled_by)
+        if f.min_score is not None:
+            sql += " AND s.score >= ?"
+            params.append(f.min_score)
+        if f.max_score is not None:
+            sql += " AND s.score <= ?"
+            params.append(f.max_score)
         if f.text.strip():
             needle = f.text.strip().lower()
             sql += (" AND (strpos(lower(i.instance_id), ?) > 0 OR strpos(lower(i.file), ?) > 0 "
@@ -346,6 +358,8 @@ class CurationMixin:
             rec["decisions"] = []
             recs[rec["instance_id"]] = rec
         self.with_statements(recs)  # type: ignore[attr-defined]
+        for iid, sc in self.realism_scores(list(recs)).items():  # type: ignore[attr-defined]
+            recs[iid]["realism_score"] = sc
         for st in self.current_decisions(instance_ids=list(recs)):
             recs[st.instance_id]["decisions"].append(st)
         envs = {}

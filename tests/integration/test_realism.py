@@ -1,0 +1,71 @@
+"""``bugfoundry realism`` end to end on the forged sample repo, before and after real bugs.
+
+The real bugs are the sample history's fix commits with their source half reverted
+(``tests/mirror.py``), validated by the real pipeline: PR-mirror stand-ins.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.workspace import Workspace
+from tests.integration.conftest import cli_json
+from tests.mirror import add_mirrored
+
+pytestmark = pytest.mark.integration
+
+
+def by_strategy(report: dict) -> dict[str, dict]:
+    return {row["strategy"]: row for row in report["strategies"]}
+
+
+def test_realism_report_without_then_with_real_bugs(
+        sample_ws: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    shutil.copy(sample_ws / "bugfoundry.duckdb", ws / "bugfoundry.duckdb")
+    n_proc = len(cli_json(capsys, "instances", "--repo", "sample", "--workspace",
+                          str(sample_ws)))  # type: ignore[arg-type]
+
+    # 1. Procedural instances only: the real side is the shipped reference.
+    before = cli_json(capsys, "realism", "--workspace", str(ws))
+    assert isinstance(before, dict)
+    assert before["n_real"] == 0 and "no PR-mirror instances" in before["reference"]
+    assert before["features_computed"] == n_proc
+    proc = by_strategy(before)["procedural"]
+    assert proc["n"] == n_proc and proc["auc_vs"] == "reference"
+    assert proc["auc"] > 0.7  # procedural bugs are easy to tell from real ones
+    assert sum(proc["hist"]) == n_proc and len(proc["modifiers"]) >= 10
+    assert proc["coverage"]["real_resembled"] is None
+    assert 0 < proc["coverage"]["real_kind_mass"] < 1
+    assert before["calibration"]["needed"] == 150 and not before["calibration"]["fitted"]
+    assert isinstance(before["size_correlation"], float)
+
+    # 2. Add reverted real fixes, validated for real.
+    real_ids = add_mirrored(Workspace.open(sample_ws), Workspace.open(ws), "sample")
+    assert len(real_ids) >= 3
+    html, png = tmp_path / "out" / "r.html", tmp_path / "out" / "r.png"
+    after = cli_json(capsys, "realism", "sample", "--workspace", str(ws), "--html", str(html),
+                     "--png", str(png))
+    assert isinstance(after, dict)
+    assert after["features_computed"] == len(real_ids)  # the rest came from the cache
+    assert after["n_real"] == len(real_ids)
+    rows = by_strategy(after)
+    assert rows["pr_mirror"]["n"] == len(real_ids)
+    # Acceptance: real bugs, scored leave-one-out, score higher than procedural ones.
+    assert after["real_mean_loo"] > rows["procedural"]["mean"] + 1.0
+    assert rows["procedural"]["coverage"]["real_resembled"] is not None
+    assert "<svg" in html.read_text(encoding="utf-8")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # 3. Text output and a clear error for a wrong repo.
+    capsys.readouterr()
+    assert main(["realism", "sample", "--workspace", str(ws)]) == 0
+    text = capsys.readouterr().out
+    assert "procedural" in text and "pr_mirror" in text and "leave-one-out" in text
+    assert main(["realism", "nosuch", "--workspace", str(ws)]) == 2
+    assert "no repo named 'nosuch'" in capsys.readouterr().err
