@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 5
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -119,7 +119,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
     (
-        7,
+        5,
         [
             # Realism (engine/realism): cached features per feature version, scoring passes.
             """CREATE TABLE realism_features (
