@@ -150,6 +150,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
             baseline_runs=args.baseline_runs,
             baseline_timeout=args.baseline_timeout, log=progress.log,
             on_total=progress.start, on_verdict=progress.advance, lm=lm,
+            min_realism=args.min_realism, prefer_realistic=args.prefer_realistic,
         )
         progress.stop()
     if args.json:
@@ -460,6 +461,12 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="run the whole suite for every candidate (same as --validation full)")
     fg.add_argument("--baseline-runs", type=int, default=2)
     fg.add_argument("--baseline-timeout", type=float, default=1800.0)
+    fg.add_argument("--min-realism", type=float, default=None, metavar="SCORE",
+                    help="drop validated bugs whose realism score is below SCORE (log-odds; "
+                         "> 0 leans realistic), recorded as low_realism")
+    fg.add_argument("--prefer-realistic", action="store_true",
+                    help="with --max: sample modifiers in proportion to how well their bugs "
+                         "validate and score in this repo so far")
     add_lm_options(fg)
     fg.set_defaults(func=cmd_forge)
 

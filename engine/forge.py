@@ -115,12 +115,15 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
                         max_candidates: int | None, *,
                         covered_lines: dict[str, set[int]] | None = None,
                         stats: dict[str, int] | None = None,
-                        extra: Sequence[Candidate] = ()) -> list[Candidate]:
+                        extra: Sequence[Candidate] = (),
+                        weights: dict[str, float] | None = None) -> list[Candidate]:
     """All strategies' candidates, interleaved across modifiers, first ``max_candidates``.
 
     With ``covered_lines`` (from the baseline's test map) only code some test executes is
     mutated; ``stats`` receives how many entities were seen and skipped. ``extra`` holds
     candidates made elsewhere (the LM strategies, which need the store and a client).
+    ``weights`` (per ``strategy/modifier``, see ``engine.realism.gate.modifier_weights``)
+    interleave the modifiers in proportion instead of evenly.
     """
     from engine.strategies import procedural
 
@@ -139,14 +142,39 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
                 add(c)
     for c in extra:
         add(c)
-    # Round-robin over modifiers so a --max sample keeps every modifier represented.
-    ordered: list[Candidate] = []
-    queues = [list(v) for _, v in sorted(buckets.items())]
-    while any(queues):
-        for q in queues:
-            if q:
-                ordered.append(q.pop(0))
+    ordered = _interleave(buckets, weights or {})
     return ordered[:max_candidates] if max_candidates else ordered
+
+
+def _interleave(buckets: dict[str, list[Candidate]], weights: dict[str, float]
+                ) -> list[Candidate]:
+    """Smooth weighted round-robin over the buckets (plain round-robin with equal weights),
+    so a --max sample keeps every modifier represented; unknown modifiers weigh the mean."""
+    names = sorted(buckets)
+    if not weights:  # plain round-robin: the order every earlier run used
+        queues_rr = [list(buckets[n]) for n in names]
+        out: list[Candidate] = []
+        while any(queues_rr):
+            for q in queues_rr:
+                if q:
+                    out.append(q.pop(0))
+        return out
+    known = [weights[n] for n in names if n in weights]
+    default = sum(known) / len(known) if known else 1.0
+    w = {n: max(weights.get(n, default), 1e-6) for n in names}
+    queues = {n: list(buckets[n]) for n in names}
+    current = dict.fromkeys(names, 0.0)
+    ordered: list[Candidate] = []
+    while True:
+        live = [n for n in names if queues[n]]
+        if not live:
+            return ordered
+        total = sum(w[n] for n in live)
+        for n in live:
+            current[n] += w[n]
+        pick = max(live, key=lambda n: (current[n], -names.index(n)))
+        current[pick] -= total
+        ordered.append(queues[pick].pop(0))
 
 
 def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: Recipe,
@@ -204,11 +232,14 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
           on_total: Callable[[int, int], None] | None = None,
           on_verdict: Callable[[Candidate, Verdict], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
-          lm: LMSettings | None = None) -> ForgeSummary:
+          lm: LMSettings | None = None, min_realism: float | None = None,
+          prefer_realistic: bool = False) -> ForgeSummary:
     """Run the whole pipeline for one repo; safe to interrupt and rerun.
 
     The LM strategies need ``lm`` (model, endpoint, budget); their answers are cached in the
-    store, so a rerun with the same arguments sends no request.
+    store, so a rerun with the same arguments sends no request. ``min_realism`` drops kept
+    candidates scoring below it (``low_realism``); ``prefer_realistic`` samples modifiers in
+    proportion to how well their bugs validate and score in this repo so far.
 
     ``should_stop`` is polled after each verdict (the TUI's cancel button): when it returns
     True, running test processes are killed and every verdict stored so far is kept.
@@ -235,8 +266,14 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     covered = testmap.covered_lines if testmap else None
     extra = _lm_candidates(client, store, repo, lm_wanted, len(strategies), seed,
                            max_candidates, covered, summary, log) if client else []
+    weights = None
+    if prefer_realistic:
+        from engine.realism.gate import modifier_weights
+
+        weights = modifier_weights(store, repo.name)
     selected = generate_candidates(repo, strategies, seed, max_candidates,
-                                   covered_lines=covered, stats=stats, extra=extra)
+                                   covered_lines=covered, stats=stats, extra=extra,
+                                   weights=weights)
     summary.entities = stats.get("entities", 0)
     summary.entities_uncovered = stats.get("uncovered", 0)
     summary.entities_arid = stats.get("arid", 0)
@@ -258,9 +295,15 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
                                 timeout=timeout, log=log)
     log(f"validating {len(todo)} candidates on {len(validator.workers)} workers "
         f"({validation} validation{'' if testmap else ', no test map'}) ...")
+    gate = None
+    if min_realism is not None:
+        from engine.realism.gate import RealismGate
+
+        gate = RealismGate(store, repo.name, Path(repo.path), min_realism, log)
     results = validator.run(todo)
     try:
-        for cand, verdict in results:
+        for cand, raw in results:
+            verdict = gate.judge(cand, raw) if gate is not None else raw
             store.record_result(cand, verdict, baseline)
             summary.validated_now += 1
             summary.kept_now += int(verdict.kept)

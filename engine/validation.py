@@ -50,6 +50,7 @@ DROP_REASONS: dict[str, str] = {
     "did_not_apply": "the diff does not apply to the pinned commit",
     "does_not_parse": "a changed Python file no longer parses",
     "no_test_failed": "every stable test still passes (or only flaky tests failed)",
+    "low_realism": "validated, but its realism score is below forge --min-realism",
     "timeout": "the test run exceeded the per-candidate timeout (the bug hangs)",
     "run_error": "pytest itself could not run (usage or internal error)",
     "not_reproducible": "the failures did not reproduce when re-run with tracebacks",

@@ -96,3 +96,11 @@ class RealismMixin:
         return int(self.con.execute(
             f"SELECT count(*) FROM instances i JOIN {LATEST_SCORES} s USING (instance_id) "
             "WHERE i.repo = ?", [repo]).fetchone()[0])
+
+    def modifier_realism(self, repo: str) -> dict[tuple[str, str], tuple[int, float]]:
+        """(strategy, modifier) -> (instances scored, mean latest score) for ``repo``."""
+        rows = self.con.execute(
+            f"SELECT i.strategy, i.modifier, count(*), avg(s.score) FROM instances i "
+            f"JOIN {LATEST_SCORES} s USING (instance_id) WHERE i.repo = ? GROUP BY ALL",
+            [repo]).fetchall()
+        return {(st, mod): (int(n), float(mean)) for st, mod, n, mean in rows}

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.realism.gate import modifier_weights
+from engine.store import Store
 from engine.workspace import Workspace
 from tests.integration.conftest import cli_json
 from tests.mirror import add_mirrored
@@ -69,3 +71,25 @@ def test_realism_report_without_then_with_real_bugs(
     assert "procedural" in text and "pr_mirror" in text and "leave-one-out" in text
     assert main(["realism", "nosuch", "--workspace", str(ws)]) == 2
     assert "no repo named 'nosuch'" in capsys.readouterr().err
+
+
+def test_forge_min_realism_drops_low_scorers_and_prefers_what_pays(
+        tmp_path: Path, sample_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = str(tmp_path / "gate-ws")
+    assert main(["repo", "add", str(sample_bundle), "--name", "sample", "--workspace", ws]) == 0
+    # A bar no bug clears: everything validation keeps is recorded as low_realism instead.
+    high = cli_json(capsys, "forge", "sample", "--max", "12", "--seed", "1", "--workers", "2",
+                    "--min-realism", "100", "--workspace", ws)
+    assert isinstance(high, dict)
+    assert high["kept_total"] == 0 and high["drop_reasons"].get("low_realism", 0) >= 4
+    assert cli_json(capsys, "instances", "--workspace", ws) == []
+    # A bar every bug clears, sampling modifiers by how they paid off so far.
+    low = cli_json(capsys, "forge", "sample", "--max", "12", "--seed", "2", "--workers", "2",
+                   "--min-realism", "-100", "--prefer-realistic", "--workspace", ws)
+    assert isinstance(low, dict)
+    assert low["kept_total"] >= 4 and low["candidates"] == 12
+    with Store.open(Path(ws) / "bugfoundry.duckdb") as store:
+        reasons = dict(store.verdict_reasons("sample"))
+        weights = modifier_weights(store, "sample")
+    assert weights and all(0 < w < 1 for w in weights.values())
+    assert "low_realism" in set(reasons.values())

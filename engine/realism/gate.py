@@ -1,0 +1,71 @@
+"""Using the score while forging: a gate that drops low scorers, and modifier preferences.
+
+The gate scores a kept candidate the moment validation keeps it (its diff, its F2P set and
+failure output are all a score needs) against the repo's scorecard as it stood when the run
+began, so ``forge --min-realism X`` can record ``low_realism`` instead of an instance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.models import Candidate, Verdict
+from engine.realism.features import compute, repo_model, repo_reader
+from engine.realism.pipeline import ensure_features, load_items
+from engine.realism.scoring import Score, Scorecard, bins_of, ochiai
+from engine.store import Store
+
+Log = Callable[[str], None]
+
+
+class RealismGate:
+    """Scores validated candidates of one repo; ``passes`` says whether one clears the bar."""
+
+    def __init__(self, store: Store, repo: str, root: Path, threshold: float,
+                 log: Log | None = None) -> None:
+        fresh, _ = ensure_features(store, repo, root, log or (lambda _m: None))
+        self.card = Scorecard(load_items(store, repo, fresh))
+        self.read = repo_reader(root)
+        self.model = repo_model(root)
+        self.threshold = threshold
+
+    def score(self, cand: Candidate, verdict: Verdict) -> Score:
+        rec = {"patch": cand.patch, "fail_to_pass": verdict.fail_to_pass,
+               "failures": verdict.failures}
+        features = compute(rec, self.read, self.model)
+        f2p = frozenset(verdict.fail_to_pass)
+        coupling = (max(ochiai(f2p, r.f2p) for r in self.card.real)
+                    if self.card.real else None)
+        reasons = self.card.terms(bins_of(features, coupling))
+        total = sum(r.points for r in reasons if r.counted)
+        return Score(cand.candidate_id, round(total, 4), tuple(reasons))
+
+    def judge(self, cand: Candidate, verdict: Verdict) -> Verdict:
+        """The verdict unchanged, or a ``low_realism`` drop naming the score and its reason."""
+        if not verdict.kept:
+            return verdict
+        s = self.score(cand, verdict)
+        if s.score >= self.threshold:
+            return verdict
+        top = next((r for r in s.reasons if r.counted), None)
+        why = f"; mostly: {top.text}" if top else ""
+        return Verdict(verdict.candidate_id, False, "low_realism",
+                       f"realism {s.score:+.2f} < {self.threshold:+.2f}{why}",
+                       fail_to_pass=verdict.fail_to_pass, pass_to_pass=verdict.pass_to_pass,
+                       tests_run=verdict.tests_run, failures=verdict.failures,
+                       duration=verdict.duration, worker=verdict.worker, path=verdict.path,
+                       cpu=verdict.cpu)
+
+
+def modifier_weights(store: Store, repo: str) -> dict[str, float]:
+    """Per ``strategy/modifier``: how often its bugs validate here times how realistic they
+    score here (Laplace-smoothed yield x logistic of the mean score; unknown = even odds),
+    so a ``--max`` sample leans toward modifiers that pay off in this repo."""
+    realism = store.modifier_realism(repo)
+    out: dict[str, float] = {}
+    for strategy, modifier, validated, kept in store.yield_by_modifier(repo):
+        _n, mean = realism.get((strategy, modifier), (0, 0.0))
+        out[f"{strategy}/{modifier}"] = (kept + 1) / (validated + 2) / (1 + math.exp(-mean))
+    return out
