@@ -249,3 +249,22 @@ def extract_entities(repo_root: Path, files: Iterable[str]) -> list[Entity]:
             continue
         out.extend(e.entity for e in parsed.entities)
     return out
+
+
+def touched_entities(rel: str, source: str, lines: Iterable[int]) -> list[str]:
+    """Qualnames of the innermost entities that hold ``lines`` (1-based lines of ``source``),
+    in file order; lines outside every entity (module level) name nothing. Names a diff that
+    was not forged on one entity (a real fix, a merge of bugs)."""
+    try:
+        parsed = parse_file(rel, source)
+    except (cst.ParserSyntaxError, RecursionError):
+        return []
+    names: list[str] = []
+    for line in sorted(set(lines)):
+        holders = [e.entity for e in parsed.entities
+                   if e.entity.start_line <= line <= e.entity.end_line]
+        if holders:
+            inner = min(holders, key=lambda e: e.end_line - e.start_line)
+            if inner.qualname not in names:
+                names.append(inner.qualname)
+    return names
