@@ -1,0 +1,172 @@
+"""PR mirroring: turn a real fix commit back into a bug by reverting its source half.
+
+The tests the fix added stay, so they are what fails. Three routes, cheapest first, and the
+route is recorded on the candidate (``meta["route"]``):
+
+* **a**: reverse-apply the fix's source diff at the pinned commit: exactly (our in-memory
+  applier, which tolerates moved lines), then ``git apply -3 -R`` in a workspace scratch tree,
+  which merges around later edits to the context.
+* **b**: the fix commit itself as the instance's base: the bug is the fix's source half
+  reversed on that commit, validated by that commit's own tests, when the repo's environment can
+  run them (a baseline at that commit; the caller's ``base_check`` decides).
+* **c**: an undo function (an LM, wired by the caller) rewrites each file's current text with the
+  fix undone; without one the route says "no LM configured".
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.diffs import PatchError, apply_patch, changed_lines, file_patch, reverse_patch
+from engine.entities import touched_entities
+from engine.mining import FixCommit, file_at, fix_diff, split_files, split_patch, statement_for
+from engine.models import Candidate, RepoRecord
+from engine.repos import reset_tree
+
+# rel_path, the file's text at the pinned commit, the fix's diff of that file -> the text with
+# the fix undone (None: could not). The LM route plugs in here.
+Undo = Callable[[str, str, str], str | None]
+# A fix commit -> "" when its own commit can be the base (route b), else why not.
+BaseCheck = Callable[[FixCommit], str]
+
+NO_LM = "no LM configured"
+ROUTES: dict[str, str] = {
+    "a": "the fix's source half reverse-applied at the pinned commit (plain, then 3-way)",
+    "b": "the fix commit as the base, its source half reversed, validated by its own tests",
+    "c": "an LM undid the fix in the current version of each file",
+}
+
+
+@dataclass
+class Attempt:
+    """One fix commit on its way through the routes."""
+
+    commit: FixCommit
+    source_diff: str = ""  # the fix's source half (full blob ids)
+    statement: str = ""
+    statement_source: str = ""
+    failed: dict[str, str] = field(default_factory=dict)  # route -> why it did not work
+    route: str = ""  # the route whose candidate was kept ("" = not recovered yet)
+
+
+class Mirror:
+    """Builds PR-mirror candidates for one repo; ``scratch`` is a workspace tree for 3-way."""
+
+    def __init__(self, repo: RepoRecord, scratch: Path, *, base_check: BaseCheck | None = None,
+                 undo: Undo | None = None, issues: dict[int, str] | None = None) -> None:
+        self.repo = repo
+        self.root = Path(repo.path)
+        self.scratch = scratch
+        self.base_check = base_check
+        self.undo = undo
+        self.issues = issues
+
+    def attempt(self, commit: FixCommit) -> Attempt:
+        statement, source = statement_for(commit, self.issues)
+        diff = split_patch(fix_diff(self.root, commit))["source"]
+        return Attempt(commit, diff, statement, source)
+
+    # ------------------------------------------------------------------ routes
+    def route_a(self, at: Attempt) -> Candidate | None:
+        """Reverse-apply at the pinned commit: plain, then 3-way in the scratch tree."""
+        files = self._files(self.repo.commit, at.commit.source_files)
+        try:
+            new = apply_patch({r: t for r, t in files.items() if t is not None},
+                              reverse_patch(at.source_diff))
+            how = "plain"
+        except PatchError as plain_exc:
+            result = self._three_way(at.source_diff)
+            if isinstance(result, str):
+                at.failed["a"] = f"plain: {plain_exc}; 3-way: {result}"
+                return None
+            new, how = result, "3way"
+        return self._candidate(at, "a", how, self.repo.commit, files, new)
+
+    def route_b(self, at: Attempt) -> Candidate | None:
+        """The fix commit as the base, when the environment can run its tests there."""
+        why = self.base_check(at.commit) if self.base_check else "no environment to check it"
+        if why:
+            at.failed["b"] = why
+            return None
+        fixed = self._files(at.commit.sha, at.commit.source_files)
+        before = self._files(at.commit.parent, at.commit.source_files)
+        return self._candidate(at, "b", "fix_commit", at.commit.sha, fixed, before)
+
+    def route_c(self, at: Attempt) -> Candidate | None:
+        """Ask the undo function (an LM) for each file's current text with the fix undone."""
+        if self.undo is None:
+            at.failed["c"] = NO_LM
+            return None
+        files = self._files(self.repo.commit, at.commit.source_files)
+        per_file = split_files(at.source_diff)
+        new: dict[str, str | None] = {}
+        for rel, text in files.items():
+            if text is None or rel not in per_file:
+                continue
+            try:
+                undone = self.undo(rel, text, per_file[rel])
+            except Exception as exc:  # noqa: BLE001 - an LM failure is a route failure
+                at.failed["c"] = f"{rel}: {type(exc).__name__}: {str(exc)[:200]}"
+                return None
+            if undone is None:
+                at.failed["c"] = f"the LM could not undo the fix in {rel}"
+                return None
+            new[rel] = undone
+        if not new:
+            at.failed["c"] = "none of the fix's source files exists at the pinned commit"
+            return None
+        return self._candidate(at, "c", "lm", self.repo.commit, files, new)
+
+    # ------------------------------------------------------------------ helpers
+    def _files(self, sha: str, rels: list[str]) -> dict[str, str | None]:
+        return {rel: file_at(self.root, sha, rel) for rel in rels}
+
+    def _three_way(self, source_diff: str) -> dict[str, str | None] | str:
+        """``git apply -3 -R`` in the scratch tree; the merged texts, or git's complaint."""
+        reset_tree(self.scratch)
+        try:
+            res = subprocess.run(["git", "apply", "-3", "-R", "--whitespace=nowarn", "-"],
+                                 cwd=self.scratch, input=source_diff, capture_output=True,
+                                 text=True, timeout=120)
+            if res.returncode != 0:
+                lines = [ln for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
+                conflicts = [ln for ln in lines if "conflicts" in ln]
+                return (conflicts or lines or [f"git apply exited {res.returncode}"])[0][:300]
+            out: dict[str, str | None] = {}
+            for rel in split_files(source_diff):
+                path = self.scratch / rel
+                out[rel] = path.read_text(encoding="utf-8") if path.is_file() else None
+            return out
+        finally:
+            reset_tree(self.scratch)
+
+    def _candidate(self, at: Attempt, route: str, how: str, base: str,
+                   old: dict[str, str | None], new: dict[str, str | None]) -> Candidate | None:
+        patches, sizes = [], {}
+        for rel in sorted(new):
+            p = file_patch(rel, old.get(rel), new[rel])
+            if p:
+                patches.append(p)
+                sizes[rel] = sum(1 for ln in p.splitlines()
+                                 if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+        if not patches:
+            at.failed[route] = "reverting the source half changes nothing"
+            return None
+        main = max(sizes, key=lambda r: (sizes[r], r))
+        before, after = old.get(main) or "", new.get(main) or ""
+        lines = changed_lines(before, after)
+        c = at.commit
+        meta = {
+            "route": route, "apply": how, "base_commit": base, "fix_commit": c.sha,
+            "fix_kind": c.kind, "pr": c.pr, "issues": c.issues, "subject": c.subject,
+            "fix_tests": c.test_files, "source_files": c.source_files,
+            "problem_statement": at.statement, "statement_source": at.statement_source,
+        }
+        return Candidate(
+            repo=self.repo.name, strategy="pr_mirror", modifier=f"route_{route}",
+            patch="".join(patches), file=main,
+            entity=", ".join(touched_entities(main, before, lines)) if before else "",
+            changed_lines=lines, meta=meta)
