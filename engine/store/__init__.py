@@ -1,7 +1,8 @@
 """The DuckDB store: the only package that speaks SQL.
 
 ``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
-+ ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries).
++ ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
++ ``ForgingMixin`` (PR mirroring's base checks, combine's inputs).
 """
 
 from engine.store.core import (
@@ -28,10 +29,11 @@ from engine.store.curation import (
     UndoRedo,
 )
 from engine.store.exporting import ExportMixin
+from engine.store.forging import ForgingMixin
 from engine.store.testmaps import TestMapMixin
 
 
-class Store(ExportMixin, TestMapMixin, CurationMixin, StoreCore):
+class Store(ForgingMixin, ExportMixin, TestMapMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -39,6 +41,6 @@ __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
-    "ExportMixin", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
+    "ExportMixin", "ForgingMixin", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
     "instance_id_for",
 ]

@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5  # 4 is reserved (LM responses, merged separately)
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -98,6 +98,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """CREATE TABLE test_lines (
                 baseline_id VARCHAR, nodeid VARCHAR, file VARCHAR, lines INTEGER[])""",
             "ALTER TABLE results ADD COLUMN path VARCHAR",
+        ],
+    ),
+    (
+        5,
+        [
+            # PR mirroring route b: can the environment run the tests at a fix commit?
+            """CREATE TABLE base_checks (
+                repo VARCHAR, commit VARCHAR, recipe_hash VARCHAR, ok BOOLEAN, reason VARCHAR,
+                baseline_id VARCHAR, created_at TIMESTAMP)""",
         ],
     ),
 ]
@@ -429,6 +438,7 @@ class StoreCore:
                 instance_id = instance_id_for(candidate, baseline.commit)
                 lines, files = count_changed_lines(candidate.patch)
                 meta = dict(candidate.meta)
+                statement = meta.pop("problem_statement", None)  # a column of its own
                 meta.update(
                     seed=candidate.seed, changed_lines=list(candidate.changed_lines),
                     baseline_id=baseline.baseline_id, worker=verdict.worker,
@@ -443,7 +453,7 @@ class StoreCore:
                         candidate.entity, candidate.patch, verdict.fail_to_pass,
                         verdict.pass_to_pass, len(verdict.fail_to_pass),
                         len(verdict.pass_to_pass), lines, files,
-                        json.dumps(verdict.failures), None,
+                        json.dumps(verdict.failures), statement,
                         json.dumps(meta, sort_keys=True, default=str), verdict.duration, _now(),
                     ],
                 )
