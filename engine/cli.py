@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.cli_mirror import add_combine_options, mining_options, print_stages, register_mine
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
 from engine.workspace import Workspace
@@ -133,9 +134,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def cmd_forge(args: argparse.Namespace) -> int:
+    from engine.cli_mirror import forge_kwargs
     from engine.forge import forge, parse_strategies
 
     strategies = parse_strategies(args.strategy)
+    stage_options = forge_kwargs(args)
     ws, store = _open(args)
     with store:
         progress = _Progress(enabled=sys.stderr.isatty())
@@ -145,7 +148,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
             validation="full" if args.full_suite else args.validation,
             baseline_runs=args.baseline_runs,
             baseline_timeout=args.baseline_timeout, log=progress.log,
-            on_total=progress.start, on_verdict=progress.advance,
+            on_total=progress.start, on_verdict=progress.advance, **stage_options,
         )
         progress.stop()
     if args.json:
@@ -173,6 +176,7 @@ def _print_summary(s: Any) -> None:
         print(f"  validation paths ({s.validation}): {paths}")
     for why in s.hot_off:
         print(f"  server off (its candidates took the cold path): {why}")
+    print_stages(s)
     print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
           "(validation, per worker)")
     if s.interrupted:
@@ -187,7 +191,7 @@ class _Progress:
         self._bar: Any = None
         self._task: Any = None
         self.kept = 0
-        self.total = self.done = 0
+        self.total = self.done = self.already = 0
 
     def log(self, msg: str) -> None:
         if self._bar is not None:
@@ -196,8 +200,13 @@ class _Progress:
             _err(msg)
 
     def start(self, total: int, done: int) -> None:
-        self.total, self.done = total, done
+        """Called once per forge stage with the running totals (candidates, already judged)."""
+        self.done += done - self.already  # verdicts counted so far stay counted
+        self.total, self.already = total, done
         if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, total=total, completed=self.done)
             return
         from rich.progress import (
             BarColumn,
@@ -432,11 +441,12 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     base.add_argument("--baseline-timeout", type=float, default=1800.0)
     base.set_defaults(func=cmd_baseline)
 
-    fg = sub.add_parser("forge", parents=[common], help="forge and validate candidate bugs")
+    fg = sub.add_parser("forge", parents=[common, mining_options()],
+                        help="forge and validate candidate bugs")
     fg.add_argument("repo")
     fg.add_argument("--strategy", default="procedural",
-                    help="comma list: procedural (lm_modify, lm_rewrite, combine, pr_mirror "
-                         "are planned)")
+                    help="comma list of procedural, pr_mirror (real fix commits reverted), "
+                         "combine (validated bugs merged); lm_modify, lm_rewrite are planned")
     fg.add_argument("--max", type=int, default=None, help="at most N candidates")
     fg.add_argument("--seed", type=int, default=0)
     fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
@@ -451,7 +461,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="run the whole suite for every candidate (same as --validation full)")
     fg.add_argument("--baseline-runs", type=int, default=2)
     fg.add_argument("--baseline-timeout", type=float, default=1800.0)
+    add_combine_options(fg)
     fg.set_defaults(func=cmd_forge)
+    register_mine(sub, common)
 
     st = sub.add_parser("status", parents=[common], help="per-repo counts, yield, drop reasons")
     st.set_defaults(func=cmd_status)
