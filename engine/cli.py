@@ -447,7 +447,8 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg.add_argument("--strategy", default="procedural",
                     help="comma list of procedural, pr_mirror (real fix commits reverted), "
                          "combine (validated bugs merged); lm_modify, lm_rewrite are planned")
-    fg.add_argument("--max", type=int, default=None, help="at most N candidates")
+    fg.add_argument("--max", type=int, default=None,
+                    help="at most N candidates per stage (fix commits for pr_mirror)")
     fg.add_argument("--seed", type=int, default=0)
     fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
     fg.add_argument("--timeout", type=float, default=None,

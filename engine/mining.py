@@ -29,6 +29,7 @@ SKIP_REASONS: dict[str, str] = {
     "not_a_pr_merge": "a merge commit that is not a pull-request merge",
     "in_merged_pr": "part of a pull request whose merge commit is mirrored instead",
     "not_a_fix": "the message does not read like a fix (fix, bug, regression, closes #N, ...)",
+    "cosmetic": "a fix of typos, style, linters or CI, which no test checks",
     "no_source_change": "no library source file (.py outside tests and docs) changed",
     "no_test_change": "no test file changed",
     "too_many_files": "more source files changed than the limit",
@@ -38,7 +39,10 @@ SKIP_REASONS: dict[str, str] = {
 
 _FIX_WORDS = re.compile(
     r"\b(fix(?:e[sd])?|fixing|bug(?:s|fix)?|hotfix|regression|crash(?:es|ed)?|"
-    r"incorrect(?:ly)?|wrong(?:ly)?|broken|typo)\b", re.I)
+    r"incorrect(?:ly)?|wrong(?:ly)?|broken)\b", re.I)
+_COSMETIC = re.compile(
+    r"\b(typos?|spelling|codespell|flake8|pep[ -]?8|lint(?:er|ing)?|pyright|mypy|black|ruff|isort|"
+    r"pre-commit|formatting|whitespace|docstrings?|long lines|ci)\b", re.I)
 _ISSUE_REF = re.compile(
     r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?::)?\s+(?:[\w.-]+/[\w.-]+)?#(\d+)", re.I)
 _PR_MERGE = re.compile(r"^Merge (?:pull request|PR) #(\d+)\b", re.I)
@@ -94,9 +98,11 @@ def classify_path(rel: str) -> str:
     """"test", "source" (library Python code) or "other" (docs, config, data)."""
     path = PurePosixPath(rel)
     dirs, name = path.parts[:-1], path.name
+    stem = path.stem
     if (any(d in _TEST_DIRS for d in dirs) or name == "conftest.py"
-            or (path.suffix == ".py" and (name.startswith("test_") or name.endswith("_test.py")))):
-        return "test"
+            or (path.suffix == ".py" and (stem.startswith("test_") or stem.endswith(
+                ("_test", "_tests")) or (not dirs and stem in ("test", "tests"))))):
+        return "test"  # a package's own test.py (werkzeug.test) is library code
     if (path.suffix == ".py" and name not in _NON_SOURCE_FILES
             and not any(d in _NON_SOURCE_DIRS or d.startswith(".") for d in dirs)):
         return "source"
@@ -181,6 +187,8 @@ def judge(commit: FixCommit, numstat: list[tuple[str, str, str]],
     commit.issues = issue_refs(f"{commit.subject}\n{commit.body}")
     checks = [
         ("not_a_fix", config.require_fix_message and not commit.signal, commit.subject[:80]),
+        ("cosmetic", config.require_fix_message and bool(_COSMETIC.search(commit.subject)),
+         commit.subject[:80]),
         ("no_source_change", not commit.source_files, ""),
         ("no_test_change", not commit.test_files, ""),
         ("binary", binary and not config.allow_binary, ", ".join(binary[:3])),

@@ -23,7 +23,7 @@ from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.repos import make_worker_tree
 from engine.store import Store
 from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
-from engine.strategies.pr_mirror import Attempt, Mirror, Undo
+from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo
 from engine.testmap import TestMap
 from engine.validation import Validator
 from engine.workspace import Workspace
@@ -154,7 +154,8 @@ class Bases:
                 baseline = run_baseline(r.env, tree, r.recipe, r.repo.name, commit.sha,
                                         runs=self.runs, timeout=self.timeout)
             except BaselineError as exc:
-                why = "the environment cannot run the tests there: " + str(exc).splitlines()[0]
+                why = ("the environment cannot run the tests there: "
+                       + "; ".join(str(exc).splitlines()[:2]))
                 r.store.save_base_check(r.repo.name, commit.sha, r.recipe.hash, False, why)
                 return why
             r.store.save_baseline(baseline, r.recipe.hash)
@@ -225,8 +226,11 @@ def _settle(at: Attempt, route: str, cand: Candidate, reasons: dict[str, str]) -
 
 
 def _last_failure(at: Attempt) -> str:
-    """The short reason a fix was not recovered: the last route's, without detail."""
-    route, why = list(at.failed.items())[-1] if at.failed else ("-", "not tried")
+    """The short reason a fix was not recovered: the last route's that was really tried
+    (route c without an LM says nothing), without detail."""
+    tried = [(r, why) for r, why in at.failed.items() if why != NO_LM] or list(
+        at.failed.items()) or [("-", "not tried")]
+    route, why = tried[-1]
     return f"{route}: {why.split(':')[0]}"
 
 

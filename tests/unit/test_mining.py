@@ -31,6 +31,7 @@ from tests.gitrepo import GitRepo
     ("pkg/mod.py", "source"), ("src/pkg/sub/mod.py", "source"), ("mod.py", "source"),
     ("tests/test_mod.py", "test"), ("pkg/tests/helpers.py", "test"), ("test_x.py", "test"),
     ("pkg/mod_test.py", "test"), ("conftest.py", "test"), ("tests/data/x.json", "test"),
+    ("tests.py", "test"), ("pkg/test.py", "source"), ("pkg/mod_tests.py", "test"),
     ("docs/conf.py", "other"), ("setup.py", "other"), ("README.md", "other"),
     ("CHANGES.rst", "other"), (".github/x.py", "other"), ("pkg/data.json", "other"),
 ])
@@ -110,6 +111,11 @@ def test_judge_message_filter_is_configurable() -> None:
     rows = [("1", "1", "pkg/a.py"), ("1", "0", "tests/t.py")]
     assert judge(_commit(subject="Add a"), rows, MiningConfig()).skip == "not_a_fix"
     assert judge(_commit(subject="Add a"), rows,
+                 MiningConfig(require_fix_message=False)).skip == ""
+    for subject in ("Fix flake8 issues", "Fix typo in docs", "fix mypy findings",
+                    "Fix CI on 3.13", "Fix long lines", "Fixes #79 -- PEP-8 violations"):
+        assert judge(_commit(subject=subject), rows, MiningConfig()).skip == "cosmetic"
+    assert judge(_commit(subject="Fix black box test"), rows,
                  MiningConfig(require_fix_message=False)).skip == ""
 
 
