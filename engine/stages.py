@@ -59,6 +59,9 @@ class ForgeRun:
 
     @property
     def stopped(self) -> bool:
+        """Interrupted, or asked to stop (polled between verdicts and between base checks)."""
+        if not self.summary.interrupted and self.should_stop is not None and self.should_stop():
+            self.summary.interrupted = True
         return self.summary.interrupted
 
     def head_validator(self, todo: int) -> Validator:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from engine.diffs import PatchError, apply_patch, changed_lines, file_patch, reverse_patch
 from engine.entities import touched_entities
+from engine.errors import RepoError
 from engine.mining import FixCommit, file_at, fix_diff, split_files, split_patch, statement_for
 from engine.models import Candidate, RepoRecord
 from engine.repos import reset_tree
@@ -66,12 +67,19 @@ class Mirror:
 
     def attempt(self, commit: FixCommit) -> Attempt:
         statement, source = statement_for(commit, self.issues)
-        diff = split_patch(fix_diff(self.root, commit))["source"]
+        try:
+            diff = split_patch(fix_diff(self.root, commit))["source"]
+        except (RepoError, UnicodeDecodeError) as exc:  # e.g. a diff that is not UTF-8
+            return Attempt(commit, "", statement, source,
+                           failed={"a": f"cannot read the fix's diff: {exc}"[:300]})
         return Attempt(commit, diff, statement, source)
 
     # ------------------------------------------------------------------ routes
     def route_a(self, at: Attempt) -> Candidate | None:
         """Reverse-apply at the pinned commit: plain, then 3-way in the scratch tree."""
+        if not at.source_diff:
+            at.failed.setdefault("a", "the fix has no readable source diff")
+            return None
         files = self._files(self.repo.commit, at.commit.source_files)
         try:
             new = apply_patch({r: t for r, t in files.items() if t is not None},
