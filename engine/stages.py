@@ -146,6 +146,12 @@ class Bases:
 
     def check(self, commit: FixCommit) -> str:
         r = self.run
+        roots = [root.strip("/") for root in r.recipe.source_roots]
+        outside = [f for f in commit.source_files
+                   if not any(root in ("", ".") or f.startswith(root + "/") for root in roots)]
+        if outside:  # the tests would import the pinned commit's package, not this one
+            return (f"the layout changed: {outside[0]} is outside the environment's source "
+                    f"roots ({', '.join(roots)})")
         stored = r.store.base_check(r.repo.name, commit.sha, r.recipe.hash)
         if stored is not None and not stored[0]:
             return stored[1]

@@ -134,3 +134,18 @@ def test_route_c_hook(repo: tuple[RepoRecord, dict[str, str], Path]) -> None:
 
     assert Mirror(rec, scratch, undo=broken).route_c(at) is None
     assert "TimeoutError: endpoint timed out" in at.failed["c"]
+
+
+def test_route_b_refuses_a_commit_whose_layout_changed() -> None:
+    """With a src layout, a fix made when the package sat at the root would be tested against
+    the pinned commit's package (the only one on the path): refused before any test runs."""
+    from types import SimpleNamespace
+
+    from engine.models import Baseline, Recipe
+    from engine.stages import Bases
+
+    run = SimpleNamespace(recipe=Recipe(source_roots=["src"]),
+                          baseline=Baseline("b", "r", "c", 2, {}, 1.0))
+    bases = Bases(run, runs=2, timeout=600)  # type: ignore[arg-type]
+    old = FixCommit("s", "p", "commit", "Fix x", "", "", source_files=["tomli/_parser.py"])
+    assert bases.check(old).startswith("the layout changed: tomli/_parser.py is outside")
