@@ -107,14 +107,17 @@ def print_stages(s: Any) -> None:
 # ---------------------------------------------------------------------- bugfoundry mine
 def cmd_mine(args: argparse.Namespace) -> int:
     from engine.cli import _dump, _open
+    from engine.environments.detect import detect_recipe
     from engine.forge import get_repo
     from engine.repos import make_worker_tree
-    from engine.strategies.pr_mirror import Mirror
+    from engine.strategies.pr_mirror import Mirror, outside_roots
 
     ws, store = _open(args)
     with store:
         repo = get_repo(store, args.repo)
         checks = store.base_checks(repo.name)
+        env = store.get_environment(repo.name)
+    roots = (env["recipe"] if env else detect_recipe(Path(repo.path))).source_roots
     commits = mine(Path(repo.path), repo.commit, mining_config(args))
     scratch = make_worker_tree(repo, ws.worker_path(repo.name, "mirror"))
     mirror = Mirror(repo, scratch)
@@ -127,6 +130,9 @@ def cmd_mine(args: argparse.Namespace) -> int:
             row["route_a"] = cand.meta["apply"] if cand else ""
             row["route_a_failure"] = at.failed.get("a", "")
             ok, why = checks.get(c.sha, (None, ""))
+            outside = outside_roots(c.source_files, roots)
+            if outside:
+                ok, why = False, f"the layout changed: {outside[0]} is outside {roots}"
             row["route_b"] = {True: "runs", False: "fails", None: "unchecked"}[ok]
             row["route_b_failure"] = why
             row["problem_statement"] = at.statement

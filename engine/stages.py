@@ -23,7 +23,7 @@ from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.repos import make_worker_tree
 from engine.store import Store
 from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
-from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo
+from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
 from engine.testmap import TestMap
 from engine.validation import Validator
 from engine.workspace import Workspace
@@ -146,12 +146,10 @@ class Bases:
 
     def check(self, commit: FixCommit) -> str:
         r = self.run
-        roots = [root.strip("/") for root in r.recipe.source_roots]
-        outside = [f for f in commit.source_files
-                   if not any(root in ("", ".") or f.startswith(root + "/") for root in roots)]
-        if outside:  # the tests would import the pinned commit's package, not this one
+        outside = outside_roots(commit.source_files, r.recipe.source_roots)
+        if outside:
             return (f"the layout changed: {outside[0]} is outside the environment's source "
-                    f"roots ({', '.join(roots)})")
+                    f"roots ({', '.join(r.recipe.source_roots)})")
         stored = r.store.base_check(r.repo.name, commit.sha, r.recipe.hash)
         if stored is not None and not stored[0]:
             return stored[1]

@@ -41,6 +41,14 @@ ROUTES: dict[str, str] = {
 }
 
 
+def outside_roots(files: list[str], roots: list[str]) -> list[str]:
+    """Files not under any source root: at such a commit the layout differs from the pinned
+    one, so its tests would import the pinned commit's package (the only one on the path)."""
+    clean = [r.strip("/") for r in roots]
+    return [f for f in files
+            if not any(r in ("", ".") or f.startswith(r + "/") for r in clean)]
+
+
 @dataclass
 class Attempt:
     """One fix commit on its way through the routes."""
