@@ -109,18 +109,16 @@ def cmd_mine(args: argparse.Namespace) -> int:
     from engine.cli import _dump, _open
     from engine.environments.detect import detect_recipe
     from engine.forge import get_repo
-    from engine.repos import make_worker_tree
     from engine.strategies.pr_mirror import Mirror, outside_roots
 
-    ws, store = _open(args)
+    _, store = _open(args)
     with store:
         repo = get_repo(store, args.repo)
         checks = store.base_checks(repo.name)
         env = store.get_environment(repo.name)
     roots = (env["recipe"] if env else detect_recipe(Path(repo.path))).source_roots
     commits = mine(Path(repo.path), repo.commit, mining_config(args))
-    scratch = make_worker_tree(repo, ws.worker_path(repo.name, "mirror"))
-    mirror = Mirror(repo, scratch)
+    mirror = Mirror(repo)
     rows = []
     for c in commits:
         row = c.to_dict()

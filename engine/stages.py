@@ -20,7 +20,6 @@ from engine.errors import BaselineError
 from engine.forge import ForgeSummary, Log, base_tree, build_validator
 from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
-from engine.repos import make_worker_tree
 from engine.store import Store
 from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
@@ -192,8 +191,7 @@ def mirror_stage(run: ForgeRun, *, config: MiningConfig, max_commits: int | None
     run.log(f"pr_mirror: {report['fix_commits']} fix commits in {len(commits)} commits; "
             f"trying {len(fixes)}")
     bases = Bases(run, baseline_runs, baseline_timeout)
-    scratch = make_worker_tree(repo, run.ws.worker_path(repo.name, "mirror"))
-    mirror = Mirror(repo, scratch, base_check=bases.check, undo=undo, issues=issues)
+    mirror = Mirror(repo, base_check=bases.check, undo=undo, issues=issues)
     attempts = [mirror.attempt(c) for c in fixes]
     # Route a: every candidate at the pinned commit, validated together.
     _route(run, attempts, "a", mirror.route_a)

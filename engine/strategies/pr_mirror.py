@@ -4,8 +4,8 @@ The tests the fix added stay, so they are what fails. Three routes, cheapest fir
 route is recorded on the candidate (``meta["route"]``):
 
 * **a**: reverse-apply the fix's source diff at the pinned commit: exactly (our in-memory
-  applier, which tolerates moved lines), then ``git apply -3 -R`` in a workspace scratch tree,
-  which merges around later edits to the context.
+  applier, which tolerates moved lines), then a three-way merge (``git merge-file`` of the
+  pinned file, the fixed one and the one before the fix), which merges around later edits.
 * **b**: the fix commit itself as the instance's base: the bug is the fix's source half
   reversed on that commit, validated by that commit's own tests, when the repo's environment can
   run them (a baseline at that commit; the caller's ``base_check`` decides).
@@ -16,6 +16,7 @@ route is recorded on the candidate (``meta["route"]``):
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,6 @@ from engine.entities import touched_entities
 from engine.errors import RepoError
 from engine.mining import FixCommit, file_at, fix_diff, split_files, split_patch, statement_for
 from engine.models import Candidate, RepoRecord
-from engine.repos import reset_tree
 
 # rel_path, the file's text at the pinned commit, the fix's diff of that file -> the text with
 # the fix undone (None: could not). The LM route plugs in here.
@@ -62,13 +62,12 @@ class Attempt:
 
 
 class Mirror:
-    """Builds PR-mirror candidates for one repo; ``scratch`` is a workspace tree for 3-way."""
+    """Builds PR-mirror candidates for one repo (it only reads the workspace's git copy)."""
 
-    def __init__(self, repo: RepoRecord, scratch: Path, *, base_check: BaseCheck | None = None,
+    def __init__(self, repo: RepoRecord, *, base_check: BaseCheck | None = None,
                  undo: Undo | None = None, issues: dict[int, str] | None = None) -> None:
         self.repo = repo
         self.root = Path(repo.path)
-        self.scratch = scratch
         self.base_check = base_check
         self.undo = undo
         self.issues = issues
@@ -84,7 +83,7 @@ class Mirror:
 
     # ------------------------------------------------------------------ routes
     def route_a(self, at: Attempt) -> Candidate | None:
-        """Reverse-apply at the pinned commit: plain, then 3-way in the scratch tree."""
+        """Reverse-apply at the pinned commit: plain, then a three-way merge."""
         if not at.source_diff:
             at.failed.setdefault("a", "the fix has no readable source diff")
             return None
@@ -94,7 +93,7 @@ class Mirror:
                               reverse_patch(at.source_diff))
             how = "plain"
         except PatchError as plain_exc:
-            result = self._three_way(at.source_diff)
+            result = self._three_way(at)
             if isinstance(result, str):
                 at.failed["a"] = f"plain: {plain_exc}; 3-way: {result}"
                 return None
@@ -140,24 +139,35 @@ class Mirror:
     def _files(self, sha: str, rels: list[str]) -> dict[str, str | None]:
         return {rel: file_at(self.root, sha, rel) for rel in rels}
 
-    def _three_way(self, source_diff: str) -> dict[str, str | None] | str:
-        """``git apply -3 -R`` in the scratch tree; the merged texts, or git's complaint."""
-        reset_tree(self.scratch)
-        try:
-            res = subprocess.run(["git", "apply", "-3", "-R", "--whitespace=nowarn", "-"],
-                                 cwd=self.scratch, input=source_diff, capture_output=True,
-                                 text=True, timeout=120)
-            if res.returncode != 0:
-                lines = [ln for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
-                conflicts = [ln for ln in lines if "conflicts" in ln]
-                return (conflicts or lines or [f"git apply exited {res.returncode}"])[0][:300]
-            out: dict[str, str | None] = {}
-            for rel in split_files(source_diff):
-                path = self.scratch / rel
-                out[rel] = path.read_text(encoding="utf-8") if path.is_file() else None
-            return out
-        finally:
-            reset_tree(self.scratch)
+    def _three_way(self, at: Attempt) -> dict[str, str | None] | str:
+        """Per file, a three-way merge of the fix's reversal onto the pinned text: ours = the
+        pinned file, base = the file as the fix left it, theirs = the file before the fix.
+
+        ``git merge-file``, not ``git apply -3 -R``: git 2.39's three-way fallback ignores
+        ``-R`` and merges the fix forward, reporting success (seen on more-itertools).
+        """
+        c = at.commit
+        out: dict[str, str | None] = {}
+        for rel in c.source_files:
+            ours = file_at(self.root, self.repo.commit, rel)
+            base = file_at(self.root, c.sha, rel)
+            theirs = file_at(self.root, c.parent, rel)
+            if base == theirs:
+                continue
+            if ours is None:
+                if base is not None:
+                    return f"{rel} no longer exists at the pinned commit"
+                out[rel] = theirs  # the fix deleted it and it is still gone: bring it back
+            elif base is None or theirs is None:
+                if ours != base:  # the fix created (or deleted) it; it changed since
+                    return f"{rel} changed since the fix created or deleted it"
+                out[rel] = theirs
+            else:
+                merged = merge_file(ours, base, theirs)
+                if merged is None:
+                    return f"{rel}: the three-way merge conflicts"
+                out[rel] = merged
+        return out
 
     def _candidate(self, at: Attempt, route: str, how: str, base: str,
                    old: dict[str, str | None], new: dict[str, str | None]) -> Candidate | None:
@@ -186,3 +196,16 @@ class Mirror:
             patch="".join(patches), file=main,
             entity=", ".join(touched_entities(main, before, lines)) if before else "",
             changed_lines=lines, meta=meta)
+
+
+def merge_file(ours: str, base: str, theirs: str) -> str | None:
+    """``git merge-file``: the change base -> theirs applied to ours; None on a conflict."""
+    with tempfile.TemporaryDirectory(prefix="bf-merge-") as tmp:
+        paths = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(tmp) / name
+            path.write_bytes(text.encode("utf-8"))
+            paths.append(str(path))
+        res = subprocess.run(["git", "merge-file", "-p", "--quiet", *paths],
+                             capture_output=True, timeout=120)
+    return res.stdout.decode("utf-8") if res.returncode == 0 else None

@@ -10,7 +10,6 @@ import pytest
 from engine.diffs import apply_patch
 from engine.mining import FixCommit, mine
 from engine.models import RepoRecord
-from engine.repos import make_worker_tree
 from engine.strategies.pr_mirror import NO_LM, Mirror
 from tests.gitrepo import GitRepo
 
@@ -23,7 +22,7 @@ def _calc(sub: str, mul: str, top: str = "# calc\n", tail: str = "") -> str:
 
 
 @pytest.fixture()
-def repo(tmp_path: Path) -> tuple[RepoRecord, dict[str, str], Path]:
+def repo(tmp_path: Path) -> tuple[RepoRecord, dict[str, str]]:
     g = GitRepo(tmp_path / "r")
     g.commit("Initial", {"pkg/calc.py": _calc("a + b", "a + b"), "tests/test_calc.py": "\n"})
     shas = {
@@ -37,22 +36,21 @@ def repo(tmp_path: Path) -> tuple[RepoRecord, dict[str, str], Path]:
     g.commit("Rework", {"pkg/calc.py": _calc("a - b", "math.prod((x, y))",
                                              top="# calc, reworked\n" + PAD)})
     head = g.git("rev-parse", "HEAD")
-    rec = RepoRecord("r", str(g.path), "path", head, str(g.path))
-    return rec, shas, make_worker_tree(rec, tmp_path / "scratch")
+    return RepoRecord("r", str(g.path), "path", head, str(g.path)), shas
 
 
 def _fixes(rec: RepoRecord) -> dict[str, FixCommit]:
     return {c.sha: c for c in mine(Path(rec.path), rec.commit) if not c.skip}
 
 
-def test_route_a_plain_then_three_way(repo: tuple[RepoRecord, dict[str, str], Path]) -> None:
-    rec, shas, scratch = repo
-    mirror = Mirror(rec, scratch)
+def test_route_a_plain_then_three_way(repo: tuple[RepoRecord, dict[str, str]]) -> None:
+    rec, shas = repo
+    mirror = Mirror(rec)
     at = mirror.attempt(_fixes(rec)[shas["sub"]])
     cand = mirror.route_a(at)
     assert cand is not None, at.failed
     # The header moved sub() 60 lines down and changed the hunk's first context line, so only
-    # git's three-way merge (which knows the fix's blobs) puts the old line back.
+    # a three-way merge (which knows the fix's own versions of the file) puts the old line back.
     assert cand.meta["route"] == "a" and cand.meta["apply"] == "3way"
     assert cand.modifier == "route_a" and cand.strategy == "pr_mirror"
     assert cand.entity == "sub" and cand.file == "pkg/calc.py"
@@ -61,8 +59,8 @@ def test_route_a_plain_then_three_way(repo: tuple[RepoRecord, dict[str, str], Pa
     head = (Path(rec.path) / "pkg/calc.py").read_text()
     bugged = apply_patch({"pkg/calc.py": head}, cand.patch)["pkg/calc.py"]
     assert bugged == head.replace("return a - b", "return a + b")
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=scratch, capture_output=True,
-                          text=True).stdout == ""  # the scratch tree is left clean
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=rec.path, capture_output=True,
+                          text=True).stdout == ""  # the repo copy is only read
 
 
 def test_route_a_plain(tmp_path: Path) -> None:
@@ -71,22 +69,37 @@ def test_route_a_plain(tmp_path: Path) -> None:
     fix = g.commit("Fix sub()", {"pkg/calc.py": _calc("a - b", "a"), "tests/test_calc.py": "t"})
     g.commit("Later", {"pkg/calc.py": _calc("a - b", "a", tail="\n\nZ = 1\n")})
     rec = RepoRecord("r", str(g.path), "path", g.git("rev-parse", "HEAD"), str(g.path))
-    mirror = Mirror(rec, make_worker_tree(rec, tmp_path / "scratch"))
+    mirror = Mirror(rec)
     cand = mirror.route_a(mirror.attempt(_fixes(rec)[fix]))
     assert cand is not None and cand.meta["apply"] == "plain"
     assert "-    return a - b\n+    return a + b\n" in cand.patch
 
 
+def test_three_way_never_applies_the_fix_forward(tmp_path: Path) -> None:
+    """The pinned text already reads as before the fix (it was undone later): reverting the
+    fix must change nothing. On more-itertools ``git apply -3 -R`` merged such a fix forward
+    (its lines added again) and said "applied cleanly"; the merge here is ours to check."""
+    g = GitRepo(tmp_path / "r")
+    g.commit("Initial", {"pkg/calc.py": _calc("a + b", "a"), "tests/test_calc.py": "\n"})
+    fix = g.commit("Fix sub()", {"pkg/calc.py": _calc("a - b", "a"), "tests/test_calc.py": "t"})
+    g.commit("Undo", {"pkg/calc.py": _calc("a + b", "a", top="# calc, reworked\n" + PAD)})
+    rec = RepoRecord("r", str(g.path), "path", g.git("rev-parse", "HEAD"), str(g.path))
+    mirror = Mirror(rec)
+    at = mirror.attempt(_fixes(rec)[fix])
+    assert mirror.route_a(at) is None
+    assert at.failed["a"] == "reverting the source half changes nothing"
+
+
 def test_route_b_uses_the_fix_commit_as_base(
-        repo: tuple[RepoRecord, dict[str, str], Path]) -> None:
-    rec, shas, scratch = repo
+        repo: tuple[RepoRecord, dict[str, str]]) -> None:
+    rec, shas = repo
     checked: list[str] = []
 
     def base_check(c: FixCommit) -> str:
         checked.append(c.sha)
         return ""
 
-    mirror = Mirror(rec, scratch, base_check=base_check)
+    mirror = Mirror(rec, base_check=base_check)
     at = mirror.attempt(_fixes(rec)[shas["mul"]])
     assert mirror.route_a(at) is None
     assert "plain:" in at.failed["a"] and "conflicts" in at.failed["a"]
@@ -98,17 +111,17 @@ def test_route_b_uses_the_fix_commit_as_base(
     # The same diff at another base is another candidate.
     assert cand.candidate_id != f"{rec.name}.{cand.patch_hash[:16]}"
 
-    refused = Mirror(rec, scratch, base_check=lambda c: "the environment cannot run it")
+    refused = Mirror(rec, base_check=lambda c: "the environment cannot run it")
     at = refused.attempt(_fixes(rec)[shas["mul"]])
     assert refused.route_b(at) is None
     assert at.failed["b"] == "the environment cannot run it"
 
 
-def test_route_c_hook(repo: tuple[RepoRecord, dict[str, str], Path]) -> None:
-    rec, shas, scratch = repo
+def test_route_c_hook(repo: tuple[RepoRecord, dict[str, str]]) -> None:
+    rec, shas = repo
     fix = _fixes(rec)[shas["mul"]]
-    at = Mirror(rec, scratch).attempt(fix)
-    assert Mirror(rec, scratch).route_c(at) is None and at.failed["c"] == NO_LM
+    at = Mirror(rec).attempt(fix)
+    assert Mirror(rec).route_c(at) is None and at.failed["c"] == NO_LM
 
     calls: list[tuple[str, str]] = []
 
@@ -118,21 +131,21 @@ def test_route_c_hook(repo: tuple[RepoRecord, dict[str, str], Path]) -> None:
         calls.append((rel, diff))
         return current.replace("return math.prod((x, y))", "return a + b")
 
-    cand = Mirror(rec, scratch, undo=undo).route_c(at)
+    cand = Mirror(rec, undo=undo).route_c(at)
     assert cand is not None and cand.meta["route"] == "c" and cand.meta["apply"] == "lm"
     assert cand.meta["base_commit"] == rec.commit
     assert calls[0][0] == "pkg/calc.py" and "+    return a * b" in calls[0][1]
     assert "+    return a + b" in cand.patch
 
-    at = Mirror(rec, scratch).attempt(fix)
-    assert Mirror(rec, scratch, undo=lambda *a: None).route_c(at) is None
+    at = Mirror(rec).attempt(fix)
+    assert Mirror(rec, undo=lambda *a: None).route_c(at) is None
     assert "could not undo" in at.failed["c"]
-    at = Mirror(rec, scratch).attempt(fix)
+    at = Mirror(rec).attempt(fix)
 
     def broken(*_a: str) -> str:
         raise TimeoutError("endpoint timed out")
 
-    assert Mirror(rec, scratch, undo=broken).route_c(at) is None
+    assert Mirror(rec, undo=broken).route_c(at) is None
     assert "TimeoutError: endpoint timed out" in at.failed["c"]
 
 
