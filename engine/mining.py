@@ -270,6 +270,28 @@ def fix_diff(repo_path: Path, commit: FixCommit) -> str:
         raise RepoError(f"could not diff {commit.sha[:10]}: {exc.stderr.strip()}") from None
 
 
+def renames(repo_path: Path, old: str, new: str) -> dict[str, str]:
+    """Where files of ``old`` live at ``new``: renames followed commit by commit (one move
+    commit is easy for git to detect; a diff across years of edits often is not)."""
+    try:
+        out = _open_repo(repo_path).git.log("--format=", "--name-status", "-M",
+                                            "--diff-filter=R", "--reverse", f"{old}..{new}")
+    except git.GitCommandError:
+        return {}
+    moved: dict[str, str] = {}  # path at ``old`` -> path now
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 3 or not parts[0].startswith("R"):
+            continue
+        src, dst = parts[1], parts[2]
+        hit = [k for k, v in moved.items() if v == src]
+        for k in hit:
+            moved[k] = dst
+        if not hit and src not in moved:
+            moved[src] = dst
+    return moved
+
+
 def file_at(repo_path: Path, sha: str, rel: str) -> str | None:
     """A file's text at a commit (None when it does not exist there or is not UTF-8)."""
     try:

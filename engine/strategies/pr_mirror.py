@@ -24,7 +24,15 @@ from pathlib import Path
 from engine.diffs import PatchError, apply_patch, changed_lines, file_patch, reverse_patch
 from engine.entities import touched_entities
 from engine.errors import RepoError
-from engine.mining import FixCommit, file_at, fix_diff, split_files, split_patch, statement_for
+from engine.mining import (
+    FixCommit,
+    file_at,
+    fix_diff,
+    renames,
+    split_files,
+    split_patch,
+    statement_for,
+)
 from engine.models import Candidate, RepoRecord
 
 # rel_path, the file's text at the pinned commit, the fix's diff of that file -> the text with
@@ -87,18 +95,22 @@ class Mirror:
         if not at.source_diff:
             at.failed.setdefault("a", "the fix has no readable source diff")
             return None
-        files = self._files(self.repo.commit, at.commit.source_files)
-        try:
-            new = apply_patch({r: t for r, t in files.items() if t is not None},
-                              reverse_patch(at.source_diff))
-            how = "plain"
-        except PatchError as plain_exc:
-            result = self._three_way(at)
-            if isinstance(result, str):
-                at.failed["a"] = f"plain: {plain_exc}; 3-way: {result}"
-                return None
-            new, how = result, "3way"
-        return self._candidate(at, "a", how, self.repo.commit, files, new)
+        paths = self._current_paths(at)
+        files = self._files(self.repo.commit, list(paths.values()))
+        plain_error = "a file was renamed since the fix"
+        if all(rel == cur for rel, cur in paths.items()):
+            try:
+                new = apply_patch({r: t for r, t in files.items() if t is not None},
+                                  reverse_patch(at.source_diff))
+                return self._candidate(at, "a", "plain", self.repo.commit, files, new)
+            except PatchError as exc:
+                plain_error = str(exc)
+        result = self._three_way(at, paths)
+        if isinstance(result, str):
+            at.failed["a"] = f"plain: {plain_error}; 3-way: {result}"
+            return None
+        how = "3way" if all(rel == cur for rel, cur in paths.items()) else "3way_renamed"
+        return self._candidate(at, "a", how, self.repo.commit, files, result)
 
     def route_b(self, at: Attempt) -> Candidate | None:
         """The fix commit as the base, when the environment can run its tests there."""
@@ -115,8 +127,9 @@ class Mirror:
         if self.undo is None:
             at.failed["c"] = NO_LM
             return None
-        files = self._files(self.repo.commit, at.commit.source_files)
-        per_file = split_files(at.source_diff)
+        paths = self._current_paths(at)
+        files = self._files(self.repo.commit, list(paths.values()))
+        per_file = {paths.get(rel, rel): d for rel, d in split_files(at.source_diff).items()}
         new: dict[str, str | None] = {}
         for rel, text in files.items():
             if text is None or rel not in per_file:
@@ -139,9 +152,21 @@ class Mirror:
     def _files(self, sha: str, rels: list[str]) -> dict[str, str | None]:
         return {rel: file_at(self.root, sha, rel) for rel in rels}
 
-    def _three_way(self, at: Attempt) -> dict[str, str | None] | str:
+    def _current_paths(self, at: Attempt) -> dict[str, str]:
+        """Each source file's path at the pinned commit: a file the fix touched that is gone
+        there may have moved (a src-layout migration, a module split off) and git's rename
+        detection between the fix and the pinned commit finds it."""
+        paths = {rel: rel for rel in at.commit.source_files}
+        missing = [rel for rel in paths if file_at(self.root, self.repo.commit, rel) is None]
+        if missing:
+            moved = renames(self.root, at.commit.sha, self.repo.commit)
+            paths.update({rel: moved[rel] for rel in missing if rel in moved})
+        return paths
+
+    def _three_way(self, at: Attempt, paths: dict[str, str]) -> dict[str, str | None] | str:
         """Per file, a three-way merge of the fix's reversal onto the pinned text: ours = the
-        pinned file, base = the file as the fix left it, theirs = the file before the fix.
+        pinned file (where it lives now), base = the file as the fix left it, theirs = the file
+        before the fix.
 
         ``git merge-file``, not ``git apply -3 -R``: git 2.39's three-way fallback ignores
         ``-R`` and merges the fix forward, reporting success (seen on more-itertools).
@@ -149,7 +174,8 @@ class Mirror:
         c = at.commit
         out: dict[str, str | None] = {}
         for rel in c.source_files:
-            ours = file_at(self.root, self.repo.commit, rel)
+            cur = paths.get(rel, rel)
+            ours = file_at(self.root, self.repo.commit, cur)
             base = file_at(self.root, c.sha, rel)
             theirs = file_at(self.root, c.parent, rel)
             if base == theirs:
@@ -157,16 +183,16 @@ class Mirror:
             if ours is None:
                 if base is not None:
                     return f"{rel} no longer exists at the pinned commit"
-                out[rel] = theirs  # the fix deleted it and it is still gone: bring it back
+                out[cur] = theirs  # the fix deleted it and it is still gone: bring it back
             elif base is None or theirs is None:
                 if ours != base:  # the fix created (or deleted) it; it changed since
                     return f"{rel} changed since the fix created or deleted it"
-                out[rel] = theirs
+                out[cur] = theirs
             else:
                 merged = merge_file(ours, base, theirs)
                 if merged is None:
-                    return f"{rel}: the three-way merge conflicts"
-                out[rel] = merged
+                    return f"{cur}: the three-way merge conflicts"
+                out[cur] = merged
         return out
 
     def _candidate(self, at: Attempt, route: str, how: str, base: str,

@@ -90,6 +90,24 @@ def test_three_way_never_applies_the_fix_forward(tmp_path: Path) -> None:
     assert at.failed["a"] == "reverting the source half changes nothing"
 
 
+def test_route_a_follows_a_file_that_moved(tmp_path: Path) -> None:
+    """A src-layout migration after the fix: the revert lands in the file's new home."""
+    g = GitRepo(tmp_path / "r")
+    g.commit("Initial", {"pkg/calc.py": _calc("a + b", "a"), "tests/test_calc.py": "\n"})
+    fix = g.commit("Fix sub()", {"pkg/calc.py": _calc("a - b", "a"), "tests/test_calc.py": "t"})
+    g.git("mv", "pkg", "src")
+    g.commit("Move to src/ and tidy", {"src/calc.py": _calc("a - b", "a", tail="\nZ = 1\n")})
+    rec = RepoRecord("r", str(g.path), "path", g.git("rev-parse", "HEAD"), str(g.path))
+    mirror = Mirror(rec, undo=lambda rel, text, diff: text.replace("a - b", "a + b"))
+    at = mirror.attempt(_fixes(rec)[fix])
+    cand = mirror.route_a(at)
+    assert cand is not None and cand.meta["apply"] == "3way_renamed", at.failed
+    assert cand.file == "src/calc.py" and "+++ b/src/calc.py" in cand.patch
+    assert "-    return a - b\n+    return a + b\n" in cand.patch
+    lm = mirror.route_c(at)  # the undo hook is handed the file where it lives now
+    assert lm is not None and lm.file == "src/calc.py"
+
+
 def test_route_b_uses_the_fix_commit_as_base(
         repo: tuple[RepoRecord, dict[str, str]]) -> None:
     rec, shas = repo
