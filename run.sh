@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 bash scripts/bootstrap.sh
 bf=.venv/bin/bugfoundry
 $bf repo add data/sample.bundle --name sample
-$bf forge sample --strategy procedural "$@"
+$bf forge sample --strategy procedural,pr_mirror,combine "$@"
 $bf status
 # On a terminal, end in the curation workbench showing what was just forged.
 if [ -t 0 ] && [ -t 1 ]; then exec $bf tui; fi

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine import __version__
 from engine.cli_lm import add_lm_options, register_statements
+from engine.cli_mirror import add_combine_options, mining_options, print_stages, register_mine
 from engine.cli_realism import register_realism
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
@@ -136,11 +137,15 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli_lm import lm_settings
+    from engine.cli_mirror import forge_kwargs
     from engine.forge import LM_STRATEGIES, forge, parse_strategies
 
     strategies = parse_strategies(args.strategy)
+    stage_options = forge_kwargs(args)
     ws, store = _open(args)
-    lm = lm_settings(args, ws) if set(strategies) & set(LM_STRATEGIES) else None
+    # LM strategies need a model; pr_mirror's route c uses one when one is configured.
+    lm = (lm_settings(args, ws)
+          if set(strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
     with store:
         progress = _Progress(enabled=sys.stderr.isatty())
         summary = forge(
@@ -151,6 +156,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
             baseline_timeout=args.baseline_timeout, log=progress.log,
             on_total=progress.start, on_verdict=progress.advance, lm=lm,
             min_realism=args.min_realism, prefer_realistic=args.prefer_realistic,
+            **stage_options,
         )
         progress.stop()
     if args.json:
@@ -183,6 +189,7 @@ def _print_summary(s: Any) -> None:
         print(f"  {strategy}: {d['candidates']}/{d['targets']} answers made candidates "
               f"({d['requested']} requested, {d['cached']} cached, ${d['cost']:.4f}); "
               f"rejected: {rejected}" + ("; budget spent" if d["budget_stopped"] else ""))
+    print_stages(s)
     print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
           "(validation, per worker)")
     if s.interrupted:
@@ -197,7 +204,7 @@ class _Progress:
         self._bar: Any = None
         self._task: Any = None
         self.kept = 0
-        self.total = self.done = 0
+        self.total = self.done = self.already = 0
 
     def log(self, msg: str) -> None:
         if self._bar is not None:
@@ -206,8 +213,13 @@ class _Progress:
             _err(msg)
 
     def start(self, total: int, done: int) -> None:
-        self.total, self.done = total, done
+        """Called once per forge stage with the running totals (candidates, already judged)."""
+        self.done += done - self.already  # verdicts counted so far stay counted
+        self.total, self.already = total, done
         if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, total=total, completed=self.done)
             return
         from rich.progress import (
             BarColumn,
@@ -442,12 +454,15 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     base.add_argument("--baseline-timeout", type=float, default=1800.0)
     base.set_defaults(func=cmd_baseline)
 
-    fg = sub.add_parser("forge", parents=[common], help="forge and validate candidate bugs")
+    fg = sub.add_parser("forge", parents=[common, mining_options()],
+                        help="forge and validate candidate bugs")
     fg.add_argument("repo")
     fg.add_argument("--strategy", default="procedural",
-                    help="comma list of procedural, lm_modify, lm_rewrite (combine, "
-                         "pr_mirror are planned)")
-    fg.add_argument("--max", type=int, default=None, help="at most N candidates")
+                    help="comma list of procedural, lm_modify, lm_rewrite (a model rewrites "
+                         "functions), pr_mirror (real fix commits reverted), combine "
+                         "(validated bugs merged)")
+    fg.add_argument("--max", type=int, default=None,
+                    help="at most N candidates per stage (fix commits for pr_mirror)")
     fg.add_argument("--seed", type=int, default=0)
     fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
     fg.add_argument("--timeout", type=float, default=None,
@@ -468,7 +483,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="with --max: sample modifiers in proportion to how well their bugs "
                          "validate and score in this repo so far")
     add_lm_options(fg)
+    add_combine_options(fg)
     fg.set_defaults(func=cmd_forge)
+    register_mine(sub, common)
 
     st = sub.add_parser("status", parents=[common], help="per-repo counts, yield, drop reasons")
     st.set_defaults(func=cmd_status)

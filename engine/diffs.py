@@ -98,6 +98,22 @@ def make_patch(rel_path: str, old: str, new: str, context: int = 3) -> str:
     return "".join(out)
 
 
+def file_patch(rel_path: str, old: str | None, new: str | None) -> str:
+    """Like ``make_patch`` but ``None`` on a side creates or deletes the file, with the
+    headers ``git apply`` wants for that (``new file mode``, ``/dev/null``)."""
+    if old is None and new is None:
+        return ""
+    patch = make_patch(rel_path, old or "", new or "")
+    if old is not None and new is not None or not patch:
+        return patch
+    _, _, rest = patch.partition(f"+++ b/{rel_path}\n")
+    if old is None:
+        return (f"diff --git a/{rel_path} b/{rel_path}\nnew file mode 100644\n"
+                f"--- /dev/null\n+++ b/{rel_path}\n{rest}")
+    return (f"diff --git a/{rel_path} b/{rel_path}\ndeleted file mode 100644\n"
+            f"--- a/{rel_path}\n+++ /dev/null\n{rest}")
+
+
 def _body(prefix: str, lines: list[str]) -> list[str]:
     """Prefix hunk lines; a last line without newline gets git's "No newline" marker."""
     out = []
@@ -264,6 +280,9 @@ def reverse_patch(patch: str) -> str:
             old = m.group(1) + (f",{m.group(2)}" if m.group(2) is not None else "")
             new = m.group(3) + (f",{m.group(4)}" if m.group(4) is not None else "")
             out.append(f"@@ -{new} +{old} @@" + line[m.end():])
+        elif line.startswith(("new file mode ", "deleted file mode ")):
+            kind, _, mode = line.partition(" file mode ")
+            out.append(("deleted" if kind == "new" else "new") + " file mode " + mode)
         elif line.startswith("+") and not line.startswith("+++ "):
             out.append("-" + line[1:])
         elif line.startswith("-") and not line.startswith("--- "):

@@ -7,6 +7,7 @@ sorted so a seed pins the output on every machine.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -249,3 +250,38 @@ def extract_entities(repo_root: Path, files: Iterable[str]) -> list[Entity]:
             continue
         out.extend(e.entity for e in parsed.entities)
     return out
+
+
+def touched_entities(rel: str, source: str, lines: Iterable[int]) -> list[str]:
+    """Qualnames of the innermost entities (as ``extract_entities`` names them) that hold
+    ``lines`` (1-based), in file order; module-level lines name nothing. Names a diff that was
+    not forged on one entity (a real fix). Uses ``ast``, not libcst: a real fix may sit in a
+    file of thousands of lines, and this runs once per mined commit."""
+    try:
+        tree = ast.parse(source, rel)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    spans: list[tuple[int, int, str]] = []
+
+    def walk(body: list[ast.stmt], scope: tuple[str, ...]) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                qual = ".".join([*scope, node.name])
+                spans.append((first, node.end_lineno or node.lineno, qual))
+                if isinstance(node, ast.ClassDef):  # nested functions belong to their parent
+                    walk(node.body, (*scope, node.name))
+            else:
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, ast.stmt):
+                        walk([child], scope)
+
+    walk(tree.body, ())
+    names: list[str] = []
+    for line in sorted(set(lines)):
+        holders = [s for s in spans if s[0] <= line <= s[1]]
+        if holders:
+            inner = min(holders, key=lambda s: s[1] - s[0])[2]
+            if inner not in names:
+                names.append(inner)
+    return names

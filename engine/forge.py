@@ -11,7 +11,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,18 @@ from engine.environments.base import Environment, make_environment
 from engine.environments.detect import detect_recipe
 from engine.errors import UsageError
 from engine.lm.client import LMClient, LMSettings
+from engine.mining import MiningConfig
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.repos import make_worker_tree
 from engine.selection import MODES, Planner
 from engine.store import Store
+from engine.strategies.combine import CombineConfig
+from engine.strategies.pr_mirror import Undo
 from engine.testmap import IMPORT, TestMap
 from engine.validation import ValidationConfig, Validator, list_tree_files, timeout_for
 from engine.workspace import Workspace
 
-IMPLEMENTED_STRATEGIES = ("procedural", "lm_modify", "lm_rewrite")
-PLANNED_STRATEGIES = ("combine", "pr_mirror")
+IMPLEMENTED_STRATEGIES = ("procedural", "lm_modify", "lm_rewrite", "pr_mirror", "combine")
 LM_STRATEGIES = ("lm_modify", "lm_rewrite")
 
 Log = Callable[[str], None]
@@ -44,12 +46,9 @@ def parse_strategies(text: str) -> list[str]:
     if not names:
         raise UsageError("--strategy needs at least one name, e.g. --strategy procedural.")
     for n in names:
-        if n in PLANNED_STRATEGIES:
-            raise UsageError(f"strategy {n!r} is not available in this version yet; "
-                             f"available: {', '.join(IMPLEMENTED_STRATEGIES)}.")
         if n not in IMPLEMENTED_STRATEGIES:
             raise UsageError(f"unknown strategy {n!r}; choose from "
-                             f"{', '.join(IMPLEMENTED_STRATEGIES + PLANNED_STRATEGIES)}.")
+                             f"{', '.join(IMPLEMENTED_STRATEGIES)}.")
     return list(dict.fromkeys(names))
 
 
@@ -82,8 +81,12 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *, backend
     return env, recipe
 
 
-def worker_trees(ws: Workspace, repo: RepoRecord, n: int) -> list[Path]:
-    return [make_worker_tree(repo, ws.worker_path(repo.name, k)) for k in range(n)]
+def worker_trees(ws: Workspace, repo: RepoRecord, n: int, base: str | None = None
+                 ) -> list[Path]:
+    """``n`` private trees at the pinned commit, or at ``base`` (trees of their own, so the
+    pinned ones keep their warm state)."""
+    return [make_worker_tree(repo, ws.worker_path(repo.name, k if base is None else f"base-{k}"),
+                             base) for k in range(n)]
 
 
 def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environment,
@@ -181,16 +184,26 @@ def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: R
                     baseline: Baseline, testmap: TestMap | None, *, mode: str = "auto",
                     workers: int = 1, timeout: float | None = None,
                     log: Log = _quiet) -> Validator:
-    """A validator on ``workers`` private trees of the pinned commit (forge, bench, tests)."""
+    """A validator on ``workers`` private trees of the baseline's commit (forge, bench, tests).
+
+    For another commit than the pinned one (PR mirror route b) the planner reads the original
+    texts from a tree checked out at that commit.
+    """
+    base = None if baseline.commit == repo.commit else baseline.commit
     config = ValidationConfig(mode=mode, timeout=timeout,
                               full_timeout=timeout_for(baseline, timeout),
                               suite_seconds=baseline.seconds,
                               slowest_test=max((t.duration for t in baseline.tests.values()),
                                                default=0.0))
-    planner = Planner(Path(repo.path), baseline, testmap, list_tree_files(Path(repo.path)),
-                      recipe.source_roots)
-    return Validator(env, recipe, baseline, worker_trees(ws, repo, workers), config, planner,
-                     log=log)
+    root = Path(repo.path) if base is None else base_tree(ws, repo, base)
+    planner = Planner(root, baseline, testmap, list_tree_files(root), recipe.source_roots)
+    return Validator(env, recipe, baseline, worker_trees(ws, repo, workers, base), config,
+                     planner, log=log)
+
+
+def base_tree(ws: Workspace, repo: RepoRecord, commit: str) -> Path:
+    """The read-only tree at another commit: its baseline runs and its planner reads there."""
+    return make_worker_tree(repo, ws.worker_path(repo.name, "base"), commit)
 
 
 @dataclass
@@ -218,6 +231,9 @@ class ForgeSummary:
     entities_arid: int = 0  # skipped: stubs, __repr__, overloads, protocols
     mapped_functions: int = 0  # functions the test map saw executed (0 = no map)
     lm: dict[str, Any] = field(default_factory=dict)  # per LM strategy: asked, cached, cost, ...
+    # pr_mirror: commits scanned, fix commits, skipped per reason, recovered per route, ...
+    mirror: dict[str, Any] = field(default_factory=dict)
+    combine: dict[str, Any] = field(default_factory=dict)  # inputs, per kind, F2P relations
     interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,94 +248,87 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
           on_total: Callable[[int, int], None] | None = None,
           on_verdict: Callable[[Candidate, Verdict], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
-          lm: LMSettings | None = None, min_realism: float | None = None,
-          prefer_realistic: bool = False) -> ForgeSummary:
+          mining: MiningConfig | None = None, undo: Undo | None = None,
+          issues: dict[int, str] | None = None,
+          combine: CombineConfig | None = None, lm: LMSettings | None = None,
+          min_realism: float | None = None, prefer_realistic: bool = False) -> ForgeSummary:
     """Run the whole pipeline for one repo; safe to interrupt and rerun.
 
-    The LM strategies need ``lm`` (model, endpoint, budget); their answers are cached in the
-    store, so a rerun with the same arguments sends no request. ``min_realism`` drops kept
-    candidates scoring below it (``low_realism``); ``prefer_realistic`` samples modifiers in
-    proportion to how well their bugs validate and score in this repo so far.
-
-    ``should_stop`` is polled after each verdict (the TUI's cancel button): when it returns
-    True, running test processes are killed and every verdict stored so far is kept.
+    Stages, each validated before the next starts: procedural and LM candidates; PR mirrors
+    (route a, then b for the fixes a did not recover, then c through ``undo``, or through the
+    model in ``lm`` when one is configured); combinations of every validated single-entity bug.
+    ``max_candidates`` caps each stage (fix commits for pr_mirror). The LM strategies need
+    ``lm`` (model, endpoint, budget); their answers are cached in the store, so a rerun with
+    the same arguments sends no request. ``min_realism`` drops kept synthetic candidates
+    scoring below it (``low_realism``); ``prefer_realistic`` samples modifiers in proportion
+    to how well their bugs validate and score in this repo so far. ``should_stop`` is polled
+    after each verdict (the TUI's cancel button): when it returns True, running test
+    processes are killed and every verdict stored so far is kept.
     """
+    from engine.stages import ForgeRun, combine_stage, mirror_stage
+
     start = time.monotonic()
     repo = get_repo(store, repo_name)
     lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
-    client = LMClient(lm or LMSettings(), seed=seed) if lm_wanted else None
+    # The LM strategies need a model; PR mirroring's route c uses one when it is configured.
+    wants_lm = bool(lm_wanted) or ("pr_mirror" in strategies and lm is not None
+                                   and bool(lm.model))
+    client = LMClient(lm or LMSettings(), seed=seed) if wants_lm else None
     workers = max(1, workers or os.cpu_count() or 1)
+    if validation not in MODES:
+        raise UsageError(f"unknown validation mode {validation!r}; choose from "
+                         f"{', '.join(MODES)}.")
     env, recipe = ensure_environment(ws, store, repo, log=log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=baseline_runs,
                                timeout=baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
                            baseline_passing=len(baseline.passing),
-                           baseline_flaky=len(baseline.flaky))
-    if validation not in MODES:
-        raise UsageError(f"unknown validation mode {validation!r}; choose from "
-                         f"{', '.join(MODES)}.")
-    summary.validation = validation
+                           baseline_flaky=len(baseline.flaky), validation=validation)
     testmap = store.load_test_map(baseline.baseline_id)
     summary.mapped_functions = len(testmap.functions) if testmap else 0
-    log("forging candidates ...")
-    stats: dict[str, int] = {}
-    covered = testmap.covered_lines if testmap else None
-    extra = _lm_candidates(client, store, repo, lm_wanted, len(strategies), seed,
-                           max_candidates, covered, summary, log) if client else []
-    weights = None
-    if prefer_realistic:
-        from engine.realism.gate import modifier_weights
-
-        weights = modifier_weights(store, repo.name)
-    selected = generate_candidates(repo, strategies, seed, max_candidates,
-                                   covered_lines=covered, stats=stats, extra=extra,
-                                   weights=weights)
-    summary.entities = stats.get("entities", 0)
-    summary.entities_uncovered = stats.get("uncovered", 0)
-    summary.entities_arid = stats.get("arid", 0)
-    if summary.entities:
-        log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
-            f"never executed by a test, {summary.entities_arid} skipped as arid")
     run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,
                              {"timeout": timeout, "baseline_runs": baseline_runs,
                               "validation": validation})
-    store.add_candidates(run_id, selected)
-    done = store.done_candidate_ids(repo.name)
-    todo = [c for c in selected if c.candidate_id not in done]
-    summary.candidates = len(selected)
-    summary.already_done = len(selected) - len(todo)
-    if on_total:
-        on_total(len(selected), summary.already_done)
-    validator = build_validator(ws, repo, env, recipe, baseline, testmap,
-                                mode=validation, workers=min(workers, max(1, len(todo))),
-                                timeout=timeout, log=log)
-    log(f"validating {len(todo)} candidates on {len(validator.workers)} workers "
-        f"({validation} validation{'' if testmap else ', no test map'}) ...")
-    gate = None
+    run = ForgeRun(ws, store, repo, env, recipe, baseline, testmap, summary, run_id, workers,
+                   timeout, validation, log, on_total, on_verdict, should_stop)
     if min_realism is not None:
         from engine.realism.gate import RealismGate
 
-        gate = RealismGate(store, repo.name, Path(repo.path), min_realism, log)
-    results = validator.run(todo)
-    try:
-        for cand, raw in results:
-            verdict = gate.judge(cand, raw) if gate is not None else raw
-            store.record_result(cand, verdict, baseline)
-            summary.validated_now += 1
-            summary.kept_now += int(verdict.kept)
-            if on_verdict:
-                on_verdict(cand, verdict)
-            if should_stop is not None and should_stop():
-                summary.interrupted = True
-                break
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    finally:
-        results.close()
-    summary.paths = dict(sorted(validator.paths.items()))
-    summary.hot_off = sorted({f"{kind}: {why}" for w in validator.workers
-                              for kind, why in w.off.items()})
-    _fill_totals(store, summary, selected)
+        run.gate = RealismGate(store, repo.name, Path(repo.path), min_realism, log)
+    first = [s for s in strategies if s == "procedural" or s in LM_STRATEGIES]
+    if first:
+        log("forging candidates ...")
+        stats: dict[str, int] = {}
+        covered = testmap.covered_lines if testmap else None
+        extra = _lm_candidates(client, store, repo, lm_wanted, len(first), seed,
+                               max_candidates, covered, summary, log) if lm_wanted else []
+        weights = None
+        if prefer_realistic:
+            from engine.realism.gate import modifier_weights
+
+            weights = modifier_weights(store, repo.name)
+        selected = generate_candidates(repo, [s for s in first if s == "procedural"], seed,
+                                       max_candidates, covered_lines=covered, stats=stats,
+                                       extra=extra, weights=weights)
+        summary.entities = stats.get("entities", 0)
+        summary.entities_uncovered = stats.get("uncovered", 0)
+        summary.entities_arid = stats.get("arid", 0)
+        if summary.entities:
+            log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
+                f"never executed by a test, {summary.entities_arid} skipped as arid")
+        run.validate(selected)
+    if "pr_mirror" in strategies and not run.stopped:
+        if undo is None and client is not None:
+            from engine.lm.undo import make_undo
+
+            undo = make_undo(client, store, repo.name)
+        mirror_stage(run, config=mining or MiningConfig(), max_commits=max_candidates,
+                     undo=undo, issues=issues, baseline_runs=baseline_runs,
+                     baseline_timeout=baseline_timeout)
+    if "combine" in strategies and not run.stopped:
+        combine_stage(run, replace(combine or CombineConfig(), seed=seed), max_candidates)
+    run.finish()
+    _fill_totals(store, summary, run.selected)
     summary.elapsed = round(time.monotonic() - start, 2)
     if summary.validated_now:
         summary.seconds_per_candidate = round(
@@ -353,8 +362,8 @@ def _lm_candidates(client: LMClient, store: Store, repo: RepoRecord, wanted: Seq
     return out
 
 
-def _fill_totals(store: Store, summary: ForgeSummary, selected: list[Candidate]) -> None:
-    ids = {c.candidate_id for c in selected}
+def _fill_totals(store: Store, summary: ForgeSummary, selected: list[str]) -> None:
+    ids = set(selected)
     reasons: Counter[str] = Counter()
     for cid, reason in store.verdict_reasons(summary.repo):
         if cid in ids:

@@ -96,7 +96,8 @@ class TestRun:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A forged bug: a unified diff against the repo's pinned commit plus where it came from."""
+    """A forged bug: a unified diff against the repo's pinned commit (or ``meta["base_commit"]``)
+    plus where it came from."""
 
     repo: str
     strategy: str  # procedural | lm_modify | lm_rewrite | combine | pr_mirror
@@ -113,8 +114,17 @@ class Candidate:
         return hashlib.sha256(self.patch.encode()).hexdigest()
 
     @property
+    def base_commit(self) -> str:
+        """The commit the diff applies to when the strategy recorded one (PR mirrors; route b
+        is the fix commit itself); "" means the repo's pinned commit."""
+        return str(self.meta.get("base_commit") or "")
+
+    @property
     def candidate_id(self) -> str:
-        """Stable id: identical diffs on the same repo collapse into one candidate."""
+        """Stable id: identical diffs on the same repo (and base) collapse into one candidate."""
+        if self.base_commit:
+            key = hashlib.sha256(f"{self.base_commit}\n{self.patch}".encode()).hexdigest()
+            return f"{self.repo}.{key[:16]}"
         return f"{self.repo}.{self.patch_hash[:16]}"
 
 

@@ -225,21 +225,25 @@ def _require_tests(tree: Path, source: str) -> None:
                     "bugfoundry keeps only bugs a test catches; pick a repo that ships its tests.")
 
 
-def make_worker_tree(repo: RepoRecord, dest: Path) -> Path:
-    """A private checkout of the pinned commit for one validation worker (reused across runs)."""
-    if (dest / ".git").exists():
-        head = _git(["rev-parse", "HEAD"], cwd=dest).stdout.strip()
-        if head == repo.commit:
-            reset_tree(dest)
-            return dest
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    res = _git(["clone", "-q", "--shared", "--no-checkout", repo.path, str(dest)])
-    if res.returncode != 0:
-        raise RepoError(f"could not make a work tree for {repo.name}: {res.stderr.strip()}")
-    res = _git(["checkout", "-q", "--detach", repo.commit], cwd=dest)
-    if res.returncode != 0:
-        raise RepoError(f"could not check out {repo.commit[:8]}: {res.stderr.strip()}")
+def make_worker_tree(repo: RepoRecord, dest: Path, commit: str | None = None) -> Path:
+    """A private checkout of ``commit`` (default: the pinned one) for one validation worker.
+
+    Reused across runs; a tree at another commit is switched in place (PR mirrors validate at
+    their fix commits), which is far cheaper than a new clone of a large repo.
+    """
+    target = commit or repo.commit
+    if not (dest / ".git").exists():
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        res = _git(["clone", "-q", "--shared", "--no-checkout", repo.path, str(dest)])
+        if res.returncode != 0:
+            raise RepoError(f"could not make a work tree for {repo.name}: {res.stderr.strip()}")
+    if _git(["rev-parse", "HEAD"], cwd=dest).stdout.strip() != target:
+        res = _git(["checkout", "-q", "--force", "--detach", target], cwd=dest)
+        if res.returncode != 0:
+            raise RepoError(f"could not check out {target[:8]}: {res.stderr.strip()}")
+    reset_tree(dest)
     return dest
 
 

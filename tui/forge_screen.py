@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, ProgressBar, RichLog, Select, Static
 
 from engine.errors import UsageError
-from engine.forge import IMPLEMENTED_STRATEGIES, PLANNED_STRATEGIES, parse_strategies
+from engine.forge import IMPLEMENTED_STRATEGIES, parse_strategies
 from tui.forging import ForgeJob, ForgeRequest
 
 if TYPE_CHECKING:
@@ -62,9 +62,8 @@ class ForgeScreen(Screen):
                          "bugfoundry repo add SOURCE", classes="label")
             yield Select([(r, r) for r in repos], prompt="pick a repository",
                          value=repos[0] if len(repos) == 1 else Select.BLANK, id="forge-repo")
-            yield Static(f"Strategy (LM ones use the model in config.toml or OPENAI_*; planned: "
-                         f"{', '.join(PLANNED_STRATEGIES)})",
-                         classes="label")
+            yield Static("Strategy (LM ones, and PR mirroring's route c, use the model in "
+                         "config.toml or OPENAI_*)", classes="label")
             yield Select([(s, s) for s in IMPLEMENTED_STRATEGIES], allow_blank=False,
                          value=IMPLEMENTED_STRATEGIES[0], id="forge-strategy")
             with Horizontal(id="forge-numbers"):

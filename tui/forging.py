@@ -158,7 +158,8 @@ def run_forge(app: Any, job: ForgeJob) -> None:
         return
     try:
         # LM strategies read their model and endpoint from the environment or config.toml.
-        lm = load_settings(app.workspace.home) if set(r.strategies) & set(LM_STRATEGIES) else None
+        lm = (load_settings(app.workspace.home)
+              if set(r.strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
         summary = forge(
             app.workspace, Store(cursor, app.store.path), r.repo, list(r.strategies),
             max_candidates=r.max_candidates, seed=r.seed, workers=r.workers,

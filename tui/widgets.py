@@ -97,6 +97,19 @@ class InstanceTable(DataTable):
         return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
 
 
+def provenance_line(meta: dict[str, Any]) -> str:
+    """Where a PR mirror or a combination came from ("" for other strategies)."""
+    if meta.get("route"):
+        return (f"PR mirror, route {meta['route']} ({meta.get('apply', '-')}): fix "
+                f"{str(meta.get('fix_commit', ''))[:10]} {meta.get('subject', '')[:70]}; "
+                f"base {str(meta.get('base_commit', ''))[:10]}\n")
+    if meta.get("components"):
+        return (f"combined ({meta.get('scope', '-')} {meta.get('group', '')}) from "
+                f"{', '.join(meta['components'])}; FAIL_TO_PASS vs theirs: "
+                f"{meta.get('f2p_relation', '-')}\n")
+    return ""
+
+
 def realism_lines(score: StoredScore | None, blind: bool) -> Text:
     """The realism score and its strongest reasons (or why they are not shown)."""
     text = Text()
@@ -135,6 +148,7 @@ def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
         f"env {env.get('backend', '-')}  baseline suite {base.get('suite_seconds') or 0:.2f}s "
         f"({base.get('passing', '-')} passing)\n", style="dim",
     )
+    text.append(provenance_line(meta))
     f2p = list(rec["fail_to_pass"])
     text.append(f"FAIL_TO_PASS ({len(f2p)}): ", style="bold red")
     text.append(", ".join(f2p[:8]) + (" …" if len(f2p) > 8 else "") + "\n")

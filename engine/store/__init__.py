@@ -3,7 +3,8 @@
 ``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
 + ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
 + ``LMMixin`` (LM response cache, LM call log, problem statements)
-+ ``RealismMixin`` (realism features and scores).
++ ``RealismMixin`` (realism features and scores) + ``ForgingMixin`` (PR mirroring's base
+checks, combine's inputs).
 """
 
 from engine.store.core import (
@@ -30,12 +31,14 @@ from engine.store.curation import (
     UndoRedo,
 )
 from engine.store.exporting import ExportMixin
+from engine.store.forging import ForgingMixin
 from engine.store.lm import LMCall, LMMixin, Statement
 from engine.store.realism import RealismMixin, StoredScore
 from engine.store.testmaps import TestMapMixin
 
 
-class Store(RealismMixin, LMMixin, ExportMixin, TestMapMixin, CurationMixin, StoreCore):
+class Store(ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin, CurationMixin,
+            StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -43,7 +46,7 @@ __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
-    "ExportMixin", "LMCall", "LMMixin", "RealismMixin", "Statement", "StoredScore", "StoreCore",
-    "TestMapMixin", "UndoRedo",
-    "count_changed_lines", "instance_id_for",
+    "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",
+    "StoredScore", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
+    "instance_id_for",
 ]

@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -127,6 +127,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """CREATE TABLE realism_scores (
                 instance_id VARCHAR, model VARCHAR, score DOUBLE, probability DOUBLE,
                 reasons VARCHAR, created_at TIMESTAMP)""",
+        ],
+    ),
+    (
+        6,
+        [
+            # PR mirroring route b: can the environment run the tests at a fix commit?
+            """CREATE TABLE base_checks (
+                repo VARCHAR, commit VARCHAR, recipe_hash VARCHAR, ok BOOLEAN, reason VARCHAR,
+                baseline_id VARCHAR, created_at TIMESTAMP)""",
         ],
     ),
 ]
@@ -458,6 +467,7 @@ class StoreCore:
                 instance_id = instance_id_for(candidate, baseline.commit)
                 lines, files = count_changed_lines(candidate.patch)
                 meta = dict(candidate.meta)
+                statement = meta.pop("problem_statement", None)  # a column of its own
                 meta.update(
                     seed=candidate.seed, changed_lines=list(candidate.changed_lines),
                     baseline_id=baseline.baseline_id, worker=verdict.worker,
@@ -472,7 +482,7 @@ class StoreCore:
                         candidate.entity, candidate.patch, verdict.fail_to_pass,
                         verdict.pass_to_pass, len(verdict.fail_to_pass),
                         len(verdict.pass_to_pass), lines, files,
-                        json.dumps(verdict.failures), None,
+                        json.dumps(verdict.failures), statement,
                         json.dumps(meta, sort_keys=True, default=str), verdict.duration, _now(),
                     ],
                 )

@@ -1,0 +1,276 @@
+"""The forge's stages after the first: PR mirroring (routes a, b, c) and combine.
+
+``ForgeRun`` is the bookkeeping every stage shares: it stores a batch of candidates, validates
+the ones with no verdict yet (resume), commits each verdict as it arrives and answers with every
+candidate's reason, so a later stage can build on an earlier one (route b for the fixes route a
+did not recover; combinations of the bugs validated so far).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.baseline import run_baseline
+from engine.errors import BaselineError
+from engine.forge import ForgeSummary, Log, base_tree, build_validator
+from engine.mining import FixCommit, MiningConfig, mine
+from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
+from engine.store import Store
+from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
+from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
+from engine.testmap import TestMap
+from engine.validation import Validator
+from engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    from engine.environments.base import Environment
+    from engine.realism.gate import RealismGate
+
+
+@dataclass
+class ForgeRun:
+    """One forge run's shared state: where to validate, what was selected, the callbacks."""
+
+    ws: Workspace
+    store: Store
+    repo: RepoRecord
+    env: Environment
+    recipe: Recipe
+    baseline: Baseline
+    testmap: TestMap | None
+    summary: ForgeSummary
+    run_id: str
+    workers: int
+    timeout: float | None = None
+    validation: str = "auto"
+    log: Log = print
+    on_total: Callable[[int, int], None] | None = None
+    on_verdict: Callable[[Candidate, Verdict], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    selected: list[str] = field(default_factory=list)  # candidate ids, every stage
+    gate: RealismGate | None = None  # forge --min-realism: drops low-scoring synthetic bugs
+    _head: Validator | None = None
+    _paths: Counter[str] = field(default_factory=Counter)
+    _off: set[str] = field(default_factory=set)
+
+    @property
+    def stopped(self) -> bool:
+        """Interrupted, or asked to stop (polled between verdicts and between base checks)."""
+        if not self.summary.interrupted and self.should_stop is not None and self.should_stop():
+            self.summary.interrupted = True
+        return self.summary.interrupted
+
+    def head_validator(self, todo: int) -> Validator:
+        """The validator at the pinned commit (built once, on as many trees as work needs)."""
+        if self._head is None:
+            self._head = build_validator(
+                self.ws, self.repo, self.env, self.recipe, self.baseline, self.testmap,
+                mode=self.validation, workers=min(self.workers, max(1, todo)),
+                timeout=self.timeout, log=self.log)
+            self.log(f"validating on {len(self._head.workers)} workers ({self.validation} "
+                     f"validation{'' if self.testmap else ', no test map'}) ...")
+        return self._head
+
+    def validate(self, cands: Sequence[Candidate], baseline: Baseline | None = None,
+                 before_record: Callable[[Candidate, Verdict], None] | None = None
+                 ) -> dict[str, str]:
+        """Store ``cands``, validate those with no verdict yet (against ``baseline``, default
+        the pinned one) and return every candidate's reason ("kept" or why it was dropped)."""
+        baseline = baseline or self.baseline
+        self.store.add_candidates(self.run_id, cands)
+        known = dict(self.store.verdict_reasons(self.repo.name))
+        reasons = {c.candidate_id: known[c.candidate_id] for c in cands
+                   if c.candidate_id in known}
+        todo = [c for c in cands if c.candidate_id not in reasons]
+        self.selected.extend(c.candidate_id for c in cands)
+        self.summary.candidates += len(cands)
+        self.summary.already_done += len(cands) - len(todo)
+        if self.on_total:
+            self.on_total(self.summary.candidates, self.summary.already_done)
+        if not todo or self.stopped:
+            return reasons
+        if baseline is self.baseline:
+            validator = self.head_validator(len(todo))
+        else:
+            validator = build_validator(self.ws, self.repo, self.env, self.recipe, baseline,
+                                        None, mode=self.validation, workers=1,
+                                        timeout=self.timeout, log=self.log)
+        results = validator.run(todo)
+        try:
+            for cand, raw in results:
+                verdict = (self.gate.judge(cand, raw)
+                           if self.gate is not None and cand.strategy != "pr_mirror" else raw)
+                if before_record is not None:
+                    before_record(cand, verdict)
+                self.store.record_result(cand, verdict, baseline)
+                reasons[cand.candidate_id] = verdict.reason
+                self.summary.validated_now += 1
+                self.summary.kept_now += int(verdict.kept)
+                if self.on_verdict:
+                    self.on_verdict(cand, verdict)
+                if self.should_stop is not None and self.should_stop():
+                    self.summary.interrupted = True
+                    break
+        except KeyboardInterrupt:
+            self.summary.interrupted = True
+        finally:
+            results.close()
+            self._paths.update(validator.paths)
+            validator.paths.clear()
+            self._off |= {f"{kind}: {why}" for w in validator.workers
+                          for kind, why in w.off.items()}
+        return reasons
+
+    def finish(self) -> None:
+        self.summary.paths = dict(sorted(self._paths.items()))
+        self.summary.hot_off = sorted(self._off)
+
+
+# ---------------------------------------------------------------------- PR mirroring
+class Bases:
+    """Route b's question: can the repo's environment run the tests at a fix commit?
+
+    The answer is a baseline at that commit (flake-checked like the pinned one, stored, reused
+    on resume) in which at least one of the fix's own tests passes; a commit the environment
+    cannot run is remembered (``base_checks``) so it is not run again.
+    """
+
+    def __init__(self, run: ForgeRun, runs: int, timeout: float) -> None:
+        self.run = run
+        self.runs = runs
+        # An old commit that hangs should cost minutes at most, not the whole-suite budget.
+        self.timeout = min(timeout, max(60.0, 10 * run.baseline.seconds + 30))
+        self.baselines: dict[str, Baseline] = {}
+
+    def check(self, commit: FixCommit) -> str:
+        r = self.run
+        outside = outside_roots(commit.source_files, r.recipe.source_roots)
+        if outside:
+            return (f"the layout changed: {outside[0]} is outside the environment's source "
+                    f"roots ({', '.join(r.recipe.source_roots)})")
+        stored = r.store.base_check(r.repo.name, commit.sha, r.recipe.hash)
+        if stored is not None and not stored[0]:
+            return stored[1]
+        baseline = r.store.latest_baseline(r.repo.name, commit.sha)
+        if baseline is None:
+            tree = base_tree(r.ws, r.repo, commit.sha)
+            r.log(f"route b: baseline at {commit.sha[:10]} ({commit.subject[:50]}) ...")
+            try:
+                baseline = run_baseline(r.env, tree, r.recipe, r.repo.name, commit.sha,
+                                        runs=self.runs, timeout=self.timeout)
+            except BaselineError as exc:
+                why = ("the environment cannot run the tests there: "
+                       + "; ".join(str(exc).splitlines()[:2]))
+                r.store.save_base_check(r.repo.name, commit.sha, r.recipe.hash, False, why)
+                return why
+            r.store.save_baseline(baseline, r.recipe.hash)
+            r.store.save_base_check(r.repo.name, commit.sha, r.recipe.hash, True,
+                                    baseline_id=baseline.baseline_id)
+        self.baselines[commit.sha] = baseline
+        ran = [n for n in baseline.tests if n.split("::", 1)[0] in commit.test_files]
+        if not any(n in baseline.passing for n in ran):
+            return (f"none of the fix's tests passes at its own commit "
+                    f"({len(ran)} ran, {len(baseline.passing)}/{len(baseline.tests)} pass)")
+        return ""
+
+
+def mirror_stage(run: ForgeRun, *, config: MiningConfig, max_commits: int | None,
+                 undo: Undo | None, issues: dict[int, str] | None, baseline_runs: int,
+                 baseline_timeout: float) -> None:
+    """Mine the fix commits and recover each by the cheapest route whose candidate is kept."""
+    start = time.monotonic()
+    repo = run.repo
+    commits = mine(Path(repo.path), repo.commit, config)
+    fixes = [c for c in commits if not c.skip][:max_commits or None]
+    report = run.summary.mirror
+    report.update(commits_scanned=len(commits), fix_commits=len([c for c in commits
+                                                                  if not c.skip]),
+                  attempted=len(fixes), skipped=dict(Counter(c.skip for c in commits
+                                                             if c.skip).most_common()))
+    run.log(f"pr_mirror: {report['fix_commits']} fix commits in {len(commits)} commits; "
+            f"trying {len(fixes)}")
+    bases = Bases(run, baseline_runs, baseline_timeout)
+    mirror = Mirror(repo, base_check=bases.check, undo=undo, issues=issues)
+    attempts = [mirror.attempt(c) for c in fixes]
+    # Route a: every candidate at the pinned commit, validated together.
+    _route(run, attempts, "a", mirror.route_a)
+    # Route b: one base commit at a time, each with its own baseline.
+    for at in [a for a in attempts if not a.route]:
+        if run.stopped:
+            break
+        cand = mirror.route_b(at)
+        if cand is not None:
+            _settle(at, "b", cand, run.validate([cand], bases.baselines[at.commit.sha]))
+    _route(run, [a for a in attempts if not a.route], "c", mirror.route_c)
+    recovered = Counter(a.route for a in attempts if a.route)
+    report["recovered"] = {r: recovered.get(r, 0) for r in "abc"}
+    report["unrecovered"] = dict(Counter(_last_failure(a) for a in attempts
+                                         if not a.route).most_common())
+    report["commits"] = [{"sha": a.commit.sha, "subject": a.commit.subject,
+                          "route": a.route, "failed": a.failed} for a in attempts]
+    report["seconds"] = round(time.monotonic() - start, 2)
+
+
+def _route(run: ForgeRun, attempts: list[Attempt], route: str,
+           make: Callable[[Attempt], Candidate | None]) -> None:
+    if run.stopped or not attempts:
+        return
+    pairs = [(at, cand) for at in attempts if (cand := make(at)) is not None]
+    reasons = run.validate([cand for _, cand in pairs])
+    for at, cand in pairs:
+        _settle(at, route, cand, reasons)
+
+
+def _settle(at: Attempt, route: str, cand: Candidate, reasons: dict[str, str]) -> None:
+    reason = reasons.get(cand.candidate_id, "not validated (interrupted)")
+    if reason == "kept":
+        at.route = route
+    else:
+        at.failed[route] = f"candidate dropped: {reason}"
+
+
+def _last_failure(at: Attempt) -> str:
+    """The short reason a fix was not recovered: the last route's that was really tried
+    (route c without an LM says nothing), without detail."""
+    tried = [(r, why) for r, why in at.failed.items() if why != NO_LM] or list(
+        at.failed.items()) or [("-", "not tried")]
+    route, why = tried[-1]
+    return f"{route}: {why.split(':')[0]}"
+
+
+# ---------------------------------------------------------------------- combine
+def combine_stage(run: ForgeRun, config: CombineConfig, max_candidates: int | None) -> None:
+    """Combine the validated single-entity bugs at the pinned commit, then re-validate."""
+    rows = run.store.combinable_instances(run.repo.name, run.repo.commit)
+    comps = [Component.from_row(r) for r in rows]
+    root = Path(run.repo.path)
+
+    def read(rel: str) -> str | None:
+        path = root / rel
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    cands = combinations(comps, run.repo.name, config, read)[:max_candidates or None]
+    run.log(f"combine: {len(comps)} validated single-entity bugs -> {len(cands)} combinations "
+            f"({', '.join(config.scopes)})")
+    f2p = {c.instance_id: list(c.f2p) for c in comps}
+
+    def relate(cand: Candidate, verdict: Verdict) -> None:
+        if verdict.kept:
+            cand.meta["f2p_relation"] = f2p_relation(
+                verdict.fail_to_pass, [f2p.get(i, []) for i in cand.meta["components"]])
+
+    reasons = run.validate(cands, before_record=relate)
+    per_kind: dict[str, dict[str, int]] = {}
+    for cand in cands:
+        row = per_kind.setdefault(cand.modifier, {"candidates": 0, "kept": 0})
+        row["candidates"] += 1
+        row["kept"] += int(reasons.get(cand.candidate_id) == "kept")
+    relations = Counter(r.get("f2p_relation") for r in run.store.instance_metas(
+        [c.candidate_id for c in cands if reasons.get(c.candidate_id) == "kept"]))
+    run.summary.combine = {"inputs": len(comps), "kinds": per_kind,
+                           "f2p_relations": dict(relations.most_common())}

@@ -1,0 +1,72 @@
+"""Queries of the later forge stages: PR mirroring's base checks and combine's inputs.
+
+PR mirroring's route b uses a fix commit as an instance's own base. Its baseline lives in the
+``baselines`` table like any other (keyed by commit); ``base_checks`` remembers the verdict, so
+a commit the environment cannot run (it will not import, no test passes) is not re-run on
+resume.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class ForgingMixin:
+    con: duckdb.DuckDBPyConnection
+
+    def save_base_check(self, repo: str, commit: str, recipe_hash: str, ok: bool,
+                        reason: str = "", baseline_id: str = "") -> None:
+        self.con.execute(
+            "INSERT INTO base_checks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [repo, commit, recipe_hash, ok, reason[:2000], baseline_id,
+             datetime.now(UTC).replace(tzinfo=None)])
+
+    def base_check(self, repo: str, commit: str, recipe_hash: str) -> tuple[bool, str] | None:
+        """(ok, reason) of the latest check of ``commit`` with this recipe; None if unchecked."""
+        row = self.con.execute(
+            "SELECT ok, reason FROM base_checks WHERE repo = ? AND commit = ? AND "
+            "recipe_hash = ? ORDER BY created_at DESC LIMIT 1",
+            [repo, commit, recipe_hash]).fetchone()
+        return (bool(row[0]), row[1] or "") if row else None
+
+    def base_checks(self, repo: str) -> dict[str, tuple[bool, str]]:
+        """Latest (ok, reason) per checked commit of a repo, whatever the recipe."""
+        rows = self.con.execute(
+            "SELECT commit, arg_max(ok, created_at), arg_max(reason, created_at) "
+            "FROM base_checks WHERE repo = ? GROUP BY commit", [repo]).fetchall()
+        return {r[0]: (bool(r[1]), r[2] or "") for r in rows}
+
+    def combinable_instances(self, repo: str, commit: str,
+                             exclude: tuple[str, ...] = ("combine", "pr_mirror")
+                             ) -> list[dict[str, Any]]:
+        """Validated single-file, single-entity instances at ``commit`` (the pinned one),
+        in a stable order: what combine merges."""
+        cur = self.con.execute(
+            "SELECT instance_id, file, entity, patch, fail_to_pass, changed FROM ("
+            "  SELECT instance_id, file, entity, patch, fail_to_pass, strategy, files_changed,"
+            "  base_commit, CAST(json_extract(meta, '$.changed_lines') AS INTEGER[]) AS changed"
+            "  FROM instances WHERE repo = ?) "
+            "WHERE base_commit = ? AND files_changed = 1 AND entity <> '' "
+            "AND NOT contains(entity, ', ') AND strategy NOT IN (SELECT unnest(?)) "
+            "ORDER BY instance_id", [repo, commit, list(exclude)])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def instance_f2p(self, instance_ids: list[str]) -> dict[str, list[str]]:
+        """FAIL_TO_PASS per instance id (the ones that exist)."""
+        rows = self.con.execute(
+            "SELECT instance_id, fail_to_pass FROM instances "
+            "WHERE instance_id IN (SELECT unnest(?))", [instance_ids]).fetchall()
+        return {r[0]: list(r[1]) for r in rows}
+
+    def instance_metas(self, candidate_ids: list[str]) -> list[dict[str, Any]]:
+        """The meta of the instances made from these candidates."""
+        rows = self.con.execute(
+            "SELECT meta FROM instances WHERE candidate_id IN (SELECT unnest(?))",
+            [candidate_ids]).fetchall()
+        return [json.loads(r[0] or "{}") for r in rows]
