@@ -228,3 +228,76 @@ def test_max_cost_stops_the_forge_cleanly(
         assert 0.0006 <= d["cost"] < 0.0006 + 0.0004  # at most one answer over the line
         # What was paid for is validated (an answer equal to an earlier run's was judged then).
         assert out["validated_now"] + out["already_done"] == out["candidates"] >= 1
+
+
+# ----------------------------------------------------------------- PR mirroring, route c
+def _git(repo: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+                   cwd=repo, check=True, capture_output=True)
+
+
+def _history_needing_route_c(root: Path) -> Path:
+    """A fix that neither reverse-applies today (the line changed since) nor can be run at
+    its own commit (the package moved to src/ since): only a model can put the bug back."""
+    repo = root / "calc"
+    (repo / "calc").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "calc"\nversion = "0.1"\n'
+        '[project.optional-dependencies]\ntest = ["pytest"]\n')
+    mean = ("def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n"
+            "    return total / (len(xs) - 1)\n")
+    (repo / "calc" / "__init__.py").write_text(mean)
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import mean\n\n\ndef test_mean_of_one_pair():\n    assert mean([2, 2]) > 0\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "Add mean()")
+    (repo / "calc" / "__init__.py").write_text(mean.replace("(len(xs) - 1)", "len(xs)"))
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import mean\n\n\ndef test_mean_of_one_pair():\n    assert mean([2, 2]) > 0\n"
+        "\n\ndef test_mean_divides_by_the_count():\n    assert mean([1, 2, 3]) == 2\n")
+    _git(repo, "commit", "-qam", "Fix mean() dividing by n - 1 (closes #1)")
+    (repo / "src").mkdir()
+    _git(repo, "mv", "calc", "src/calc")
+    with (repo / "pyproject.toml").open("a") as fh:
+        fh.write('[tool.setuptools.packages.find]\nwhere = ["src"]\n')
+    _git(repo, "commit", "-qam", "Move to a src layout")
+    path = repo / "src" / "calc" / "__init__.py"
+    path.write_text(path.read_text().replace("total", "acc"))
+    _git(repo, "commit", "-qam", "Rename the accumulator")
+    return repo
+
+
+def undo_answer(body: dict[str, Any]) -> str:
+    """The stub's route-c answer: today's file with the old bug put back."""
+    current = re.search(r"current version:\n\n```python\n(.*?)```", prompt_of(body), re.S)
+    assert current is not None
+    return "```python\n" + current.group(1).replace("/ len(xs)", "/ (len(xs) - 1)") + "```\n"
+
+
+def test_pr_mirror_route_c_asks_the_model_to_undo_the_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    ws = str(tmp_path / "ws")
+    source = _history_needing_route_c(tmp_path)
+    assert main(["repo", "add", str(source), "--name", "calc", "--workspace", ws]) == 0
+    with StubLM(undo_answer) as stub:
+        out = cli_json(capsys, "forge", "calc", "--strategy", "pr_mirror", "--workers", "1",
+                       "--model", MODEL, "--base-url", stub.base_url, "--workspace", ws)
+        assert len(stub.requests) == 1
+    assert isinstance(out, dict)
+    assert out["mirror"]["recovered"] == {"a": 0, "b": 0, "c": 1}, out["mirror"]
+    assert {"a", "b"} <= set(out["mirror"]["commits"][0]["failed"])  # why a and b could not
+    assert out["kept_total"] == 1
+    with Store.open(Path(ws) / "bugfoundry.duckdb") as store:
+        (row,) = store.list_instances("calc")
+        rec = store.get_instance(row["instance_id"])
+    assert rec["meta"]["route"] == "c" and rec["strategy"] == "pr_mirror"
+    assert rec["fail_to_pass"] == ["tests/test_calc.py::test_mean_divides_by_the_count"]
+    assert "+    return acc / (len(xs) - 1)" in rec["patch"]
+    assert "mean() dividing by n - 1" in rec["problem_statement"]
