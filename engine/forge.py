@@ -70,17 +70,19 @@ def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
 
 def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
                        backend: str | None = None, base_image: str | None = None,
-                       log: Log = _quiet, rebuild: bool = False) -> tuple[Environment, Recipe]:
+                       wheelhouse: Path | None = None, log: Log = _quiet,
+                       rebuild: bool = False) -> tuple[Environment, Recipe]:
     """Detect the recipe (or replay the stored one) and build the repo's one environment.
 
     ``backend`` None means the repo's current one (the last built; venv for a new repo).
+    ``base_image`` and ``wheelhouse`` configure a docker build (and are remembered).
     """
     stored = store.get_environment(repo.name)
     backend = backend or (stored["backend"] if stored else "venv")
     recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
     env = make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
                            cache_dir=Path(os.environ.get("UV_CACHE_DIR") or ws.cache_dir / "uv"),
-                           base_image=base_image)
+                           base_image=base_image, wheelhouse=wheelhouse)
     if rebuild or not env.is_built():
         log(f"building the {backend} environment for {repo.name} ...")
         for note in recipe.notes:

@@ -312,8 +312,10 @@ def make_environment(
     *,
     cache_dir: Path | None = None,
     base_image: str | None = None,
+    wheelhouse: Path | None = None,
 ) -> Environment:
-    """The environment for ``backend``: "venv" or "docker" (``base_image`` is docker's)."""
+    """The environment for ``backend``: "venv" or "docker" (``base_image`` and ``wheelhouse``
+    are docker's: what to build on, and wheels to install offline from)."""
     if backend == "venv":
         from engine.environments.venv import VenvEnvironment
 
@@ -321,6 +323,7 @@ def make_environment(
     if backend == "docker":
         from engine.environments.docker_env import DockerEnvironment
 
-        return DockerEnvironment(root, repo_root, recipe, base_image=base_image)
+        return DockerEnvironment(root, repo_root, recipe, base_image=base_image,
+                                 wheelhouse=wheelhouse)
     raise UsageError(f"unknown environment backend {backend!r}\n"
                      f"choose one of: {', '.join(BACKENDS)}")

@@ -80,12 +80,14 @@ class DockerEnvironment(Environment):
     backend = "docker"
 
     def __init__(self, root: Path, repo_root: Path, recipe: Recipe, *,
-                 base_image: str | None = None) -> None:
+                 base_image: str | None = None, wheelhouse: Path | None = None) -> None:
         super().__init__(root, repo_root, recipe)
         self.settings = DockerSettings.load(self.settings_path)
-        if base_image and base_image != self.settings.base_image:
+        if base_image:
             self.settings.base_image = base_image
-        self._save_settings = bool(base_image)
+        if wheelhouse:
+            self.settings.wheelhouse = str(Path(wheelhouse).resolve())
+        self._save_settings = bool(base_image or wheelhouse)
         self.repo_name = docker_name(self.repo_root.name)
         self._client: Any = None
         self._commit = ""
@@ -150,8 +152,6 @@ class DockerEnvironment(Environment):
         return True
 
     def _build(self, log: Callable[[str], None]) -> None:
-        if self._save_settings or not self.settings_path.exists():
-            self.settings_path.write_text(json.dumps(asdict(self.settings), indent=2))
         if self._exists():  # built by another workspace, or the marker was lost
             log(f"docker image {self.image} is already built")
             info = image_record(self.client, self.image, self.alias,
@@ -161,6 +161,9 @@ class DockerEnvironment(Environment):
                               self.recipe, self.settings, self.image, self.alias,
                               self.log_path).run(log)
         (self.root / "image.json").write_text(json.dumps(info, indent=2))
+        # Remembered only once an image was built from them (a typo must not stick).
+        if self._save_settings or not self.settings_path.exists():
+            self.settings_path.write_text(json.dumps(asdict(self.settings), indent=2))
 
     def image_info(self) -> dict[str, Any]:
         """What the last build recorded in ``image.json`` ({} before one)."""
