@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -270,3 +271,34 @@ def test_unknown_base_image_is_a_clear_error(docker_sample_ws: Path, capsys) -> 
     settings = json.loads((docker_sample_ws / "envs" / "sample" / "docker" / "settings.json")
                           .read_text())
     assert settings["base_image"] != "bugfoundry-test/no-such:0"
+
+
+def test_wheelhouse_build_offline_forge_then_rm(tmp_path: Path, docker_base: str,
+                                                 capsys) -> None:
+    """The route for users behind a proxy: wheels downloaded on the host, a build with the
+    network off; then `forge` uses the repo's docker environment and `env rm` removes it."""
+    repo = tmp_path / "tiny"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tiny.py").write_text("def add(a, b):\n    return a + b\n\n\n"
+                                  "def scale(xs, k):\n    return [x * k for x in xs if x]\n")
+    (repo / "tests" / "test_tiny.py").write_text(
+        "from tiny import add, scale\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
+        "def test_scale():\n    assert scale([1, 0, 2], 3) == [3, 6]\n")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t",
+                                                "commit", "-qm", "tiny"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "-d", str(wheels), "pytest"],
+                   check=True, timeout=300)
+    ws = str(tmp_path / "ws")
+    assert main(["repo", "add", str(repo), "--backend", "docker", "--base-image", docker_base,
+                 "--wheelhouse", str(wheels), "--workspace", ws]) == 0
+    summary = cli_json(capsys, "forge", "tiny", "--workers", "1", "--workspace", ws)
+    assert summary["backend"] == "docker" and summary["kept_total"] >= 1, summary
+    listing = cli_json(capsys, "env", "ls", "--workspace", ws)
+    (image,) = [e["image"] for e in listing["environments"]]
+    removed = cli_json(capsys, "env", "rm", "tiny", "--workspace", ws)
+    assert image in removed["removed_images"]
+    import docker
+
+    assert docker.from_env().images.list(filters={"label": "bugfoundry.repo=tiny"}) == []
