@@ -241,9 +241,6 @@ class DockerEnvironment(Environment):
               stdin: bool) -> tuple[_Slot, ExecHandle]:
         import docker.errors
 
-        argv = list(argv)
-        if argv and argv[0] == "python":
-            argv[0] = f"{VENV}/bin/python"
         run_env = self.run_env(cwd, env)
         for attempt in (1, 2):
             slot = self._slot(cwd)
@@ -261,7 +258,7 @@ class DockerEnvironment(Environment):
     def run(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
             timeout: float | None = None) -> ProcResult:
         """``argv`` in the tree's container; on timeout the whole process group is killed."""
-        argv = list(argv)
+        argv = _in_venv(argv)
         if timeout:
             argv = ["timeout", "-s", "KILL", f"{timeout:.3f}", *argv]
         started = time.monotonic()
@@ -283,7 +280,7 @@ class DockerEnvironment(Environment):
 
     def spawn(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
               stderr_path: Path | None = None) -> ServerProcess:
-        slot, handle = self._exec(argv, cwd, env, stdin=True)
+        slot, handle = self._exec(_in_venv(argv), cwd, env, stdin=True)
         return ExecProcess(self.client.api, handle, stderr_path, lambda: self._restart(slot))
 
     def forget(self, proc: ServerProcess) -> None:
@@ -335,6 +332,14 @@ class DockerEnvironment(Environment):
         with self._lock:
             return [s.container for s in self._slots.values()]
 
+
+
+def _in_venv(argv: Sequence[str]) -> list[str]:
+    """``python`` means the image's venv interpreter (as the venv backend's does its own)."""
+    argv = list(argv)
+    if argv and argv[0] == "python":
+        argv[0] = f"{VENV}/bin/python"
+    return argv
 
 
 def _user() -> str:
