@@ -126,6 +126,11 @@ class Environment(ABC):
         """Release what runs between commands (containers); the environment stays built."""
         return None
 
+    def reap(self, cwd: Path) -> None:
+        """After a timeout in ``cwd``: kill what escaped the process-group kill (a test that
+        started its own session). A host process cannot be found safely, so venv does nothing."""
+        return None
+
     @abstractmethod
     def _build(self, log: Callable[[str], None]) -> None:
         """Create the environment from scratch; raise EnvironmentBuildError on failure."""

@@ -70,8 +70,8 @@ class _Slot:
     """The long-lived container serving one work tree."""
 
     container: Any
-    key: str
-    execs: set[str] = field(default_factory=set)
+    key: str  # the tree's resolved path
+    servers: list[ExecProcess] = field(default_factory=list)  # fork / warm servers in it
 
 
 class DockerEnvironment(Environment):
@@ -263,25 +263,47 @@ class DockerEnvironment(Environment):
             argv = ["timeout", "-s", "KILL", f"{timeout:.3f}", *argv]
         started = time.monotonic()
         slot, handle = self._exec(argv, cwd, env, stdin=False)
-        slot.execs.add(handle.exec_id)
-        try:
-            deadline = started + timeout + KILL_GRACE if timeout else None
-            res = run_exec(self.client.api, handle, deadline)
-        finally:
-            slot.execs.discard(handle.exec_id)
+        deadline = started + timeout + KILL_GRACE if timeout else None
+        res = run_exec(self.client.api, handle, deadline)
         duration = time.monotonic() - started
         if res.deadline_hit:  # even the in-container kill did not end it
             self._restart(slot)
         code = -9 if res.returncode is None else res.returncode
         timed_out = res.deadline_hit or bool(
             timeout and code in (124, 137, -9) and duration >= 0.95 * timeout)
+        if timed_out:
+            self.reap(cwd)
         return ProcResult(code, res.stdout.decode(errors="replace"),
                           res.stderr.decode(errors="replace"), duration, timed_out)
 
     def spawn(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
               stderr_path: Path | None = None) -> ServerProcess:
         slot, handle = self._exec(_in_venv(argv), cwd, env, stdin=True)
-        return ExecProcess(self.client.api, handle, stderr_path, lambda: self._restart(slot))
+        proc = ExecProcess(self.client.api, handle, stderr_path, lambda: self._restart(slot))
+        slot.servers = [p for p in slot.servers if p.poll() is None] + [proc]
+        return proc
+
+    def reap(self, cwd: Path, grace: float = 3.0) -> None:
+        """Restart the tree's container when processes outlive a timeout: besides init,
+        ``sleep`` and the live servers (whose forked children are gone between requests)
+        nothing should run. Killed processes may need a moment (CPU quota) to exit."""
+        with self._lock:
+            slot = self._slots.get(str(Path(cwd).resolve()))
+        if slot is None:
+            return
+        deadline = time.monotonic() + grace
+        while True:
+            try:
+                running = len(slot.container.top(ps_args="-e -o pid")["Processes"] or [])
+            except Exception:  # noqa: BLE001 - the container is gone: nothing to reap
+                return
+            expected = 2 + sum(1 for p in slot.servers if p.poll() is None)
+            if running <= expected:
+                return
+            if time.monotonic() >= deadline:
+                self._restart(slot)
+                return
+            time.sleep(0.1)
 
     def forget(self, proc: ServerProcess) -> None:
         if isinstance(proc, ExecProcess):

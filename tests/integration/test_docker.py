@@ -35,6 +35,7 @@ from .conftest import SDIST, cli_json
 pytestmark = pytest.mark.integration
 
 LOCAL_BASE = "bugfoundry-base:bookworm"  # what scripts/docker-base.sh builds
+COMPARE_TIMEOUT = 60.0
 
 
 def _docker_problem() -> tuple[str, str]:
@@ -101,9 +102,10 @@ class _Setup:
         assert testmap is not None
         self.testmap: TestMap = testmap
 
-    def validate(self, cands: list[Candidate], workers: int = 2) -> dict[str, Verdict]:
+    def validate(self, cands: list[Candidate], workers: int = 2,
+                 timeout: float | None = None) -> dict[str, Verdict]:
         v = build_validator(self.ws, self.repo, self.env, self.recipe, self.baseline,
-                            self.testmap, workers=workers)
+                            self.testmap, workers=workers, timeout=timeout)
         try:
             return {c.candidate_id: verdict for c, verdict in v.run(cands)}
         finally:
@@ -118,7 +120,12 @@ def _compare(venv_dir: Path, docker_dir: Path, name: str, pick: int) -> dict[str
     assert dock.testmap.covered_lines == venv.testmap.covered_lines
     cands = generate_candidates(venv.repo, ["procedural"], 7, pick,
                                 covered_lines=venv.testmap.covered_lines)
-    in_venv, in_docker = venv.validate(cands), dock.validate(cands)
+    # Timeouts scale with each baseline's timings, measured at different moments on a shared
+    # machine; whether a slow candidate makes it is a question of load, not of the backend.
+    # So both get one generous timeout (none of these candidates hangs) and the comparison is
+    # about what the tests say.
+    in_venv = venv.validate(cands, timeout=COMPARE_TIMEOUT)
+    in_docker = dock.validate(cands, timeout=COMPARE_TIMEOUT)
     differ = [(c.modifier, c.entity, in_venv[c.candidate_id].reason,
                in_docker[c.candidate_id].reason) for c in cands
               if (in_venv[c.candidate_id].kept, sorted(in_venv[c.candidate_id].fail_to_pass))
@@ -302,3 +309,20 @@ def test_wheelhouse_build_offline_forge_then_rm(tmp_path: Path, docker_base: str
     import docker
 
     assert docker.from_env().images.list(filters={"label": "bugfoundry.repo=tiny"}) == []
+
+
+def test_timeout_kills_the_group_and_reaps_escapees(docker_sample_ws: Path) -> None:
+    dock = _Setup(docker_sample_ws, "sample")
+    tree = dock.ws.worker_path("sample", 0)
+    hang = "import subprocess, time; subprocess.Popen({child}); time.sleep(100)"
+    try:
+        for child in (["sleep", "100"], ["setsid", "sleep", "100"]):  # in the group, escaped
+            res = dock.env.run(["python", "-c", hang.format(child=child)], cwd=tree, timeout=2)
+            assert res.timed_out and res.duration < 10, res
+            (container,) = _containers(dock.env)
+            names = [p[-1] for p in container.top(ps_args="-e -o pid,comm")["Processes"]]
+            assert sorted(names) == ["docker-init", "sleep"], names
+        ok = dock.env.run(["python", "-c", "print('still serving')"], cwd=tree, timeout=30)
+        assert ok.stdout.strip() == "still serving" and not ok.timed_out
+    finally:
+        dock.env.close()
