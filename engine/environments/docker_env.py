@@ -93,7 +93,6 @@ class DockerEnvironment(Environment):
         self._commit = ""
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
-        self._swept = False
         _LIVE_ENVS.add(self)
 
     # ------------------------------------------------------------------ naming
@@ -139,6 +138,7 @@ class DockerEnvironment(Environment):
     def client(self) -> Any:
         if self._client is None:
             self._client = connect()
+            self._sweep_stale()
         return self._client
 
     # ------------------------------------------------------------------ build
@@ -197,9 +197,6 @@ class DockerEnvironment(Environment):
 
         if not tree.is_dir():
             raise EnvironmentBuildError(f"{tree} is not a directory; cannot mount it")
-        if not self._swept:
-            self._sweep_stale()
-            self._swept = True
         mounts = {str(tree): {"bind": str(tree), "mode": "rw"},
                   str(PLUGIN_DIR): {"bind": str(PLUGIN_DIR), "mode": "ro"},
                   str(self.scratch_dir): {"bind": str(self.scratch_dir), "mode": "rw"}}
