@@ -32,7 +32,8 @@ from engine.workspace import Workspace
 
 from .conftest import SDIST, cli_json
 
-pytestmark = pytest.mark.integration
+# docker_base first: without Docker, skip before building the venv workspaces.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("docker_base")]
 
 LOCAL_BASE = "bugfoundry-base:bookworm"  # what scripts/docker-base.sh builds
 COMPARE_TIMEOUT = 60.0
