@@ -110,7 +110,7 @@ def run_test_map(env: Environment, tree: Path, recipe: Recipe, *, timeout: float
     Kept apart from the flake-check runs because tracing slows tests down, which could make a
     timing-sensitive test look flaky.
     """
-    fd, path = tempfile.mkstemp(prefix="bf-map-", suffix=".json")
+    fd, path = tempfile.mkstemp(prefix="bf-map-", suffix=".json", dir=env.scratch_dir)
     os.close(fd)
     try:
         log("mapping which tests execute which code ...")

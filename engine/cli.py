@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine import __version__
+from engine import __version__, cli_env
 from engine.cli_lm import add_lm_options, register_statements
 from engine.cli_mirror import add_combine_options, mining_options, print_stages, register_mine
 from engine.cli_realism import register_realism
+from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
 from engine.workspace import Workspace
@@ -74,6 +75,12 @@ def cmd_repo_add(args: argparse.Namespace) -> int:
         name = sanitize_name(args.name or classify(args.source).default_name)
         rec = add_repo(ws, args.source, args.name, args.commit, existing=store.get_repo(name))
         store.add_repo(rec)
+        if args.backend or args.base_image or args.wheelhouse:  # build it now
+            from engine.forge import ensure_environment
+
+            ensure_environment(ws, store, rec, backend=args.backend or "docker",
+                               base_image=args.base_image, wheelhouse=args.wheelhouse,
+                               log=_err)
         if args.json:
             _dump(rec.__dict__)
         else:
@@ -92,24 +99,6 @@ def cmd_repo_ls(args: argparse.Namespace) -> int:
                 print(f"{r.name:24} {r.commit[:12]}  {r.kind:6} {r.source}")
             if not repos:
                 print("no repos yet; add one with: bugfoundry repo add SOURCE")
-    return 0
-
-
-def cmd_env_build(args: argparse.Namespace) -> int:
-    from engine.forge import ensure_environment, get_repo
-
-    ws, store = _open(args)
-    with store:
-        repo = get_repo(store, args.repo)
-        env, recipe = ensure_environment(ws, store, repo, log=_err, rebuild=args.rebuild)
-        if args.json:
-            _dump({"repo": repo.name, "backend": env.backend, "root": str(env.root),
-                   "recipe": json.loads(recipe.to_json()), "recipe_hash": recipe.hash})
-        else:
-            print(f"environment for {repo.name}: {env.backend} at {env.root} "
-                  f"(recipe {recipe.hash})")
-            for note in recipe.notes:
-                print(f"  {note}")
     return 0
 
 
@@ -154,8 +143,8 @@ def cmd_forge(args: argparse.Namespace) -> int:
             validation="full" if args.full_suite else args.validation,
             baseline_runs=args.baseline_runs,
             baseline_timeout=args.baseline_timeout, log=progress.log,
-            on_total=progress.start, on_verdict=progress.advance, lm=lm,
-            min_realism=args.min_realism, prefer_realistic=args.prefer_realistic,
+            backend=args.backend, on_total=progress.start, on_verdict=progress.advance,
+            lm=lm, min_realism=args.min_realism, prefer_realistic=args.prefer_realistic,
             **stage_options,
         )
         progress.stop()
@@ -171,8 +160,8 @@ def _print_summary(s: Any) -> None:
           f"{s.kept_total} validated, yield {s.yield_rate:.1%}")
     if s.already_done:
         print(f"  resumed: {s.already_done} already judged, {s.validated_now} validated now")
-    print(f"  baseline: {s.baseline_passing}/{s.baseline_tests} tests pass stably, "
-          f"{s.baseline_flaky} flaky quarantined")
+    print(f"  baseline ({s.backend}): {s.baseline_passing}/{s.baseline_tests} tests pass "
+          f"stably, {s.baseline_flaky} flaky quarantined")
     if s.drop_reasons:
         reasons = ", ".join(f"{k} {v}" for k, v in s.drop_reasons.items())
         print(f"  dropped {s.dropped_total}: {reasons}")
@@ -436,16 +425,12 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     add.add_argument("source")
     add.add_argument("--name")
     add.add_argument("--commit", help="commit, tag or branch to pin (default HEAD)")
+    cli_env.add_backend_options(add)
     add.set_defaults(func=cmd_repo_add)
     ls = rsub.add_parser("ls", parents=[common], help="list repositories")
     ls.set_defaults(func=cmd_repo_ls)
 
-    env = sub.add_parser("env", help="build and inspect a repo's environment")
-    esub = env.add_subparsers(dest="env_command", required=True)
-    build = esub.add_parser("build", parents=[common], help="detect the recipe and install")
-    build.add_argument("repo")
-    build.add_argument("--rebuild", action="store_true", help="detect again and reinstall")
-    build.set_defaults(func=cmd_env_build)
+    cli_env.register(sub, common)
 
     base = sub.add_parser("baseline", parents=[common], help="run the clean suite (flake check)")
     base.add_argument("repo")
@@ -484,6 +469,8 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                          "validate and score in this repo so far")
     add_lm_options(fg)
     add_combine_options(fg)
+    fg.add_argument("--backend", choices=BACKENDS, default=None,
+                    help="environment to validate in (default: the repo's current one)")
     fg.set_defaults(func=cmd_forge)
     register_mine(sub, common)
 

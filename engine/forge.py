@@ -61,13 +61,27 @@ def get_repo(store: Store, name: str) -> RepoRecord:
     return rec
 
 
-def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *, backend: str = "venv",
-                       log: Log = _quiet, rebuild: bool = False) -> tuple[Environment, Recipe]:
-    """Detect the recipe (or replay the stored one) and build the repo's one environment."""
+def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
+    """Where a backend keeps the repo's environment (venv: the venv; docker: image metadata)."""
+    root = ws.env_path(repo_name)
+    return root if backend == "venv" else root / backend
+
+
+def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
+                       backend: str | None = None, base_image: str | None = None,
+                       wheelhouse: Path | None = None, log: Log = _quiet,
+                       rebuild: bool = False) -> tuple[Environment, Recipe]:
+    """Detect the recipe (or replay the stored one) and build the repo's one environment.
+
+    ``backend`` None means the repo's current one (the last built; venv for a new repo).
+    ``base_image`` and ``wheelhouse`` configure a docker build (and are remembered).
+    """
     stored = store.get_environment(repo.name)
+    backend = backend or (stored["backend"] if stored else "venv")
     recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
-    env = make_environment(backend, ws.env_path(repo.name), Path(repo.path), recipe,
-                           cache_dir=Path(os.environ.get("UV_CACHE_DIR") or ws.cache_dir / "uv"))
+    env = make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
+                           cache_dir=Path(os.environ.get("UV_CACHE_DIR") or ws.cache_dir / "uv"),
+                           base_image=base_image, wheelhouse=wheelhouse)
     if rebuild or not env.is_built():
         log(f"building the {backend} environment for {repo.name} ...")
         for note in recipe.notes:
@@ -76,7 +90,7 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *, backend
         env.build(log=log)
         store.save_environment(repo.name, backend, recipe, str(env.root),
                                round(time.monotonic() - start, 2))
-    elif stored is None:
+    elif stored is None or stored["backend"] != backend:
         store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
     return env, recipe
 
@@ -94,14 +108,14 @@ def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environm
                     timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
                     fresh: bool = False) -> Baseline:
     """Reuse the stored baseline for this commit and recipe, or run a new one (with its map)."""
-    existing = None if fresh else store.latest_baseline(repo.name, repo.commit)
+    existing = None if fresh else store.latest_baseline(repo.name, repo.commit, env.backend)
     tree = make_worker_tree(repo, ws.worker_path(repo.name, 0))
     if existing is not None:
         baseline = existing
     else:
         baseline = run_baseline(env, tree, recipe, repo.name, repo.commit, runs=runs,
                                 timeout=timeout, log=log)
-        store.save_baseline(baseline, recipe.hash)
+        store.save_baseline(baseline, recipe.hash, env.backend)
         log(f"baseline: {len(baseline.passing)}/{len(baseline.tests)} tests pass stably "
             f"({len(baseline.flaky)} flaky quarantined), suite {baseline.seconds:.2f}s")
     if store.load_test_map(baseline.baseline_id) is None:
@@ -223,6 +237,7 @@ class ForgeSummary:
     baseline_tests: int = 0
     baseline_passing: int = 0
     baseline_flaky: int = 0
+    backend: str = "venv"  # the environment the tests ran in: venv | docker
     validation: str = "auto"  # what was asked: auto | cold | full
     paths: dict[str, int] = field(default_factory=dict)  # verdicts per hot/cold/full/none
     hot_off: list[str] = field(default_factory=list)  # fork/warm servers that could not start, why
@@ -245,6 +260,7 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
           timeout: float | None = None, validation: str = "auto",
           baseline_runs: int = DEFAULT_RUNS,
           baseline_timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
+          backend: str | None = None,
           on_total: Callable[[int, int], None] | None = None,
           on_verdict: Callable[[Candidate, Verdict], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
@@ -264,9 +280,8 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     to how well their bugs validate and score in this repo so far. ``should_stop`` is polled
     after each verdict (the TUI's cancel button): when it returns True, running test
     processes are killed and every verdict stored so far is kept.
+    ``backend`` None uses the repo's current environment.
     """
-    from engine.stages import ForgeRun, combine_stage, mirror_stage
-
     start = time.monotonic()
     repo = get_repo(store, repo_name)
     lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
@@ -274,16 +289,41 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     wants_lm = bool(lm_wanted) or ("pr_mirror" in strategies and lm is not None
                                    and bool(lm.model))
     client = LMClient(lm or LMSettings(), seed=seed) if wants_lm else None
-    workers = max(1, workers or os.cpu_count() or 1)
     if validation not in MODES:
         raise UsageError(f"unknown validation mode {validation!r}; choose from "
                          f"{', '.join(MODES)}.")
-    env, recipe = ensure_environment(ws, store, repo, log=log)
+    env, recipe = ensure_environment(ws, store, repo, backend=backend, log=log)
+    try:
+        return _forge(ws, store, repo, env, recipe, strategies, start, client=client,
+                      lm_wanted=lm_wanted, max_candidates=max_candidates, seed=seed,
+                      workers=workers, timeout=timeout, validation=validation,
+                      baseline_runs=baseline_runs, baseline_timeout=baseline_timeout, log=log,
+                      on_total=on_total, on_verdict=on_verdict, should_stop=should_stop,
+                      mining=mining, undo=undo, issues=issues, combine=combine,
+                      min_realism=min_realism, prefer_realistic=prefer_realistic)
+    finally:
+        env.close()  # containers go; the image and the venv stay
+
+
+def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, recipe: Recipe,
+           strategies: Sequence[str], start: float, *, client: LMClient | None,
+           lm_wanted: Sequence[str], max_candidates: int | None, seed: int,
+           workers: int | None, timeout: float | None, validation: str, baseline_runs: int,
+           baseline_timeout: float, log: Log,
+           on_total: Callable[[int, int], None] | None,
+           on_verdict: Callable[[Candidate, Verdict], None] | None,
+           should_stop: Callable[[], bool] | None, mining: MiningConfig | None,
+           undo: Undo | None, issues: dict[int, str] | None, combine: CombineConfig | None,
+           min_realism: float | None, prefer_realistic: bool) -> ForgeSummary:
+    from engine.stages import ForgeRun, combine_stage, mirror_stage
+
+    workers = max(1, workers or os.cpu_count() or 1)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=baseline_runs,
                                timeout=baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
                            baseline_passing=len(baseline.passing),
-                           baseline_flaky=len(baseline.flaky), validation=validation)
+                           baseline_flaky=len(baseline.flaky), validation=validation,
+                           backend=env.backend)
     testmap = store.load_test_map(baseline.baseline_id)
     summary.mapped_functions = len(testmap.functions) if testmap else 0
     run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,

@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.environments.base import ProcResult, forget_process
+from engine.environments.base import ProcResult
 from engine.models import MISSING, Recipe, TestOutcome, TestRun
 from engine.selection import Swap
 from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report
 
 if TYPE_CHECKING:
-    import subprocess
-
-    from engine.environments.base import Environment
+    from engine.environments.base import Environment, ServerProcess
 
 SERVER_PLUGIN = "bugfoundry_forkserver"
 
@@ -56,7 +54,7 @@ class _Server:
         self.recipe = recipe
         self.startup_timeout = startup_timeout
         self.log_path = (log_dir or tree.parent) / f"{self.kind}-{tree.name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: ServerProcess | None = None
         self.info: dict[str, Any] = {}
         self._buf = b""
         self._seq = 0
@@ -116,7 +114,7 @@ class _Server:
         except Exception:  # noqa: BLE001 - a stuck server is killed below
             proc.kill()
             proc.wait()
-        forget_process(proc.pid)
+        self.env.forget(proc)
         for stream in (proc.stdin, proc.stdout):
             with contextlib.suppress(OSError, ValueError):
                 if stream:
@@ -188,7 +186,7 @@ class ForkServer(_Server):
     def run(self, tests: Sequence[str], swaps: Sequence[Swap], *, timeout: float,
             tb: str = "no") -> HotResult:
         """Run ``tests`` in a forked child with ``swaps`` installed."""
-        fd, report = tempfile.mkstemp(prefix="bf-hot-", suffix=".jsonl")
+        fd, report = tempfile.mkstemp(prefix="bf-hot-", suffix=".jsonl", dir=self.env.scratch_dir)
         os.close(fd)
         cmd = {
             "tests": list(tests), "tb": tb, "timeout": timeout,

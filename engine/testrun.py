@@ -129,7 +129,8 @@ def run_pytest(
     ``nodeids`` None runs the recipe's test paths (the whole suite). Bytecode writing is off so
     a tree reset between candidates can never leave a stale ``.pyc`` behind.
     """
-    fd, report_path = tempfile.mkstemp(prefix="bf-report-", suffix=".jsonl")
+    fd, report_path = tempfile.mkstemp(prefix="bf-report-", suffix=".jsonl",
+                                      dir=env.scratch_dir)
     os.close(fd)
     try:
         # The environment adds the recipe's env and the tree's source roots itself.
@@ -149,7 +150,8 @@ def run_pytest(
         elif len(nodeids) > 200:
             # Keep argv short: name the test files and let our plugin deselect the rest
             # (pytest's own @argsfile needs pytest >= 8.2; repos pin older ones).
-            fd2, selectfile = tempfile.mkstemp(prefix="bf-select-", suffix=".txt")
+            fd2, selectfile = tempfile.mkstemp(prefix="bf-select-", suffix=".txt",
+                                              dir=env.scratch_dir)
             with os.fdopen(fd2, "w") as fh:
                 fh.write("\n".join(nodeids))
             run_env["BUGFOUNDRY_SELECT"] = selectfile

@@ -165,6 +165,8 @@ class Validator:
         worker = worker or self.workers[0]
         start = time.monotonic()
         verdict = self._validate(cand, worker)
+        if verdict.reason == "timeout":  # what escaped the group kill must not linger
+            self.env.reap(worker.tree)
         verdict.duration = round(time.monotonic() - start, 3)
         verdict.worker = worker.tree.name
         with self._lock:

@@ -4,7 +4,7 @@ Layout::
 
     <home>/bugfoundry.duckdb   the store (the only file SQL touches)
     <home>/repos/<name>/       workspace-owned git checkout, pinned (never the user's own)
-    <home>/envs/<name>/        the repo's environment (venv today, docker metadata later)
+    <home>/envs/<name>/        the repo's environment: venv/, and docker/ (image metadata)
     <home>/work/<name>/<k>/    per-worker scratch trees used by validation
     <home>/cache/              downloads (sdists) and the installer cache
 """

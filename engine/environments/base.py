@@ -1,7 +1,8 @@
 """The backend-neutral environment interface: build once per recipe, then run commands in it.
 
-A venv backend exists today; a Docker backend will implement the same interface, so callers
-(baseline, validation workers) only ever see ``Environment`` and ``ProcResult``.
+Two backends implement it: ``venv`` (a virtualenv on the host) and ``docker`` (one image per
+repo, commands in locked-down containers), so callers (baseline, validation workers) only ever
+see ``Environment``, ``ProcResult`` and ``ServerProcess``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Protocol
 
-from engine.errors import EnvironmentBuildError, UsageError
+from engine.errors import UsageError
 from engine.models import Recipe
 
+BACKENDS = ("venv", "docker")
 MARKER = "env.json"  # records the recipe hash the environment was built from
 LOCK = ".build.lock"
 
@@ -37,6 +40,20 @@ class ProcResult:
     stderr: str
     duration: float
     timed_out: bool = False
+
+
+class ServerProcess(Protocol):
+    """What ``Environment.spawn`` returns: the part of ``subprocess.Popen`` the fork servers
+    use (binary ``stdin``/``stdout`` pipes; ``stdout.fileno()`` works with ``select``)."""
+
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
 
 
 class Environment(ABC):
@@ -95,6 +112,25 @@ class Environment(ABC):
         """Delete the environment and everything under ``root``."""
         shutil.rmtree(self._root, ignore_errors=True)
 
+    @property
+    def scratch_dir(self) -> Path | None:
+        """Where to put files the test process must read or write (reports, selections);
+        None means the system temp directory (the process runs on this host)."""
+        return None
+
+    def forget(self, proc: ServerProcess) -> None:
+        """Kill what is left of a spawned server and stop tracking it (it has been reaped)."""
+        forget_process(proc.pid)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Release what runs between commands (containers); the environment stays built."""
+        return None
+
+    def reap(self, cwd: Path) -> None:
+        """After a timeout in ``cwd``: kill what escaped the process-group kill (a test that
+        started its own session). A host process cannot be found safely, so venv does nothing."""
+        return None
+
     @abstractmethod
     def _build(self, log: Callable[[str], None]) -> None:
         """Create the environment from scratch; raise EnvironmentBuildError on failure."""
@@ -122,9 +158,9 @@ class Environment(ABC):
         cwd: Path,
         env: Mapping[str, str] | None = None,
         stderr_path: Path | None = None,
-    ) -> subprocess.Popen[bytes]:
+    ) -> ServerProcess:
         """Start a long-lived process in the environment with binary stdin/stdout pipes
-        (the fork server); ``forget_process`` must be called once it has been reaped."""
+        (the fork server); ``forget`` must be called once it has been reaped."""
 
 
 @contextlib.contextmanager
@@ -264,6 +300,15 @@ def forget_process(pid: int) -> None:
         _LIVE.discard(pid)
 
 
+def tree_pythonpath(cwd: Path, recipe: Recipe, extra: dict[str, str]) -> str:
+    """PYTHONPATH for a run in ``cwd``: the caller's entries (our plugins) first, then the
+    tree's source roots, so the tree being tested wins over the editable install's paths.
+    Pops ``PYTHONPATH`` from ``extra``."""
+    paths = [p for p in extra.pop("PYTHONPATH", "").split(os.pathsep) if p]
+    paths += [str((Path(cwd) / r).resolve()) for r in recipe.source_roots]
+    return os.pathsep.join(paths)
+
+
 def make_environment(
     backend: str,
     root: Path,
@@ -271,14 +316,19 @@ def make_environment(
     recipe: Recipe,
     *,
     cache_dir: Path | None = None,
+    base_image: str | None = None,
+    wheelhouse: Path | None = None,
 ) -> Environment:
-    """The environment for ``backend`` ("venv"; "docker" is planned)."""
+    """The environment for ``backend``: "venv" or "docker" (``base_image`` and ``wheelhouse``
+    are docker's: what to build on, and wheels to install offline from)."""
     if backend == "venv":
         from engine.environments.venv import VenvEnvironment
 
         return VenvEnvironment(root, repo_root, recipe, cache_dir=cache_dir)
     if backend == "docker":
-        raise EnvironmentBuildError(
-            "the docker environment backend is not available yet\nuse the venv backend for now"
-        )
-    raise UsageError(f"unknown environment backend {backend!r}\nchoose one of: venv")
+        from engine.environments.docker_env import DockerEnvironment
+
+        return DockerEnvironment(root, repo_root, recipe, base_image=base_image,
+                                 wheelhouse=wheelhouse)
+    raise UsageError(f"unknown environment backend {backend!r}\n"
+                     f"choose one of: {', '.join(BACKENDS)}")

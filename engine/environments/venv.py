@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from engine.environments.base import Environment, ProcResult, run_process, spawn_process
+from engine.environments.base import (
+    Environment,
+    ProcResult,
+    run_process,
+    spawn_process,
+    tree_pythonpath,
+)
 from engine.errors import EnvironmentBuildError
 from engine.models import Recipe
 
@@ -223,10 +229,7 @@ class VenvEnvironment(Environment):
         env["VIRTUAL_ENV"] = str(self.venv_dir)
         env["PATH"] = os.pathsep.join([str(self.venv_dir / "bin"), env.get("PATH", "")])
         extra = dict(extra or {})
-        # Caller entries (e.g. our pytest plugin's directory) first, then the tree's roots.
-        paths = [p for p in extra.pop("PYTHONPATH", "").split(os.pathsep) if p]
-        paths += [str((Path(cwd) / r).resolve()) for r in self.recipe.source_roots]
-        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PYTHONPATH"] = tree_pythonpath(cwd, self.recipe, extra)
         env.update(extra)
         return env
 

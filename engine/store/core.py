@@ -33,7 +33,7 @@ import duckdb
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -136,6 +136,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """CREATE TABLE base_checks (
                 repo VARCHAR, commit VARCHAR, recipe_hash VARCHAR, ok BOOLEAN, reason VARCHAR,
                 baseline_id VARCHAR, created_at TIMESTAMP)""",
+        ],
+    ),
+    (
+        7,
+        [
+            # Baselines per environment backend: a test that needs the network passes in a
+            # venv and fails in a docker container, so one backend's baseline cannot grade
+            # another's runs.
+            "ALTER TABLE baselines ADD COLUMN backend VARCHAR DEFAULT 'venv'",
         ],
     ),
 ]
@@ -318,13 +327,16 @@ class StoreCore:
         }
 
     # ---------------------------------------------------------------- baselines
-    def save_baseline(self, b: Baseline, recipe_hash: str) -> None:
+    def save_baseline(self, b: Baseline, recipe_hash: str, backend: str = "venv") -> None:
         with self.transaction():
             self.con.execute(
-                "INSERT INTO baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO baselines (baseline_id, repo, commit, recipe_hash, created_at, "
+                "runs, n_tests, n_passed, n_flaky, pass_rate, seconds, backend) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     b.baseline_id, b.repo, b.commit, recipe_hash, _now(), b.runs,
                     len(b.tests), len(b.passing), len(b.flaky), b.pass_rate, b.seconds,
+                    backend,
                 ],
             )
             rows = [
@@ -336,7 +348,9 @@ class StoreCore:
                     "INSERT INTO baseline_tests VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
 
-    def latest_baseline(self, repo: str, commit: str | None = None) -> Baseline | None:
+    def latest_baseline(self, repo: str, commit: str | None = None,
+                        backend: str | None = None) -> Baseline | None:
+        """The newest baseline of ``repo`` (at ``commit``, run in ``backend``, when given)."""
         sql = (
             "SELECT baseline_id, repo, commit, runs, seconds, CAST(created_at AS VARCHAR) "
             "FROM baselines WHERE repo = ?"
@@ -345,6 +359,9 @@ class StoreCore:
         if commit:
             sql += " AND commit = ?"
             params.append(commit)
+        if backend:
+            sql += " AND backend = ?"
+            params.append(backend)
         row = self.con.execute(sql + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
         if not row:
             return None

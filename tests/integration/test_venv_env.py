@@ -162,8 +162,9 @@ def test_make_environment(tmp_path: Path):
     env = make_environment("venv", tmp_path / "e", tmp_path / "r", recipe)
     assert env.backend == "venv" and env.root == (tmp_path / "e").resolve()
     assert not env.is_built()
-    with pytest.raises(EnvironmentBuildError, match="not available yet"):
-        make_environment("docker", tmp_path / "e", tmp_path / "r", recipe)
+    docker = make_environment("docker", tmp_path / "d", tmp_path / "r", recipe,
+                              base_image="example/base:1")
+    assert docker.backend == "docker" and docker.settings.base_image == "example/base:1"
     with pytest.raises(UsageError):
         make_environment("conda", tmp_path / "e", tmp_path / "r", recipe)
 

@@ -50,6 +50,11 @@ def test_repo_env_baseline_roundtrip(tmp_path: Path) -> None:
         b = s.latest_baseline("demo", "0123456789abcdef")
         assert b is not None and b.passing == {"t.py::a"} and b.flaky == {"t.py::b"}
         assert s.latest_baseline("demo", "other") is None
+        # Baselines are per backend: a docker run is never graded on a venv baseline.
+        assert s.latest_baseline("demo", "0123456789abcdef", backend="venv") is not None
+        assert s.latest_baseline("demo", "0123456789abcdef", backend="docker") is None
+        s.save_baseline(_baseline(), recipe.hash, backend="docker")
+        assert s.latest_baseline("demo", "0123456789abcdef", backend="docker") is not None
 
 
 def test_candidates_dedup_and_pending(tmp_path: Path) -> None:
