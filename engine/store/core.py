@@ -13,7 +13,8 @@ Design choices, each for a reason:
   key, so nothing here is updated in place. A candidate is "pending" until a row for it exists in
   ``results``; instances are written in the same transaction as their result row, so a kill -9
   at any point loses at most the candidate that was being validated, never a committed one.
-* **Versioned schema.** ``meta.schema_version`` plus an ordered list of migrations applied on open.
+* **Versioned schema.** ``meta.schema_version`` plus an ordered list of migrations applied on open
+  (``engine/store/schema.py``).
 """
 
 from __future__ import annotations
@@ -32,122 +33,7 @@ import duckdb
 
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
-
-SCHEMA_VERSION = 7
-
-MIGRATIONS: list[tuple[int, list[str]]] = [
-    (
-        1,
-        [
-            "CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)",
-            """CREATE TABLE repos (
-                name VARCHAR, source VARCHAR, kind VARCHAR, commit VARCHAR, path VARCHAR,
-                added_at TIMESTAMP)""",
-            """CREATE TABLE environments (
-                repo VARCHAR, backend VARCHAR, recipe VARCHAR, recipe_hash VARCHAR,
-                root VARCHAR, built_at TIMESTAMP, build_seconds DOUBLE)""",
-            """CREATE TABLE baselines (
-                baseline_id VARCHAR, repo VARCHAR, commit VARCHAR, recipe_hash VARCHAR,
-                created_at TIMESTAMP, runs INTEGER, n_tests INTEGER, n_passed INTEGER,
-                n_flaky INTEGER, pass_rate DOUBLE, seconds DOUBLE)""",
-            """CREATE TABLE baseline_tests (
-                baseline_id VARCHAR, nodeid VARCHAR, outcome VARCHAR, outcomes VARCHAR[],
-                duration DOUBLE, flaky BOOLEAN)""",
-            """CREATE TABLE runs (
-                run_id VARCHAR, repo VARCHAR, strategies VARCHAR[], seed INTEGER,
-                max_candidates INTEGER, workers INTEGER, started_at TIMESTAMP, args VARCHAR)""",
-            """CREATE TABLE candidates (
-                candidate_id VARCHAR, repo VARCHAR, run_id VARCHAR, strategy VARCHAR,
-                modifier VARCHAR, file VARCHAR, entity VARCHAR, changed_lines INTEGER[],
-                seed INTEGER, patch VARCHAR, patch_hash VARCHAR, meta VARCHAR,
-                created_at TIMESTAMP)""",
-            """CREATE TABLE results (
-                candidate_id VARCHAR, repo VARCHAR, baseline_id VARCHAR, kept BOOLEAN,
-                reason VARCHAR, detail VARCHAR, fail_to_pass VARCHAR[], pass_to_pass VARCHAR[],
-                n_tests_run INTEGER, duration DOUBLE, worker VARCHAR, validated_at TIMESTAMP)""",
-            """CREATE TABLE instances (
-                instance_id VARCHAR, candidate_id VARCHAR, repo VARCHAR, base_commit VARCHAR,
-                strategy VARCHAR, modifier VARCHAR, file VARCHAR, entity VARCHAR,
-                patch VARCHAR, fail_to_pass VARCHAR[], pass_to_pass VARCHAR[], n_f2p INTEGER,
-                n_p2p INTEGER, lines_changed INTEGER, files_changed INTEGER,
-                failures VARCHAR, problem_statement VARCHAR, meta VARCHAR,
-                validation_seconds DOUBLE, created_at TIMESTAMP)""",
-        ],
-    ),
-    (
-        2,
-        [
-            # Curation decisions: an append-only event log (see "curation decisions" below).
-            "CREATE SEQUENCE IF NOT EXISTS decision_seq START 1",
-            """CREATE TABLE decisions (
-                event_id BIGINT, instance_id VARCHAR, curator VARCHAR, action VARCHAR,
-                realism VARCHAR, clarity INTEGER, test_validity INTEGER, difficulty VARCHAR,
-                note VARCHAR, seconds_spent DOUBLE, undoes_event_id BIGINT,
-                created_at TIMESTAMP)""",
-        ],
-    ),
-    (
-        3,
-        [
-            # The baseline's test map (engine/testmap.py) and how each verdict was reached.
-            """CREATE TABLE test_maps (
-                baseline_id VARCHAR, n_contexts INTEGER, n_functions INTEGER, seconds DOUBLE,
-                created_at TIMESTAMP)""",
-            """CREATE TABLE test_functions (
-                baseline_id VARCHAR, nodeid VARCHAR, file VARCHAR, qualname VARCHAR)""",
-            """CREATE TABLE test_lines (
-                baseline_id VARCHAR, nodeid VARCHAR, file VARCHAR, lines INTEGER[])""",
-            "ALTER TABLE results ADD COLUMN path VARCHAR",
-        ],
-    ),
-    (
-        4,
-        [
-            # LM answers by cache key (engine/lm), every LM call's fate, problem statements.
-            """CREATE TABLE lm_responses (
-                key VARCHAR, model VARCHAR, purpose VARCHAR, response VARCHAR,
-                created_at TIMESTAMP)""",
-            """CREATE TABLE lm_calls (
-                repo VARCHAR, purpose VARCHAR, file VARCHAR, entity VARCHAR, key VARCHAR,
-                status VARCHAR, reason VARCHAR, detail VARCHAR, candidate_id VARCHAR,
-                model VARCHAR, prompt_tokens INTEGER, completion_tokens INTEGER, cost DOUBLE,
-                cached BOOLEAN, created_at TIMESTAMP)""",
-            """CREATE TABLE statements (
-                instance_id VARCHAR, kind VARCHAR, text VARCHAR, model VARCHAR,
-                prompt_tokens INTEGER, completion_tokens INTEGER, cost DOUBLE,
-                leaks VARCHAR[], created_at TIMESTAMP)""",
-        ],
-    ),
-    (
-        5,
-        [
-            # Realism (engine/realism): cached features per feature version, scoring passes.
-            """CREATE TABLE realism_features (
-                instance_id VARCHAR, version INTEGER, features VARCHAR, created_at TIMESTAMP)""",
-            """CREATE TABLE realism_scores (
-                instance_id VARCHAR, model VARCHAR, score DOUBLE, probability DOUBLE,
-                reasons VARCHAR, created_at TIMESTAMP)""",
-        ],
-    ),
-    (
-        6,
-        [
-            # PR mirroring route b: can the environment run the tests at a fix commit?
-            """CREATE TABLE base_checks (
-                repo VARCHAR, commit VARCHAR, recipe_hash VARCHAR, ok BOOLEAN, reason VARCHAR,
-                baseline_id VARCHAR, created_at TIMESTAMP)""",
-        ],
-    ),
-    (
-        7,
-        [
-            # Baselines per environment backend: a test that needs the network passes in a
-            # venv and fails in a docker container, so one backend's baseline cannot grade
-            # another's runs.
-            "ALTER TABLE baselines ADD COLUMN backend VARCHAR DEFAULT 'venv'",
-        ],
-    ),
-]
+from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 # Columns of the instance listing; never includes the patch or the failure text (kept lean).
 LIST_COLUMNS = (

@@ -1,0 +1,98 @@
+"""How ``bugfoundry forge`` reports: a progress bar on a terminal, plain lines otherwise,
+and the closing summary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from engine.cli_mirror import print_stages
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def print_summary(s: Any) -> None:
+    print(f"forged {s.repo} with {', '.join(s.strategies)}: {s.candidates} candidates, "
+          f"{s.kept_total} validated, yield {s.yield_rate:.1%}")
+    if s.already_done:
+        print(f"  resumed: {s.already_done} already judged, {s.validated_now} validated now")
+    print(f"  baseline ({s.backend}): {s.baseline_passing}/{s.baseline_tests} tests pass "
+          f"stably, {s.baseline_flaky} flaky quarantined")
+    if s.drop_reasons:
+        reasons = ", ".join(f"{k} {v}" for k, v in s.drop_reasons.items())
+        print(f"  dropped {s.dropped_total}: {reasons}")
+    if s.entities:
+        print(f"  entities: {s.entities} seen, {s.entities_uncovered} never executed by a test "
+              f"and {s.entities_arid} arid, skipped")
+    if s.paths:
+        paths = ", ".join(f"{k} {v}" for k, v in s.paths.items())
+        print(f"  validation paths ({s.validation}): {paths}")
+    for why in s.hot_off:
+        print(f"  server off (its candidates took the cold path): {why}")
+    for strategy, d in s.lm.items():
+        rejected = ", ".join(f"{k} {v}" for k, v in d["rejected"].items()) or "none"
+        print(f"  {strategy}: {d['candidates']}/{d['targets']} answers made candidates "
+              f"({d['requested']} requested, {d['cached']} cached, ${d['cost']:.4f}); "
+              f"rejected: {rejected}" + ("; budget spent" if d["budget_stopped"] else ""))
+    print_stages(s)
+    print(f"  elapsed {s.elapsed:.1f}s, {s.seconds_per_candidate:.2f}s per candidate "
+          "(validation, per worker)")
+    if s.interrupted:
+        print("  interrupted: every finished verdict is saved; rerun the same command to resume")
+
+
+class Progress:
+    """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self.kept = 0
+        self.total = self.done = self.already = 0
+
+    def log(self, msg: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(msg, highlight=False)
+        else:
+            _err(msg)
+
+    def start(self, total: int, done: int) -> None:
+        """Called once per forge stage with the running totals (candidates, already judged)."""
+        self.done += done - self.already  # verdicts counted so far stay counted
+        self.total, self.already = total, done
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, total=total, completed=self.done)
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("kept {task.fields[kept]}"), TimeElapsedColumn(),
+                             TimeRemainingColumn(), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("validate", total=total, completed=done, kept=0)
+
+    def advance(self, cand: Any, verdict: Any) -> None:
+        self.kept += int(verdict.kept)
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, kept=self.kept)
+        else:  # one line per committed verdict: readable in CI logs and by scripts
+            _err(f"[{self.done}/{self.total}] {verdict.reason:15} {cand.strategy}/"
+                 f"{cand.modifier} {cand.file}::{cand.entity} ({verdict.duration:.2f}s)")
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
