@@ -108,10 +108,11 @@ def load_settings(home: Path | None, *, model: str | None = None,
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"cannot read {path}: {exc}") from exc
     s = LMSettings()
-    for key in ("temperature", "max_tokens", "concurrency", "timeout", "max_retries",
-                "backoff", "max_backoff", "max_cost"):
+    for key, kind in (("temperature", float), ("max_tokens", int), ("concurrency", int),
+                      ("timeout", float), ("max_retries", int), ("backoff", float),
+                      ("max_backoff", float), ("max_cost", float)):
         if key in conf:
-            setattr(s, key, type(getattr(s, key) or 0.0)(conf[key]))
+            setattr(s, key, kind(conf[key]))
     s.model = model or os.environ.get("BUGFOUNDRY_LM_MODEL") or conf.get("model", "")
     s.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or conf.get("base_url")
     s.api_key = os.environ.get("OPENAI_API_KEY") or conf.get("api_key")

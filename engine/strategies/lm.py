@@ -105,17 +105,13 @@ def _ask(strategy: str, t: Target, seed: int) -> tuple[Ask, list[str]] | None:
     e = t.entity
     if strategy == "lm_modify":
         kinds = sample_bug_kinds(_rng(seed, e.file, e.qualname, "kinds"))
-        return Ask(modify_messages(e.file, e.qualname, _dedent(t.function_source), kinds),
+        return Ask(modify_messages(e.file, e.qualname, textwrap.dedent(t.function_source), kinds),
                    strategy), kinds
     try:
         stubbed = stub_function(t.file_source, e.start_line, e.end_line)
     except (ValueError, SyntaxError, StopIteration):
         return None
     return Ask(rewrite_messages(e.file, e.qualname, stubbed), strategy), []
-
-
-def _dedent(text: str) -> str:
-    return textwrap.dedent(text)
 
 
 def _body_start(function_source: str) -> int:
@@ -178,7 +174,7 @@ def _candidate(repo: str, strategy: str, t: Target, ask: Ask, kinds: Sequence[st
              "completion_tokens": answer.completion_tokens,
              "cost": 0.0 if answer.cached else answer.cost, "cached": answer.cached}
     try:
-        new_fn = accept_function(answer.text, _dedent(t.function_source),
+        new_fn = accept_function(answer.text, textwrap.dedent(t.function_source),
                                  file_source=t.file_source)
         new_source = splice_function(t.file_source, e.start_line, e.end_line, new_fn.source)
         _compile(new_source, e.file)
