@@ -255,7 +255,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         result = export(store, Path(args.output), fmt=args.format, split=args.split,
                         repo=args.repo, rule=args.rule, force=args.force,
-                        dedup=args.dedup, progress=progress)
+                        dedup=args.dedup, rows=args.rows, progress=progress)
     if args.json:
         _dump(result_dict(result))
     else:
@@ -407,6 +407,8 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                         help="write the curated split (or all instances) as JSONL or Parquet")
     ex.add_argument("--format", required=True, choices=("swesmith", "swebench", "parquet"))
     ex.add_argument("-o", "--output", required=True, help="file to write (plus PATH.manifest.json)")
+    ex.add_argument("--rows", default="swesmith", choices=("swesmith", "swebench"),
+                    help="with --format parquet: which rows to write (default swesmith)")
     ex.add_argument("--split", default="curated", choices=("curated", "all"))
     ex.add_argument("--repo", default=None)
     ex.add_argument("--rule", default="accept-no-reject",

@@ -6,7 +6,8 @@
   ``test_patch`` is empty, because the tests are the repo's own, unchanged. ``base_commit`` is the
   pinned commit the bug applies to; the buggy state is ``base_commit`` plus the ``bug_patch``
   field (SWE-smith keeps it on a per-instance branch instead).
-- ``parquet``: the SWE-smith rows as Parquet (zstd), written by DuckDB.
+- ``parquet``: either kind of row (``rows``: SWE-smith by default, or SWE-bench) as Parquet
+  (zstd), written by DuckDB from the same JSON lines.
 
 Every export writes a manifest beside it (``PATH.manifest.json``): the filter, counts per
 decision, curators, the decision rule and versions. Nothing is overwritten without ``force``.
@@ -31,6 +32,7 @@ from engine.errors import UsageError
 from engine.store import Store
 
 FORMATS = ("swesmith", "swebench", "parquet")
+ROW_KINDS = ("swesmith", "swebench")
 SPLITS = ("curated", "all")
 DEDUP: dict[str, tuple[str, ...]] = {"none": (), "exact": ("exact",), "near": ("exact", "near")}
 RULES = {
@@ -146,13 +148,17 @@ def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter
 
 def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
            repo: str | None = None, rule: str = "accept-no-reject", force: bool = False,
-           dedup: str = "exact",
+           dedup: str = "exact", rows: str = "swesmith",
            progress: Callable[[int], None] | None = None) -> ExportResult:
     """Write the split to ``path`` (+ manifest); refuses to overwrite without ``force``."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}.")
+    if rows not in ROW_KINDS:
+        raise UsageError(f"unknown row kind {rows!r}; choose from {', '.join(ROW_KINDS)}.")
+    if fmt != "parquet" and rows != "swesmith":
+        raise UsageError("--rows applies to --format parquet only.")
     if rule not in RULES:
         raise UsageError(f"unknown decision rule {rule!r}; choose from {', '.join(RULES)}.")
     path = Path(path)
@@ -166,7 +172,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     if dedup not in DEDUP:
         raise UsageError(f"unknown --dedup {dedup!r}; choose from {', '.join(DEDUP)}.")
     skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
-    row_of = _swebench_row if fmt == "swebench" else _swesmith_row
+    kind = rows if fmt == "parquet" else fmt
+    row_of = _swebench_row if kind == "swebench" else _swesmith_row
     fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl", dir=path.parent)
     n = 0
     curators: set[str] = set()
@@ -175,7 +182,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
             for inst, summary in _rows(store, split, repo, rule, counts, skip):
                 curators |= set(summary["decisions"])
                 row = row_of(inst, summary)
-                if fmt == "parquet":  # free-form keys (curator names) as JSON text
+                if fmt == "parquet" and "decision_summary" in row:
+                    # free-form keys (curator names) as JSON text
                     row["decision_summary"] = json.dumps(summary, default=str)
                 fh.write(json.dumps(row, default=str) + "\n")
                 n += 1
@@ -195,7 +203,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     left_out = counts.pop("duplicates_left_out", 0)
     result = ExportResult(str(path), str(manifest_path), fmt, n, dict(counts))
     manifest = {
-        "format": fmt, "path": str(path), "count": n, "created_at":
+        "format": fmt, "rows": kind, "path": str(path), "count": n, "created_at":
         datetime.now(UTC).isoformat(timespec="seconds"),
         "filter": {"split": split, "repo": repo, "dedup": dedup},
         "decision_rule": {"name": rule, "text": RULES[rule]},

@@ -8,6 +8,7 @@ our ``bug_patch`` has a buggy ``base_commit``; its bug diff is stored as the rev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -31,6 +32,16 @@ class ImportResult:
     already_present: int
 
 
+def _decode_test_lists(row: dict[str, Any]) -> dict[str, Any]:
+    """SWE-bench datasets (as published) hold the test lists as JSON text: decode them."""
+    for key in ("FAIL_TO_PASS", "PASS_TO_PASS"):
+        value = row.get(key)
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            with contextlib.suppress(json.JSONDecodeError):  # else row_problems reports it
+                row[key] = json.loads(value)
+    return row
+
+
 def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
     """Rows of a JSONL or Parquet file; unreadable JSON raises UsageError with its line."""
     if not path.is_file():
@@ -38,7 +49,7 @@ def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
     if path.suffix == ".parquet":
         if store is None:
             raise UsageError("reading Parquet needs the workspace database")
-        return store.read_parquet_rows(path)
+        return [_decode_test_lists(r) for r in store.read_parquet_rows(path)]
     rows = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -50,7 +61,7 @@ def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
                 raise UsageError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise UsageError(f"{path}:{n}: a row must be a JSON object")
-            rows.append(row)
+            rows.append(_decode_test_lists(row))
     return rows
 
 

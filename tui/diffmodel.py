@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from itertools import zip_longest
 
 HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -71,6 +72,25 @@ class ParsedDiff:
     @property
     def files(self) -> set[str]:
         return {h.file for h in self.hunks if h.file}
+
+    def emphasis(self) -> dict[DiffLine, list[tuple[int, int]]]:
+        """The characters (``code`` offsets) that differ between a removed line and the added
+        line it pairs with: what a curator must spot when the edit is one operator."""
+        out: dict[DiffLine, list[tuple[int, int]]] = {}
+        for row in self.side_rows():
+            if row.left is None or row.right is None or row.left.kind != "del":
+                continue
+            old, new = row.left.code, row.right.code
+            matcher = SequenceMatcher(None, old, new, autojunk=False)
+            if matcher.ratio() < 0.5:  # a different line, not an edit of it
+                continue
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+                if tag != "equal":
+                    if i2 > i1:
+                        out.setdefault(row.left, []).append((i1, i2))
+                    if j2 > j1:
+                        out.setdefault(row.right, []).append((j1, j2))
+        return out
 
     def side_rows(self) -> list[SideRow]:
         """Pair each run of removed lines with the run of added lines that follows it."""

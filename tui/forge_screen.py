@@ -1,4 +1,5 @@
-"""The forge screen: pick a repo and a strategy, start, watch, cancel.
+"""The forge screen: pick a repo and strategies (and the CLI's main options), start, watch,
+cancel.
 
 The job outlives the screen: ``escape`` goes back to browse, where a bar keeps following it
 and new instances land in the table as they are validated.
@@ -15,7 +16,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, ProgressBar, RichLog, Select, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    ProgressBar,
+    RichLog,
+    Select,
+    SelectionList,
+    Static,
+)
+from textual.widgets.selection_list import Selection
 
 from engine.errors import UsageError
 from engine.forge import IMPLEMENTED_STRATEGIES, parse_strategies
@@ -36,6 +49,16 @@ def _int(raw: str, name: str, minimum: int) -> int | None:
     if value < minimum:
         raise UsageError(f"{name} must be at least {minimum}")
     return value
+
+
+def _float(raw: str, name: str) -> float | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a number, not {raw!r}") from None
 
 
 class ForgeScreen(Screen):
@@ -62,10 +85,12 @@ class ForgeScreen(Screen):
                          "bugfoundry repo add SOURCE", classes="label")
             yield Select([(r, r) for r in repos], prompt="pick a repository",
                          value=repos[0] if len(repos) == 1 else Select.BLANK, id="forge-repo")
-            yield Static("Strategy (LM ones, and PR mirroring's route c, use the model in "
-                         "config.toml or OPENAI_*)", classes="label")
-            yield Select([(s, s) for s in IMPLEMENTED_STRATEGIES], allow_blank=False,
-                         value=IMPLEMENTED_STRATEGIES[0], id="forge-strategy")
+            yield Static("Strategies, run in this order (space toggles; LM ones, and PR "
+                         "mirroring's route c, use the model in config.toml or OPENAI_*)",
+                         classes="label")
+            yield SelectionList[str](
+                *[Selection(s, s, s == "procedural") for s in IMPLEMENTED_STRATEGIES],
+                id="forge-strategy")
             with Horizontal(id="forge-numbers"):
                 with Vertical():
                     yield Static("Max candidates (empty: all)")
@@ -77,6 +102,19 @@ class ForgeScreen(Screen):
                     yield Static("Workers")
                     yield Input(value=str(min(2, os.cpu_count() or 1)), id="forge-workers",
                                 type="integer")
+            with Horizontal(id="forge-options"):
+                with Vertical():
+                    yield Static("Backend")
+                    yield Select([("the repo's current environment", ""), ("venv", "venv"),
+                                  ("docker", "docker")], allow_blank=False, value="",
+                                 id="forge-backend")
+                with Vertical():
+                    yield Static("Min realism (empty: keep all)")
+                    yield Input(placeholder="e.g. -1.0", id="forge-min-realism",
+                                type="number")
+                with Vertical():
+                    yield Static("Modifier order")
+                    yield Checkbox("prefer realistic", id="forge-prefer-realistic")
             yield Button("Start forging (ctrl+s)", id="forge-start", variant="primary")
         yield ProgressBar(show_eta=False, id="forge-screen-progress")
         yield Static(id="forge-status")
@@ -100,12 +138,21 @@ class ForgeScreen(Screen):
         repo = self.query_one("#forge-repo", Select).value
         if not isinstance(repo, str):
             raise UsageError("pick a repository first")
-        strategies = parse_strategies(str(self.query_one("#forge-strategy", Select).value))
+        chosen = self.query_one("#forge-strategy", SelectionList).selected
+        if not chosen:
+            raise UsageError("pick at least one strategy")
+        ordered = [s for s in IMPLEMENTED_STRATEGIES if s in chosen]
+        strategies = parse_strategies(",".join(ordered))
+        backend = self.query_one("#forge-backend", Select).value
         return ForgeRequest(
             repo=repo, strategies=tuple(strategies),
             max_candidates=_int(self.query_one("#forge-max", Input).value, "max", 1),
             seed=_int(self.query_one("#forge-seed", Input).value, "seed", 0) or 0,
             workers=_int(self.query_one("#forge-workers", Input).value, "workers", 1) or 1,
+            backend=backend if isinstance(backend, str) and backend else None,
+            min_realism=_float(self.query_one("#forge-min-realism", Input).value,
+                               "min realism"),
+            prefer_realistic=self.query_one("#forge-prefer-realistic", Checkbox).value,
         )
 
     @on(Button.Pressed, "#forge-start")

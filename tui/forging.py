@@ -33,6 +33,9 @@ class ForgeRequest:
     max_candidates: int | None = None
     seed: int = 0
     workers: int = 1
+    backend: str | None = None  # None: the repo's current environment
+    min_realism: float | None = None
+    prefer_realistic: bool = False
 
 
 @dataclass
@@ -165,7 +168,8 @@ def run_forge(app: Any, job: ForgeJob) -> None:
             max_candidates=r.max_candidates, seed=r.seed, workers=r.workers,
             log=lambda line: post("log", line=line),
             on_total=lambda total, done: post("total", total=total, already_done=done),
-            on_verdict=on_verdict, should_stop=job.stop.is_set, lm=lm,
+            on_verdict=on_verdict, should_stop=job.stop.is_set, lm=lm, backend=r.backend,
+            min_realism=r.min_realism, prefer_realistic=r.prefer_realistic,
         )
         post("done", summary=summary)
     except BugfoundryError as exc:

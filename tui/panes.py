@@ -26,6 +26,8 @@ from tui.diffmodel import DiffLine, ParsedDiff, SideRow
 
 ADD_BG = Style(bgcolor="#12361b")
 DEL_BG = Style(bgcolor="#3d1414")
+ADD_EMPH = Style(bgcolor="#1f7a3a", bold=True)
+DEL_EMPH = Style(bgcolor="#8c2323", bold=True)
 MARK = Style(bgcolor="#5f5f00", bold=True)
 HEADER_STYLE = {"header": Style(bold=True), "hunk": Style(color="cyan"),
                 "other": Style(dim=True)}
@@ -41,6 +43,10 @@ class PaneContent(Protocol):
     def row(self, index: int, width: int) -> Text: ...
 
     def virtual_width(self, width: int) -> int: ...
+
+    def origin(self, index: int, width: int) -> int: ...
+
+    def first_row(self, logical: int, width: int) -> int: ...
 
 
 @cache
@@ -66,25 +72,98 @@ def highlight_code(code: str) -> Text:
     return text
 
 
-def diff_code(line: DiffLine | None, width: int, gutter: bool = True) -> Text:
-    """``old new ±code`` for one diff line, padded or cropped to ``width`` (0: natural)."""
+GUTTER = 7  # "12345 " then the +/-/space sign
+
+
+def _span(line: DiffLine, width: int) -> int:
+    """Characters of ``line``'s body per displayed row at ``width`` (wrapped, never cropped)."""
+    return max(width - (0 if line.kind in HEADER_STYLE else GUTTER), 8)
+
+
+def pieces(line: DiffLine | None, width: int) -> int:
+    """How many rows ``line`` wraps to at ``width`` (from its length: nothing is styled)."""
+    if line is None:
+        return 1
+    n = len(line.text) if line.kind in HEADER_STYLE else len(line.code)
+    return max(1, -(-n // _span(line, width)))
+
+
+def diff_piece(line: DiffLine | None, k: int, width: int,
+               spans: Sequence[tuple[int, int]] = ()) -> Text:
+    """Row ``k`` of ``line`` wrapped to ``width``: ``old/new ±code`` first, ``↪`` after.
+
+    Changed lines are wrapped rather than cropped so the edit is always on screen, even at
+    the end of a long line; their background fills the row, and ``spans`` (code offsets: the
+    characters that differ from the paired line) stand out on a stronger one.
+    """
     text = Text(no_wrap=True, end="")
     if line is None:
         text.append(" " * width)
         return text
+    span = _span(line, width)
     if line.kind in HEADER_STYLE:
-        text.append(line.text, HEADER_STYLE[line.kind])
+        text.append(line.text[k * span:(k + 1) * span], HEADER_STYLE[line.kind])
     else:
-        if gutter:
+        if k == 0:
             num = line.new_no if line.kind == "add" else line.old_no
             text.append(f"{num if num is not None else '':>5} ", "dim")
-        text.append(line.text[:1] or " ", SIGN_STYLE[line.kind])
-        text.append_text(highlight_code(line.code))
-        if line.kind in ("add", "del"):
-            text.stylize(ADD_BG if line.kind == "add" else DEL_BG)
-    if width:
-        text.truncate(width, overflow="crop", pad=True)
+            text.append(line.text[:1] or " ", SIGN_STYLE[line.kind])
+        else:
+            text.append("     ↪ ", "dim")
+        text.append_text(highlight_code(line.code)[k * span:(k + 1) * span])
+    text.truncate(width, overflow="crop", pad=True)
+    if line.kind in ("add", "del"):
+        add = line.kind == "add"
+        text.stylize(ADD_BG if add else DEL_BG)
+        lo = k * span
+        for a, b in spans:
+            a, b = max(a, lo), min(b, lo + span)
+            if a < b:
+                text.stylize(ADD_EMPH if add else DEL_EMPH, GUTTER + a - lo, GUTTER + b - lo)
     return text
+
+
+class RowMap:
+    """Logical rows (diff lines, side-by-side pairs) to displayed rows, for one width."""
+
+    def __init__(self, counts: Sequence[int]) -> None:
+        self.origin: list[int] = []
+        self.piece: list[int] = []
+        self.start: list[int] = []
+        for i, n in enumerate(counts):
+            self.start.append(len(self.origin))
+            self.origin.extend([i] * n)
+            self.piece.extend(range(n))
+
+
+class _WrappedRows:
+    """Shared by both diff layouts: a ``RowMap`` per width, built from lengths alone."""
+
+    _cached: tuple[int, RowMap] | None = None
+
+    def _counts(self, width: int) -> list[int]:
+        raise NotImplementedError
+
+    def _map(self, width: int) -> RowMap:
+        cached = self._cached
+        if cached is None or cached[0] != width:
+            cached = (width, RowMap(self._counts(width)))
+            self._cached = cached
+        return cached[1]
+
+    def count(self, width: int) -> int:
+        return len(self._map(width).origin)
+
+    def virtual_width(self, width: int) -> int:
+        return width
+
+    def origin(self, index: int, width: int) -> int:
+        origin = self._map(width).origin
+        return origin[index] if 0 <= index < len(origin) else -1
+
+    def first_row(self, logical: int, width: int) -> int:
+        start = self._map(width).start
+        return start[logical] if 0 <= logical < len(start) else 0
 
 
 class TextLines:
@@ -138,44 +217,52 @@ class TextLines:
         return origin.index(logical) if logical in origin else 0
 
 
-class UnifiedDiff:
+class UnifiedDiff(_WrappedRows):
     """The patch as one column, line numbers of the side each line belongs to."""
 
     def __init__(self, diff: ParsedDiff) -> None:
         self.diff = diff
-        self._widest = max((len(ln.text) for ln in diff.lines), default=0) + 6
+        self.emphasis = diff.emphasis()
 
-    def count(self, width: int) -> int:
-        return len(self.diff.lines)
+    def _counts(self, width: int) -> list[int]:
+        return [pieces(line, width) for line in self.diff.lines]
 
     def row(self, index: int, width: int) -> Text:
-        return diff_code(self.diff.lines[index], 0)
+        m = self._map(width)
+        line = self.diff.lines[m.origin[index]]
+        return diff_piece(line, m.piece[index], width, self.emphasis.get(line, ()))
 
-    def virtual_width(self, width: int) -> int:
-        return max(self._widest, width)
 
-
-class SideBySideDiff:
+class SideBySideDiff(_WrappedRows):
     """Old on the left, new on the right; removed and added runs paired row by row."""
 
     def __init__(self, diff: ParsedDiff) -> None:
         self.rows: list[SideRow] = diff.side_rows()
+        self.emphasis = diff.emphasis()
 
-    def count(self, width: int) -> int:
-        return len(self.rows)
+    @staticmethod
+    def _half(width: int) -> int:
+        return max((width - 1) // 2, 8)
+
+    def _counts(self, width: int) -> list[int]:
+        half = self._half(width)
+        return [pieces(r.header, width) if r.header is not None
+                else max(pieces(r.left, half), pieces(r.right, width - half - 1))
+                for r in self.rows]
 
     def row(self, index: int, width: int) -> Text:
-        r = self.rows[index]
+        m = self._map(width)
+        r, k = self.rows[m.origin[index]], m.piece[index]
         if r.header is not None:
-            return diff_code(r.header, width)
-        half = max((width - 1) // 2, 8)
-        text = diff_code(r.left, half)
-        text.append("│", "dim")
-        text.append_text(diff_code(r.right, width - half - 1))
+            return diff_piece(r.header, k, width)
+        half = self._half(width)
+        text = Text(no_wrap=True, end="")
+        for line, w in ((r.left, half), (r.right, width - half - 1)):
+            shown = line if k < pieces(line, w) else None
+            text.append_text(diff_piece(shown, k, w, self.emphasis.get(line, ()) if line else ()))
+            if w == half:
+                text.append("│", "dim")
         return text
-
-    def virtual_width(self, width: int) -> int:
-        return width
 
 
 class TextPane(ScrollView, can_focus=True):
@@ -210,11 +297,12 @@ class TextPane(ScrollView, can_focus=True):
             self.scroll_to(0, 0, animate=False, immediate=True)
         self.refresh()
 
-    def mark(self, row: int | None) -> None:
-        """Highlight one row (the jump target) and bring it into view."""
-        self.marked = row
+    def mark(self, logical: int | None) -> None:
+        """Highlight one logical row (the jump target; all rows it wraps to), in view."""
+        self.marked = logical
         self._strips.clear()
-        if row is not None:
+        if logical is not None:
+            row = self.content.first_row(logical, self._width)
             self.scroll_to(y=max(0, row - 2), animate=False, immediate=True)
         self.refresh()
 
@@ -258,7 +346,7 @@ class TextPane(ScrollView, can_focus=True):
         strip = self._strips.get(key)
         if strip is None:
             text = self.content.row(index, width)
-            if index == self.marked:
+            if self.marked is not None and self.content.origin(index, width) == self.marked:
                 text = text.copy()
                 text.stylize(MARK)
             segments = list(text.render(self.app.console, end=""))

@@ -142,6 +142,12 @@ def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
     text = Text()
     text.append(f"{rec['repo']} @ {rec['base_commit'][:12]}   ", style="bold")
     text.append(f"{rec['strategy']}/{rec['modifier']}   {rec['file']}::{rec['entity']}\n")
+    if rec.get("problem_statement"):  # first: it is what the agent will be given
+        text.append("Problem statement", style="bold")
+        text.append(f"  {statement_source(rec.get('statement'), rec)}\n", style="dim")
+        for leak in (rec.get("statement") or {}).get("leaks", []):
+            text.append(f"⚠ leaks: {leak}\n", style="bold yellow")
+        text.append(rec["problem_statement"].strip() + "\n")
     text.append(
         f"seed {meta.get('seed', '-')}  lines {rec['lines_changed']}  files "
         f"{rec['files_changed']}  validation {rec['validation_seconds'] or 0:.2f}s  "
@@ -165,12 +171,6 @@ def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
     for d in noted:
         text.append(f"note ({d.curator}): ", style="bold")
         text.append(d.note + "\n")
-    if rec.get("problem_statement"):
-        text.append("Problem statement", style="bold")
-        text.append(f"  {statement_source(rec.get('statement'))}\n", style="dim")
-        for leak in (rec.get("statement") or {}).get("leaks", []):
-            text.append(f"⚠ leaks: {leak}\n", style="bold yellow")
-        text.append(rec["problem_statement"] + "\n")
     if (lm := meta.get("lm")) and isinstance(lm, dict):
         text.append(f"written by {lm.get('model', '?')}: {lm.get('prompt_tokens', 0)}+"
                     f"{lm.get('completion_tokens', 0)} tokens, ${lm.get('cost', 0):.4f}\n",
@@ -178,10 +178,13 @@ def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
     return text
 
 
-def statement_source(st: dict[str, Any] | None) -> str:
+def statement_source(st: dict[str, Any] | None, rec: dict[str, Any] | None = None) -> str:
     """Where a problem statement came from, and what it cost."""
     if not st:
-        return "(imported)"
+        meta = (rec or {}).get("meta") or {}
+        if meta.get("statement_source"):  # pr_mirror: the linked issue or the commit message
+            return f"(from the fix's {meta['statement_source']})"
+        return "(imported)" if meta.get("imported_from") else "(given with the instance)"
     if st["kind"] != "lm":
         return f"({st['kind']} template, offline)"
     return (f"({st['model']}, {st['prompt_tokens']}+{st['completion_tokens']} tokens, "

@@ -97,9 +97,11 @@ def test_swebench_fix_undoes_the_bug(decided, sample_ws: Path, tmp_path: Path) -
 
 def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, capsys) -> None:
     ws, _ids = decided
-    for fmt in ("swebench", "swesmith"):
-        out = tmp_path / f"{fmt}.jsonl"
-        assert _export(ws, fmt, out) == 0
+    for fmt, name, rows in (("swebench", "swebench.jsonl", "swesmith"),
+                            ("swesmith", "swesmith.jsonl", "swesmith"),
+                            ("parquet", "swebench.parquet", "swebench")):
+        out = tmp_path / name
+        assert _export(ws, fmt, out, "--rows", rows) == 0
         capsys.readouterr()
         assert main(["verify", str(out), "--workspace", str(ws)]) == 0, capsys.readouterr()
         assert "3 hold, 0 fail" in capsys.readouterr().out
@@ -136,10 +138,11 @@ def _instances(ws: Path) -> dict[str, dict]:
 def test_export_then_import_gives_identical_instances(decided, tmp_path: Path, capsys) -> None:
     ws, _ids = decided
     source = _instances(ws)
-    for fmt, ext in (("swesmith", "jsonl"), ("swebench", "jsonl"), ("parquet", "parquet")):
-        out = tmp_path / f"all-{fmt}.{ext}"
-        assert _export(ws, fmt, out, "--split", "all") == 0
-        fresh = tmp_path / f"fresh-{fmt}"
+    for fmt, ext, rows in (("swesmith", "jsonl", "swesmith"), ("swebench", "jsonl", "swesmith"),
+                           ("parquet", "parquet", "swesmith"), ("parquet", "parquet", "swebench")):
+        out = tmp_path / f"all-{fmt}-{rows}.{ext}"
+        assert _export(ws, fmt, out, "--split", "all", "--rows", rows) == 0
+        fresh = tmp_path / f"fresh-{fmt}-{rows}"
         assert main(["import", str(out), "--workspace", str(fresh)]) == 0
         assert _instances(fresh) == source, fmt
         capsys.readouterr()

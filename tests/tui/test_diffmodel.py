@@ -83,3 +83,39 @@ def test_empty_and_odd_patches() -> None:
     assert parse_patch("").lines == [] and parse_patch("").side_rows() == []
     d = parse_patch("@@ -1 +1 @@\n-a\n+b\n")  # no file headers
     assert [ln.kind for ln in d.lines] == ["hunk", "del", "add"] and d.files == set()
+
+
+def test_emphasis_marks_only_the_edited_characters() -> None:
+    d = parse_patch(PATCH)
+    by_text = {ln.text: ln for ln in d.lines}
+    emph = d.emphasis()
+    # "y = x + 1" -> "y = x - 1": just the operator, on both sides.
+    assert emph[by_text["-y = x + 1"]] == [(6, 7)] and emph[by_text["+y = x - 1"]] == [(6, 7)]
+    assert by_text["-z = y * 2"] not in emph and by_text["+b = 2"] not in emph  # unpaired
+    assert by_text["-old()"] not in emph  # too different to be an edit of one another
+
+
+def test_long_changed_lines_wrap_and_keep_the_edit_visible() -> None:
+    from tui.panes import SideBySideDiff, UnifiedDiff
+
+    code = "total = compute(alpha, beta, gamma, delta) * scale_factor_for_units + offset"
+    patch = (f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n"
+             f"-{code}\n+{code.replace('+ offset', '- offset')}\n")
+    d = parse_patch(patch)
+    for content in (UnifiedDiff(d), SideBySideDiff(d)):
+        width = 60 if isinstance(content, UnifiedDiff) else 120
+        rows = [content.row(i, width) for i in range(content.count(width))]
+        assert all(r.cell_len == width for r in rows)
+        text = "\n".join(r.plain for r in rows)
+        assert "- offset" in text and "+ offset" in text  # the end of the line is on screen
+        assert "↪" in text
+        # Every displayed row maps back to its logical row, and the jump target is its first.
+        last = d.target_row(Frame("m.py", 3, True), side=isinstance(content, SideBySideDiff))
+        first = content.first_row(last, width)
+        assert content.origin(first, width) == last and content.origin(first + 1, width) == last
+    # The emphasised characters are the operator at the end, on the continuation row.
+    u = UnifiedDiff(d)
+    wrapped = [u.row(i, 60) for i in range(u.count(60))]
+    bold = [(r.plain, span) for r in wrapped for span in r.spans
+            if "bold" in str(span.style) and "on #" in str(span.style)]
+    assert {plain[s.start:s.end] for plain, s in bold} == {"+", "-"}

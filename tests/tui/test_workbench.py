@@ -299,3 +299,42 @@ def test_palette_exports_the_curated_split(home: Path) -> None:
     manifest = json.loads(files[0].with_name(files[0].name + ".manifest.json").read_text())
     assert manifest["count"] == 2 and manifest["curators"] == ["ann"]
     assert manifest["decisions"]["accept"] == 2 and manifest["decisions"]["reject"] == 1
+
+
+def test_forge_form_maps_to_the_engines_options(home: Path) -> None:
+    from textual.widgets import Checkbox, Select, SelectionList
+
+    from engine.errors import UsageError
+
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("F")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ForgeScreen)
+        seen["default"] = screen.request()
+        strategies = screen.query_one("#forge-strategy", SelectionList)
+        # Picked out of order: the request keeps the pipeline's order.
+        strategies.select("combine")
+        strategies.select("pr_mirror")
+        screen.query_one("#forge-backend", Select).value = "venv"
+        screen.query_one("#forge-min-realism", Input).value = "-1.5"
+        screen.query_one("#forge-prefer-realistic", Checkbox).value = True
+        await pilot.pause()
+        seen["chosen"] = screen.request()
+        screen.query_one("#forge-min-realism", Input).value = "lots"
+        with pytest.raises(UsageError, match="min realism must be a number"):
+            screen.request()
+        strategies.deselect_all()
+        with pytest.raises(UsageError, match="at least one strategy"):
+            screen.request()
+        await pilot.press("escape")
+
+    run_app(home, drive)
+    default, chosen = seen["default"], seen["chosen"]
+    assert default.strategies == ("procedural",) and default.backend is None  # type: ignore[union-attr]
+    assert default.min_realism is None and not default.prefer_realistic  # type: ignore[union-attr]
+    assert chosen.strategies == ("procedural", "pr_mirror", "combine")  # type: ignore[union-attr]
+    assert chosen.backend == "venv" and chosen.min_realism == -1.5  # type: ignore[union-attr]
+    assert chosen.prefer_realistic  # type: ignore[union-attr]

@@ -52,3 +52,27 @@ def test_row_checks_and_all_or_nothing(tmp_path: Path) -> None:
         with pytest.raises(UsageError, match="row 2: duplicate instance_id"):
             import_file(store, path)
         assert store.instance_ids() == []
+
+
+def test_published_swebench_rows_with_test_lists_as_json_text(tmp_path: Path) -> None:
+    """SWE-bench as published (HF datasets) stores FAIL_TO_PASS / PASS_TO_PASS as JSON text."""
+    rows = [{**_swebench_row(f"calc-{i}"),
+             "FAIL_TO_PASS": json.dumps(["tests/t.py::test_add"]),
+             "PASS_TO_PASS": json.dumps(["tests/t.py::test_other", "tests/t.py::test_x"])}
+            for i in range(2)]
+    jsonl = tmp_path / "published.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with Store.open(tmp_path / "db.duckdb") as store:
+        parquet = tmp_path / "published.parquet"
+        store.jsonl_to_parquet(jsonl, parquet)
+        for path in (jsonl, parquet):
+            fresh = Store.open(tmp_path / f"{path.suffix[1:]}.duckdb")
+            with fresh:
+                assert import_file(fresh, path).imported == 2
+                inst = fresh.get_instance("calc-1")
+                assert inst is not None
+                assert list(inst["fail_to_pass"]) == ["tests/t.py::test_add"]
+                assert list(inst["pass_to_pass"]) == ["tests/t.py::test_other",
+                                                      "tests/t.py::test_x"]
+    broken = {**rows[0], "FAIL_TO_PASS": "[not json"}
+    assert "FAIL_TO_PASS must be a list of test ids" in row_problems(broken)
