@@ -1,4 +1,5 @@
-"""Headless TUI latency on a large fake workspace: first paint, next instance, filter.
+"""Headless TUI latency on a large fake workspace: first paint, scroll, sort, next instance,
+filter.
 
     python bench/tui.py [--n 50000] [--workspace /tmp/bf-bench-50k]
 
@@ -60,6 +61,21 @@ async def measure(home: Path) -> dict[str, float]:
         # nothing measures it, and the figures below are net of it (handler + repaint).
         idle = statistics.median([await timed(pilot, "f12") for _ in range(15)])
         out["pilot_press_overhead_ms"] = idle * 1000
+        # Scrolling the table: page after page, past the loaded rows (keyset paging loads
+        # the next page when the cursor nears the end).
+        await pilot.press("escape")
+        await pilot.pause()
+        pages = [await timed(pilot, "pagedown") - idle for _ in range(40)]
+        out["scroll_page_median_ms"] = statistics.median(pages) * 1000
+        out["scroll_page_max_ms"] = max(pages) * 1000
+        out["rows_loaded_after_scroll"] = float(len(app.listing.rows))
+        # Sorting by each column in turn (S), over all instances.
+        sorts = [await timed(pilot, "S") - idle for _ in range(7)]
+        out["sort_median_ms"] = statistics.median(sorts) * 1000
+        out["sort_max_ms"] = max(sorts) * 1000
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
         hits, misses = app.details.hits, app.details.misses
         steps = [await timed(pilot, "n") - idle for _ in range(30)]
         # Share of the 30 steps whose detail the background read-ahead had ready.

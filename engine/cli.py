@@ -128,7 +128,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli_lm import lm_settings
     from engine.cli_mirror import forge_kwargs
-    from engine.forge import LM_STRATEGIES, forge, parse_strategies
+    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions, forge, parse_strategies
 
     strategies = parse_strategies(args.strategy)
     stage_options = forge_kwargs(args)
@@ -138,16 +138,14 @@ def cmd_forge(args: argparse.Namespace) -> int:
           if set(strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
     with store:
         progress = Progress(enabled=sys.stderr.isatty())
-        summary = forge(
-            ws, store, args.repo, strategies, max_candidates=args.max, seed=args.seed,
-            workers=args.workers, timeout=args.timeout,
-            validation="full" if args.full_suite else args.validation,
-            baseline_runs=args.baseline_runs,
-            baseline_timeout=args.baseline_timeout, log=progress.log,
-            backend=args.backend, on_total=progress.start, on_verdict=progress.advance,
-            lm=lm, min_realism=args.min_realism, prefer_realistic=args.prefer_realistic,
-            **stage_options,
-        )
+        options = ForgeOptions(
+            max_candidates=args.max, seed=args.seed, workers=args.workers,
+            timeout=args.timeout, validation="full" if args.full_suite else args.validation,
+            baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
+            backend=args.backend, lm=lm, min_realism=args.min_realism,
+            prefer_realistic=args.prefer_realistic, **stage_options)
+        summary = forge(ws, store, args.repo, strategies, options, ForgeHooks(
+            log=progress.log, on_total=progress.start, on_verdict=progress.advance))
         progress.stop()
     if args.json:
         _dump(summary.to_dict())

@@ -77,7 +77,7 @@ def combine_config(args: argparse.Namespace) -> CombineConfig:
 
 
 def forge_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The stage options of ``bugfoundry forge`` as keyword arguments of ``engine.forge``."""
+    """The stage options of ``bugfoundry forge``, as fields of ``engine.forge.ForgeOptions``."""
     return {"mining": mining_config(args), "combine": combine_config(args),
             "issues": load_issues(Path(args.issues)) if args.issues else None}
 

@@ -255,86 +255,105 @@ class ForgeSummary:
         return asdict(self)
 
 
-def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str], *,
-          max_candidates: int | None = None, seed: int = 0, workers: int | None = None,
-          timeout: float | None = None, validation: str = "auto",
-          baseline_runs: int = DEFAULT_RUNS,
-          baseline_timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
-          backend: str | None = None,
-          on_total: Callable[[int, int], None] | None = None,
-          on_verdict: Callable[[Candidate, Verdict], None] | None = None,
-          should_stop: Callable[[], bool] | None = None,
-          mining: MiningConfig | None = None, undo: Undo | None = None,
-          issues: dict[int, str] | None = None,
-          combine: CombineConfig | None = None, lm: LMSettings | None = None,
-          min_realism: float | None = None, prefer_realistic: bool = False) -> ForgeSummary:
+@dataclass(frozen=True)
+class ForgeOptions:
+    """What to forge and how: the CLI's ``forge`` options (the TUI's forge form fills these).
+
+    ``max_candidates`` caps each stage (fix commits for pr_mirror). ``lm`` gives the LM
+    strategies their model, endpoint and budget (PR mirroring's route c uses it when set);
+    ``undo`` replaces it for route c. ``min_realism`` drops kept synthetic candidates scoring
+    below it (``low_realism``); ``prefer_realistic`` samples modifiers in proportion to how
+    well their bugs validate and score in this repo so far. ``backend`` None uses the repo's
+    current environment.
+    """
+
+    max_candidates: int | None = None
+    seed: int = 0
+    workers: int | None = None
+    timeout: float | None = None
+    validation: str = "auto"
+    baseline_runs: int = DEFAULT_RUNS
+    baseline_timeout: float = DEFAULT_TIMEOUT
+    backend: str | None = None
+    mining: MiningConfig | None = None
+    undo: Undo | None = None
+    issues: dict[int, str] | None = None
+    combine: CombineConfig | None = None
+    lm: LMSettings | None = None
+    min_realism: float | None = None
+    prefer_realistic: bool = False
+
+
+@dataclass(frozen=True)
+class ForgeHooks:
+    """How a caller follows a forge and stops it (the CLI's progress bar, the TUI's worker).
+
+    ``should_stop`` is polled after each verdict (the TUI's cancel key): when it returns True,
+    running test processes are killed and every verdict stored so far is kept.
+    """
+
+    log: Log = _quiet
+    on_total: Callable[[int, int], None] | None = None
+    on_verdict: Callable[[Candidate, Verdict], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str],
+          options: ForgeOptions | None = None, hooks: ForgeHooks | None = None) -> ForgeSummary:
     """Run the whole pipeline for one repo; safe to interrupt and rerun.
 
     Stages, each validated before the next starts: procedural and LM candidates; PR mirrors
     (route a, then b for the fixes a did not recover, then c through ``undo``, or through the
     model in ``lm`` when one is configured); combinations of every validated single-entity bug.
-    ``max_candidates`` caps each stage (fix commits for pr_mirror). The LM strategies need
-    ``lm`` (model, endpoint, budget); their answers are cached in the store, so a rerun with
-    the same arguments sends no request. ``min_realism`` drops kept synthetic candidates
-    scoring below it (``low_realism``); ``prefer_realistic`` samples modifiers in proportion
-    to how well their bugs validate and score in this repo so far. ``should_stop`` is polled
-    after each verdict (the TUI's cancel button): when it returns True, running test
-    processes are killed and every verdict stored so far is kept.
-    ``backend`` None uses the repo's current environment.
+    The LM strategies' answers are cached in the store, so a rerun with the same arguments
+    sends no request.
     """
     start = time.monotonic()
+    opts = options or ForgeOptions()
+    hooks = hooks or ForgeHooks()
     repo = get_repo(store, repo_name)
     lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
     # The LM strategies need a model; PR mirroring's route c uses one when it is configured.
-    wants_lm = bool(lm_wanted) or ("pr_mirror" in strategies and lm is not None
-                                   and bool(lm.model))
-    client = LMClient(lm or LMSettings(), seed=seed) if wants_lm else None
-    if validation not in MODES:
-        raise UsageError(f"unknown validation mode {validation!r}; choose from "
+    wants_lm = bool(lm_wanted) or ("pr_mirror" in strategies and opts.lm is not None
+                                   and bool(opts.lm.model))
+    client = LMClient(opts.lm or LMSettings(), seed=opts.seed) if wants_lm else None
+    if opts.validation not in MODES:
+        raise UsageError(f"unknown validation mode {opts.validation!r}; choose from "
                          f"{', '.join(MODES)}.")
-    env, recipe = ensure_environment(ws, store, repo, backend=backend, log=log)
+    env, recipe = ensure_environment(ws, store, repo, backend=opts.backend, log=hooks.log)
     try:
-        return _forge(ws, store, repo, env, recipe, strategies, start, client=client,
-                      lm_wanted=lm_wanted, max_candidates=max_candidates, seed=seed,
-                      workers=workers, timeout=timeout, validation=validation,
-                      baseline_runs=baseline_runs, baseline_timeout=baseline_timeout, log=log,
-                      on_total=on_total, on_verdict=on_verdict, should_stop=should_stop,
-                      mining=mining, undo=undo, issues=issues, combine=combine,
-                      min_realism=min_realism, prefer_realistic=prefer_realistic)
+        return _forge(ws, store, repo, env, recipe, strategies, start, client, opts, hooks)
     finally:
         env.close()  # containers go; the image and the venv stay
 
 
 def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, recipe: Recipe,
-           strategies: Sequence[str], start: float, *, client: LMClient | None,
-           lm_wanted: Sequence[str], max_candidates: int | None, seed: int,
-           workers: int | None, timeout: float | None, validation: str, baseline_runs: int,
-           baseline_timeout: float, log: Log,
-           on_total: Callable[[int, int], None] | None,
-           on_verdict: Callable[[Candidate, Verdict], None] | None,
-           should_stop: Callable[[], bool] | None, mining: MiningConfig | None,
-           undo: Undo | None, issues: dict[int, str] | None, combine: CombineConfig | None,
-           min_realism: float | None, prefer_realistic: bool) -> ForgeSummary:
+           strategies: Sequence[str], start: float, client: LMClient | None,
+           opts: ForgeOptions, hooks: ForgeHooks) -> ForgeSummary:
     from engine.stages import ForgeRun, combine_stage, mirror_stage
 
-    workers = max(1, workers or os.cpu_count() or 1)
-    baseline = ensure_baseline(ws, store, repo, env, recipe, runs=baseline_runs,
-                               timeout=baseline_timeout, log=log)
+    log = hooks.log
+    lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
+    max_candidates, seed = opts.max_candidates, opts.seed
+    workers = max(1, opts.workers or os.cpu_count() or 1)
+    baseline = ensure_baseline(ws, store, repo, env, recipe, runs=opts.baseline_runs,
+                               timeout=opts.baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
                            baseline_passing=len(baseline.passing),
-                           baseline_flaky=len(baseline.flaky), validation=validation,
+                           baseline_flaky=len(baseline.flaky), validation=opts.validation,
                            backend=env.backend)
     testmap = store.load_test_map(baseline.baseline_id)
     summary.mapped_functions = len(testmap.functions) if testmap else 0
     run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,
-                             {"timeout": timeout, "baseline_runs": baseline_runs,
-                              "validation": validation})
+                             {"timeout": opts.timeout, "baseline_runs": opts.baseline_runs,
+                              "validation": opts.validation})
     run = ForgeRun(ws, store, repo, env, recipe, baseline, testmap, summary, run_id, workers,
-                   timeout, validation, log, on_total, on_verdict, should_stop)
-    if min_realism is not None:
+                   opts.timeout, opts.validation, log, hooks.on_total, hooks.on_verdict,
+                   hooks.should_stop)
+    if opts.min_realism is not None:
         from engine.realism.gate import RealismGate
 
-        run.gate = RealismGate(store, repo.name, Path(repo.path), min_realism, log)
+        run.gate = RealismGate(store, repo.name, Path(repo.path), opts.min_realism, log)
     first = [s for s in strategies if s == "procedural" or s in LM_STRATEGIES]
     if first:
         log("forging candidates ...")
@@ -343,7 +362,7 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
         extra = _lm_candidates(client, store, repo, lm_wanted, len(first), seed,
                                max_candidates, covered, summary, log) if lm_wanted else []
         weights = None
-        if prefer_realistic:
+        if opts.prefer_realistic:
             from engine.realism.gate import modifier_weights
 
             weights = modifier_weights(store, repo.name)
@@ -358,15 +377,16 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
                 f"never executed by a test, {summary.entities_arid} skipped as arid")
         run.validate(selected)
     if "pr_mirror" in strategies and not run.stopped:
+        undo = opts.undo
         if undo is None and client is not None:
             from engine.lm.undo import make_undo
 
             undo = make_undo(client, store, repo.name)
-        mirror_stage(run, config=mining or MiningConfig(), max_commits=max_candidates,
-                     undo=undo, issues=issues, baseline_runs=baseline_runs,
-                     baseline_timeout=baseline_timeout)
+        mirror_stage(run, config=opts.mining or MiningConfig(), max_commits=max_candidates,
+                     undo=undo, issues=opts.issues, baseline_runs=opts.baseline_runs,
+                     baseline_timeout=opts.baseline_timeout)
     if "combine" in strategies and not run.stopped:
-        combine_stage(run, replace(combine or CombineConfig(), seed=seed), max_candidates)
+        combine_stage(run, replace(opts.combine or CombineConfig(), seed=seed), max_candidates)
     run.finish()
     _fill_totals(store, summary, run.selected)
     summary.elapsed = round(time.monotonic() - start, 2)

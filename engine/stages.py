@@ -156,7 +156,7 @@ class Bases:
         stored = r.store.base_check(r.repo.name, commit.sha, r.recipe.hash)
         if stored is not None and not stored[0]:
             return stored[1]
-        baseline = r.store.latest_baseline(r.repo.name, commit.sha)
+        baseline = r.store.latest_baseline(r.repo.name, commit.sha, backend=r.env.backend)
         if baseline is None:
             tree = base_tree(r.ws, r.repo, commit.sha)
             r.log(f"route b: baseline at {commit.sha[:10]} ({commit.subject[:50]}) ...")
@@ -168,7 +168,7 @@ class Bases:
                        + "; ".join(str(exc).splitlines()[:2]))
                 r.store.save_base_check(r.repo.name, commit.sha, r.recipe.hash, False, why)
                 return why
-            r.store.save_baseline(baseline, r.recipe.hash)
+            r.store.save_baseline(baseline, r.recipe.hash, r.env.backend)
             r.store.save_base_check(r.repo.name, commit.sha, r.recipe.hash, True,
                                     baseline_id=baseline.baseline_id)
         self.baselines[commit.sha] = baseline

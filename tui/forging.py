@@ -139,7 +139,7 @@ def apply_event(job: ForgeJob, event: ForgeEvent) -> None:
 def run_forge(app: Any, job: ForgeJob) -> None:
     """The worker thread's body: the engine's forge on a private cursor."""
     from engine.errors import BugfoundryError
-    from engine.forge import LM_STRATEGIES, forge
+    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions, forge
     from engine.lm.client import load_settings
     from engine.store import Store
 
@@ -163,14 +163,15 @@ def run_forge(app: Any, job: ForgeJob) -> None:
         # LM strategies read their model and endpoint from the environment or config.toml.
         lm = (load_settings(app.workspace.home)
               if set(r.strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
-        summary = forge(
-            app.workspace, Store(cursor, app.store.path), r.repo, list(r.strategies),
-            max_candidates=r.max_candidates, seed=r.seed, workers=r.workers,
+        options = ForgeOptions(
+            max_candidates=r.max_candidates, seed=r.seed, workers=r.workers, lm=lm,
+            backend=r.backend, min_realism=r.min_realism, prefer_realistic=r.prefer_realistic)
+        hooks = ForgeHooks(
             log=lambda line: post("log", line=line),
             on_total=lambda total, done: post("total", total=total, already_done=done),
-            on_verdict=on_verdict, should_stop=job.stop.is_set, lm=lm, backend=r.backend,
-            min_realism=r.min_realism, prefer_realistic=r.prefer_realistic,
-        )
+            on_verdict=on_verdict, should_stop=job.stop.is_set)
+        summary = forge(app.workspace, Store(cursor, app.store.path), r.repo,
+                        list(r.strategies), options, hooks)
         post("done", summary=summary)
     except BugfoundryError as exc:
         post("done", error=str(exc))

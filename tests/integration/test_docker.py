@@ -327,3 +327,21 @@ def test_timeout_kills_the_group_and_reaps_escapees(docker_sample_ws: Path) -> N
         assert ok.stdout.strip() == "still serving" and not ok.timed_out
     finally:
         dock.env.close()
+
+
+def test_pr_mirror_in_docker_runs_route_b_baselines_in_the_container(
+        docker_sample_ws: Path, capsys) -> None:
+    """Route b's baselines at the fix commits run in the container and are stored as such."""
+    from .test_pr_mirror import ROUTE_A, ROUTE_B
+
+    summary = cli_json(capsys, "forge", "sample", "--strategy", "pr_mirror", "--max", "12",
+                       "--workers", "2", "--workspace", str(docker_sample_ws))
+    assert summary["backend"] == "docker"
+    routes = {c["sha"][:10]: c["route"] for c in summary["mirror"]["commits"]}
+    assert {s for s, r in routes.items() if r == "a"} == ROUTE_A
+    assert {s for s, r in routes.items() if r == "b"} == ROUTE_B
+    with Store.open(docker_sample_ws / "bugfoundry.duckdb") as store:
+        shas = {c["sha"] for c in summary["mirror"]["commits"] if c["route"] == "b"}
+        for sha in shas:
+            assert store.latest_baseline("sample", sha, backend="docker") is not None
+            assert store.latest_baseline("sample", sha, backend="venv") is None
