@@ -264,6 +264,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from engine.export import branches_dir
     from engine.verify import check_dict, load_rows, verify_rows
 
     ws, store = _open(args)
@@ -272,7 +273,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.max:
             rows = rows[: args.max]
         checks = []
-        for check in verify_rows(ws, store, rows, log=_err):
+        branches = branches_dir(Path(args.file))
+        for check in verify_rows(ws, store, rows, log=_err,
+                                 branches=branches if branches.is_dir() else None):
             checks.append(check)
             if not args.json:
                 mark = "ok  " if check.ok else "FAIL"
@@ -281,8 +284,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         _dump([check_dict(c) for c in checks])
     else:
+        on_branch = sum(c.start == "branch" for c in checks)
         print(f"verified {len(checks)} instances from {args.file}: {len(checks) - len(failed)} "
-              f"hold, {len(failed)} fail")
+              f"hold, {len(failed)} fail ({on_branch} checked out from their instance branch)")
         if failed:
             print(f"{'instance':<60} {'F2P fail w/ bug':>16} {'pass w/ fix':>12}  problem")
             for c in failed:

@@ -10,7 +10,10 @@
   (zstd), written by DuckDB from the same JSON lines.
 
 Every export writes a manifest beside it (``PATH.manifest.json``): the filter, counts per
-decision, curators, the decision rule and versions. Nothing is overwritten without ``force``.
+decision, curators, the decision rule and versions; and the instances as git branches
+(``PATH.repos/<repo>.git``, see ``engine.branches``), because both harnesses check out the
+buggy state as a commit: rows name it in ``base_commit`` and keep the commit the bug diff
+applies to in ``clean_commit``. Nothing is overwritten without ``force``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import os
 import platform
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.branches import BranchRequest, write_branches
 from engine.dedup import duplicate_ids, find_groups
 from engine.diffs import reverse_patch
+from engine.environments.docker_image import docker_name
 from engine.errors import UsageError
 from engine.store import Store
 
@@ -76,16 +81,27 @@ def _summary(states: list[Any]) -> dict[str, Any]:
     }
 
 
-def _swesmith_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Where:
+    """Where an exported instance runs: the commit holding the bug (its branch's; the clean
+    commit when no branch could be written) and the image of its repo's environment."""
+
+    buggy: str
+    image: str
+
+
+def _swesmith_row(inst: dict[str, Any], summary: dict[str, Any], where: _Where
+                  ) -> dict[str, Any]:
     return {
         "instance_id": inst["instance_id"],
         "repo": inst["repo"],
         "patch": inst["patch"],
         "FAIL_TO_PASS": list(inst["fail_to_pass"]),
         "PASS_TO_PASS": list(inst["pass_to_pass"]),
-        "image_name": f"bugfoundry/{inst['repo']}:{inst['base_commit'][:12]}",
+        "image_name": where.image,
         "problem_statement": inst.get("problem_statement") or "",
-        "base_commit": inst["base_commit"],
+        "base_commit": where.buggy,  # as in SWE-smith: the instance branch's commit
+        "clean_commit": inst["base_commit"],
         "strategy": inst["strategy"],
         "modifier": inst["modifier"],
         "file": inst["file"],
@@ -102,11 +118,13 @@ def _failures(inst: dict[str, Any]) -> list[dict[str, str]]:
     return [{"test": t, "output": o} for t, o in (inst.get("failures") or {}).items()]
 
 
-def _swebench_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+def _swebench_row(inst: dict[str, Any], summary: dict[str, Any], where: _Where
+                  ) -> dict[str, Any]:
     return {
         "instance_id": inst["instance_id"],
         "repo": inst["repo"],
-        "base_commit": inst["base_commit"],
+        "base_commit": where.buggy,  # as in SWE-bench: the state the fix applies to
+        "clean_commit": inst["base_commit"],
         "patch": reverse_patch(inst["patch"]),
         "test_patch": "",
         "problem_statement": inst.get("problem_statement") or "",
@@ -126,11 +144,13 @@ def _swebench_row(inst: dict[str, Any], summary: dict[str, Any]) -> dict[str, An
     }
 
 
-def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str],
-          skip: set[str]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def _select(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str],
+            skip: set[str]) -> list[tuple[str, list[Any]]]:
+    """The instances in the split (ids and their curators' states), counting decisions."""
     states_by_id: dict[str, list[Any]] = {}
     for s in store.current_decisions():
         states_by_id.setdefault(s.instance_id, []).append(s)
+    out = []
     for iid in store.instance_ids(repo):
         states = states_by_id.get(iid, [])
         decided = [s.decision for s in states if s.decision]
@@ -141,9 +161,40 @@ def _rows(store: Store, split: str, repo: str | None, rule: str, counts: Counter
         if iid in skip:
             counts["duplicates_left_out"] += 1
             continue
-        inst = store.get_instance(iid)
-        if inst is not None:
-            yield inst, _summary(states)
+        out.append((iid, states))
+    return out
+
+
+def _branches(store: Store, path: Path, ids: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """Write every instance's branch (``engine.branches``): the buggy commit per instance id,
+    and the manifest's account (repositories written, instances left without a branch)."""
+    by_repo: dict[str, list[BranchRequest]] = {}
+    for iid, repo, base, patch in store.bug_patches(ids):
+        by_repo.setdefault(repo, []).append(BranchRequest(iid, base, patch))
+    shas: dict[str, str] = {}
+    written: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for name, requests in by_repo.items():
+        rec = store.get_repo(name)
+        if rec is None or not Path(rec.path).is_dir():  # imported from elsewhere
+            missing.update({r.instance_id: "its repo is not in this workspace" for r in requests})
+            continue
+        try:
+            result = write_branches(Path(rec.path), branches_dir(path) / f"{name}.git",
+                                    requests)
+        except UsageError as exc:  # a broken checkout: the rows still go out, without branches
+            missing.update({r.instance_id: str(exc) for r in requests})
+            continue
+        shas.update(result.shas)
+        missing.update(result.failed)
+        written[name] = result.path
+    return shas, {"repositories": written, "without_branch": len(missing),
+                  "without_branch_examples": dict(list(missing.items())[:5])}
+
+
+def branches_dir(path: Path) -> Path:
+    """Where an export's instance branches live: ``PATH.repos/<repo>.git``."""
+    return path.with_name(path.name + ".repos")
 
 
 def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
@@ -163,7 +214,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         raise UsageError(f"unknown decision rule {rule!r}; choose from {', '.join(RULES)}.")
     path = Path(path)
     manifest_path = path.with_name(path.name + ".manifest.json")
-    for p in (path, manifest_path):
+    for p in (path, manifest_path, branches_dir(path)):
         if p.exists() and not force:
             raise UsageError(f"{p} exists; pass --force to overwrite it.")
     if not path.parent.is_dir():
@@ -174,14 +225,26 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
     kind = rows if fmt == "parquet" else fmt
     row_of = _swebench_row if kind == "swebench" else _swesmith_row
+    selected = _select(store, split, repo, rule, counts, skip)
+    shas, branches = _branches(store, path, [iid for iid, _ in selected])
     fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl", dir=path.parent)
     n = 0
     curators: set[str] = set()
+    images: dict[str, str] = {}
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for inst, summary in _rows(store, split, repo, rule, counts, skip):
+            for iid, states in selected:
+                inst = store.get_instance(iid)
+                if inst is None:
+                    continue
+                summary = _summary(states)
                 curators |= set(summary["decisions"])
-                row = row_of(inst, summary)
+                if inst["repo"] not in images:  # the image is built at the pinned commit
+                    rec = store.get_repo(inst["repo"])
+                    pinned = rec.commit if rec else inst["base_commit"]
+                    images[inst["repo"]] = f"bugfoundry/{docker_name(inst['repo'])}:{pinned[:12]}"
+                where = _Where(shas.get(iid, inst["base_commit"]), images[inst["repo"]])
+                row = row_of(inst, summary, where)
                 if fmt == "parquet" and "decision_summary" in row:
                     # free-form keys (curator names) as JSON text
                     row["decision_summary"] = json.dumps(summary, default=str)
@@ -198,7 +261,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    if progress:
+    if progress and n % 500:
         progress(n)
     left_out = counts.pop("duplicates_left_out", 0)
     result = ExportResult(str(path), str(manifest_path), fmt, n, dict(counts))
@@ -209,6 +272,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         "decision_rule": {"name": rule, "text": RULES[rule]},
         "decisions": dict(counts), "duplicates_left_out": left_out,
         "curators": sorted(curators),
+        "branches": branches,
         "versions": _versions(),
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -113,7 +113,8 @@ def _instance(row: dict[str, Any], source: str) -> dict[str, Any]:
         "instance_id": row["instance_id"],
         "candidate_id": f"{row['repo']}.{hashlib.sha256(patch.encode()).hexdigest()[:16]}",
         "repo": row["repo"],
-        "base_commit": row.get("base_commit") or "",
+        # Our exports name the buggy branch commit in base_commit, the bug's own in clean_commit.
+        "base_commit": row.get("clean_commit") or row.get("base_commit") or "",
         "strategy": row.get("strategy") or "imported",
         "modifier": row.get("modifier") or kind,
         "file": row.get("file") or (paths[0] if paths else ""),

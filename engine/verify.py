@@ -1,7 +1,10 @@
 """Replay exported instances in the repo's environment: does each one hold?
 
-For every row: check out ``base_commit`` in a private work tree, apply ``bug_patch`` (our
-SWE-bench rows) or the SWE-smith ``patch`` (the bug), and ``test_patch`` when there is one.
+For every row: make the buggy state in a private work tree. Our exports name the instance's
+branch commit in ``base_commit``: it is fetched from the export's branch repos
+(``PATH.repos``) and checked out, exactly as a harness would; without them, ``clean_commit``
+plus the bug diff. Other rows: ``base_commit`` plus ``bug_patch`` or the SWE-smith ``patch``
+(the bug). Then ``test_patch`` when there is one.
 With the bug, every FAIL_TO_PASS test must fail. Then apply the fix (the SWE-bench ``patch``, or
 the SWE-smith bug diff reversed): every FAIL_TO_PASS and PASS_TO_PASS test must pass. External
 SWE-bench rows (no ``bug_patch``) are replayed the same way, their ``base_commit`` being the
@@ -35,6 +38,7 @@ class RowCheck:
     f2p: int = 0
     passing_with_fix: int = 0
     tests_with_fix: int = 0
+    start: str = ""  # how the buggy state was made: "branch" (checked out), or a diff applied
     problems: list[str] = field(default_factory=list)
 
 
@@ -48,13 +52,38 @@ def load_rows(path: Path, store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def _patches(row: dict[str, Any]) -> tuple[str, str]:
-    """(bug diff to apply on base_commit, fix diff to apply on the buggy state)."""
-    if "bug_patch" in row:  # our SWE-bench rows
-        return row["bug_patch"] or "", row["patch"]
+def _fix(row: dict[str, Any]) -> str:
+    """The diff that fixes the buggy state: SWE-bench's ``patch``, or SWE-smith's reversed."""
+    if "bug_patch" in row or "environment_setup_commit" in row:
+        return row["patch"]
+    return reverse_patch(row["patch"])
+
+
+def _start(row: dict[str, Any], tree: Path, branches: Path | None) -> tuple[str, str, str]:
+    """(commit to check out, bug diff still to apply on it, how the buggy state was made)."""
+    base = row.get("base_commit") or ""
+    bug = row["bug_patch"] or "" if "bug_patch" in row else row["patch"]
+    clean = row.get("clean_commit")
+    if clean:  # our exports: base_commit is the instance branch's commit
+        if base != clean and branches is not None and _fetch_branch(row, tree, branches) == base:
+            return base, "", "branch"
+        return clean, bug, "clean commit + bug diff"
+    if "bug_patch" in row:  # our SWE-bench rows before instance branches
+        return base, bug, "base_commit + bug_patch"
     if "environment_setup_commit" in row:  # an external SWE-bench row: base is buggy
-        return "", row["patch"]
-    return row["patch"], reverse_patch(row["patch"])  # SWE-smith: patch is the bug
+        return base, "", "base_commit"
+    return base, bug, "base_commit + patch"  # SWE-smith rows: patch is the bug
+
+
+def _fetch_branch(row: dict[str, Any], tree: Path, branches: Path) -> str:
+    """Fetch the instance's branch from the export's branch repos; its commit, or ""."""
+    mirror = branches / f"{row['repo']}.git"
+    if not mirror.is_dir() or _git(tree, "fetch", "-q", str(mirror),
+                                    f"refs/heads/{row['instance_id']}"):
+        return ""
+    res = subprocess.run(["git", "rev-parse", "FETCH_HEAD"], cwd=tree, capture_output=True,
+                         text=True, timeout=60)
+    return res.stdout.strip() if res.returncode == 0 else ""
 
 
 def _git(tree: Path, *args: str, stdin: str | None = None) -> str:
@@ -67,8 +96,10 @@ def _git(tree: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
-                timeout: float = 600.0, log: Callable[[str], None] = lambda s: None
-                ) -> Iterator[RowCheck]:
+                timeout: float = 600.0, log: Callable[[str], None] = lambda s: None,
+                branches: Path | None = None) -> Iterator[RowCheck]:
+    """Replay each row; ``branches`` is the export's ``PATH.repos`` (instance branches), so
+    the buggy state is checked out as a harness would; without it the bug diff is applied."""
     envs: dict[str, Any] = {}
     for row in rows:
         check = RowCheck(row["instance_id"], True, f2p=len(row["FAIL_TO_PASS"]))
@@ -79,8 +110,9 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
             envs[repo.name] = (env, recipe, tree)
         env, recipe, tree = envs[repo.name]
         reset_tree(tree)
-        base = row.get("base_commit") or repo.commit
-        bug, fix = _patches(row)
+        base, bug, check.start = _start(row, tree, branches)
+        base = base or repo.commit
+        fix = _fix(row)
         steps = [("check out base_commit", ["checkout", "-q", "--force", base], None),
                  ("apply the bug", ["apply", "--whitespace=nowarn", "-"], bug),
                  ("apply test_patch", ["apply", "--whitespace=nowarn", "-"],

@@ -21,6 +21,13 @@ class ExportMixin:
         return [r[0] for r in self.con.execute(sql + " ORDER BY repo, instance_id",
                                                params).fetchall()]
 
+    def bug_patches(self, ids: list[str]) -> list[tuple[str, str, str, str]]:
+        """(instance id, repo, base commit, bug diff) of these instances."""
+        return [tuple(r) for r in self.con.execute(  # type: ignore[misc]
+            "SELECT instance_id, repo, base_commit, patch FROM instances "
+            "WHERE instance_id IN (SELECT unnest(?)) ORDER BY repo, instance_id",
+            [ids]).fetchall()]
+
     def jsonl_to_parquet(self, src: Path, dst: Path) -> None:
         """Convert an export's JSON lines to Parquet (zstd) without loading them in Python."""
         literal = str(dst).replace("'", "''")

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from engine.cli import main
+from engine.diffs import parse_patch
 from engine.store import Store
 
 pytestmark = pytest.mark.integration
@@ -48,8 +49,17 @@ def test_curated_split_in_every_format(decided, tmp_path: Path, capsys) -> None:
     row = next(r for r in smith if r["instance_id"] == ids[0])
     assert row["decision_summary"]["decisions"] == {"ann": "accept", "bob": "accept"}
     assert row["patch"].startswith("diff --git") and row["FAIL_TO_PASS"]
-    assert row["strategy"] == "procedural" and row["base_commit"] and row["image_name"]
+    assert row["strategy"] == "procedural" and row["image_name"]
+    # base_commit is the instance branch's commit, on top of the commit the bug applies to.
+    branches = out / "smith.jsonl.repos" / "sample.git"
+    tip = subprocess.run(["git", "rev-parse", f"refs/heads/{ids[0]}"], cwd=branches,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    parent = subprocess.run(["git", "rev-parse", f"{tip}^"], cwd=branches,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert row["base_commit"] == tip and row["clean_commit"] == parent != tip
     manifest = json.loads((out / "smith.jsonl.manifest.json").read_text())
+    assert manifest["branches"]["repositories"] == {"sample": str(branches)}
+    assert manifest["branches"]["without_branch"] == 0
     assert manifest["count"] == 3 and manifest["curators"] == ["ann", "bob"]
     assert manifest["decision_rule"]["name"] == "accept-no-reject"
     assert manifest["decisions"]["accept"] == 4 and manifest["decisions"]["reject"] == 1
@@ -76,23 +86,39 @@ def test_curated_split_in_every_format(decided, tmp_path: Path, capsys) -> None:
     assert _export(ws, "swesmith", out / "smith.jsonl", "--force") == 0
 
 
-def test_swebench_fix_undoes_the_bug(decided, sample_ws: Path, tmp_path: Path) -> None:
+def test_swebench_rows_work_as_the_harness_uses_them(decided, tmp_path: Path) -> None:
+    """SWE-bench semantics: check out base_commit (from the export's branch repo) and the bug
+    is there; apply ``patch`` and the tree is the clean commit again."""
     ws, _ids = decided
     out = tmp_path / "bench.jsonl"
     assert _export(ws, "swebench", out) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert rows and all(r["test_patch"] == "" and r["environment_setup_commit"] for r in rows)
-    repo = next((sample_ws / "repos").iterdir())
+    tree = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(out) + ".repos/sample.git", str(tree)],
+                   check=True)
     for r in rows:
-        tree = tmp_path / r["instance_id"]
-        subprocess.run(["git", "clone", "-q", str(repo), str(tree)], check=True)
+        assert r["environment_setup_commit"] == r["clean_commit"] != r["base_commit"]
         subprocess.run(["git", "checkout", "-q", r["base_commit"]], cwd=tree, check=True)
-        # The buggy state is base_commit + bug_patch; the gold patch brings it back.
-        subprocess.run(["git", "apply", "-"], cwd=tree, input=r["bug_patch"], text=True,
-                       check=True)
-        assert subprocess.run(["git", "diff", "--quiet"], cwd=tree).returncode == 1
+        # The branch commit is the clean commit plus exactly the bug diff.
+        shown = subprocess.run(["git", "diff", r["clean_commit"], r["base_commit"]], cwd=tree,
+                               capture_output=True, text=True, check=True).stdout
+        assert parse_patch(shown) and _changed(shown) == _changed(r["bug_patch"])
         subprocess.run(["git", "apply", "-"], cwd=tree, input=r["patch"], text=True, check=True)
-        assert subprocess.run(["git", "diff", "--quiet"], cwd=tree).returncode == 0
+        assert subprocess.run(["git", "diff", "--quiet", r["clean_commit"]],
+                              cwd=tree).returncode == 0
+        subprocess.run(["git", "checkout", "-q", "--force", r["base_commit"]], cwd=tree,
+                       check=True)
+    # The same export again gives the same commits (fixed identity and dates).
+    again = tmp_path / "again.jsonl"
+    assert _export(ws, "swebench", again) == 0
+    assert [json.loads(x)["base_commit"] for x in again.read_text().splitlines()] == [
+        r["base_commit"] for r in rows]
+
+
+def _changed(patch: str) -> list[str]:
+    return [ln for ln in patch.splitlines()
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
 
 
 def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, capsys) -> None:
@@ -104,7 +130,12 @@ def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, ca
         assert _export(ws, fmt, out, "--rows", rows) == 0
         capsys.readouterr()
         assert main(["verify", str(out), "--workspace", str(ws)]) == 0, capsys.readouterr()
-        assert "3 hold, 0 fail" in capsys.readouterr().out
+        assert "3 hold, 0 fail (3 checked out from their instance branch)" in (
+            capsys.readouterr().out)
+    # Without the branch repos, the bug diff is applied to the clean commit instead.
+    shutil.rmtree(tmp_path / "swesmith.jsonl.repos")
+    assert main(["verify", str(tmp_path / "swesmith.jsonl"), "--workspace", str(ws)]) == 0
+    assert "3 hold, 0 fail (0 checked out" in capsys.readouterr().out
     # A PASS_TO_PASS test passed off as FAIL_TO_PASS does not fail with the bug: caught.
     rows = [json.loads(x) for x in (tmp_path / "swebench.jsonl").read_text().splitlines()]
     rows[0]["FAIL_TO_PASS"].append(rows[0]["PASS_TO_PASS"].pop(0))

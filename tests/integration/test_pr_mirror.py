@@ -78,14 +78,16 @@ def test_pr_mirror_instances_replay_at_their_own_base(mirrored, tmp_path: Path,
                  "--workspace", str(ws)]) == 0
     rows = [json.loads(x) for x in full.read_text().splitlines()]
     mirrors = [r for r in rows if r["strategy"] == "pr_mirror"]
-    assert {r["base_commit"][:10] for r in mirrors} == ROUTE_B | {HEAD}
+    assert {r["clean_commit"][:10] for r in mirrors} == ROUTE_B | {HEAD}
     # Both route-b instances and one at the pinned commit (each replay costs two pytest runs).
     picked = [r for r in mirrors if r["modifier"] == "route_b"] + [
         next(r for r in mirrors if r["modifier"] == "route_a")]
     path = tmp_path / "mirrors.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in picked))
+    (tmp_path / "mirrors.jsonl.repos").symlink_to(tmp_path / "all.jsonl.repos")
     checks = cli_json(capsys, "verify", str(path), "--workspace", str(ws))
     assert len(checks) == 3 and all(c["ok"] for c in checks), checks
+    assert all(c["start"] == "branch" for c in checks)  # each on its own instance branch
 
 
 def test_combine_yields_per_kind(mirrored, capsys) -> None:
