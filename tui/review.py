@@ -6,6 +6,7 @@ scrolls the diff to the hunk the frame lands in. ``d`` switches unified / side b
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -26,6 +27,11 @@ STEP = Binding.Group("next/prev", compact=True)
 AHEAD = (1, -1, 2, 3, 4)  # which neighbours to read ahead, most wanted first
 
 
+# A frame in an installed package: its long venv path shortened to the package's own path.
+LIB_FRAME = re.compile(r"^(\S*/)(site-packages|dist-packages|lib/python3\.\d+)/(\S+\.py:\d+: .*)$")
+FRAME_LINE = re.compile(r"^\S+\.py:\d+: ")
+
+
 def failure_lines(
     failures: dict[str, str], diff: ParsedDiff
 ) -> tuple[list[Text], dict[int, Frame]]:
@@ -36,16 +42,24 @@ def failure_lines(
         lines.append(Text("(no failure output was recorded)", style="dim"))
     for nodeid, output in failures.items():
         lines.append(Text(f"● {nodeid}", style="bold red"))
+        in_lib = False  # inside a frame of an installed package (pytest's own, a dependency)
         for raw in output.splitlines():
             frame = find_frame(raw, diff)
+            lib = LIB_FRAME.match(raw)
             if frame is not None:
+                in_lib = False
                 frames[len(lines)] = frame
                 mark = "  ◀ in the diff" if frame.in_hunk else "  ◀ changed file"
                 lines.append(Text(raw + mark, style="bold yellow" if frame.in_hunk else "yellow"))
+            elif lib:
+                in_lib = True
+                lines.append(Text(f"{lib.group(2)}/{lib.group(3)}", style="dim"))
             elif raw.startswith("E "):
                 lines.append(Text(raw, style="red"))
             else:
-                lines.append(Text(raw))
+                if FRAME_LINE.match(raw):
+                    in_lib = False
+                lines.append(Text(raw, style="dim" if in_lib else ""))
         lines.append(Text(""))
     return lines, frames
 

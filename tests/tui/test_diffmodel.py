@@ -119,3 +119,19 @@ def test_long_changed_lines_wrap_and_keep_the_edit_visible() -> None:
     bold = [(r.plain, span) for r in wrapped for span in r.spans
             if "bold" in str(span.style) and "on #" in str(span.style)]
     assert {plain[s.start:s.end] for plain, s in bold} == {"+", "-"}
+
+
+def test_library_frames_are_shortened_and_dimmed() -> None:
+    from tui.review import failure_lines
+
+    out = ("pkg/a.py:11: in f\n    y = x - 1\n"
+           "../../envs/x/venv/lib/python3.11/site-packages/_pytest/raises.py:624: in __init__\n"
+           "    self.expected = tuple(\n"
+           "tests/t.py:5: in test_f\n    assert f() == 2\nE   AssertionError: boom")
+    lines, frames = failure_lines({"tests/t.py::test_f": out}, parse_patch(PATCH))
+    shown = [(ln.plain, str(ln.style)) for ln in lines]
+    assert shown[1][0].endswith("◀ in the diff") and list(frames) == [1]
+    assert shown[3] == ("site-packages/_pytest/raises.py:624: in __init__", "dim")
+    assert shown[4] == ("    self.expected = tuple(", "dim")
+    assert shown[5] == ("tests/t.py:5: in test_f", "") and shown[6][1] == ""
+    assert shown[7] == ("E   AssertionError: boom", "red")
