@@ -82,6 +82,7 @@ class BugfoundryApp(App[int]):
 
         self.listing.reload()
         self.push_screen(BrowseScreen())
+        self.details.find_duplicates()  # off the UI thread; the review shows "duplicate of"
         if self.read_only is not None:
             self.notify(self.read_only.notice, title="read-only", severity="warning",
                         timeout=10)
@@ -176,6 +177,7 @@ class BugfoundryApp(App[int]):
             else:
                 self.notify(job.line(self.clock()), title="forge")
             kept = True  # one last reload with everything
+            self.details.find_duplicates()  # new instances may duplicate old ones
         self._forge_changed(kept)
 
     def _forge_changed(self, kept: bool) -> None:

@@ -29,9 +29,10 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `j` (or click a marked frame) | jump from a traceback frame to its hunk; again for the next |
 | `e` | write a note (review); `enter` saves, `escape` cancels |
 | `R` | rubric (review): clarity 0-3, test validity 0-3, difficulty; `ctrl+s` saves |
+| `c` / `C` | copy the instance id / its bug diff to the clipboard (review) |
 | `/`, `S`, `O` | filter, cycle the sort column, reverse it (browse) |
 | `P` | progress and agreement: per-curator counts, Cohen's kappa, disagreements |
-| `F` | forge: pick a repo and a strategy, watch instances arrive, `x` cancels |
+| `F` | forge: pick a repo and strategies, watch instances arrive, `x` cancels |
 | `R` | realism report (browse): score distribution, AUC and coverage per strategy |
 | `B` | blind mode: hide realism scores while labelling (they would bias the tags) |
 | `ctrl+p` | palette: jump to an id, save or apply a filter, open forge or progress |

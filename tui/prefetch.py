@@ -11,6 +11,7 @@ older than that decision.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -37,6 +38,9 @@ class DetailCache:
         self._generation: dict[str, int] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._reader: Store | None = None  # touched only by the pool's thread
+        # Duplicate bug -> (exact|near, the instance it duplicates); None until computed on
+        # the reader thread (hashing every diff takes about a second at 50k instances).
+        self.duplicates: dict[str, tuple[str, str]] | None = None
 
     def get(self, instance_id: str) -> Detail | None:
         """The detail, from the cache or read now on the caller's thread."""
@@ -64,21 +68,35 @@ class DetailCache:
         with self._lock:
             todo = [(i, self._generation.get(i, 0)) for i in dict.fromkeys(instance_ids)
                     if i not in self._entries]
-        if not todo:
-            return
+        if todo:
+            self._submit(self._read, todo)
+
+    def find_duplicates(self) -> None:
+        """(Re)compute ``duplicates`` on the reader thread (at start and after a forge)."""
+        self._submit(self._find_duplicates)
+
+    def _find_duplicates(self) -> None:
+        with contextlib.suppress(duckdb.Error):  # the store is closing
+            self.duplicates = self._store().duplicate_map()
+
+    def _submit(self, fn: Any, *args: Any) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bf-prefetch")
-        self._pool.submit(self._read, todo)
+        self._pool.submit(fn, *args)
+
+    def _store(self) -> Store:
+        if self._reader is None:
+            self._reader = Store(self.store.con.cursor(), self.store.path)
+        return self._reader
 
     def _read(self, todo: list[tuple[str, int]]) -> None:
         try:
-            if self._reader is None:
-                self._reader = Store(self.store.con.cursor(), self.store.path)
+            reader = self._store()
             for instance_id, gen in todo:
                 with self._lock:
                     if instance_id in self._entries:
                         continue
-                rec = self._reader.instance_detail(instance_id)
+                rec = reader.instance_detail(instance_id)
                 if rec is not None:
                     self._put(instance_id, rec, gen)
         except duckdb.Error:

@@ -76,6 +76,8 @@ class ReviewScreen(CurationScreen):
         Binding("j", "jump", "Hunk", id="review.jump"),
         Binding("e", "edit_note", "Note", id="review.note"),
         Binding("R", "rubric", "Rubric", id="review.rubric"),
+        Binding("c", "copy('id')", "Copy id", show=False, id="review.copy_id"),
+        Binding("C", "copy('diff')", "Copy diff", show=False, id="review.copy_diff"),
         Binding("escape,b", "back", "Back", show=False, id="review.back"),
     ]
 
@@ -127,7 +129,9 @@ class ReviewScreen(CurationScreen):
         self._show_diff()
         self.query_one("#failures", TextPane).show(self.failures)
         self.query_one("#meta", TextPane).show(
-            TextLines(list(metadata_text(rec, blind=self.bf.prefs.blind).split("\n"))))
+            TextLines(list(metadata_text(
+                rec, blind=self.bf.prefs.blind,
+                duplicate_of=(self.bf.details.duplicates or {}).get(instance_id)).split("\n"))))
         self._title(rec)
         self._read_ahead()
         self.shown_at = time.monotonic()
@@ -201,6 +205,14 @@ class ReviewScreen(CurationScreen):
 
     def blind_changed(self) -> None:
         self.show_instance(self.instance_id)
+
+    def action_copy(self, what: str) -> None:
+        """The instance id or its bug diff to the clipboard (OSC 52: works over SSH too)."""
+        rec = self.bf.details.get(self.instance_id) if what == "diff" else None
+        text = rec["patch"] if rec is not None else self.instance_id
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied the bug diff ({len(text.splitlines())} lines)" if rec is not None
+                    else f"copied {self.instance_id}")
 
     def action_toggle_diff(self) -> None:
         self.bf.prefs.side_by_side = not self.side_by_side

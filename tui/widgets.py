@@ -134,7 +134,8 @@ def realism_lines(score: StoredScore | None, blind: bool) -> Text:
     return text
 
 
-def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
+def metadata_text(rec: dict[str, Any], blind: bool = False,
+                  duplicate_of: tuple[str, str] | None = None) -> Text:
     """F2P/P2P lists and provenance, compact enough for a side pane."""
     meta = rec.get("meta", {})
     env = rec.get("environment") or {}
@@ -142,6 +143,12 @@ def metadata_text(rec: dict[str, Any], blind: bool = False) -> Text:
     text = Text()
     text.append(f"{rec['repo']} @ {rec['base_commit'][:12]}   ", style="bold")
     text.append(f"{rec['strategy']}/{rec['modifier']}   {rec['file']}::{rec['entity']}\n")
+    if duplicate_of is not None:
+        kind, rep = duplicate_of
+        text.append(
+            f"duplicate of {rep} (the same diff): exports leave it out\n" if kind == "exact"
+            else f"near-duplicate of {rep} (the same function and FAIL_TO_PASS set): "
+                 "export --dedup near leaves it out\n", style="bold yellow")
     if rec.get("problem_statement"):  # first: it is what the agent will be given
         text.append("Problem statement", style="bold")
         text.append(f"  {statement_source(rec.get('statement'), rec)}\n", style="dim")

@@ -79,11 +79,17 @@ class ExportMixin:
 
     def duplicate_instance_ids(self) -> set[str]:
         """Instances that duplicate another (exact or near), cached until instances change."""
-        from engine.dedup import duplicate_ids, find_groups
+        return set(self.duplicate_map())
+
+    def duplicate_map(self) -> dict[str, tuple[str, str]]:
+        """Each duplicate's (kind, the instance it duplicates), cached until instances change."""
+        from engine.dedup import find_groups
 
         n = self.con.execute("SELECT count(*), max(created_at) FROM instances").fetchone()
         cached = self.__dict__.get("_dup_cache")
         if cached is None or cached[0] != n:
-            cached = (n, duplicate_ids(find_groups(self.dedup_records())))
+            found = {d: (g.kind, g.representative) for g in find_groups(self.dedup_records())
+                     for d in g.duplicates}
+            cached = (n, found)
             self.__dict__["_dup_cache"] = cached
         return cached[1]

@@ -338,3 +338,33 @@ def test_forge_form_maps_to_the_engines_options(home: Path) -> None:
     assert chosen.strategies == ("procedural", "pr_mirror", "combine")  # type: ignore[union-attr]
     assert chosen.backend == "venv" and chosen.min_realism == -1.5  # type: ignore[union-attr]
     assert chosen.prefer_realistic  # type: ignore[union-attr]
+
+
+def test_review_names_the_original_of_a_duplicate_and_copies(home: Path) -> None:
+    with Store.open(home / "bugfoundry.duckdb") as s:
+        ids = s.instance_ids()
+        original = s.get_instance(ids[0])
+        assert original is not None
+        dup_id = ids[0] + "_again"  # sorts right after the original, never before it
+        copy = {**original, "instance_id": dup_id, "candidate_id": original["candidate_id"] + "x",
+                "failures": json.dumps(original["failures"]), "meta": json.dumps({})}
+        s.import_instances([copy])
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        for _ in range(100):
+            if app.details.duplicates is not None:
+                break
+            await pilot.pause(0.05)
+        await _palette(pilot, dup_id.rsplit("__", 1)[1])
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.instance_id == dup_id
+        seen["meta"] = screen.query_one("#meta", TextPane).plain_text()
+        await pilot.press("c")
+        seen["id"] = app.clipboard
+        await pilot.press("C")
+        seen["diff"] = app.clipboard
+
+    run_app(home, drive)
+    assert f"duplicate of {ids[0]} (the same diff)" in seen["meta"]  # type: ignore[operator]
+    assert seen["id"] == dup_id and seen["diff"] == original["patch"]
