@@ -27,7 +27,7 @@ from engine.selection import MODES, Planner
 from engine.store import Store
 from engine.strategies.combine import CombineConfig
 from engine.strategies.pr_mirror import Undo
-from engine.testmap import IMPORT, TestMap
+from engine.testmap import TestMap
 from engine.validation import ValidationConfig, Validator, list_tree_files, timeout_for
 from engine.workspace import Workspace
 
@@ -124,7 +124,7 @@ def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environm
         if tm is not None:
             store.save_test_map(baseline.baseline_id, tm)
             log(f"test map: {len(tm.functions)} functions executed by "
-                f"{len(tm.lines) - int(IMPORT in tm.lines)} tests, traced in {tm.seconds:.2f}s")
+                f"{len(tm.tests)} tests, traced in {tm.seconds:.2f}s")
     return baseline
 
 

@@ -22,8 +22,17 @@ class TestMap:
     __test__ = False
 
     functions: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    lines: dict[str, dict[str, set[int]]] = field(default_factory=dict)  # test -> file -> lines
+    # test -> file -> lines first seen while it ran (the tracer stops tracing lines it has seen,
+    # so only the union over tests, ``covered_lines``, is complete)
+    lines: dict[str, dict[str, set[int]]] = field(default_factory=dict)
     seconds: float = 0.0  # wall time of the tracing run
+
+    @property
+    def tests(self) -> set[str]:
+        """The tests traced (not ``IMPORT``): every test records at least its own function."""
+        found = {t for tests in self.functions.values() for t in tests} | set(self.lines)
+        found.discard(IMPORT)
+        return found
 
     @property
     def covered_lines(self) -> dict[str, set[int]]:

@@ -7,6 +7,13 @@ runs untraced. Everything executed outside a test (imports, collection, plugin l
 to the pseudo-test ``<import>``: such code runs once per process, which is what tells the
 validator that a change there must be tested from a fresh interpreter.
 
+Functions are recorded per test at every call. Lines are only ever used as their union over
+all tests (which code some test executes), so line tracing stops for good for a code object
+once every line it can run has been seen, and test modules are not line-traced at all: calls
+into the project still reach the tracer, and a suite whose tests loop over the same code runs
+nearly untraced after the first pass. A test's own line set therefore holds only the lines
+first seen while it ran; the union is exact.
+
 The result is written as JSON to ``$BUGFOUNDRY_MAP`` when the session ends.
 """
 
@@ -24,6 +31,16 @@ _SKIP = (os.sep + "site-packages" + os.sep, os.sep + ".venv" + os.sep, os.sep + 
 _rel_cache = {}
 _contexts = {IMPORT: ({}, {})}  # context -> (funcs {(rel, qualname)}, lines {rel: set})
 _current = [_contexts[IMPORT]]
+_all_lines = {}  # rel -> every line seen, whatever the test
+_done = set()  # code objects all of whose lines are in _all_lines: no more line tracing
+_test_files = set()  # rel paths of the collected test modules (known after collection)
+
+
+def _lines_of(code):
+    lines = {line for _, _, line in code.co_lines() if line is not None}
+    if len(lines) > 1:
+        lines.discard(code.co_firstlineno)  # RESUME at the def (or decorator) line: no event
+    return frozenset(lines)
 
 
 def _rel(filename):
@@ -39,22 +56,49 @@ def _rel(filename):
     return rel
 
 
-def _tracer(frame, event, arg):
-    code = frame.f_code
+_OUTSIDE = ()
+_info = {}  # code object -> ((rel, qualname), first line, rel, lines) or _OUTSIDE
+
+
+def _describe(code):
     rel = _rel(code.co_filename)
     if rel is None:
-        return None
-    funcs, lines = _current[0]
+        return _OUTSIDE
     qual = getattr(code, "co_qualname", code.co_name)
-    funcs[(rel, qual)] = code.co_firstlineno
+    return ((rel, qual), code.co_firstlineno, rel, _lines_of(code))
+
+
+def _tracer(frame, event, arg):
+    code = frame.f_code
+    info = _info.get(code)
+    if info is None:
+        info = _info[code] = _describe(code)
+    if info is _OUTSIDE:
+        return None
+    key, first, rel, want = info
+    funcs, lines = _current[0]
+    funcs[key] = first
+    if code in _done:
+        return None
+    if rel in _test_files:
+        _done.add(code)
+        return None
+    every = _all_lines.get(rel)
+    if every is None:
+        every = _all_lines[rel] = set()
+    if want <= every:
+        _done.add(code)
+        return None
     seen = lines.get(rel)
     if seen is None:
         seen = lines[rel] = set()
-    add = seen.add
+    add, add_every = seen.add, every.add
 
     def _local(frame, event, arg):
         if event == "line":
-            add(frame.f_lineno)
+            line = frame.f_lineno
+            add(line)
+            add_every(line)
         return _local
 
     return _local
@@ -73,6 +117,15 @@ class _MapPlugin:
     def pytest_runtest_protocol(self, item, nextitem):
         _current[0] = _contexts.setdefault(item.nodeid, ({}, {}))
         return None
+
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            if not isinstance(item, pytest.Function):  # doctests live in source modules
+                continue
+            path = getattr(item, "path", None) or getattr(item, "fspath", None)
+            rel = _rel(str(path)) if path is not None else None
+            if rel is not None:
+                _test_files.add(rel)
 
     def pytest_runtest_logfinish(self, nodeid, location):
         _current[0] = _contexts[IMPORT]

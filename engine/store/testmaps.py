@@ -49,7 +49,7 @@ class TestMapMixin:
                         [baseline_id, lpath])
                 self.con.execute(
                     "INSERT INTO test_maps VALUES (?, ?, ?, ?, ?)",
-                    [baseline_id, len(tm.lines), len(tm.functions), tm.seconds,
+                    [baseline_id, len(tm.tests), len(tm.functions), tm.seconds,
                      datetime.now(UTC).replace(tzinfo=None)])
             except BaseException:
                 self.con.execute("ROLLBACK")
