@@ -135,7 +135,7 @@ def _commit(blobs: _Blobs, req: BranchRequest, mark: int) -> bytes:
 
 def write_branches(source: Path, dest: Path, requests: Iterable[BranchRequest]) -> BranchResult:
     """Bare ``dest`` (cloned from ``source`` when new) with a branch per request."""
-    dest = Path(dest)
+    dest, source = Path(dest).resolve(), Path(source).resolve()
     if not (dest / "HEAD").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         _git(dest.parent, "clone", "-q", "--bare", str(source), str(dest))

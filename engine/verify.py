@@ -77,7 +77,7 @@ def _start(row: dict[str, Any], tree: Path, branches: Path | None) -> tuple[str,
 
 def _fetch_branch(row: dict[str, Any], tree: Path, branches: Path) -> str:
     """Fetch the instance's branch from the export's branch repos; its commit, or ""."""
-    mirror = branches / f"{row['repo']}.git"
+    mirror = (branches / f"{row['repo']}.git").resolve()  # git runs in the work tree
     if not mirror.is_dir() or _git(tree, "fetch", "-q", str(mirror),
                                     f"refs/heads/{row['instance_id']}"):
         return ""

@@ -121,12 +121,14 @@ def _changed(patch: str) -> list[str]:
             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
 
 
-def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, capsys) -> None:
+def test_exports_pass_verify_and_tampering_is_caught(decided, tmp_path: Path, capsys,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     ws, _ids = decided
+    monkeypatch.chdir(tmp_path)  # the files are named relative to here, as a user types them
     for fmt, name, rows in (("swebench", "swebench.jsonl", "swesmith"),
                             ("swesmith", "swesmith.jsonl", "swesmith"),
                             ("parquet", "swebench.parquet", "swebench")):
-        out = tmp_path / name
+        out = Path(name)
         assert _export(ws, fmt, out, "--rows", rows) == 0
         capsys.readouterr()
         assert main(["verify", str(out), "--workspace", str(ws)]) == 0, capsys.readouterr()
