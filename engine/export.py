@@ -261,7 +261,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    if progress and n % 500:
+    if progress and n > 500 and n % 500:  # long exports: the last figure too
         progress(n)
     left_out = counts.pop("duplicates_left_out", 0)
     result = ExportResult(str(path), str(manifest_path), fmt, n, dict(counts))
