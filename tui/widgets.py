@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from engine.leaks import find_leaks
 from engine.store import BrowseRow, StoredScore
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -152,7 +153,10 @@ def metadata_text(rec: dict[str, Any], blind: bool = False,
     if rec.get("problem_statement"):  # first: it is what the agent will be given
         text.append("Problem statement", style="bold")
         text.append(f"  {statement_source(rec.get('statement'), rec)}\n", style="dim")
-        for leak in (rec.get("statement") or {}).get("leaks", []):
+        stored = rec.get("statement")
+        leaks = stored.get("leaks", []) if stored else find_leaks(
+            rec["problem_statement"], rec.get("patch") or "", rec.get("fail_to_pass") or ())
+        for leak in leaks:
             text.append(f"⚠ leaks: {leak}\n", style="bold yellow")
         text.append(rec["problem_statement"].strip() + "\n")
     text.append(

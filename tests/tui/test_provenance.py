@@ -24,3 +24,19 @@ def test_pr_mirror_and_combine_provenance() -> None:
     assert provenance_line(combined) == (
         "combined (file pkg/a.py) from i1, i2; FAIL_TO_PASS vs theirs: union\n")
     assert provenance_line({"seed": 3}) == ""
+
+
+def test_a_commit_message_statement_is_checked_for_leaks_and_comes_first() -> None:
+    patch = ("diff --git a/ledgerkit/interest.py b/ledgerkit/interest.py\n"
+             "--- a/ledgerkit/interest.py\n+++ b/ledgerkit/interest.py\n@@ -37 +37 @@\n"
+             "-    growth = (1 + rate) ** (periods * years)\n"
+             "+    growth = (1 + rate) ** periods * years\n")
+    rec = {**_rec({"statement_source": "commit message"}), "patch": patch,
+           "problem_statement": "Fix compound_amount\n\nIt computed `growth = (1 + rate) "
+                                "** periods * years`; test_long_term caught it."}
+    lines = metadata_text(rec).plain.splitlines()
+    assert lines[1] == "Problem statement  (from the fix's commit message)"
+    assert "⚠ leaks: quotes `growth = (1 + rate) ** periods * years`" in lines
+    assert "⚠ leaks: names the failing test test_long_term" in lines
+    clean = {**rec, "problem_statement": "Compound interest is wrong for multi-year terms."}
+    assert not any(ln.startswith("⚠") for ln in metadata_text(clean).plain.splitlines())
