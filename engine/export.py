@@ -1,11 +1,10 @@
 """Export the curated split (or any filter) in the formats the SWE-bench ecosystem reads.
 
 - ``swesmith``: SWE-smith task JSONL: ``patch`` is the bug-introducing diff, plus our
-  provenance (strategy, modifier, base commit, realism, decision summary).
+  provenance (strategy, modifier, clean commit, realism, decision summary).
 - ``swebench``: SWE-bench task JSONL: ``patch`` is the fix (the bug diff reversed) and
-  ``test_patch`` is empty, because the tests are the repo's own, unchanged. ``base_commit`` is the
-  pinned commit the bug applies to; the buggy state is ``base_commit`` plus the ``bug_patch``
-  field (SWE-smith keeps it on a per-instance branch instead).
+  ``test_patch`` is empty, because the tests are the repo's own, unchanged; ``bug_patch`` keeps
+  the bug diff, for harnesses that start from ``clean_commit``.
 - ``parquet``: either kind of row (``rows``: SWE-smith by default, or SWE-bench) as Parquet
   (zstd), written by DuckDB from the same JSON lines.
 
@@ -21,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -32,7 +32,7 @@ from typing import Any
 from engine.branches import BranchRequest, write_branches
 from engine.dedup import duplicate_ids, find_groups
 from engine.diffs import reverse_patch
-from engine.environments.docker_image import docker_name
+from engine.environments.docker_image import image_alias
 from engine.errors import UsageError
 from engine.store import Store
 
@@ -226,6 +226,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     kind = rows if fmt == "parquet" else fmt
     row_of = _swebench_row if kind == "swebench" else _swesmith_row
     selected = _select(store, split, repo, rule, counts, skip)
+    if branches_dir(path).exists():  # --force: no branch left from the previous export
+        shutil.rmtree(branches_dir(path))
     shas, branches = _branches(store, path, [iid for iid, _ in selected])
     fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl", dir=path.parent)
     n = 0
@@ -242,7 +244,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
                 if inst["repo"] not in images:  # the image is built at the pinned commit
                     rec = store.get_repo(inst["repo"])
                     pinned = rec.commit if rec else inst["base_commit"]
-                    images[inst["repo"]] = f"bugfoundry/{docker_name(inst['repo'])}:{pinned[:12]}"
+                    images[inst["repo"]] = image_alias(inst["repo"], pinned)
                 where = _Where(shas.get(iid, inst["base_commit"]), images[inst["repo"]])
                 row = row_of(inst, summary, where)
                 if fmt == "parquet" and "decision_summary" in row:

@@ -312,10 +312,9 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     opts = options or ForgeOptions()
     hooks = hooks or ForgeHooks()
     repo = get_repo(store, repo_name)
-    lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
     # The LM strategies need a model; PR mirroring's route c uses one when it is configured.
-    wants_lm = bool(lm_wanted) or ("pr_mirror" in strategies and opts.lm is not None
-                                   and bool(opts.lm.model))
+    wants_lm = any(s in LM_STRATEGIES for s in strategies) or (
+        "pr_mirror" in strategies and opts.lm is not None and bool(opts.lm.model))
     client = LMClient(opts.lm or LMSettings(), seed=opts.seed) if wants_lm else None
     if opts.validation not in MODES:
         raise UsageError(f"unknown validation mode {opts.validation!r}; choose from "

@@ -31,7 +31,7 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from engine.errors import UsageError
-from engine.forge import IMPLEMENTED_STRATEGIES, parse_strategies
+from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions
 from tui.forging import ForgeJob, ForgeRequest
 
 if TYPE_CHECKING:
@@ -141,19 +141,18 @@ class ForgeScreen(Screen):
         chosen = self.query_one("#forge-strategy", SelectionList).selected
         if not chosen:
             raise UsageError("pick at least one strategy")
-        ordered = [s for s in IMPLEMENTED_STRATEGIES if s in chosen]
-        strategies = parse_strategies(",".join(ordered))
         backend = self.query_one("#forge-backend", Select).value
-        return ForgeRequest(
-            repo=repo, strategies=tuple(strategies),
+        options = ForgeOptions(
             max_candidates=_int(self.query_one("#forge-max", Input).value, "max", 1),
             seed=_int(self.query_one("#forge-seed", Input).value, "seed", 0) or 0,
             workers=_int(self.query_one("#forge-workers", Input).value, "workers", 1) or 1,
             backend=backend if isinstance(backend, str) and backend else None,
             min_realism=_float(self.query_one("#forge-min-realism", Input).value,
                                "min realism"),
-            prefer_realistic=self.query_one("#forge-prefer-realistic", Checkbox).value,
-        )
+            prefer_realistic=self.query_one("#forge-prefer-realistic", Checkbox).value)
+        # In the pipeline's order, whatever the order they were ticked in.
+        return ForgeRequest(repo, tuple(s for s in IMPLEMENTED_STRATEGIES if s in chosen),
+                            options)
 
     @on(Button.Pressed, "#forge-start")
     @on(Input.Submitted)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -20,8 +20,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
-if TYPE_CHECKING:
-    from engine.forge import ForgeSummary
+if TYPE_CHECKING:  # engine.forge is imported when a forge starts, not with the app
+    from engine.forge import ForgeOptions, ForgeSummary
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,7 @@ class ForgeRequest:
 
     repo: str
     strategies: tuple[str, ...]
-    max_candidates: int | None = None
-    seed: int = 0
-    workers: int = 1
-    backend: str | None = None  # None: the repo's current environment
-    min_realism: float | None = None
-    prefer_realistic: bool = False
+    options: ForgeOptions | None = None  # None: the engine's defaults (the model comes later)
 
 
 @dataclass
@@ -163,9 +158,7 @@ def run_forge(app: Any, job: ForgeJob) -> None:
         # LM strategies read their model and endpoint from the environment or config.toml.
         lm = (load_settings(app.workspace.home)
               if set(r.strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
-        options = ForgeOptions(
-            max_candidates=r.max_candidates, seed=r.seed, workers=r.workers, lm=lm,
-            backend=r.backend, min_realism=r.min_realism, prefer_realistic=r.prefer_realistic)
+        options = replace(r.options or ForgeOptions(), lm=lm)
         hooks = ForgeHooks(
             log=lambda line: post("log", line=line),
             on_total=lambda total, done: post("total", total=total, already_done=done),

@@ -172,35 +172,31 @@ class TextLines:
     def __init__(self, lines: Sequence[Text], wrap: bool = True) -> None:
         self.lines = list(lines)
         self.wrap = wrap
-        self.marked: int | None = None  # a logical line shown highlighted (all its rows)
-        self._wrapped: tuple[int, list[Text], list[int]] | None = None
+        self._wrapped: tuple[int, list[Text], RowMap] | None = None
 
-    def _layout(self, width: int) -> tuple[list[Text], list[int]]:
-        if not self.wrap:
-            return self.lines, list(range(len(self.lines)))
+    def _layout(self, width: int) -> tuple[list[Text], RowMap]:
         if self._wrapped is None or self._wrapped[0] != width:
-            from rich.console import Console
+            rows: list[Text] = []
+            counts: list[int] = []
+            if self.wrap:
+                from rich.console import Console
 
-            console = Console(width=max(width, 10), legacy_windows=False)
-            out: list[Text] = []
-            origin: list[int] = []
-            for i, line in enumerate(self.lines):
-                parts = line.wrap(console, max(width, 10)) if line.cell_len > width else [line]
-                out.extend(parts)
-                origin.extend([i] * len(parts))
-            self._wrapped = (width, out, origin)
+                console = Console(width=max(width, 10), legacy_windows=False)
+                for line in self.lines:
+                    parts = (line.wrap(console, max(width, 10)) if line.cell_len > width
+                             else [line])
+                    rows.extend(parts)
+                    counts.append(len(parts))
+            else:
+                rows, counts = self.lines, [1] * len(self.lines)
+            self._wrapped = (width, rows, RowMap(counts))
         return self._wrapped[1], self._wrapped[2]
 
     def count(self, width: int) -> int:
         return len(self._layout(width)[0])
 
     def row(self, index: int, width: int) -> Text:
-        rows, origin = self._layout(width)
-        if self.marked is not None and origin[index] == self.marked:
-            text = rows[index].copy()
-            text.stylize(MARK)
-            return text
-        return rows[index]
+        return self._layout(width)[0][index]
 
     def virtual_width(self, width: int) -> int:
         if self.wrap:
@@ -209,12 +205,12 @@ class TextLines:
 
     def origin(self, index: int, width: int) -> int:
         """The logical line a displayed row came from."""
-        origin = self._layout(width)[1]
+        origin = self._layout(width)[1].origin
         return origin[index] if 0 <= index < len(origin) else -1
 
     def first_row(self, logical: int, width: int) -> int:
-        origin = self._layout(width)[1]
-        return origin.index(logical) if logical in origin else 0
+        start = self._layout(width)[1].start
+        return start[logical] if 0 <= logical < len(start) else 0
 
 
 class UnifiedDiff(_WrappedRows):
@@ -305,14 +301,6 @@ class TextPane(ScrollView, can_focus=True):
             row = self.content.first_row(logical, self._width)
             self.scroll_to(y=max(0, row - 2), animate=False, immediate=True)
         self.refresh()
-
-    def mark_line(self, logical: int) -> None:
-        """Highlight a logical line of ``TextLines`` content (every row it wraps to)."""
-        assert isinstance(self.content, TextLines)
-        self.content.marked = logical
-        self.mark(None)
-        row = self.content.first_row(logical, self._width)
-        self.scroll_to(y=max(0, row - 2), animate=False, immediate=True)
 
     def plain_text(self) -> str:
         """All rows as plain text at the current width (tests, copying)."""

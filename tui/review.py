@@ -232,7 +232,7 @@ class ReviewScreen(CurationScreen):
         self.jump_at = line
         frame = self.frames[line]
         self._show_diff()  # first: switching the layout changes the failures' wrapping
-        self.query_one("#failures", TextPane).mark_line(line)
+        self.query_one("#failures", TextPane).mark(line)
         where = "its line" if frame.in_hunk else "the nearest hunk"
         self.notify(f"{frame.file}:{frame.line} → {where} in the diff", timeout=2)
 

@@ -45,6 +45,7 @@ from engine.environments.docker_image import (
     ImageBuild,
     connect,
     docker_name,
+    image_alias,
     image_record,
     list_images,
     short_error,
@@ -126,7 +127,7 @@ class DockerEnvironment(Environment):
     @property
     def alias(self) -> str:
         """``bugfoundry/<repo>:<commit12>``: the name exports give as ``image_name``."""
-        return f"{IMAGE_PREFIX}{self.repo_name}:{self.commit[:12]}"
+        return image_alias(self.repo_name, self.commit)
 
     @property
     def scratch_dir(self) -> Path:

@@ -117,6 +117,11 @@ def docker_name(text: str) -> str:
     return name or "repo"
 
 
+def image_alias(repo: str, commit: str) -> str:
+    """``bugfoundry/<repo>:<commit12>``: a repo's image by repo and commit (exports name it)."""
+    return f"{IMAGE_PREFIX}{docker_name(repo)}:{commit[:12]}"
+
+
 def dockerfile(base_image: str, recipe: Recipe, python: str, *, ca: bool, wheels: bool,
                index_vars: Sequence[str] = ()) -> str:
     """The image's Dockerfile (pure): one cached layer per recipe step, like the venv build."""

@@ -84,6 +84,13 @@ def test_curated_split_in_every_format(decided, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) <= 2 and "--force" in err[0]
     assert _export(ws, "swesmith", out / "smith.jsonl", "--force") == 0
+    # Overwriting a bigger export leaves no branch of an instance no longer in it.
+    assert _export(ws, "swesmith", out / "smith.jsonl", "--force", "--split", "all") == 0
+    assert _export(ws, "swesmith", out / "smith.jsonl", "--force") == 0
+    heads = subprocess.run(["git", "for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+                           cwd=out / "smith.jsonl.repos" / "sample.git", capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert {h for h in heads if h.startswith("sample.")} == curated  # (and the repo's own)
 
 
 def test_swebench_rows_work_as_the_harness_uses_them(decided, tmp_path: Path) -> None:

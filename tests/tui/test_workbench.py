@@ -9,6 +9,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 
+from engine.forge import ForgeOptions
 from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
 from tests.tui.test_app import run_app, states
@@ -46,12 +47,12 @@ def test_jump_from_frame_to_hunk_and_toggle_layout(home: Path) -> None:
         assert frames and all(f.in_hunk for f in screen.frames.values())
         assert "◀ in the diff" in failures.plain_text()
         await pilot.press("j")
-        seen["first"] = (diff.marked, failures.content.marked)
+        seen["first"] = (diff.marked, failures.marked)
         assert diff.marked == _first_plus_line(screen)  # the frame's own (added) line
-        assert failures.content.marked == frames[0]
+        assert failures.marked == frames[0]
         if len(frames) > 1:
             await pilot.press("j")  # the next frame (another failing test)
-            assert failures.content.marked == frames[1]
+            assert failures.marked == frames[1]
         await pilot.press("d")
         await pilot.pause()
         assert diff.border_title == "diff (side by side)"
@@ -63,12 +64,12 @@ def test_jump_from_frame_to_hunk_and_toggle_layout(home: Path) -> None:
         await pilot.press("n")
         await pilot.pause()
         first = min(screen.frames)
-        assert failures.content.marked is None and diff.marked is None
+        assert failures.marked is None and diff.marked is None
         region = failures.content_region
         await pilot.click(failures, offset=(region.x - failures.region.x + 2,
                                             region.y - failures.region.y + first))
         await pilot.pause()
-        seen["clicked"] = (failures.content.marked, first)
+        seen["clicked"] = (failures.marked, first)
         assert diff.marked is not None
         await pilot.press("d")  # back to unified
 
@@ -333,11 +334,12 @@ def test_forge_form_maps_to_the_engines_options(home: Path) -> None:
 
     run_app(home, drive)
     default, chosen = seen["default"], seen["chosen"]
-    assert default.strategies == ("procedural",) and default.backend is None  # type: ignore[union-attr]
-    assert default.min_realism is None and not default.prefer_realistic  # type: ignore[union-attr]
+    assert default.strategies == ("procedural",)  # type: ignore[union-attr]
+    assert default.options == ForgeOptions(workers=default.options.workers)  # type: ignore[union-attr]
     assert chosen.strategies == ("procedural", "pr_mirror", "combine")  # type: ignore[union-attr]
-    assert chosen.backend == "venv" and chosen.min_realism == -1.5  # type: ignore[union-attr]
-    assert chosen.prefer_realistic  # type: ignore[union-attr]
+    opts = chosen.options  # type: ignore[union-attr]
+    assert opts.backend == "venv" and opts.min_realism == -1.5 and opts.prefer_realistic
+    assert (opts.seed, opts.max_candidates) == (0, None)
 
 
 def test_review_names_the_original_of_a_duplicate_and_copies(home: Path) -> None:
