@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, str]] = {"venv": {}, "docker": {}}
     setups = {}
     with Store.open(ws.db_path) as store:
-        repo = pipeline.get_repo(store, args.name or store.list_repos()[0].name)
+        repo = pipeline.open_repo(ws, store, args.name or store.list_repos()[0].name, print)
         for backend in ("venv", "docker"):
             t0 = time.monotonic()
             kwargs = {"base_image": args.base_image} if backend == "docker" else {}

@@ -33,7 +33,7 @@ from engine.forge import (  # noqa: E402
     ensure_baseline,
     ensure_environment,
     generate_candidates,
-    get_repo,
+    open_repo,
 )
 from engine.models import Verdict  # noqa: E402
 from engine.store import Store  # noqa: E402
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with Store.open(ws.db_path) as store:
         name = args.name or store.list_repos()[0].name
-        repo = get_repo(store, name)
+        repo = open_repo(ws, store, name, print)
         env, recipe = ensure_environment(ws, store, repo, log=print)
         t0 = time.monotonic()
         baseline = ensure_baseline(ws, store, repo, env, recipe, log=print)

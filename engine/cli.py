@@ -74,7 +74,8 @@ def cmd_repo_add(args: argparse.Namespace) -> int:
     ws, store = _open(args)
     with store:
         name = sanitize_name(args.name or classify(args.source).default_name)
-        rec = add_repo(ws, args.source, args.name, args.commit, existing=store.get_repo(name))
+        rec = add_repo(ws, args.source, args.name, args.commit, existing=store.get_repo(name),
+                       log=_err)
         store.add_repo(rec)
         if args.backend or args.base_image or args.wheelhouse:  # build it now
             from engine.forge import ensure_environment
@@ -104,11 +105,11 @@ def cmd_repo_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from engine.forge import ensure_baseline, ensure_environment, get_repo
+    from engine.forge import ensure_baseline, ensure_environment, open_repo
 
     ws, store = _open(args)
     with store:
-        repo = get_repo(store, args.repo)
+        repo = open_repo(ws, store, args.repo, _err)
         env, recipe = ensure_environment(ws, store, repo, log=_err)
         b = ensure_baseline(ws, store, repo, env, recipe, runs=args.runs, log=_err,
                             fresh=args.fresh, timeout=args.baseline_timeout)
@@ -151,7 +152,13 @@ def cmd_forge(args: argparse.Namespace) -> int:
         _dump(summary.to_dict())
     else:
         print_summary(summary)
-    return 130 if summary.interrupted else 0
+    if summary.interrupted:
+        return 130
+    nothing = summary.nothing_forged()
+    if nothing:
+        _err(f"forge: nothing forged for {summary.repo}: {nothing}")
+        return 1
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -224,9 +231,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"    {t}")
     print(f"  PASS_TO_PASS: {len(data['PASS_TO_PASS'])} tests\n")
     print(data["patch"])
-    first = next(iter(data["failures"].items()), None)
-    if first:
-        print(f"--- failure of {first[0]} ---\n{first[1]}")
+    for where, text in (data["meta"].get("collection_errors") or {}).items():
+        print(f"--- collection error in {where or 'the session'} ---\n{text}")
+    failures = list(data["failures"].items())
+    for nodeid, text in failures[: 1 if args.all_failures is False else None]:
+        print(f"--- failure of {nodeid} ---\n{text}")
+    if len(failures) > 1 and not args.all_failures:
+        print(f"({len(failures) - 1} more failures stored: --all-failures prints them)")
     return 0
 
 
@@ -275,7 +286,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         checks = []
         branches = branches_dir(Path(args.file))
         for check in verify_rows(ws, store, rows, log=_err,
-                                 branches=branches if branches.is_dir() else None):
+                                 branches=branches if branches.is_dir() else None,
+                                 share=not args.each):
             checks.append(check)
             if not args.json:
                 mark = "ok  " if check.ok else "FAIL"
@@ -403,6 +415,8 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", parents=[common], help="one instance: diff, tests, failure")
     show.add_argument("instance_id")
+    show.add_argument("--all-failures", action="store_true",
+                      help="print every failing test's output, not only the first")
     show.set_defaults(func=cmd_show)
 
     ex = sub.add_parser("export", parents=[common],
@@ -426,6 +440,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                          help="replay exported instances: the bug fails F2P, the fix passes all")
     ver.add_argument("file", help="an export (JSONL or Parquet) of repos in this workspace")
     ver.add_argument("--max", type=int, default=None, help="only the first N rows")
+    ver.add_argument("--each", action="store_true",
+                     help="run the tests with the fix for every row, even when an earlier "
+                          "row's fix left the very same tree (by default that run is shared)")
     ver.set_defaults(func=cmd_verify)
 
     imp = sub.add_parser("import", parents=[common],

@@ -41,11 +41,11 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_env_build(args: argparse.Namespace) -> int:
-    from engine.forge import ensure_environment, get_repo
+    from engine.forge import ensure_environment, open_repo
 
     ws, store = _open(args)
     with store:
-        repo = get_repo(store, args.repo)
+        repo = open_repo(ws, store, args.repo, _err)
         env, recipe = ensure_environment(ws, store, repo, backend=args.backend,
                                          base_image=args.base_image,
                                          wheelhouse=args.wheelhouse, log=_err,

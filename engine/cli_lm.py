@@ -40,7 +40,7 @@ def lm_settings(args: argparse.Namespace, ws: Workspace) -> LMSettings:
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    from engine.forge import get_repo
+    from engine.forge import open_repo
     from engine.statements import write_statements
 
     ws = Workspace.open(getattr(args, "workspace", None))
@@ -50,11 +50,13 @@ def cmd_statements(args: argparse.Namespace) -> int:
         raise UsageError("--mode lm needs a model: pass --model NAME (or use --mode tests / "
                          "--mode template, which need no model).")
     with Store.open(ws.db_path) as store:
-        repo = get_repo(store, args.repo)
+        def log(msg: str) -> None:
+            print(msg, file=sys.stderr, flush=True)
+
+        repo = open_repo(ws, store, args.repo, log)
         client = LMClient(settings) if mode == "lm" else None
         report = write_statements(store, repo.name, Path(repo.path), mode, client=client,
-                                  redo=args.redo, limit=args.max,
-                                  log=lambda m: print(m, file=sys.stderr, flush=True))
+                                  redo=args.redo, limit=args.max, log=log)
     out: dict[str, Any] = {"repo": repo.name, "mode": mode, **report.to_dict()}
     if args.json:
         print(json.dumps(out, indent=2))

@@ -106,14 +106,14 @@ def print_stages(s: Any) -> None:
 
 # ---------------------------------------------------------------------- bugfoundry mine
 def cmd_mine(args: argparse.Namespace) -> int:
-    from engine.cli import _dump, _open
+    from engine.cli import _dump, _err, _open
     from engine.environments.detect import detect_recipe
-    from engine.forge import get_repo
+    from engine.forge import open_repo
     from engine.strategies.pr_mirror import Mirror, outside_roots
 
-    _, store = _open(args)
+    ws, store = _open(args)
     with store:
-        repo = get_repo(store, args.repo)
+        repo = open_repo(ws, store, args.repo, _err)
         checks = store.base_checks(repo.name)
         env = store.get_environment(repo.name)
     roots = (env["recipe"] if env else detect_recipe(Path(repo.path))).source_roots

@@ -18,8 +18,12 @@ def print_summary(s: Any) -> None:
           f"{s.kept_total} validated, yield {s.yield_rate:.1%}")
     if s.already_done:
         print(f"  resumed: {s.already_done} already judged, {s.validated_now} validated now")
+    unstable = (f", {s.baseline_unstable} with ids that change between runs excluded"
+                if s.baseline_unstable else "")
     print(f"  baseline ({s.backend}): {s.baseline_passing}/{s.baseline_tests} tests pass "
-          f"stably, {s.baseline_flaky} flaky quarantined")
+          f"stably, {s.baseline_flaky} flaky quarantined{unstable}")
+    if s.map_problem:
+        print(f"  no test map ({s.map_problem}): every candidate ran the whole suite")
     if s.drop_reasons:
         reasons = ", ".join(f"{k} {v}" for k, v in s.drop_reasons.items())
         print(f"  dropped {s.dropped_total}: {reasons}")

@@ -27,3 +27,7 @@ class StoreError(BugfoundryError):
 
 class UsageError(BugfoundryError):
     """Bad command-line input (unknown strategy, unknown repo or instance, ...)."""
+
+
+class EnvironmentBrokenError(BugfoundryError):
+    """A built environment cannot run the tests (pytest missing or broken): rebuild it."""

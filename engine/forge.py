@@ -15,14 +15,22 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline, run_test_map
+from engine.baseline import (
+    DEFAULT_RUNS,
+    DEFAULT_TIMEOUT,
+    MapResult,
+    mark_unstable,
+    require_passing,
+    run_baseline,
+    run_test_map,
+)
 from engine.environments.base import Environment, make_environment
 from engine.environments.detect import detect_recipe
 from engine.errors import UsageError
 from engine.lm.client import LMClient, LMSettings
 from engine.mining import MiningConfig
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
-from engine.repos import make_worker_tree
+from engine.repos import ensure_copy, make_worker_tree
 from engine.selection import MODES, Planner
 from engine.store import Store
 from engine.strategies.combine import CombineConfig
@@ -61,6 +69,12 @@ def get_repo(store: Store, name: str) -> RepoRecord:
     return rec
 
 
+def open_repo(ws: Workspace, store: Store, name: str, log: Log = _quiet) -> RepoRecord:
+    """``get_repo`` for commands that read the workspace copy: a deleted or damaged copy is
+    restored from the recorded source at the recorded commit (said in one ``log`` line)."""
+    return ensure_copy(ws, get_repo(store, name), log)
+
+
 def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
     """Where a backend keeps the repo's environment (venv: the venv; docker: image metadata)."""
     root = ws.env_path(repo_name)
@@ -90,42 +104,76 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
         env.build(log=log)
         store.save_environment(repo.name, backend, recipe, str(env.root),
                                round(time.monotonic() - start, 2))
-    elif stored is None or stored["backend"] != backend:
-        store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
+    else:
+        if not env.generated_dir.is_dir():  # built before generated files were kept
+            env.save_generated()
+        if stored is None or stored["backend"] != backend:
+            store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
     return env, recipe
 
 
-def worker_trees(ws: Workspace, repo: RepoRecord, n: int, base: str | None = None
-                 ) -> list[Path]:
+def worker_trees(ws: Workspace, repo: RepoRecord, n: int, base: str | None = None, *,
+                 generated: Path | None) -> list[Path]:
     """``n`` private trees at the pinned commit, or at ``base`` (trees of their own, so the
-    pinned ones keep their warm state)."""
+    pinned ones keep their warm state), with the environment's ``generated`` files."""
     return [make_worker_tree(repo, ws.worker_path(repo.name, k if base is None else f"base-{k}"),
-                             base) for k in range(n)]
+                             base, generated) for k in range(n)]
 
 
 def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environment,
                     recipe: Recipe, *, runs: int = DEFAULT_RUNS,
                     timeout: float = DEFAULT_TIMEOUT, log: Log = _quiet,
                     fresh: bool = False) -> Baseline:
-    """Reuse the stored baseline for this commit and recipe, or run a new one (with its map)."""
+    """Reuse the stored baseline for this commit and recipe, or run a new one with its map.
+
+    The tracing run that makes the map collects the suite once more, so a test id that it
+    does not collect is unstable too. A map that cannot be made is remembered with its reason
+    and said at every forge (validation then runs the whole suite).
+    """
     existing = None if fresh else store.latest_baseline(repo.name, repo.commit, env.backend)
-    tree = make_worker_tree(repo, ws.worker_path(repo.name, 0))
+    tree = make_worker_tree(repo, ws.worker_path(repo.name, 0), generated=env.generated_dir)
+    env.session_args(tree)  # probes the environment: a broken one is refused before any run
     if existing is not None:
         baseline = existing
+        if store.test_map_problem(baseline.baseline_id) is None:  # traced by no run yet
+            _save_map(store, baseline, _trace(env, tree, recipe, baseline, timeout, log), log)
     else:
         baseline = run_baseline(env, tree, recipe, repo.name, repo.commit, runs=runs,
                                 timeout=timeout, log=log)
+        traced = _trace(env, tree, recipe, baseline, timeout, log)
+        if traced.run.collected:
+            mark_unstable(baseline, traced.run)
+        require_passing(baseline)
         store.save_baseline(baseline, recipe.hash, env.backend)
         log(f"baseline: {len(baseline.passing)}/{len(baseline.tests)} tests pass stably "
-            f"({len(baseline.flaky)} flaky quarantined), suite {baseline.seconds:.2f}s")
-    if store.load_test_map(baseline.baseline_id) is None:
-        tm = run_test_map(env, tree, recipe, timeout=max(timeout, 10 * baseline.seconds),
-                          log=log)
-        if tm is not None:
-            store.save_test_map(baseline.baseline_id, tm)
-            log(f"test map: {len(tm.functions)} functions executed by "
-                f"{len(tm.tests)} tests, traced in {tm.seconds:.2f}s")
+            f"({_excluded(baseline)}), suite {baseline.seconds:.2f}s")
+        _save_map(store, baseline, traced, log)
+    problem = store.test_map_problem(baseline.baseline_id)
+    if problem:
+        log(f"no test map: {problem}; every candidate runs the whole suite")
     return baseline
+
+
+def _excluded(baseline: Baseline) -> str:
+    flaky, unstable = len(baseline.flaky), len(baseline.unstable)
+    text = f"{flaky} flaky quarantined"
+    return text + (f", {unstable} with test ids that change between runs excluded"
+                   if unstable else "")
+
+
+def _trace(env: Environment, tree: Path, recipe: Recipe, baseline: Baseline, timeout: float,
+           log: Log) -> MapResult:
+    return run_test_map(env, tree, recipe, timeout=max(timeout, 10 * baseline.seconds), log=log)
+
+
+def _save_map(store: Store, baseline: Baseline, traced: MapResult, log: Log) -> None:
+    tm = traced.testmap
+    if tm is None:
+        store.save_test_map_problem(baseline.baseline_id, traced.problem)
+        return
+    store.save_test_map(baseline.baseline_id, tm)
+    log(f"test map: {len(tm.functions)} functions executed by {len(tm.tests)} tests, "
+        f"traced in {tm.seconds:.2f}s" + (f" ({tm.problem}; reclaimed)" if tm.problem else ""))
 
 
 def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
@@ -209,15 +257,18 @@ def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: R
                               suite_seconds=baseline.seconds,
                               slowest_test=max((t.duration for t in baseline.tests.values()),
                                                default=0.0))
-    root = Path(repo.path) if base is None else base_tree(ws, repo, base)
+    generated = env.generated_dir
+    root = Path(repo.path) if base is None else base_tree(ws, repo, base, generated=generated)
     planner = Planner(root, baseline, testmap, list_tree_files(root), recipe.source_roots)
-    return Validator(env, recipe, baseline, worker_trees(ws, repo, workers, base), config,
+    return Validator(env, recipe, baseline,
+                     worker_trees(ws, repo, workers, base, generated=generated), config,
                      planner, log=log)
 
 
-def base_tree(ws: Workspace, repo: RepoRecord, commit: str) -> Path:
+def base_tree(ws: Workspace, repo: RepoRecord, commit: str, *, generated: Path | None
+              ) -> Path:
     """The read-only tree at another commit: its baseline runs and its planner reads there."""
-    return make_worker_tree(repo, ws.worker_path(repo.name, "base"), commit)
+    return make_worker_tree(repo, ws.worker_path(repo.name, "base"), commit, generated)
 
 
 @dataclass
@@ -250,9 +301,62 @@ class ForgeSummary:
     mirror: dict[str, Any] = field(default_factory=dict)
     combine: dict[str, Any] = field(default_factory=dict)  # inputs, per kind, F2P relations
     interrupted: bool = False
+    baseline_unstable: int = 0  # tests excluded because their ids change between runs
+    map_problem: str = ""  # why there is no test map (every candidate runs the whole suite)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "nothing_forged": self.nothing_forged()}
+
+    def nothing_forged(self) -> str:
+        """Why this run forged nothing, in one line ("" when it kept something, or was
+        interrupted): a forge that ends with no instance must never look like success."""
+        if self.kept_total or self.interrupted:
+            return ""
+        if self.candidates:
+            top = ", ".join(f"{n} {r}" for r, n in list(self.drop_reasons.items())[:3])
+            first = next(iter(self.drop_reasons), "")
+            return (f"none of the {self.candidates} candidates was kept ({top})"
+                    + (f"; {ZERO_HINTS[first]}" if first in ZERO_HINTS else ""))
+        why: list[str] = []
+        if "procedural" in self.strategies:
+            why.append(f"procedural: {self._procedural_zero()}")
+        for strategy, d in self.lm.items():
+            why.append(f"{strategy}: {d.get('candidates', 0)} candidates from "
+                       f"{d.get('targets', 0)} target functions")
+        if "pr_mirror" in self.strategies:
+            m = self.mirror
+            why.append(f"pr_mirror: {m.get('fix_commits', 0)} fix commits in "
+                       f"{m.get('commits_scanned', 0)} commits scanned")
+        if "combine" in self.strategies:
+            why.append(f"combine: {self.combine.get('inputs', 0)} validated single-entity bugs "
+                       "to combine (it needs 2 in one file or module)")
+        return "no candidates: " + "; ".join(why)
+
+    def _procedural_zero(self) -> str:
+        if not self.entities:
+            return ("no function or class found in the library source (tests, docs, "
+                    "examples and packaging files are never mutated)")
+        skipped = self.entities_uncovered + self.entities_arid
+        if skipped >= self.entities:
+            text = (f"all {self.entities} functions and classes skipped: "
+                    f"{self.entities_uncovered} never executed by a test, "
+                    f"{self.entities_arid} arid")
+            return text + (f" (the test map is empty: {self.map_problem})"
+                           if self.map_problem else "")
+        return "no mutation site in the code the tests execute"
+
+
+# The first thing to try when every candidate of a run was dropped for this reason.
+ZERO_HINTS = {
+    "no_test_failed": "the tests do not notice these changes; try more candidates (--max) "
+                      "or another --seed",
+    "timeout": "the tests hang or are slow with these changes; try a larger --timeout",
+    "did_not_apply": "the candidates do not apply to the pinned commit",
+    "not_reproducible": "the failures depend on chance or test order; see `bugfoundry "
+                        "status` for the drop details",
+    "run_error": "pytest could not run; check the environment with `bugfoundry baseline "
+                 "REPO --fresh`",
+}
 
 
 @dataclass(frozen=True)
@@ -311,7 +415,7 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     start = time.monotonic()
     opts = options or ForgeOptions()
     hooks = hooks or ForgeHooks()
-    repo = get_repo(store, repo_name)
+    repo = open_repo(ws, store, repo_name, hooks.log)
     # The LM strategies need a model; PR mirroring's route c uses one when it is configured.
     wants_lm = any(s in LM_STRATEGIES for s in strategies) or (
         "pr_mirror" in strategies and opts.lm is not None and bool(opts.lm.model))
@@ -340,7 +444,8 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
                            baseline_passing=len(baseline.passing),
                            baseline_flaky=len(baseline.flaky), validation=opts.validation,
-                           backend=env.backend)
+                           backend=env.backend, baseline_unstable=len(baseline.unstable),
+                           map_problem=store.test_map_problem(baseline.baseline_id) or "")
     testmap = store.load_test_map(baseline.baseline_id)
     summary.mapped_functions = len(testmap.functions) if testmap else 0
     run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,
@@ -374,6 +479,8 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
         if summary.entities:
             log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
                 f"never executed by a test, {summary.entities_arid} skipped as arid")
+        if not selected and "procedural" in first:
+            log(f"procedural: no candidates: {summary._procedural_zero()}")
         run.validate(selected)
     if "pr_mirror" in strategies and not run.stopped:
         undo = opts.undo

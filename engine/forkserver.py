@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.environments.base import ProcResult
-from engine.models import MISSING, Recipe, TestOutcome, TestRun
+from engine.models import Recipe, TestRun
 from engine.selection import Swap
-from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report
+from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report, settle
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment, ServerProcess
@@ -58,14 +59,17 @@ class _Server:
         self.info: dict[str, Any] = {}
         self._buf = b""
         self._seq = 0
+        self._hypothesis = ""
 
     def _argv(self) -> list[str]:
         raise NotImplementedError
 
     def start(self) -> None:
         """Start the server; raise HotUnavailable when it cannot serve."""
+        self._hypothesis = tempfile.mkdtemp(prefix="bf-hypothesis-", dir=self.env.scratch_dir)
         env = {"PYTHONPATH": str(PLUGIN_DIR), "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONHASHSEED": "0", "PY_COLORS": "0"}
+               "PYTHONHASHSEED": "0", "PY_COLORS": "0",
+               "HYPOTHESIS_STORAGE_DIRECTORY": self._hypothesis}
         with contextlib.suppress(OSError):
             self.log_path.unlink()
         self.proc = self.env.spawn(self._argv(), cwd=self.tree, env=env,
@@ -102,6 +106,9 @@ class _Server:
         return self.proc is not None and self.proc.poll() is None
 
     def close(self) -> None:
+        if self._hypothesis:
+            shutil.rmtree(self._hypothesis, ignore_errors=True)
+            self._hypothesis = ""
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -170,8 +177,9 @@ class ForkServer(_Server):
     kind = "forkserver"
 
     def _argv(self) -> list[str]:
-        return ["python", "-m", "pytest", *BASE_ARGS, "-p", SERVER_PLUGIN, "--tb=no",
-                *self.recipe.pytest_args, *self.recipe.test_paths]
+        return ["python", "-m", "pytest", *BASE_ARGS, *self.env.session_args(self.tree),
+                "-p", SERVER_PLUGIN, "--tb=no", *self.recipe.pytest_args,
+                *self.recipe.test_paths]
 
     def _check(self, ready: dict[str, Any]) -> None:
         if not ready.get("hot"):
@@ -209,17 +217,13 @@ class ForkServer(_Server):
             raise HotUnavailable(f"could not swap the code in: {message}")
         if status not in ("ok", "timeout", "crashed"):
             raise HotUnavailable(f"fork server answered {reply}")
-        outcomes, _collected, errors, _finished = parse_report(lines)
-        if status == "crashed" and not outcomes:
+        rep = parse_report(lines)
+        if status == "crashed" and not rep.started:
             raise HotUnavailable(f"the forked child exited with {reply.get('exit')} before "
                                  "running a test")
-        for nid in tests:
-            if nid not in outcomes:
-                why = ("the test run was killed by the timeout before this test finished"
-                       if status == "timeout" else "the test process died before this test")
-                outcomes[nid] = TestOutcome(nid, MISSING, 0.0, why)
+        outcomes = settle(rep, tests, timed_out=status == "timeout", died=status == "crashed")
         run = TestRun(outcomes, int(reply.get("exit", 0)), float(reply.get("wall", 0.0)),
-                      status == "timeout", errors, "")
+                      status == "timeout", [], "", finished=rep.finished, chance=rep.chance)
         return HotResult(run, float(reply.get("cpu", 0.0)), str(status))
 
 

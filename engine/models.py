@@ -17,9 +17,12 @@ FAILED = "failed"
 ERROR = "error"  # setup/teardown error, or the test's module failed to collect
 SKIPPED = "skipped"
 XFAILED = "xfailed"
-MISSING = "missing"  # the test was not reported at all (collection broke, process died)
+# The test was not reported at all and nothing explains why (its id changed, the run was killed
+# before it): neither a failure nor a pass. A test that never ran because a collection error
+# covers it, or that was running when the process died, is ERROR instead (testrun.settle).
+MISSING = "missing"
 
-BAD_OUTCOMES = frozenset({FAILED, ERROR, MISSING})
+BAD_OUTCOMES = frozenset({FAILED, ERROR})
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,12 @@ class TestRun:
     timed_out: bool = False
     collection_errors: list[str] = field(default_factory=list)  # "path: message"
     output_tail: str = ""
+    collect_messages: dict[str, str] = field(default_factory=dict)  # where -> full error text
+    collected: list[str] = field(default_factory=list)  # ids collected ([] when not reported)
+    finished: bool = True  # the session reached its end (not killed, did not die)
+    chance: dict[str, list[str]] = field(default_factory=dict)  # test -> randomness it used
+    repeats: dict[str, tuple[int, int]] = field(default_factory=dict)  # test -> (runs, failed)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # test -> its parameters' hash
 
     def status(self, nodeid: str) -> str:
         o = self.outcomes.get(nodeid)
@@ -144,6 +153,7 @@ class Verdict:
     worker: str = ""
     path: str = ""  # how it was validated: hot | cold | full | none (engine/selection.py)
     cpu: float = 0.0  # CPU seconds of the test processes (0 when not measured)
+    collection_errors: dict[str, str] = field(default_factory=dict)  # where -> error text
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,9 @@ class BaselineTest:
     nodeid: str
     outcome: str  # the outcome when stable; "flaky" tests keep their first outcome here
     duration: float
-    flaky: bool = False
+    flaky: bool = False  # the outcome changed between runs
     outcomes: tuple[str, ...] = ()  # one per baseline run
+    unstable_id: bool = False  # not collected under this id in every run (ids from reprs, ...)
 
 
 @dataclass
@@ -166,15 +177,24 @@ class Baseline:
     tests: dict[str, BaselineTest]
     seconds: float = 0.0  # wall time of one full-suite run (median)
     created_at: str = ""
+    # parametrized test -> hash of its parameters in the first run (not stored: only used
+    # while the baseline is made, to compare with the tracing run)
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
     def passing(self) -> set[str]:
-        """Tests that passed in every run: the only ones that can become F2P or P2P."""
-        return {t.nodeid for t in self.tests.values() if not t.flaky and t.outcome == PASSED}
+        """Tests that passed in every run under the same id: the only ones that can become
+        F2P or P2P."""
+        return {t.nodeid for t in self.tests.values()
+                if not t.flaky and not t.unstable_id and t.outcome == PASSED}
 
     @property
     def flaky(self) -> set[str]:
         return {t.nodeid for t in self.tests.values() if t.flaky}
+
+    @property
+    def unstable(self) -> set[str]:
+        return {t.nodeid for t in self.tests.values() if t.unstable_id}
 
     @property
     def pass_rate(self) -> float:

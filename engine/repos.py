@@ -1,7 +1,10 @@
 """Repos: turn a path, git URL, git bundle or ``pypi:NAME==VER`` into a workspace-owned checkout.
 
 The user's own checkout is only ever read (cloned from); every later step works on the copy under
-``<workspace>/repos/<name>``, pinned to one commit.
+``<workspace>/repos/<name>``, pinned to one commit. A copy that was deleted is re-created from
+the recorded source at the recorded commit (``ensure_copy``). Validation works in private work
+trees cloned from the copy (``make_worker_tree``), which also get the files the environment
+build generated (``engine.generated``).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
+from engine import generated as gen
 from engine.environments.venv import installer_tail
 from engine.errors import RepoError
 from engine.models import RepoRecord
@@ -68,15 +73,18 @@ def sanitize_name(name: str) -> str:
 
 def add_repo(
     ws: Workspace, source: str, name: str | None = None, commit: str | None = None,
-    existing: RepoRecord | None = None,
+    existing: RepoRecord | None = None, log: Callable[[str], None] = lambda _m: None,
 ) -> RepoRecord:
-    """Make (or reuse) the workspace copy of ``source``, pinned to ``commit`` (default HEAD)."""
+    """Make (or reuse) the workspace copy of ``source``, pinned to ``commit`` (default HEAD).
+
+    Adding a repo again from the same source re-creates its copy when that was deleted.
+    """
     src = classify(source)
     repo_name = sanitize_name(name or src.default_name)
     dest = ws.repo_path(repo_name)
     if existing is not None:
         if existing.source == source and (commit is None or existing.commit.startswith(commit)):
-            return existing
+            return ensure_copy(ws, existing, log)
         raise RepoError(
             f"a repo named {repo_name!r} already exists (from {existing.source} @ "
             f"{existing.commit[:8]}).\nPass --name to add this one under another name."
@@ -85,14 +93,7 @@ def add_repo(
         shutil.rmtree(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{repo_name}-", dir=ws.repos_dir))
     try:
-        if src.kind == "pypi":
-            _snapshot_sdist(ws, src.value, tmp)
-        elif src.kind == "git":
-            _clone(src.value, tmp, what="clone")
-        elif src.kind == "bundle":
-            _clone(src.value, tmp, what="read the bundle")
-        else:
-            _from_path(Path(src.value), tmp)
+        _fetch(ws, src, tmp)
         pinned = _pin(tmp, commit, source)
         _require_tests(tmp, source)
         tmp.rename(dest)
@@ -100,6 +101,87 @@ def add_repo(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return RepoRecord(repo_name, source, src.kind, pinned, str(dest))
+
+
+def _fetch(ws: Workspace, src: Source, tmp: Path) -> None:
+    """Fill the empty directory ``tmp`` with a git checkout of ``src`` (HEAD not yet pinned)."""
+    if src.kind == "pypi":
+        _snapshot_sdist(ws, src.value, tmp)
+    elif src.kind == "git":
+        _clone(src.value, tmp, what="clone")
+    elif src.kind == "bundle":
+        _clone(src.value, tmp, what="read the bundle")
+    else:
+        _from_path(Path(src.value), tmp)
+
+
+# ---------------------------------------------------------------------- a lost copy
+def copy_problem(rec: RepoRecord) -> str:
+    """Why the workspace copy cannot be used as it is ("" when it can): deleted, emptied,
+    its ``.git`` gone or unreadable, or checked out at another commit."""
+    path = Path(rec.path)
+    if not path.is_dir() or not any(path.iterdir()):
+        return "missing"
+    if not (path / ".git").is_dir():
+        return "missing its .git"
+    # --git-dir: a broken .git must not make git look further up (a workspace in a checkout).
+    head = _git(["--git-dir", str(path / ".git"), "rev-parse", "-q", "--verify",
+                 "HEAD^{commit}"])
+    if head.returncode != 0:
+        return "broken (git cannot read it)"
+    if head.stdout.strip() != rec.commit:
+        return f"checked out at another commit ({head.stdout.strip()[:8]})"
+    return ""
+
+
+def ensure_copy(ws: Workspace, rec: RepoRecord,
+                log: Callable[[str], None] = lambda _m: None) -> RepoRecord:
+    """The record, its workspace copy restored from the recorded source at the recorded
+    commit if it was deleted or damaged (every step after ``repo add`` reads the copy)."""
+    problem = copy_problem(rec)
+    if problem:
+        restore_copy(ws, rec, problem)
+        log(f"workspace copy of {rec.name} was {problem}; restored from {rec.source} "
+            f"at {rec.commit[:8]}")
+    return rec
+
+
+def restore_copy(ws: Workspace, rec: RepoRecord, problem: str = "missing") -> None:
+    """Re-create the copy from ``rec.source`` at exactly ``rec.commit``, or say why not."""
+    dest = Path(rec.path)
+    what = f"the workspace copy of {rec.name} is {problem}"
+    if dest.parent.resolve() != ws.repos_dir.resolve():
+        raise RepoError(f"{what} and is not under this workspace's {ws.repos_dir} "
+                        f"(was the workspace moved?).\nAdd the repo again in this workspace: "
+                        f"bugfoundry repo add {rec.source} --name NEW_NAME")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{rec.name}-", dir=ws.repos_dir))
+    try:
+        _fetch(ws, classify(rec.source), tmp)
+        _pin_recorded(tmp, rec)
+        if dest.is_symlink() or dest.is_file():
+            dest.unlink()
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+    except RepoError as exc:
+        said = str(exc).splitlines()[0].rstrip(".")
+        raise RepoError(f"{what} and could not be restored at {rec.commit[:8]}: {said}.\n"
+                        "Make the source available again, or add it anew under another name: "
+                        f"bugfoundry repo add {rec.source} --name NEW_NAME") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pin_recorded(tree: Path, rec: RepoRecord) -> None:
+    """Check out ``rec.commit`` in a fresh fetch of the source; a snapshot (sdist, plain
+    directory) must re-create that very commit, so a changed source is caught, not used."""
+    if _git(["cat-file", "-e", f"{rec.commit}^{{commit}}"], cwd=tree).returncode == 0:
+        _pin(tree, rec.commit, rec.source)
+        return
+    head = _git(["log", "-1", "--format=%H %ce"], cwd=tree).stdout.split()
+    if head[1:] == [SNAPSHOT_ENV["GIT_COMMITTER_EMAIL"]]:  # a commit _init_snapshot made
+        raise RepoError(f"a new snapshot of {rec.source} is commit {head[0][:8]}, not the "
+                        f"recorded {rec.commit[:8]} (its files changed)")
+    raise RepoError(f"{rec.source} no longer has commit {rec.commit[:8]}")
 
 
 def _git(args: list[str], cwd: Path | None = None, timeout: float = 600,
@@ -157,8 +239,11 @@ def _snapshot_sdist(ws: Workspace, spec: str, dest: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     archive = _find_sdist(cache, pkg, version)
     if archive is None:
+        # The project itself as an sdist; its build dependencies (which pip needs for the
+        # metadata) may come as wheels: with ":all:" a build dependency that needs a Rust or
+        # C toolchain makes the download fail.
         res = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+            [sys.executable, "-m", "pip", "download", "--no-binary", pkg, "--no-deps",
              "-q", "-d", str(cache), f"{pkg}=={version}"],
             capture_output=True, text=True, timeout=600,
         )
@@ -225,29 +310,59 @@ def _require_tests(tree: Path, source: str) -> None:
                     "bugfoundry keeps only bugs a test catches; pick a repo that ships its tests.")
 
 
-def make_worker_tree(repo: RepoRecord, dest: Path, commit: str | None = None) -> Path:
-    """A private checkout of ``commit`` (default: the pinned one) for one validation worker.
+def make_worker_tree(repo: RepoRecord, dest: Path, commit: str | None = None,
+                     generated: Path | None = None) -> Path:
+    """A private checkout of ``commit`` (default: the pinned one) for one validation worker,
+    with the files the environment's build generated (``generated``, the environment's
+    ``generated_dir``), which resets keep.
 
     Reused across runs; a tree at another commit is switched in place (PR mirrors validate at
-    their fix commits), which is far cheaper than a new clone of a large repo.
+    their fix commits), which is far cheaper than a new clone of a large repo. A tree that no
+    longer works (it borrows the copy's objects, and the copy was deleted or re-created) is
+    cloned again.
     """
     target = commit or repo.commit
-    if not (dest / ".git").exists():
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        res = _git(["clone", "-q", "--shared", "--no-checkout", repo.path, str(dest)])
-        if res.returncode != 0:
-            raise RepoError(f"could not make a work tree for {repo.name}: {res.stderr.strip()}")
+    if not _tree_usable(repo, dest, target):
+        _clone_tree(repo, dest)
     if _git(["rev-parse", "HEAD"], cwd=dest).stdout.strip() != target:
         res = _git(["checkout", "-q", "--force", "--detach", target], cwd=dest)
         if res.returncode != 0:
             raise RepoError(f"could not check out {target[:8]}: {res.stderr.strip()}")
     reset_tree(dest)
+    gen.install(generated, dest)
     return dest
 
 
+def _tree_usable(repo: RepoRecord, tree: Path, target: str) -> bool:
+    """Whether ``tree`` is a clone of the current copy that can read its HEAD and ``target``.
+
+    ``clone --shared`` reads the copy's object store (``objects/info/alternates``): a copy
+    deleted or moved leaves the tree unable to read any commit, a reset silently failing.
+    """
+    git_dir = tree / ".git"
+    alternates = git_dir / "objects" / "info" / "alternates"
+    if not git_dir.is_dir() or not alternates.is_file():
+        return False
+    lines = alternates.read_text(encoding="utf-8", errors="replace").split()
+    objects = (Path(repo.path) / ".git" / "objects").resolve()
+    if not objects.is_dir() or [Path(p).resolve() for p in lines] != [objects]:
+        return False
+    res = _git(["--git-dir", str(git_dir), "rev-parse", "-q", "HEAD^{tree}",
+                f"{target}^{{tree}}"])
+    return res.returncode == 0
+
+
+def _clone_tree(repo: RepoRecord, dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    res = _git(["clone", "-q", "--shared", "--no-checkout", repo.path, str(dest)])
+    if res.returncode != 0:
+        raise RepoError(f"could not make a work tree for {repo.name}: {res.stderr.strip()}")
+
+
 def reset_tree(tree: Path) -> None:
-    """Back to the pinned commit exactly: tracked files restored, untracked ones removed."""
+    """Back to the tree's commit exactly: tracked files restored, untracked ones removed but
+    the build's generated files (see ``engine.generated``)."""
     _git(["reset", "-q", "--hard"], cwd=tree)
-    _git(["clean", "-q", "-f", "-d", "-x"], cwd=tree)
+    _git(["clean", "-q", "-f", "-d", "-x", *gen.keep_args(tree)], cwd=tree)

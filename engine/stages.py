@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.baseline import run_baseline
-from engine.errors import BaselineError
+from engine.errors import BaselineError, EnvironmentBrokenError
 from engine.forge import ForgeSummary, Log, base_tree, build_validator
 from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
@@ -26,6 +26,9 @@ from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_ro
 from engine.testmap import TestMap
 from engine.validation import Validator
 from engine.workspace import Workspace
+
+RUN_ERROR_LIMIT = 5  # run errors before any other verdict that stop a forge
+RUN_ERROR_STREAK = 25  # consecutive run errors that stop it at any point
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
@@ -55,6 +58,7 @@ class ForgeRun:
     selected: list[str] = field(default_factory=list)  # candidate ids, every stage
     gate: RealismGate | None = None  # forge --min-realism: drops low-scoring synthetic bugs
     _head: Validator | None = None
+    _ran_ok: bool = False  # some candidate of this run got a verdict other than run_error
     _paths: Counter[str] = field(default_factory=Counter)
     _off: set[str] = field(default_factory=set)
 
@@ -101,21 +105,41 @@ class ForgeRun:
                                         None, mode=self.validation, workers=1,
                                         timeout=self.timeout, log=self.log)
         results = validator.run(todo)
+        held: list[tuple[Candidate, Verdict]] = []  # run errors not stored yet (see below)
+
+        def record(cand: Candidate, verdict: Verdict) -> None:
+            if before_record is not None:
+                before_record(cand, verdict)
+            self.store.record_result(cand, verdict, baseline)
+            reasons[cand.candidate_id] = verdict.reason
+            self.summary.validated_now += 1
+            self.summary.kept_now += int(verdict.kept)
+            if self.on_verdict:
+                self.on_verdict(cand, verdict)
+
         try:
             for cand, raw in results:
                 verdict = (self.gate.judge(cand, raw)
                            if self.gate is not None and cand.strategy != "pr_mirror" else raw)
-                if before_record is not None:
-                    before_record(cand, verdict)
-                self.store.record_result(cand, verdict, baseline)
-                reasons[cand.candidate_id] = verdict.reason
-                self.summary.validated_now += 1
-                self.summary.kept_now += int(verdict.kept)
-                if self.on_verdict:
-                    self.on_verdict(cand, verdict)
+                if verdict.reason == "run_error":
+                    # pytest itself failed: the environment may be broken. Such verdicts are
+                    # held back, so a run stopped here leaves those candidates to retry.
+                    held.append((cand, verdict))
+                    self._check_run_errors(held)
+                    continue
+                self._ran_ok = True
+                for pair in held:
+                    record(*pair)
+                held.clear()
+                record(cand, verdict)
                 if self.should_stop is not None and self.should_stop():
                     self.summary.interrupted = True
                     break
+            else:
+                if held:
+                    self._check_run_errors(held, final=True)
+                for pair in held:
+                    record(*pair)
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
@@ -125,6 +149,20 @@ class ForgeRun:
             self._off |= {f"{kind}: {why}" for w in validator.workers
                           for kind, why in w.off.items()}
         return reasons
+
+    def _check_run_errors(self, held: list[tuple[Candidate, Verdict]],
+                          final: bool = False) -> None:
+        """Stop the forge when pytest cannot run at all: the first verdicts of a run (or a
+        long streak of them) all being run errors means the environment, not the
+        candidates, is at fault."""
+        first = not self._ran_ok
+        if (first and (len(held) >= RUN_ERROR_LIMIT or final)) or len(held) >= RUN_ERROR_STREAK:
+            detail = held[0][1].detail.splitlines()[0][:300] if held[0][1].detail else ""
+            raise EnvironmentBrokenError(
+                f"pytest could not run for {len(held)} candidates in a row in the "
+                f"{self.env.backend} environment of {self.repo.name}: {detail}\n"
+                f"Check it with: bugfoundry baseline {self.repo.name} --fresh (or rebuild it: "
+                f"bugfoundry env build {self.repo.name} --rebuild); nothing was stored for them.")
 
     def finish(self) -> None:
         self.summary.paths = dict(sorted(self._paths.items()))
@@ -158,7 +196,7 @@ class Bases:
             return stored[1]
         baseline = r.store.latest_baseline(r.repo.name, commit.sha, backend=r.env.backend)
         if baseline is None:
-            tree = base_tree(r.ws, r.repo, commit.sha)
+            tree = base_tree(r.ws, r.repo, commit.sha, generated=r.env.generated_dir)
             r.log(f"route b: baseline at {commit.sha[:10]} ({commit.subject[:50]}) ...")
             try:
                 baseline = run_baseline(r.env, tree, r.recipe, r.repo.name, commit.sha,

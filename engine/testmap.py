@@ -26,6 +26,7 @@ class TestMap:
     # so only the union over tests, ``covered_lines``, is complete)
     lines: dict[str, dict[str, set[int]]] = field(default_factory=dict)
     seconds: float = 0.0  # wall time of the tracing run
+    problem: str = ""  # what disturbed the tracing run (another tracer took the hook), if any
 
     @property
     def tests(self) -> set[str]:
@@ -83,6 +84,9 @@ def load_map_file(path: Path, seconds: float = 0.0) -> TestMap:
     """Read the tracing plugin's JSON output."""
     data = json.loads(path.read_text(encoding="utf-8"))
     tm = TestMap(seconds=seconds)
+    displaced = data.get("displaced") or []
+    if displaced:
+        tm.problem = f"another tracer took the trace hook: {', '.join(displaced)}"
     for test, rec in data.get("contexts", {}).items():
         for rel, qual, _first in rec.get("funcs", []):
             tm.functions.setdefault((rel, qual), set()).add(test)

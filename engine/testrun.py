@@ -7,10 +7,14 @@ pitfalls), while plugin hooks see every report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,21 +36,33 @@ if TYPE_CHECKING:
 PLUGIN_DIR = Path(__file__).parent / "pytest_support"
 PLUGIN_NAME = "bugfoundry_report"
 
-# Arguments every run gets: no cache writes into the tree, no random order, plain output.
-BASE_ARGS = ["-p", PLUGIN_NAME, "-p", "no:cacheprovider", "-p", "no:randomly", "--color=no",
-             "-q", "-rN"]
+# Arguments every run gets (plus the environment's ``session_args``): our reporter, plain output.
+BASE_ARGS = ["-p", PLUGIN_NAME, "--color=no", "-q", "-rN"]
+_CONFTEST_RE = re.compile(r"ImportError while loading conftest '([^']+)'")
 
 
-def parse_report(lines: Iterable[str]) -> tuple[dict[str, TestOutcome], list[str], list[str], bool]:
-    """Fold the plugin's JSON lines into (outcomes, collected ids, collection errors, finished)."""
+@dataclass
+class Report:
+    """What the reporter plugin wrote during one run, folded per test."""
+
+    outcomes: dict[str, TestOutcome] = field(default_factory=dict)
+    collected: list[str] = field(default_factory=list)
+    collect_errors: dict[str, str] = field(default_factory=dict)  # where ("" = session) -> text
+    finished: bool = False
+    started: list[str] = field(default_factory=list)  # in the order the tests began
+    chance: dict[str, list[str]] = field(default_factory=dict)  # test -> what it drew on
+    repeats: dict[str, tuple[int, int]] = field(default_factory=dict)  # test -> (runs, failed)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # parametrized test -> params
+
+
+def parse_report(lines: Iterable[str]) -> Report:
+    """Fold the plugin's JSON lines into per-test outcomes (pure; unit-tested)."""
     phases: dict[str, dict[str, str]] = {}
     durations: dict[str, float] = {}
     messages: dict[str, str] = {}
     xfail: set[str] = set()
     sub_failed: set[str] = set()
-    collected: list[str] = []
-    collect_errors: list[str] = []
-    finished = False
+    rep = Report()
     for raw in lines:
         raw = raw.strip()
         if not raw:
@@ -57,13 +73,20 @@ def parse_report(lines: Iterable[str]) -> tuple[dict[str, TestOutcome], list[str
             continue
         event = rec.get("event")
         if event == "collected":
-            collected = list(rec.get("nodeids", []))
+            rep.collected = list(rec.get("nodeids", []))
+            rep.fingerprints = dict(rec.get("fingerprints", {}))
         elif event == "collect_error":
-            collect_errors.append(f"{rec.get('nodeid') or '<session>'}: "
-                                  f"{last_line(rec.get('message', ''))}")
-            messages.setdefault("::collect::" + (rec.get("nodeid") or ""), rec.get("message", ""))
+            where = rec.get("nodeid") or ""
+            rep.collect_errors[where] = (rep.collect_errors.get(where, "") + "\n"
+                                         + rec.get("message", "")).strip()
         elif event == "finished":
-            finished = True
+            rep.finished = True
+        elif event == "start":
+            rep.started.append(rec["nodeid"])
+        elif event == "chance":
+            rep.chance[rec["nodeid"]] = list(rec.get("why", []))
+        elif event == "repeat":
+            rep.repeats[rec["nodeid"]] = (int(rec.get("runs", 0)), int(rec.get("failed", 0)))
         elif event == "test":
             nid = rec["nodeid"]
             when = rec["when"]
@@ -79,14 +102,64 @@ def parse_report(lines: Iterable[str]) -> tuple[dict[str, TestOutcome], list[str
                 xfail.add(nid)
             if outcome == "failed" and rec.get("message"):
                 messages[nid] = (messages.get(nid, "") + "\n" + rec["message"]).strip()
-    outcomes: dict[str, TestOutcome] = {}
     for nid, seen in phases.items():
-        outcomes[nid] = TestOutcome(nid, _fold(seen, nid in xfail, nid in sub_failed),
-                                    round(durations.get(nid, 0.0), 6), messages.get(nid, ""))
-    for nid in collected:
-        if nid not in outcomes:
-            outcomes[nid] = TestOutcome(nid, MISSING, 0.0, "test was collected but never reported")
-    return outcomes, collected, collect_errors, finished
+        rep.outcomes[nid] = TestOutcome(nid, _fold(seen, nid in xfail, nid in sub_failed),
+                                        round(durations.get(nid, 0.0), 6), messages.get(nid, ""))
+    return rep
+
+
+def covering_error(nodeid: str, collect_errors: dict[str, str]) -> str | None:
+    """The collection error that explains why ``nodeid`` never ran, if one does: an error in
+    its module (or class), in a package or conftest above it, or of the whole session."""
+    for where in collect_errors:
+        w = where.rstrip("/")
+        if not w or nodeid == w or nodeid.startswith(w + "::"):
+            return where
+        base = w.rsplit("/", 1)[0] + "/" if "/" in w else ""
+        if w.endswith(("/__init__.py", "/conftest.py")) or w in ("__init__.py", "conftest.py"):
+            if nodeid.startswith(base):
+                return where
+        elif not w.endswith(".py") and "::" not in w and nodeid.startswith(w + "/"):
+            return where  # a directory or package node
+    return None
+
+
+def settle(rep: Report, wanted: Sequence[str] | None, *, timed_out: bool,
+           died: bool) -> dict[str, TestOutcome]:
+    """Every wanted (or collected) test's outcome, including those that never reported.
+
+    A test that never reported is *failed* only with evidence: a collection error that covers
+    it (status ERROR, with that error's text), or being the test that was running when the
+    process died. Otherwise it is MISSING, which grades as neither failing nor passing: an id
+    that merely changed (object reprs, set order) is not a bug.
+    """
+    outcomes = dict(rep.outcomes)
+    finished = set(outcomes)
+    running = [n for n in rep.started if n not in finished]
+    names = list(wanted) if wanted is not None else list(rep.collected)
+    for nid in dict.fromkeys([*names, *running]):
+        if nid in outcomes:
+            continue
+        where = covering_error(nid, rep.collect_errors)
+        if where is not None:
+            text = f"collection failed ({where or 'session'}):\n{rep.collect_errors[where]}"
+            outcomes[nid] = TestOutcome(nid, ERROR, 0.0, text)
+        elif nid in running and timed_out:
+            outcomes[nid] = TestOutcome(nid, MISSING, 0.0, "the test run was killed by the "
+                                        "timeout while this test was running")
+        elif nid in running and died:
+            outcomes[nid] = TestOutcome(nid, ERROR, 0.0, "the test process died while this "
+                                        "test was running")
+        elif timed_out:
+            outcomes[nid] = TestOutcome(nid, MISSING, 0.0, "the test run was killed by the "
+                                        "timeout before this test ran")
+        elif died:
+            outcomes[nid] = TestOutcome(nid, MISSING, 0.0, "the test process died before this "
+                                        "test ran")
+        else:
+            outcomes[nid] = TestOutcome(nid, MISSING, 0.0, "not reported: its id is not in "
+                                        "this run (no collection error explains it)")
+    return outcomes
 
 
 def _fold(seen: dict[str, str], xfail: bool, sub_failed: bool) -> str:
@@ -123,35 +196,38 @@ def run_pytest(
     extra_args: Sequence[str] = (),
     extra_env: dict[str, str] | None = None,
     runner: Any = None,
+    hash_seed: int = 0,
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
 
     ``nodeids`` None runs the recipe's test paths (the whole suite). Bytecode writing is off so
-    a tree reset between candidates can never leave a stale ``.pyc`` behind.
+    a tree reset between candidates can never leave a stale ``.pyc`` behind; Hypothesis gets
+    an empty example database of its own, as in a fresh checkout.
     """
-    fd, report_path = tempfile.mkstemp(prefix="bf-report-", suffix=".jsonl",
-                                      dir=env.scratch_dir)
+    scratch = env.scratch_dir
+    fd, report_path = tempfile.mkstemp(prefix="bf-report-", suffix=".jsonl", dir=scratch)
     os.close(fd)
+    hypothesis_dir = tempfile.mkdtemp(prefix="bf-hypothesis-", dir=scratch)
+    selectfile = None
     try:
         # The environment adds the recipe's env and the tree's source roots itself.
         run_env = {
             "BUGFOUNDRY_REPORT": report_path,
             "PYTHONPATH": str(PLUGIN_DIR),
             "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
+            "PYTHONHASHSEED": str(hash_seed),
             "PY_COLORS": "0",
+            "HYPOTHESIS_STORAGE_DIRECTORY": hypothesis_dir,
             **(extra_env or {}),
         }
-        args = ["python", "-m", "pytest", *BASE_ARGS, f"--tb={tb}", *recipe.pytest_args,
-                *extra_args]
-        selectfile = None
+        args = ["python", "-m", "pytest", *BASE_ARGS, *env.session_args(tree), f"--tb={tb}",
+                *recipe.pytest_args, *extra_args]
         if nodeids is None:
             args += list(recipe.test_paths)
         elif len(nodeids) > 200:
             # Keep argv short: name the test files and let our plugin deselect the rest
             # (pytest's own @argsfile needs pytest >= 8.2; repos pin older ones).
-            fd2, selectfile = tempfile.mkstemp(prefix="bf-select-", suffix=".txt",
-                                              dir=env.scratch_dir)
+            fd2, selectfile = tempfile.mkstemp(prefix="bf-select-", suffix=".txt", dir=scratch)
             with os.fdopen(fd2, "w") as fh:
                 fh.write("\n".join(nodeids))
             run_env["BUGFOUNDRY_SELECT"] = selectfile
@@ -159,41 +235,48 @@ def run_pytest(
         else:
             args += list(nodeids)
         if runner is not None:  # a warm server: same session, forked from pre-imported pytest
-            request_env = {k: v for k, v in run_env.items() if k.startswith("BUGFOUNDRY_")}
+            request_env = {k: v for k, v in run_env.items()
+                           if k.startswith(("BUGFOUNDRY_", "HYPOTHESIS_"))}
             proc = runner.run(args[3:], env=request_env, timeout=timeout)
         else:
             proc = env.run(args, cwd=tree, env=run_env, timeout=timeout)
-        if selectfile:
-            os.unlink(selectfile)
         with open(report_path, encoding="utf-8", errors="replace") as fh:
-            outcomes, _collected, collect_errors, _finished = parse_report(fh)
-        tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-25:])
-        if nodeids is not None:
-            for nid in nodeids:  # selected tests that never ran (collection broke, kill, ...)
-                outcomes.setdefault(nid, TestOutcome(nid, MISSING, 0.0, _missing_reason(
-                    nid, collect_errors, proc.timed_out)))
-        return TestRun(outcomes, proc.returncode, proc.duration, proc.timed_out,
-                       collect_errors, tail)
+            rep = parse_report(fh)
+        output = (proc.stdout + "\n" + proc.stderr).strip()
+        tail = "\n".join(output.splitlines()[-25:])
+        _conftest_error(rep, proc.returncode, output, tree)
+        died = not rep.finished and not proc.timed_out
+        outcomes = settle(rep, nodeids, timed_out=proc.timed_out, died=died)
+        errors = [f"{w or '<session>'}: {last_line(t)}" for w, t in rep.collect_errors.items()]
+        return TestRun(outcomes, proc.returncode, proc.duration, proc.timed_out, errors, tail,
+                       collect_messages=dict(rep.collect_errors), collected=rep.collected,
+                       finished=rep.finished, chance=rep.chance, repeats=rep.repeats,
+                       fingerprints=rep.fingerprints)
     finally:
-        os.unlink(report_path)
+        for path in (report_path, selectfile):
+            if path:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        shutil.rmtree(hypothesis_dir, ignore_errors=True)
 
 
-def _missing_reason(nodeid: str, collect_errors: list[str], timed_out: bool) -> str:
-    if timed_out:
-        return "the test run was killed by the timeout before this test finished"
-    module = nodeid.split("::", 1)[0]
-    for err in collect_errors:
-        if err.startswith(module) or err.startswith("<session>"):
-            return "collection failed: " + err
-    if collect_errors:
-        return "collection failed: " + collect_errors[0]
-    return "test was not reported (it vanished from the run)"
+def _conftest_error(rep: Report, exit_code: int, output: str, tree: Path) -> None:
+    """A conftest that fails to import stops pytest before collection (usage error, exit 4),
+    so no reporter ever ran: record it as the collection error of the conftest's directory."""
+    if rep.collected or rep.outcomes or exit_code != 4:
+        return
+    m = _CONFTEST_RE.search(output)
+    if not m:
+        return
+    path = m.group(1)
+    with contextlib.suppress(ValueError):
+        path = Path(path).resolve().relative_to(Path(tree).resolve()).as_posix()
+    rep.collect_errors[path] = output[-6000:]
 
 
 def failure_text(run: TestRun, nodeid: str) -> str:
     """The failure output a curator reads for one test (or why it is missing)."""
     o = run.outcomes.get(nodeid)
     if o is None:
-        return _missing_reason(nodeid, run.collection_errors, run.timed_out)
+        return "not reported in this run"
     return o.message or f"{o.outcome}"
-

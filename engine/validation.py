@@ -4,14 +4,17 @@ Each worker thread owns one work tree (a clone of the pinned commit) and, for th
 warm fork server collected in that tree (``engine/forkserver.py``). ``engine/selection.py``
 plans each candidate: hot (fork, swap the changed functions in, run the covering tests), cold
 (diff on disk, a fresh pytest on the covering tests), full (diff on disk, the whole suite) or
-none (no test executes the change). A kept candidate is confirmed by re-running its first
-FAIL_TO_PASS tests with tracebacks, with the diff on disk. Threads only run processes;
-verdicts go back to the caller's thread, which is the one that writes to the store.
+none (no test executes the change). A candidate is kept only if it holds the way a harness
+checks it: its FAIL_TO_PASS tests, run alone in a fresh interpreter with the diff on disk and
+another hash seed, fail again (with tracebacks, the text a curator reads); a test that drew on
+unseeded randomness must fail in every one of several repetitions. Threads only run
+processes; verdicts go back to the caller's thread, which is the one that writes to the store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import queue
 import re
 import subprocess
@@ -37,7 +40,7 @@ from engine.models import (
 )
 from engine.repos import reset_tree
 from engine.selection import Plan, Planner
-from engine.testrun import failure_text, run_pytest
+from engine.testrun import failure_text, last_line, run_pytest
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
@@ -53,11 +56,13 @@ DROP_REASONS: dict[str, str] = {
     "low_realism": "validated, but its realism score is below forge --min-realism",
     "timeout": "the test run exceeded the per-candidate timeout (the bug hangs)",
     "run_error": "pytest itself could not run (usage or internal error)",
-    "not_reproducible": "the failures did not reproduce when re-run with tracebacks",
+    "not_reproducible": "the failures did not reproduce in a fresh interpreter (chance, "
+                        "hash seed, test order)",
 }
 
 _DIFF_PATH_RE = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
-MAX_FAILURE_TEXTS = 40
+FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their last lines
+CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, every one
 
 
 @dataclass
@@ -129,6 +134,25 @@ def grade(baseline: Baseline, run: TestRun,
         elif status == PASSED:
             p2p.append(nid)
     return f2p, p2p
+
+
+def vanished(baseline: Baseline, run: TestRun, selected: Sequence[str] | None = None
+             ) -> list[str]:
+    """Stable passing tests the run should have reported and did not, with nothing (no
+    collection error, no crash) to explain it: neither F2P nor P2P (pure)."""
+    names = baseline.passing if selected is None else set(selected) & baseline.passing
+    return sorted(n for n in names if run.status(n) == MISSING)
+
+
+def failure_texts(run: TestRun, tests: Sequence[str]) -> dict[str, str]:
+    """Every failing test's text: whole tracebacks for the first ones, the last lines after
+    (a run that fails hundreds of tests is read by its first failures)."""
+    out = {}
+    for i, nid in enumerate(tests):
+        text = failure_text(run, nid)
+        out[nid] = text[-3000:] if i < FULL_FAILURE_TEXTS else "\n".join(
+            text.strip().splitlines()[-3:])[-600:]
+    return out
 
 
 @dataclass
@@ -208,23 +232,12 @@ class Validator:
         assert plan.tests is not None
         try:
             res = server.run(plan.tests, plan.swaps, timeout=plan_timeout(plan, self.config))
-            verdict = self.judge(cid, res.run, plan)
-            verdict.path, verdict.cpu = "hot", res.cpu
-            if not verdict.kept:
-                return verdict
-            # Confirm with the diff on disk, so tracebacks show the patched source.
-            subset = verdict.fail_to_pass[:MAX_FAILURE_TEXTS]
-            _write_files(worker.tree, plan.patched)
-            try:
-                again = server.run(subset, plan.swaps, timeout=plan_timeout(plan, self.config),
-                                   tb=self.config.tb)
-            finally:
-                self._restore(worker.tree, plan.patched)
-            verdict.cpu += again.cpu
-            return self._confirmed(verdict, subset, again.run)
         except HotUnavailable as exc:
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
             return None
+        verdict = self.judge(cid, res.run, plan)
+        verdict.path, verdict.cpu = "hot", res.cpu
+        return self.confirm(verdict, plan, worker) if verdict.kept else verdict
 
     def _started(self, worker: Worker, kind: type[ForkServer] | type[WarmServer]
                  ) -> ForkServer | WarmServer | None:
@@ -268,68 +281,91 @@ class Validator:
                                  tb="no")
             verdict = self.judge(cid, run, plan)
             verdict.path = "warm" if warm is not None else plan.mode
-            if verdict.kept:
-                subset = verdict.fail_to_pass[:MAX_FAILURE_TEXTS]
-                try:
-                    again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
-                                       tb=self.config.tb, runner=warm)
-                except HotUnavailable:
-                    again = run_pytest(self.env, tree, self.recipe, subset, timeout=timeout,
-                                       tb=self.config.tb)
-                verdict = self._confirmed(verdict, subset, again)
         finally:
             reset_tree(tree)
-        return verdict
+        return self.confirm(verdict, plan, worker) if verdict.kept else verdict
 
-    def _confirmed(self, verdict: Verdict, subset: list[str], run: TestRun) -> Verdict:
-        """Keep the F2P tests whose failure reproduced, with their tracebacks.
+    def confirm(self, verdict: Verdict, plan: Plan, worker: Worker) -> Verdict:
+        """Keep the candidate only if it holds as a harness would see it.
 
-        The verdict run uses ``--tb=no`` because formatting hundreds of tracebacks costs more
-        than the tests; this second, small run yields the output a curator reads and proves
-        the failures reproduce. F2P tests that pass here are non-deterministic and dropped.
+        The verdict run may be a forked child with swapped code, at hash seed 0, among other
+        tests. Here the FAIL_TO_PASS tests run alone in a new interpreter with the diff on
+        disk and another hash seed, as ``bugfoundry verify`` and a harness's no-op check run
+        them; this run's tracebacks are what the curator reads. A test that passes here, or
+        is not reported, depends on chance or on test order and is not FAIL_TO_PASS. A test
+        that failed but drew on unseeded randomness (or Hypothesis) runs again
+        ``CHANCE_REPEATS`` times with fresh randomness and stays only if it fails every time.
         """
-        unstable = {n for n in subset if run.status(n) == PASSED}
-        f2p = [n for n in verdict.fail_to_pass if n not in unstable]
-        if not f2p:
-            return Verdict(verdict.candidate_id, False, "not_reproducible",
-                           f"{len(subset)} failing tests passed when re-run",
-                           tests_run=verdict.tests_run, path=verdict.path, cpu=verdict.cpu)
-        verdict.fail_to_pass = f2p
-        verdict.failures = {n: failure_text(run, n)[-3000:] for n in f2p[:MAX_FAILURE_TEXTS]}
-        if unstable:
-            verdict.detail += f"; {len(unstable)} non-reproducible failures removed"
+        tree, f2p = worker.tree, verdict.fail_to_pass
+        timeout = max(10.0, 2.0 * self.config.suite_seconds + plan_timeout(
+            Plan("cold", "", f2p, sum(self.baseline.tests[n].duration for n in f2p
+                                      if n in self.baseline.tests)), self.config))
+        seeds = _seeds(verdict.candidate_id)
+        reset_tree(tree)
+        try:
+            _write_files(tree, plan.patched)
+            run = run_pytest(self.env, tree, self.recipe, f2p, timeout=timeout,
+                             tb=self.config.tb, hash_seed=seeds[0],
+                             extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1"})
+            if run.timed_out:
+                return self._dropped(verdict, "timeout", f"the confirming run in a fresh "
+                                     f"interpreter was killed after {timeout:.0f}s")
+            failing = [n for n in f2p if run.status(n) in BAD_OUTCOMES]
+            chancy = [n for n in failing if n in run.chance]
+            if chancy:
+                again = run_pytest(self.env, tree, self.recipe, chancy,
+                                   timeout=timeout * CHANCE_REPEATS, tb="no",
+                                   hash_seed=seeds[1],
+                                   extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
+                lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
+                         or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
+                failing = [n for n in failing if n not in lucky]
+        finally:
+            reset_tree(tree)
+        dropped = len(f2p) - len(failing)
+        if not failing:
+            return self._dropped(verdict, "not_reproducible",
+                                 f"none of {len(f2p)} FAIL_TO_PASS tests failed again in a "
+                                 "fresh interpreter" + (f" (drew on chance: {chancy[0]})"
+                                                        if chancy else ""))
+        verdict.fail_to_pass = failing
+        verdict.failures = failure_texts(run, failing)
+        verdict.collection_errors = {w: t[-6000:] for w, t in run.collect_messages.items()}
+        verdict.detail = f"{len(failing)} FAIL_TO_PASS, {len(verdict.pass_to_pass)} PASS_TO_PASS"
+        if dropped:
+            verdict.detail += (f"; {dropped} failures did not hold in a fresh interpreter "
+                               "(chance or test order) and are not FAIL_TO_PASS")
         return verdict
+
+    @staticmethod
+    def _dropped(verdict: Verdict, reason: str, detail: str) -> Verdict:
+        return Verdict(verdict.candidate_id, False, reason, detail,
+                       tests_run=verdict.tests_run, path=verdict.path, cpu=verdict.cpu)
 
     def judge(self, cid: str, run: TestRun, plan: Plan | None = None) -> Verdict:
         selected = plan.tests if plan is not None else None
         f2p, p2p = grade(self.baseline, run, selected)
-        ran = sorted(run.outcomes)
+        ran = sorted(n for n, o in run.outcomes.items() if o.outcome != MISSING)
         if run.timed_out:
-            done = sum(1 for n in f2p if run.status(n) != "missing")
+            done = sum(1 for n in f2p if run.status(n) != MISSING)
             limit = plan_timeout(plan, self.config) if plan else self.config.full_timeout
             return Verdict(cid, False, "timeout",
                            f"killed after {limit:.0f}s; {done} tests had already failed",
                            tests_run=ran)
-        reported = [o for o in run.outcomes.values() if o.outcome != MISSING]
-        if not reported and run.exit_code in (3, 4) and not run.collection_errors:
-            return Verdict(cid, False, "run_error", run.output_tail[-1000:], tests_run=ran)
+        if not ran and not run.collect_messages and run.exit_code != 5:
+            why = last_line(run.output_tail) or f"exit code {run.exit_code}"
+            return Verdict(cid, False, "run_error",
+                           f"pytest reported no test (exit code {run.exit_code}): {why}",
+                           tests_run=ran)
+        lost = vanished(self.baseline, run, selected)
+        note = f"; {len(lost)} selected tests were not reported (ids changed?)" if lost else ""
         if not f2p:
-            return Verdict(cid, False, "no_test_failed", f"{len(p2p)} tests passed",
+            return Verdict(cid, False, "no_test_failed", f"{len(p2p)} tests passed{note}",
                            pass_to_pass=p2p, tests_run=ran)
-        failures = {n: failure_text(run, n)[-3000:] for n in f2p[:MAX_FAILURE_TEXTS]}
-        return Verdict(cid, True, "kept", f"{len(f2p)} FAIL_TO_PASS, {len(p2p)} PASS_TO_PASS",
-                       fail_to_pass=f2p, pass_to_pass=p2p, tests_run=ran, failures=failures)
-
-    def _restore(self, tree: Path, patched: dict[str, str | None]) -> None:
-        """Put the original text back after an on-disk confirm (no git call on the hot path)."""
-        for rel in patched:
-            original = self.planner.original(rel)
-            target = tree / rel
-            if original is None:
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()
-            else:
-                target.write_text(original, encoding="utf-8")
+        return Verdict(cid, True, "kept", f"{len(f2p)} FAIL_TO_PASS, {len(p2p)} PASS_TO_PASS"
+                       f"{note}", fail_to_pass=f2p, pass_to_pass=p2p, tests_run=ran,
+                       failures=failure_texts(run, f2p),
+                       collection_errors=dict(run.collect_messages))
 
     # ------------------------------------------------------------------ many candidates
     def run(self, candidates: Iterable[Candidate],
@@ -380,6 +416,14 @@ class Validator:
             return self.validate(cand, worker)
         finally:
             self._free.put(worker)
+
+
+def _seeds(candidate_id: str) -> tuple[int, int]:
+    """Two non-zero hash seeds of the candidate's own (not 0, the verdict run's): the check
+    is repeatable for a candidate and differs between candidates."""
+    digest = hashlib.sha256(candidate_id.encode()).digest()
+    return (1 + int.from_bytes(digest[:4], "big") % (2**32 - 2),
+            1 + int.from_bytes(digest[4:8], "big") % (2**32 - 2))
 
 
 def _write_files(tree: Path, patched: dict[str, str | None]) -> None:

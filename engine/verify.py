@@ -13,6 +13,7 @@ buggy state already.
 
 from __future__ import annotations
 
+import random
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -22,9 +23,10 @@ from typing import Any
 from engine.diffs import reverse_patch
 from engine.errors import UsageError
 from engine.forge import ensure_environment, get_repo
+from engine.generated import keep_args
 from engine.importing import REQUIRED, read_rows
-from engine.models import PASSED
-from engine.repos import make_worker_tree, reset_tree
+from engine.models import BAD_OUTCOMES, PASSED, TestRun
+from engine.repos import ensure_copy, make_worker_tree, reset_tree
 from engine.store import Store
 from engine.testrun import run_pytest
 from engine.workspace import Workspace
@@ -39,6 +41,7 @@ class RowCheck:
     passing_with_fix: int = 0
     tests_with_fix: int = 0
     start: str = ""  # how the buggy state was made: "branch" (checked out), or a diff applied
+    fixed_run: str = ""  # "own", or "shared": an earlier row's run of the very same fixed tree
     problems: list[str] = field(default_factory=list)
 
 
@@ -97,16 +100,25 @@ def _git(tree: Path, *args: str, stdin: str | None = None) -> str:
 
 def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
                 timeout: float = 600.0, log: Callable[[str], None] = lambda s: None,
-                branches: Path | None = None) -> Iterator[RowCheck]:
+                branches: Path | None = None, share: bool = True) -> Iterator[RowCheck]:
     """Replay each row; ``branches`` is the export's ``PATH.repos`` (instance branches), so
-    the buggy state is checked out as a harness would; without it the bug diff is applied."""
+    the buggy state is checked out as a harness would; without it the bug diff is applied.
+
+    With the fix applied, most rows of a repo leave the very same tree (the clean commit):
+    with ``share`` its tests run once per distinct tree (identified by git's tree hash) and
+    the outcomes serve every row whose tests they include, instead of one near-full suite
+    run per row.
+    """
     envs: dict[str, Any] = {}
+    fixed_runs: dict[tuple[str, str], TestRun] = {}
     for row in rows:
         check = RowCheck(row["instance_id"], True, f2p=len(row["FAIL_TO_PASS"]))
         repo = get_repo(store, row["repo"])
         if repo.name not in envs:
+            ensure_copy(ws, repo, log)
             env, recipe = ensure_environment(ws, store, repo, log=log)
-            tree = make_worker_tree(repo, ws.worker_path(repo.name, "verify"))
+            tree = make_worker_tree(repo, ws.worker_path(repo.name, "verify"),
+                                    generated=env.generated_dir)
             envs[repo.name] = (env, recipe, tree)
         env, recipe, tree = envs[repo.name]
         reset_tree(tree)
@@ -124,27 +136,50 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
                 check.problems.append(f"could not {what}: {err}")
         if check.ok:
             f2p, p2p = list(row["FAIL_TO_PASS"]), list(row["PASS_TO_PASS"])
-            buggy = run_pytest(env, tree, recipe, f2p, timeout=timeout, tb="no")
-            still = [t for t in f2p if buggy.status(t) == PASSED]
+            seed = random.SystemRandom().randrange(1, 2**32 - 1)  # any hash seed must do
+            _git(tree, "add", "-A")  # the row's files, so what the tests write can be cleaned
+            buggy = run_pytest(env, tree, recipe, f2p, timeout=timeout, tb="no", hash_seed=seed)
+            # A harness grades the fix in a fresh checkout: nothing the buggy run wrote stays.
+            _git(tree, "clean", "-q", "-f", "-d", "-x", *keep_args(tree))
+            still = [t for t in f2p if buggy.status(t) not in BAD_OUTCOMES]
             check.f2p_failing_with_bug = len(f2p) - len(still)
             if still:
                 check.ok = False
-                check.problems.append(f"{len(still)} FAIL_TO_PASS pass with the bug: {still[0]}")
+                how = "pass" if buggy.status(still[0]) == PASSED else "do not fail"
+                check.problems.append(f"{len(still)} FAIL_TO_PASS {how} with the bug "
+                                      f"(hash seed {seed}): {still[0]}")
             err = _git(tree, "apply", "--whitespace=nowarn", "-", stdin=fix)
             if err:
                 check.ok = False
                 check.problems.append(f"could not apply the fix: {err}")
             else:
-                fixed = run_pytest(env, tree, recipe, f2p + p2p, timeout=timeout, tb="no")
+                key = (repo.name, _tree_hash(tree))
+                fixed = fixed_runs.get(key) if share and key[1] else None
+                if fixed is not None and set(f2p + p2p) <= set(fixed.outcomes):
+                    check.fixed_run = "shared"
+                else:
+                    fixed = run_pytest(env, tree, recipe, f2p + p2p, timeout=timeout,
+                                       tb="no", hash_seed=seed)
+                    fixed_runs[key] = fixed
+                    check.fixed_run = "own"
                 bad = [t for t in f2p + p2p if fixed.status(t) != PASSED]
                 check.tests_with_fix = len(f2p) + len(p2p)
                 check.passing_with_fix = check.tests_with_fix - len(bad)
                 if bad:
                     check.ok = False
                     check.problems.append(f"{len(bad)} tests fail with the fix: {bad[0]}")
-        _git(tree, "checkout", "-q", "--force", repo.commit)
-        reset_tree(tree)
+        # Back to the pinned commit, the generated files too (a base_commit may track one).
+        make_worker_tree(repo, tree, generated=env.generated_dir)
         yield check
+
+
+def _tree_hash(tree: Path) -> str:
+    """Git's hash of the work tree's tracked and new files ("" when git cannot say)."""
+    if _git(tree, "add", "-A"):
+        return ""
+    res = subprocess.run(["git", "write-tree"], cwd=tree, capture_output=True, text=True,
+                         timeout=120)
+    return res.stdout.strip() if res.returncode == 0 else ""
 
 
 def check_dict(check: RowCheck) -> dict[str, Any]:

@@ -86,6 +86,9 @@ class ForgeJob:
                       f"{self.validated} this run{rate.replace('(', '(yield ')}")
         if self.finished:
             how = "cancelled" if self.summary and self.summary.interrupted else "done"
+            nothing = self.summary.nothing_forged() if self.summary else ""
+            if nothing:  # a forge that kept nothing says why, never just "done"
+                return f"{head}: nothing forged: {nothing}"
             return f"{head} {how}: {counts}"
         if not self.total:
             return f"{head}: {self.phase}"
@@ -129,6 +132,8 @@ def apply_event(job: ForgeJob, event: ForgeEvent) -> None:
         job.error = d.get("error")
         if job.error:
             job.log.append(f"error: {job.error}")
+        elif job.summary is not None and job.summary.nothing_forged():
+            job.log.append(f"nothing forged: {job.summary.nothing_forged()}")
 
 
 def run_forge(app: Any, job: ForgeJob) -> None:

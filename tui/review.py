@@ -32,36 +32,62 @@ LIB_FRAME = re.compile(r"^(\S*/)(site-packages|dist-packages|lib/python3\.\d+)/(
 FRAME_LINE = re.compile(r"^\S+\.py:\d+: ")
 
 
+SHOWN_FAILURES = 40  # tracebacks shown; the rest are folded into one line (all are stored)
+
+
 def failure_lines(
-    failures: dict[str, str], diff: ParsedDiff
+    failures: dict[str, str], diff: ParsedDiff, collection_errors: dict[str, str] | None = None
 ) -> tuple[list[Text], dict[int, Frame]]:
-    """Each F2P test's traceback as lines, and which lines are frames through the diff."""
+    """The collection errors first (the real failure when a bug breaks an import), then each
+    F2P test's traceback as lines, and which lines are frames through the diff."""
     lines: list[Text] = []
     frames: dict[int, Frame] = {}
-    if not failures:
+    for where, text in (collection_errors or {}).items():
+        lines.append(Text(f"✖ collection error in {where or 'the session'}", style="bold red"))
+        _output_lines(text, diff, lines, frames)
+    if collection_errors:  # the tests they stopped are listed, not their copies of the error
+        stopped = [n for n, o in failures.items() if o.startswith("collection failed")]
+        if stopped:
+            lines.append(Text(f"{len(stopped)} FAIL_TO_PASS tests did not run because of it: "
+                              + ", ".join(stopped[:5]) + (" ..." if len(stopped) > 5 else ""),
+                              style="yellow"))
+            lines.append(Text(""))
+        failures = {n: o for n, o in failures.items() if n not in set(stopped)}
+    if not failures and not collection_errors:
         lines.append(Text("(no failure output was recorded)", style="dim"))
-    for nodeid, output in failures.items():
+    shown = list(failures.items())[:SHOWN_FAILURES]
+    for nodeid, output in shown:
         lines.append(Text(f"● {nodeid}", style="bold red"))
-        in_lib = False  # inside a frame of an installed package (pytest's own, a dependency)
-        for raw in output.splitlines():
-            frame = find_frame(raw, diff)
-            lib = LIB_FRAME.match(raw)
-            if frame is not None:
-                in_lib = False
-                frames[len(lines)] = frame
-                mark = "  ◀ in the diff" if frame.in_hunk else "  ◀ changed file"
-                lines.append(Text(raw + mark, style="bold yellow" if frame.in_hunk else "yellow"))
-            elif lib:
-                in_lib = True
-                lines.append(Text(f"{lib.group(2)}/{lib.group(3)}", style="dim"))
-            elif raw.startswith("E "):
-                lines.append(Text(raw, style="red"))
-            else:
-                if FRAME_LINE.match(raw):
-                    in_lib = False
-                lines.append(Text(raw, style="dim" if in_lib else ""))
-        lines.append(Text(""))
+        _output_lines(output, diff, lines, frames)
+    folded = len(failures) - len(shown)
+    if folded:
+        lines.append(Text(f"… {folded} more failing tests folded (all stored: "
+                          "`bugfoundry show ID` prints them)", style="bold"))
     return lines, frames
+
+
+def _output_lines(output: str, diff: ParsedDiff, lines: list[Text],
+                  frames: dict[int, Frame]) -> None:
+    """One test's (or collection error's) output, frames through the diff marked."""
+    in_lib = False  # inside a frame of an installed package (pytest's own, a dependency)
+    for raw in output.splitlines():
+        frame = find_frame(raw, diff)
+        lib = LIB_FRAME.match(raw)
+        if frame is not None:
+            in_lib = False
+            frames[len(lines)] = frame
+            mark = "  ◀ in the diff" if frame.in_hunk else "  ◀ changed file"
+            lines.append(Text(raw + mark, style="bold yellow" if frame.in_hunk else "yellow"))
+        elif lib:
+            in_lib = True
+            lines.append(Text(f"{lib.group(2)}/{lib.group(3)}", style="dim"))
+        elif raw.startswith("E "):
+            lines.append(Text(raw, style="red"))
+        else:
+            if FRAME_LINE.match(raw):
+                in_lib = False
+            lines.append(Text(raw, style="dim" if in_lib else ""))
+    lines.append(Text(""))
 
 
 class ReviewScreen(CurationScreen):
@@ -123,7 +149,8 @@ class ReviewScreen(CurationScreen):
             return
         self.instance_id = instance_id  # (the header title stays: changing it costs a layout)
         self.diff = parse_patch(rec["patch"] or "")
-        lines, self.frames = failure_lines(rec["failures"], self.diff)
+        lines, self.frames = failure_lines(rec["failures"], self.diff,
+                                           (rec.get("meta") or {}).get("collection_errors"))
         self.failures = TextLines(lines)
         self.jump_at = None
         self._show_diff()

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -23,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from engine import generated
 from engine.errors import UsageError
 from engine.models import Recipe
 
 BACKENDS = ("venv", "docker")
 MARKER = "env.json"  # records the recipe hash the environment was built from
 LOCK = ".build.lock"
+GENERATED = "generated"  # under the root: source files the build wrote into the repo
 
 
 @dataclass
@@ -65,6 +68,8 @@ class Environment(ABC):
         self._root = Path(root).resolve()
         self.repo_root = Path(repo_root).resolve()
         self.recipe = recipe
+        self._session: list[str] | None = None
+        self._session_lock = threading.Lock()
 
     @property
     def root(self) -> Path:
@@ -95,6 +100,10 @@ class Environment(ABC):
             self.marker_path.unlink(missing_ok=True)
             started = time.monotonic()
             self._build(log)
+            files = self.save_generated()
+            if files:
+                log(f"the build generated {len(files)} source file(s) the work trees get: "
+                    f"{', '.join(files[:3])}{' ...' if len(files) > 3 else ''}")
             record = {
                 "recipe_hash": self.recipe.hash,
                 "backend": self.backend,
@@ -103,6 +112,42 @@ class Environment(ABC):
                 "build_seconds": round(time.monotonic() - started, 1),
             }
             self.marker_path.write_text(json.dumps(record, indent=2))
+
+    def session_args(self, cwd: Path) -> list[str]:
+        """The pytest arguments every run here needs (``engine/environments/probe.py``);
+        the environment is probed on first use, which also proves pytest runs in it."""
+        with self._session_lock:
+            if self._session is None:
+                from engine.environments.detect import pytest_addopts
+                from engine.environments.probe import probe_environment, session_args
+
+                probe = probe_environment(self, cwd, self.repo_root.name)
+                self._session = session_args(probe, pytest_addopts(self.repo_root))
+            return list(self._session)
+
+    @property
+    def generated_dir(self) -> Path:
+        """The source files the build wrote into the repo (setuptools-scm's version file),
+        laid out as in the repo: the work trees get them (``engine.generated``)."""
+        return self._root / GENERATED
+
+    def save_generated(self) -> list[str]:
+        """Keep what the build generated in ``generated_dir`` (replacing what an earlier
+        build kept); returns the files, relative to the repo."""
+        self._root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{GENERATED}-", dir=self._root))
+        try:
+            files = self._collect_generated(tmp)
+            shutil.rmtree(self.generated_dir, ignore_errors=True)
+            tmp.rename(self.generated_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return files
+
+    def _collect_generated(self, dest: Path) -> list[str]:
+        """Copy the build's generated sources into ``dest``: by default the build ran on
+        this host in ``repo_root``, so they are its new untracked files."""
+        return generated.collect(self.repo_root, dest, self.recipe.source_roots)
 
     def terminate_all(self) -> None:
         """Kill every command this process is still running (validation cancelled)."""

@@ -75,6 +75,17 @@ def detect_recipe(repo_root: Path, python: str | None = None) -> Recipe:
     return recipe
 
 
+def pytest_addopts(repo_root: Path) -> str:
+    """The ``addopts`` of the pytest config pytest itself would read in ``repo_root``."""
+    root = Path(repo_root)
+    notes: list[str] = []
+    ini, _where = _pytest_ini(root, _load_toml(root / "pyproject.toml", notes),
+                              _load_ini(root / "setup.cfg", notes),
+                              _load_ini(root / "tox.ini", notes))
+    value = ini.get("addopts", "")
+    return " ".join(value) if isinstance(value, list) else str(value or "")
+
+
 # ---------------------------------------------------------------- file loading
 
 
@@ -288,6 +299,9 @@ def _test_paths(root: Path, testpaths: Any, notes: list[str]) -> list[str]:
             notes.append(f"test paths: {' '.join(existing)} (pytest testpaths)")
             return existing
     dirs = [d for d in ("tests", "test") if (root / d).is_dir()]
+    if not dirs and (root / "tests.py").is_file():  # pytest's default patterns miss it
+        notes.append("test paths: tests.py (a single test module at the root)")
+        return ["tests.py"]
     notes.append(
         f"test paths: {' '.join(dirs)} (directory)"
         if dirs

@@ -23,9 +23,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import io
 import json
 import os
 import subprocess
+import tarfile
 import threading
 import time
 import weakref
@@ -34,12 +36,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import generated
 from engine.environments.base import Environment, ProcResult, ServerProcess, tree_pythonpath
 from engine.environments.docker_exec import ExecHandle, ExecProcess, run_exec, start_exec
 from engine.environments.docker_image import (
     FORMAT,
     IMAGE_PREFIX,
     LABEL,
+    TESTBED,
     VENV,
     DockerSettings,
     ImageBuild,
@@ -56,6 +60,16 @@ from engine.testrun import PLUGIN_DIR
 
 KILL_GRACE = 15.0  # past a command's timeout: restart its container if it still runs
 PATH_IN = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Lists the .py files under the source roots of /testbed (argv: /testbed, roots...).
+_LIST_SOURCES = (
+    "import os, sys\n"
+    "top = sys.argv[1]\n"
+    "for root in sys.argv[2:]:\n"
+    "    for d, _, fs in os.walk(os.path.join(top, root)):\n"
+    "        for f in fs:\n"
+    "            if f.endswith('.py'):\n"
+    "                print(os.path.relpath(os.path.join(d, f), top))\n"
+)
 
 _LIVE_ENVS: weakref.WeakSet[DockerEnvironment] = weakref.WeakSet()
 
@@ -165,6 +179,48 @@ class DockerEnvironment(Environment):
         # Remembered only once an image was built from them (a typo must not stick).
         if self._save_settings or not self.settings_path.exists():
             self.settings_path.write_text(json.dumps(asdict(self.settings), indent=2))
+
+    def _collect_generated(self, dest: Path) -> list[str]:
+        """The build ran in the image's ``/testbed`` (the pinned commit's tracked files): its
+        other sources under the source roots are what it generated; copy them out to
+        ``dest``, as the work trees mounted from the host need them too."""
+        import docker.errors
+
+        roots = self.recipe.source_roots
+        try:
+            out = self.client.containers.run(
+                self.image, [f"{VENV}/bin/python", "-c", _LIST_SOURCES, TESTBED, *roots],
+                remove=True, network_mode="none", user=_user(),
+                labels={LABEL: self.repo_root.name, "bugfoundry.owner": _owner()})
+            files = generated.select(out.decode(errors="replace").splitlines(),
+                                     generated.tracked_files(self.repo_root), roots)
+            if files:
+                self._copy_out(files, dest)
+        except docker.errors.DockerException as exc:
+            raise EnvironmentBuildError(
+                f"could not read the files the build generated in {self.image}: "
+                f"{short_error(exc)}\nrebuild it: bugfoundry env build "
+                f"{self.repo_root.name} --backend docker --rebuild") from None
+        return files
+
+    def _copy_out(self, files: Sequence[str], dest: Path) -> None:
+        """Copy ``files`` (relative to ``/testbed``) out of a stopped container of the image."""
+        box = self.client.containers.create(
+            self.image, ["true"], network_mode="none",
+            labels={LABEL: self.repo_root.name, "bugfoundry.owner": _owner()})
+        try:
+            for rel in files:
+                stream, _stat = box.get_archive(f"{TESTBED}/{rel}")
+                with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                    member = next(m for m in tar.getmembers() if m.isfile())
+                    data = tar.extractfile(member)
+                    assert data is not None
+                    target = dest / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data.read())
+        finally:
+            with contextlib.suppress(Exception):
+                box.remove(force=True)
 
     def image_info(self) -> dict[str, Any]:
         """What the last build recorded in ``image.json`` ({} before one)."""

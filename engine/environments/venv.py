@@ -127,7 +127,11 @@ class VenvEnvironment(Environment):
         env = self._install_env()
         if uv:
             create = [uv, "venv", "--python", self._python_request(), str(self.venv_dir)]
-            installer = [uv, "pip", "install", "--python", str(self.python_path)]
+            # Byte-compiled like pip does: every validation run is a new interpreter with
+            # bytecode writing off, and compiling pytest from source each time costs more
+            # than the run (0.43 s -> 0.19 s for a one-test run).
+            installer = [uv, "pip", "install", "--compile-bytecode", "--python",
+                         str(self.python_path)]
         else:
             create = [self._python_executable(), "-m", "venv", str(self.venv_dir)]
             if seed_with:

@@ -27,7 +27,35 @@ import pytest
 IMPORT = "<import>"
 
 _ROOT = os.path.realpath(os.getcwd()) + os.sep
-_SKIP = (os.sep + "site-packages" + os.sep, os.sep + ".venv" + os.sep, os.sep + "venv" + os.sep)
+# Inside the tree, these directories hold installed or generated code, not the project's.
+_SKIP_PARTS = frozenset({"site-packages", "dist-packages", ".venv", "venv", ".tox", ".nox",
+                         ".eggs", "node_modules", "__pypackages__"})
+
+
+def _install_prefixes():
+    """The interpreter's own directories (stdlib, site-packages, the venv), unless the tree
+    itself lies inside one of them: whatever the workspace is called, its files are the
+    project's (a path that merely contains "venv" is not a venv)."""
+    import site
+    import sysconfig
+
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    paths = sysconfig.get_paths()
+    found.update(paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+    if hasattr(site, "getsitepackages"):  # absent in some old virtualenvs
+        found.update(site.getsitepackages())
+    out = []
+    for p in found:
+        if not p:
+            continue
+        real = os.path.realpath(p) + os.sep
+        if not _ROOT.startswith(real):
+            out.append(real)
+    return tuple(out)
+
+
+_PREFIXES = _install_prefixes()
+_displaced = []  # trace functions found in our place (coverage, debuggers), once each
 _rel_cache = {}
 _contexts = {IMPORT: ({}, {})}  # context -> (funcs {(rel, qualname)}, lines {rel: set})
 _current = [_contexts[IMPORT]]
@@ -50,8 +78,10 @@ def _rel(filename):
     rel = None
     if filename and not filename.startswith("<"):
         real = os.path.realpath(filename)
-        if real.startswith(_ROOT) and not any(s in real for s in _SKIP):
+        if real.startswith(_ROOT) and not real.startswith(_PREFIXES):
             rel = real[len(_ROOT):].replace(os.sep, "/")
+            if _SKIP_PARTS.intersection(rel.split("/")[:-1]):
+                rel = None
     _rel_cache[filename] = rel
     return rel
 
@@ -109,14 +139,31 @@ def _start():
     threading.settrace(_tracer)
 
 
+def _reclaim():
+    """Put the tracer back if something took the hook (coverage started by a plugin or a
+    ``.pth`` file, a debugger, a test that traces): the map would silently go empty."""
+    current = sys.gettrace()
+    if current is not _tracer:
+        if current is not None:
+            who = getattr(type(current), "__module__", "") + "." + type(current).__name__
+            if who not in _displaced:
+                _displaced.append(who)
+        _start()
+
+
 class _MapPlugin:
     def __init__(self, path):
         self.path = path
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
+        _reclaim()
         _current[0] = _contexts.setdefault(item.nodeid, ({}, {}))
         return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectstart(self, collector):
+        _reclaim()
 
     def pytest_collection_finish(self, session):
         for item in session.items:
@@ -141,7 +188,7 @@ class _MapPlugin:
             }
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"root": _ROOT, "contexts": out}, fh)
+            json.dump({"root": _ROOT, "contexts": out, "displaced": _displaced}, fh)
         os.replace(tmp, self.path)
 
 

@@ -3,12 +3,25 @@
 It depends on nothing but pytest, because it runs inside the repo's own interpreter. It writes
 one JSON line per event to ``$BUGFOUNDRY_REPORT`` as the run goes, so a run killed by a timeout
 still leaves every result it reached. Subtest reports (pytest >= 9 and pytest-subtests) arrive as
-extra call-phase reports for the same node id, so a failing subtest marks its test failed.
+extra call-phase reports for the same node id, so a failing subtest marks its test failed. Each
+test's start is written too: when the process dies, the test that was running is known.
+
+Two switches serve the confirming runs that decide whether a bug is kept:
+``$BUGFOUNDRY_TRACK_CHANCE`` reports the tests that consumed unseeded randomness (the global
+``random`` state moved, a ``random.Random()`` seeded from the OS, a Hypothesis test), and
+``$BUGFOUNDRY_REPEAT=N`` runs every selected test N times with fresh randomness (and an empty
+Hypothesis database) and reports it passed if any repetition passed.
 """
 
 import json
 import os
+import re
+import shutil
+import sys
 import types
+import zlib
+
+import pytest
 
 
 def memoize_statement_ranges():
@@ -83,10 +96,16 @@ class _Reporter:
         if report.failed:
             text = str(report.longrepr) if report.longrepr is not None else ""
             self._write({"event": "collect_error", "nodeid": report.nodeid,
-                         "message": text[-3000:]})
+                         "message": text[-6000:]})
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self._write({"event": "start", "nodeid": nodeid})
 
     def pytest_collection_finish(self, session):
-        self._write({"event": "collected", "nodeids": [item.nodeid for item in session.items]})
+        record = {"event": "collected", "nodeids": [item.nodeid for item in session.items]}
+        if os.environ.get("BUGFOUNDRY_FINGERPRINT"):
+            record["fingerprints"] = _fingerprints(session.items)
+        self._write(record)
 
     def pytest_runtest_protocol(self, item, nextitem):
         """Under ``--tb=no`` pytest still renders a long traceback for every failure (reading
@@ -120,6 +139,116 @@ class _Reporter:
         self._file.close()
 
 
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+
+
+def _fingerprints(items):
+    """What each parametrized test receives, as a short hash of its parameters' reprs
+    (memory addresses blanked). The same id with another fingerprint in another run is
+    another test: ids by position over a set, for instance, follow the hash seed."""
+    out = {}
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if spec is None:
+            continue
+        try:
+            text = repr(sorted((k, _short_repr(v)) for k, v in spec.params.items()))
+        except Exception:  # noqa: BLE001 - a repr that raises: no fingerprint
+            continue
+        out[item.nodeid] = format(zlib.crc32(_ADDRESS.sub("0x?", text).encode()), "08x")
+    return out
+
+
+def _short_repr(value):
+    text = repr(value)
+    return text if len(text) <= 2000 else text[:1000] + text[-1000:]
+
+
+class _ChanceWatch:
+    """Which tests consume randomness nobody seeded (``$BUGFOUNDRY_TRACK_CHANCE``)."""
+
+    def __init__(self):
+        import random
+
+        self.random = random
+        self.unseeded = False
+        original = random.Random.seed
+        watch = self
+
+        def seed(rng, a=None, *args, **kwargs):
+            if a is None:
+                frame = sys._getframe(1)
+                if frame is not None and frame.f_code.co_name == "__init__":
+                    frame = frame.f_back
+                module = frame.f_globals.get("__name__", "") if frame is not None else ""
+                if module not in ("random", "tempfile"):  # tempfile's names are not chance
+                    watch.unseeded = True
+            return original(rng, a, *args, **kwargs)
+
+        random.Random.seed = seed
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        before = self.random.getstate()
+        self.unseeded = False
+        yield
+        why = []
+        if self.random.getstate() != before:
+            why.append("global random state")
+        if self.unseeded:
+            why.append("unseeded random.Random")
+        obj = getattr(item, "obj", None)
+        if getattr(obj, "is_hypothesis_test", False) or hasattr(obj, "hypothesis"):
+            why.append("hypothesis")
+        reporter = item.config.pluginmanager.get_plugin("bugfoundry-reporter")
+        if why and reporter is not None:
+            reporter._write({"event": "chance", "nodeid": item.nodeid, "why": why})
+
+
+def _repeats():
+    try:
+        return int(os.environ.get("BUGFOUNDRY_REPEAT", "0") or 0)
+    except ValueError:
+        return 0
+
+
+def _fresh_chance():
+    """Before a repetition: new OS randomness for ``random``, an empty Hypothesis database."""
+    import random
+
+    random.seed()
+    where = os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+    if where:
+        shutil.rmtree(os.path.join(where, "examples"), ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """``$BUGFOUNDRY_REPEAT=N``: run the test N times; log one passing repetition if any
+    passed (so it is not taken for a reliable failure), else the first one."""
+    n = _repeats()
+    if n <= 1:
+        return None
+    from _pytest.runner import runtestprotocol
+
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    shown, failed = None, 0
+    for _ in range(n):
+        _fresh_chance()
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        bad = any(r.failed for r in reports)
+        failed += int(bad)
+        if shown is None or (not bad and shown[0]):
+            shown = (bad, reports)
+    for report in shown[1]:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    reporter = item.config.pluginmanager.get_plugin("bugfoundry-reporter")
+    if reporter is not None:
+        reporter._write({"event": "repeat", "nodeid": item.nodeid, "runs": n, "failed": failed})
+    return True
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Keep only the node ids listed in ``$BUGFOUNDRY_SELECT`` (long selections)."""
     path = os.environ.get("BUGFOUNDRY_SELECT")
@@ -142,3 +271,6 @@ def pytest_configure(config):
         if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
             return
         config.pluginmanager.register(_Reporter(path), "bugfoundry-reporter")
+        if os.environ.get("BUGFOUNDRY_TRACK_CHANCE") and not config.pluginmanager.has_plugin(
+                "bugfoundry-chance"):
+            config.pluginmanager.register(_ChanceWatch(), "bugfoundry-chance")

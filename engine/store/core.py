@@ -217,21 +217,22 @@ class StoreCore:
         with self.transaction():
             self.con.execute(
                 "INSERT INTO baselines (baseline_id, repo, commit, recipe_hash, created_at, "
-                "runs, n_tests, n_passed, n_flaky, pass_rate, seconds, backend) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "runs, n_tests, n_passed, n_flaky, pass_rate, seconds, backend, n_unstable) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     b.baseline_id, b.repo, b.commit, recipe_hash, _now(), b.runs,
                     len(b.tests), len(b.passing), len(b.flaky), b.pass_rate, b.seconds,
-                    backend,
+                    backend, len(b.unstable),
                 ],
             )
             rows = [
-                (b.baseline_id, t.nodeid, t.outcome, list(t.outcomes), t.duration, t.flaky)
+                (b.baseline_id, t.nodeid, t.outcome, list(t.outcomes), t.duration, t.flaky,
+                 t.unstable_id)
                 for t in b.tests.values()
             ]
             if rows:
                 self.con.executemany(
-                    "INSERT INTO baseline_tests VALUES (?, ?, ?, ?, ?, ?)", rows
+                    "INSERT INTO baseline_tests VALUES (?, ?, ?, ?, ?, ?, ?)", rows
                 )
 
     def latest_baseline(self, repo: str, commit: str | None = None,
@@ -253,9 +254,10 @@ class StoreCore:
             return None
         bid, repo_, commit_, runs, seconds, created = row
         tests = {
-            r[0]: BaselineTest(r[0], r[1], r[3], r[4], tuple(r[2]))
+            r[0]: BaselineTest(r[0], r[1], r[3], r[4], tuple(r[2]), bool(r[5]))
             for r in self.con.execute(
-                "SELECT nodeid, outcome, outcomes, duration, flaky FROM baseline_tests "
+                "SELECT nodeid, outcome, outcomes, duration, flaky, unstable_id "
+                "FROM baseline_tests "
                 "WHERE baseline_id = ?",
                 [bid],
             ).fetchall()
@@ -376,6 +378,8 @@ class StoreCore:
                     baseline_id=baseline.baseline_id, worker=verdict.worker,
                     tests_run=len(verdict.tests_run), validation_path=verdict.path,
                 )
+                if verdict.collection_errors:  # shown first in the review
+                    meta["collection_errors"] = verdict.collection_errors
                 self.con.execute(
                     "INSERT INTO instances VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -6,7 +6,7 @@ by a newer bugfoundry is refused rather than misread.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -118,6 +118,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             # venv and fails in a docker container, so one backend's baseline cannot grade
             # another's runs.
             "ALTER TABLE baselines ADD COLUMN backend VARCHAR DEFAULT 'venv'",
+        ],
+    ),
+    (
+        8,
+        [
+            # Tests whose node id is not the same in every run (ids built from object reprs,
+            # set order): they can never be named as FAIL_TO_PASS or PASS_TO_PASS.
+            "ALTER TABLE baseline_tests ADD COLUMN unstable_id BOOLEAN DEFAULT false",
+            "ALTER TABLE baselines ADD COLUMN n_unstable INTEGER DEFAULT 0",
+            # A tracing run that gave no usable map: why (not run again on every forge).
+            "ALTER TABLE test_maps ADD COLUMN problem VARCHAR DEFAULT ''",
         ],
     ),
 ]

@@ -48,19 +48,31 @@ class TestMapMixin:
                         "columns={n: 'VARCHAR', f: 'VARCHAR', l: 'INTEGER[]'})",
                         [baseline_id, lpath])
                 self.con.execute(
-                    "INSERT INTO test_maps VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO test_maps VALUES (?, ?, ?, ?, ?, ?)",
                     [baseline_id, len(tm.tests), len(tm.functions), tm.seconds,
-                     datetime.now(UTC).replace(tzinfo=None)])
+                     datetime.now(UTC).replace(tzinfo=None), ""])
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
             self.con.execute("COMMIT")
 
+    def save_test_map_problem(self, baseline_id: str, problem: str) -> None:
+        """Remember that the tracing run gave no usable map, and why."""
+        self.con.execute("INSERT INTO test_maps VALUES (?, 0, 0, 0.0, ?, ?)",
+                         [baseline_id, datetime.now(UTC).replace(tzinfo=None), problem])
+
+    def test_map_problem(self, baseline_id: str) -> str | None:
+        """Why this baseline has no usable map ("" when it has one; None: never traced)."""
+        row = self.con.execute(
+            "SELECT problem FROM test_maps WHERE baseline_id = ? ORDER BY created_at DESC "
+            "LIMIT 1", [baseline_id]).fetchone()
+        return None if row is None else str(row[0] or "")
+
     def load_test_map(self, baseline_id: str) -> TestMap | None:
         row = self.con.execute(
-            "SELECT seconds FROM test_maps WHERE baseline_id = ? ORDER BY created_at DESC "
-            "LIMIT 1", [baseline_id]).fetchone()
-        if row is None:
+            "SELECT seconds, problem FROM test_maps WHERE baseline_id = ? "
+            "ORDER BY created_at DESC LIMIT 1", [baseline_id]).fetchone()
+        if row is None or row[1]:
             return None
         funcs = self.con.execute(
             "SELECT nodeid, file, qualname FROM test_functions WHERE baseline_id = ?",

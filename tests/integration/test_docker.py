@@ -345,3 +345,21 @@ def test_pr_mirror_in_docker_runs_route_b_baselines_in_the_container(
         for sha in shas:
             assert store.latest_baseline("sample", sha, backend="docker") is not None
             assert store.latest_baseline("sample", sha, backend="venv") is None
+
+
+def test_generated_version_file_reaches_the_mounted_trees(tmp_path: Path, docker_base: str,
+                                                         capsys) -> None:
+    """setuptools-scm writes its version file in the image's /testbed, the work trees the
+    containers mount come from the host: the build's generated files are copied out to them."""
+    from tests.scmrepo import VERSION_FILE, scm_repo
+
+    src = scm_repo(tmp_path / "scmpkg")
+    ws = tmp_path / "ws"
+    assert main(["repo", "add", str(src), "--backend", "docker", "--base-image", docker_base,
+                 "--workspace", str(ws)]) == 0
+    assert (ws / "envs" / "scmpkg" / "docker" / "generated" / VERSION_FILE).is_file()
+    summary = cli_json(capsys, "forge", "scmpkg", "--max", "10", "--workers", "2",
+                       "--workspace", str(ws))
+    assert summary["backend"] == "docker"
+    assert summary["baseline_passing"] == summary["baseline_tests"] == 6, summary
+    assert summary["kept_total"] >= 1, summary["drop_reasons"]

@@ -138,7 +138,7 @@ def _plan(root: Path, recipe: Recipe, new: str, tm, rel: str = "pkg/core.py", ol
 
 def test_map_then_hot_swaps_match_the_disk(tiny) -> None:
     env, root, recipe = tiny
-    tm = run_test_map(env, root, recipe, timeout=120)
+    tm = run_test_map(env, root, recipe, timeout=120).testmap
     assert tm is not None
     assert tm.functions[("pkg/core.py", "Box.double")] == {"tests/test_core.py::test_double"}
     assert IMPORT in tm.functions[("pkg/core.py", "logged")]  # the decorator ran at import

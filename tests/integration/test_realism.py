@@ -6,6 +6,7 @@ The real bugs are the sample history's fix commits with their source half revert
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -77,11 +78,16 @@ def test_forge_min_realism_drops_low_scorers_and_prefers_what_pays(
         tmp_path: Path, sample_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = str(tmp_path / "gate-ws")
     assert main(["repo", "add", str(sample_bundle), "--name", "sample", "--workspace", ws]) == 0
-    # A bar no bug clears: everything validation keeps is recorded as low_realism instead.
-    high = cli_json(capsys, "forge", "sample", "--max", "12", "--seed", "1", "--workers", "2",
-                    "--min-realism", "100", "--workspace", ws)
-    assert isinstance(high, dict)
+    # A bar no bug clears: everything validation keeps is recorded as low_realism instead,
+    # and a forge that kept nothing says so with a failing exit code.
+    capsys.readouterr()
+    code = main(["forge", "sample", "--max", "12", "--seed", "1", "--workers", "2",
+                 "--min-realism", "100", "--workspace", ws, "--json"])
+    captured = capsys.readouterr()
+    high = json.loads(captured.out)
+    assert code == 1 and "nothing forged for sample" in captured.err
     assert high["kept_total"] == 0 and high["drop_reasons"].get("low_realism", 0) >= 4
+    assert high["nothing_forged"].startswith("none of the 12 candidates was kept")
     assert cli_json(capsys, "instances", "--workspace", ws) == []
     # A bar every bug clears, sampling modifiers by how they paid off so far.
     low = cli_json(capsys, "forge", "sample", "--max", "12", "--seed", "2", "--workers", "2",

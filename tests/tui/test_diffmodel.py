@@ -135,3 +135,20 @@ def test_library_frames_are_shortened_and_dimmed() -> None:
     assert shown[4] == ("    self.expected = tuple(", "dim")
     assert shown[5] == ("tests/t.py:5: in test_f", "") and shown[6][1] == ""
     assert shown[7] == ("E   AssertionError: boom", "red")
+
+
+def test_collection_errors_come_first_and_long_failure_lists_fold() -> None:
+    from tui.review import SHOWN_FAILURES, failure_lines
+
+    failures = {"tests/test_t.py::test_a": "collection failed (tests/test_t.py): TypeError",
+                "tests/test_t.py::test_b": "collection failed (tests/test_t.py): TypeError"}
+    failures |= {f"tests/test_u.py::test_{k}": f"E   assert {k} == 0"
+                 for k in range(SHOWN_FAILURES + 7)}
+    error = "tests/test_t.py:3: in <module>\n    import pkg\nE   TypeError: bad"
+    lines, _ = failure_lines(failures, parse_patch(PATCH), {"tests/test_t.py": error})
+    text = [ln.plain for ln in lines]
+    assert text[0] == "✖ collection error in tests/test_t.py"
+    assert "E   TypeError: bad" in text[:5]
+    assert any(t.startswith("2 FAIL_TO_PASS tests did not run because of it") for t in text)
+    assert sum(t.startswith("● ") for t in text) == SHOWN_FAILURES
+    assert text[-1].startswith("… 7 more failing tests folded")

@@ -493,3 +493,31 @@ def test_recipe_roundtrips_and_notes_every_decision(tmp_path: Path):
     assert Recipe.from_json(recipe.to_json()) == recipe
     for prefix in ("build backend:", "python:", "install project", "test paths:", "dynamic VCS"):
         assert any(n.startswith(prefix) for n in recipe.notes), prefix
+
+
+def test_single_test_module_at_the_root(tmp_path: Path):
+    """pytest's default patterns (test_*.py) miss a root ``tests.py``: it is named."""
+    write(tmp_path, {"setup.py": "", "mod.py": "", "tests.py": ""})
+    assert detect_recipe(tmp_path).test_paths == ["tests.py"]
+
+
+def test_session_args_neutralise_the_plugins_that_are_installed():
+    from engine.environments.probe import EnvProbe, parse_probe, session_args
+
+    bare = EnvProbe("3.11.7", "8.3.0", "", frozenset({"pytest"}))
+    assert session_args(bare, "") == ["--continue-on-collection-errors", "-p",
+                                      "no:cacheprovider"]
+    full = EnvProbe("3.11.7", "8.3.0", "", frozenset(
+        {"pytest", "pytest-cov", "pytest-xdist", "pytest-randomly", "pytest-random-order",
+         "pytest-rerunfailures"}))
+    args = session_args(full, "--cov=pkg -n auto --ff")
+    assert args[:3] == ["--continue-on-collection-errors", "-o",
+                        "cache_dir=.bugfoundry-pytest-cache"]  # --ff needs the cache plugin
+    assert args[3:] == ["--no-cov", "-n", "0", "-p", "no:randomly",
+                        "--random-order-bucket=none", "--reruns", "0"]
+    # A config that sets randomly's own options keeps the plugin, in a fixed order.
+    assert "--randomly-dont-reorganize" in session_args(full, "-p randomly --randomly-seed=3")
+    assert "-n" not in session_args(full, "-p no:xdist")
+    probe = parse_probe('noise\nBUGFOUNDRY-PROBE {"python": "3.9.1", "pytest_error": '
+                        '"ModuleNotFoundError: no pytest", "dists": ["six"]}\n')
+    assert probe is not None and not probe.pytest and probe.has("six")

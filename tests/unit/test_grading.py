@@ -6,8 +6,8 @@ import json
 
 from engine.baseline import fold_runs
 from engine.models import ERROR, FAILED, MISSING, PASSED, SKIPPED, XFAILED, TestOutcome, TestRun
-from engine.testrun import parse_report
-from engine.validation import grade, patch_paths, unsafe_paths
+from engine.testrun import covering_error, parse_report, settle
+from engine.validation import grade, patch_paths, unsafe_paths, vanished
 
 
 def _lines(*records: dict) -> list[str]:
@@ -34,7 +34,8 @@ def test_parse_report_folds_phases_subtests_and_missing() -> None:
         _t("e", "call", "skipped", xfail=True),
         _t("f", "setup", "skipped"),
     ) + ["{truncated"]
-    outcomes, collected, errors, finished = parse_report(lines)
+    rep = parse_report(lines)
+    outcomes = settle(rep, None, timed_out=False, died=False)
     status = {k: v.outcome for k, v in outcomes.items()}
     assert status == {
         "a": PASSED,
@@ -47,7 +48,39 @@ def test_parse_report_folds_phases_subtests_and_missing() -> None:
     }
     assert "assert 1 == 2" in outcomes["b"].message
     assert "subtest i=3" in outcomes["d"].message
-    assert not finished and not errors and len(collected) == 7
+    assert not rep.finished and not rep.collect_errors and len(rep.collected) == 7
+
+
+def test_settle_fails_a_missing_test_only_with_evidence() -> None:
+    """An absent id is a failure only when a collection error covers it or its process died
+    while it ran; otherwise (an id that changed) it is neither failing nor passing."""
+    rep = parse_report(_lines(
+        {"event": "collect_error", "nodeid": "tests/test_broken.py", "message": "E TypeError"},
+        {"event": "collect_error", "nodeid": "tests/sub/conftest.py", "message": "E boom"},
+        {"event": "collected", "nodeids": ["tests/test_ok.py::test_a", "tests/test_ok.py::t_b"]},
+        {"event": "start", "nodeid": "tests/test_ok.py::test_a"},
+        _t("tests/test_ok.py::test_a", "setup", "passed"),
+        _t("tests/test_ok.py::test_a", "call", "passed"),
+        _t("tests/test_ok.py::test_a", "teardown", "passed"),
+        {"event": "start", "nodeid": "tests/test_ok.py::t_b"},
+    ))
+    wanted = ["tests/test_broken.py::test_x", "tests/test_broken.py::C::test_y",
+              "tests/sub/test_deep.py::test_z", "tests/test_ok.py::test_a",
+              "tests/test_ok.py::t_b", "tests/test_other.py::test_param[<obj at 0x7f>]"]
+    died = settle(rep, wanted, timed_out=False, died=True)
+    assert {k: v.outcome for k, v in died.items()} == {
+        "tests/test_broken.py::test_x": ERROR, "tests/test_broken.py::C::test_y": ERROR,
+        "tests/sub/test_deep.py::test_z": ERROR, "tests/test_ok.py::test_a": PASSED,
+        "tests/test_ok.py::t_b": ERROR,  # it was running when the process died
+        "tests/test_other.py::test_param[<obj at 0x7f>]": MISSING,
+    }
+    assert "TypeError" in died["tests/test_broken.py::test_x"].message
+    killed = settle(rep, wanted, timed_out=True, died=False)
+    assert killed["tests/test_ok.py::t_b"].outcome == MISSING
+    assert covering_error("tests/test_broken.py::test_x", {"": "session"}) == ""
+    assert covering_error("tests/test_brokenx.py::t", {"tests/test_broken.py": "e"}) is None
+    assert covering_error("pkg/sub/test_a.py::t", {"pkg/__init__.py": "e"}) == "pkg/__init__.py"
+    assert covering_error("pkg/sub/test_a.py::t", {"pkg/sub": "e"}) == "pkg/sub"
 
 
 def _run(**status: str) -> TestRun:
@@ -62,11 +95,28 @@ def test_fold_runs_quarantines_flaky() -> None:
     assert b.tests["c"].outcome == FAILED and not b.tests["c"].flaky
 
 
-def test_grade_counts_errors_and_vanished_tests_as_failures() -> None:
+def test_grade_counts_errors_not_vanished_tests_as_failures() -> None:
     b = fold_runs("r", "c", [_run(a=PASSED, b=PASSED, c=PASSED, d=PASSED, e=PASSED)] * 2)
-    run = _run(a=PASSED, b=FAILED, c=ERROR, e=SKIPPED)  # d vanished (collection broke)
+    run = _run(a=PASSED, b=FAILED, c=ERROR, e=SKIPPED)  # d vanished, nothing explains it
     f2p, p2p = grade(b, run)
-    assert f2p == ["b", "c", "d"] and p2p == ["a"]
+    assert f2p == ["b", "c"] and p2p == ["a"]
+    assert vanished(b, run) == ["d"]
+
+
+def test_fold_runs_excludes_unstable_ids_and_says_so() -> None:
+    """Ids collected in one run and not another are unstable, not flaky; the tracing run's
+    collection counts too."""
+    b = fold_runs("r", "c", [_run(a=PASSED, b=PASSED, **{"p[<o 0x1>]": PASSED}),
+                             _run(a=PASSED, b=PASSED, **{"p[<o 0x2>]": PASSED})],
+                  also=[TestRun({}, 0, 0.0, collected=["a", "p[<o 0x1>]", "p[<o 0x2>]"])])
+    assert b.passing == {"a"}
+    assert b.unstable == {"b", "p[<o 0x1>]", "p[<o 0x2>]"} and not b.flaky
+    # Same ids, other parameters behind one of them (ids by position over a set).
+    r1, r2 = _run(**{"s[s0]": PASSED, "s[s1]": PASSED}), _run(**{"s[s0]": PASSED,
+                                                                 "s[s1]": PASSED})
+    r1.fingerprints, r2.fingerprints = {"s[s0]": "aa", "s[s1]": "bb"}, {"s[s0]": "aa",
+                                                                      "s[s1]": "cc"}
+    assert fold_runs("r", "c", [r1, r2]).passing == {"s[s0]"}
 
 
 def test_grade_ignores_flaky_tests() -> None:

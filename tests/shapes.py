@@ -1,0 +1,185 @@
+"""Small purpose-built repositories, each with one shape that real projects have and that once
+broke bugfoundry (coverage in addopts, unstable test ids, collection errors, chance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.gitrepo import GitRepo
+
+CORE = '''\
+def clamp(value, low, high):
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+
+
+def total(items):
+    result = 0
+    for item in items:
+        result = result + item
+    return result
+
+
+def mean(items):
+    if not items:
+        raise ValueError("mean of nothing")
+    return total(items) / len(items)
+
+
+class Counter:
+    def __init__(self):
+        self.counts = {}
+
+    def add(self, key, n=1):
+        self.counts[key] = self.counts.get(key, 0) + n
+        return self.counts[key]
+
+    def most(self):
+        best = None
+        for key, n in self.counts.items():
+            if best is None or n > self.counts[best]:
+                best = key
+        return best
+'''
+
+CORE_TESTS = '''\
+import pytest
+
+from {pkg}.core import Counter, clamp, mean, total
+
+
+@pytest.mark.parametrize("value,expected", [(-5, 0), (5, 5), (50, 10)])
+def test_clamp(value, expected):
+    assert clamp(value, 0, 10) == expected
+
+
+def test_total():
+    assert total([1, 2, 3]) == 6
+    assert total([]) == 0
+
+
+def test_mean():
+    assert mean([2, 4]) == 3
+    with pytest.raises(ValueError):
+        mean([])
+
+
+def test_counter():
+    c = Counter()
+    assert c.add("a") == 1
+    assert c.add("a", 2) == 3
+    c.add("b")
+    assert c.most() == "a"
+'''
+
+
+def plugins_repo(path: Path) -> GitRepo:
+    """src layout; its pytest config turns on coverage and xdist, and pytest-randomly is
+    installed (shuffles by default): the three plugins a run must neutralise."""
+    repo = GitRepo(path)
+    repo.commit("plugin-heavy project", {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            '[project]\nname = "plugpkg"\nversion = "0.1"\n\n'
+            '[project.optional-dependencies]\n'
+            'test = ["pytest", "pytest-cov", "pytest-xdist", "pytest-randomly"]\n\n'
+            '[tool.pytest.ini_options]\n'
+            'addopts = "--cov=plugpkg --cov-report=term-missing -n 2"\n'
+            'testpaths = ["tests"]\n'),
+        "src/plugpkg/__init__.py": "",
+        "src/plugpkg/core.py": CORE,
+        "tests/test_core.py": CORE_TESTS.format(pkg="plugpkg"),
+    })
+    return repo
+
+
+IDS_CODE = '''\
+class Money:
+    def __init__(self, cents):
+        self.cents = cents
+
+
+def double(money):
+    return Money(money.cents * 2)
+
+
+def label(pair):
+    name, number = pair
+    return name + ":" + str(number)
+
+
+def shout(word):
+    if not word:
+        return ""
+    return word.upper() + "!"
+'''
+
+IDS_TESTS = '''\
+import pytest
+
+from idspkg.things import Money, double, label, shout
+
+# ids from the default repr: they hold a memory address, different in every process
+@pytest.mark.parametrize("money", [Money(1), Money(5)], ids=repr)
+def test_double(money):
+    assert double(money).cents == 2 * money.cents
+
+
+# ids by position over a set: which pair is pair0 follows the hash seed
+PAIRS = {("apple", 1), ("banana", 2), ("cherry", 3), ("damson", 4), ("elder", 5)}
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_label(pair):
+    assert label(pair) == pair[0] + ":" + str(pair[1])
+
+
+@pytest.mark.parametrize("word,expected", [("hi", "HI!"), ("", "")])
+def test_shout(word, expected):
+    assert shout(word) == expected
+'''
+
+
+def ids_repo(path: Path) -> GitRepo:
+    """Test ids that change from run to run (object reprs, set order)."""
+    repo = GitRepo(path)
+    repo.commit("unstable ids", {
+        "setup.py": "from setuptools import setup\nsetup(name='idspkg', version='0.1', "
+                    "packages=['idspkg'])\n",
+        "idspkg/__init__.py": "",
+        "idspkg/things.py": IDS_CODE,
+        "tests/test_things.py": IDS_TESTS,
+    })
+    return repo
+
+
+def collection_repo(path: Path) -> GitRepo:
+    """Two test modules; one imports a module that runs code at import time, so a bug there
+    breaks the collection of that module only."""
+    repo = GitRepo(path)
+    repo.commit("collection", {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            '[project]\nname = "colpkg"\nversion = "0.1"\n'),
+        "colpkg/__init__.py": "",
+        "colpkg/core.py": CORE,
+        "colpkg/table.py": 'WIDTH = int("8")\n\n\ndef pad(text):\n'
+                           '    return text.ljust(WIDTH)\n',
+        "tests/test_core.py": CORE_TESTS.format(pkg="colpkg"),
+        "tests/test_table.py": "from colpkg.table import pad\n\n\ndef test_pad():\n"
+                               "    assert pad('ab') == 'ab      '\n\n\ndef test_pad_long():\n"
+                               "    assert pad('abcdefghij') == 'abcdefghij'\n",
+        "colpkg/cache.py": (
+            "import random\n\n\ndef evict(cache):\n    key = random.choice(sorted(cache))\n"
+            "    del cache[key]\n    return key\n"),
+        "tests/test_cache.py": (
+            "from colpkg.cache import evict\n\n\ndef test_evict():\n"
+            "    cache = {'a': 1, 'b': 2, 'c': 3}\n    key = evict(cache)\n"
+            "    assert key not in cache and len(cache) == 2\n"),
+    })
+    return repo
