@@ -159,13 +159,21 @@ class WarmServer(_Server):
         return ["python", str(PLUGIN_DIR / "bugfoundry_warm.py")]
 
     def run(self, args: Sequence[str], *, env: dict[str, str], timeout: float) -> ProcResult:
-        """Like ``Environment.run`` for ``python -m pytest ARGS`` (output is discarded)."""
-        reply = self._request({"args": list(args), "env": env, "cwd": str(self.tree),
-                               "timeout": timeout}, timeout)
+        """Like ``Environment.run`` for ``python -m pytest ARGS``; what pytest printed comes
+        back as stdout (a conftest that fails to import is reported only there)."""
+        fd, output = tempfile.mkstemp(prefix="bf-warm-", suffix=".out", dir=self.env.scratch_dir)
+        os.close(fd)
+        try:
+            reply = self._request({"args": list(args), "env": env, "cwd": str(self.tree),
+                                   "timeout": timeout, "output": output}, timeout)
+            with open(output, encoding="utf-8", errors="replace") as fh:
+                printed = fh.read()[-20000:]
+        finally:
+            os.unlink(output)
         if reply.get("status") not in ("ok", "timeout"):
             raise HotUnavailable(f"warm server answered {reply}")
         self.last_cpu = float(reply.get("cpu", 0.0))
-        return ProcResult(int(reply.get("exit", 0)), "", "", float(reply.get("wall", 0.0)),
+        return ProcResult(int(reply.get("exit", 0)), printed, "", float(reply.get("wall", 0.0)),
                           reply.get("status") == "timeout")
 
     last_cpu = 0.0

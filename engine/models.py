@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Per-test outcomes, normalised across pytest and unittest.
@@ -191,6 +193,18 @@ class Baseline:
     @property
     def flaky(self) -> set[str]:
         return {t.nodeid for t in self.tests.values() if t.flaky}
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {nid: i for i, nid in enumerate(self.tests)}
+
+    def ordered(self, tests: Iterable[str]) -> list[str]:
+        """``tests`` in the order the clean suite ran them (unknown ids last, sorted): test
+        order can matter, a test may rely on what an earlier one set up, and a run in
+        another order can fail where the suite passes."""
+        pos = self._positions
+        end = len(pos)
+        return sorted(set(tests), key=lambda n: (pos.get(n, end), n))
 
     @property
     def unstable(self) -> set[str]:

@@ -152,7 +152,7 @@ class Planner:
                 files = self.graph.test_files_importing(rel, self.test_files)
                 tests |= {n for n in self.passing if n.split("::", 1)[0] in files}
                 tests |= self.testmap.tests_touching_file(rel) - {IMPORT}
-            selected = sorted(tests & self.passing)
+            selected = self.baseline.ordered(tests & self.passing)
             if not selected:
                 return self._full(f"no test module imports {(import_level + class_level)[0]}",
                                   patched)
@@ -161,7 +161,7 @@ class Planner:
                             selected, self._estimate(selected), swaps, patched)
             return Plan("cold", f"import-time change in {', '.join(import_level)}", selected,
                         self._estimate(selected), [], patched)
-        selected = sorted(tests & self.passing)
+        selected = self.baseline.ordered(tests & self.passing)
         if not selected:
             return Plan("none", "no stable passing test executes the changed code", [], 0.0,
                         [], patched)

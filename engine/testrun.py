@@ -225,13 +225,14 @@ def run_pytest(
         if nodeids is None:
             args += list(recipe.test_paths)
         elif len(nodeids) > 200:
-            # Keep argv short: name the test files and let our plugin deselect the rest
+            # Keep argv short: name the test files (in the order of the ids given, which
+            # callers keep in the suite's own order) and let our plugin deselect the rest
             # (pytest's own @argsfile needs pytest >= 8.2; repos pin older ones).
             fd2, selectfile = tempfile.mkstemp(prefix="bf-select-", suffix=".txt", dir=scratch)
             with os.fdopen(fd2, "w") as fh:
                 fh.write("\n".join(nodeids))
             run_env["BUGFOUNDRY_SELECT"] = selectfile
-            args += sorted({n.split("::", 1)[0] for n in nodeids})
+            args += list(dict.fromkeys(n.split("::", 1)[0] for n in nodeids))
         else:
             args += list(nodeids)
         if runner is not None:  # a warm server: same session, forked from pre-imported pytest

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import queue
+import random
 import re
 import subprocess
 import threading
@@ -183,6 +184,9 @@ class Validator:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.paths: dict[str, int] = {}  # verdicts per path (hot / cold / full / none)
+        # FAIL_TO_PASS sets already run alone on the clean tree (many bugs share one set)
+        self._clean: dict[tuple[str, ...], TestRun] = {}
+        self._clean_seed = random.SystemRandom().randrange(1, 2**32 - 1)
 
     # ------------------------------------------------------------------ one candidate
     def validate(self, cand: Candidate, worker: Worker | None = None) -> Verdict:
@@ -292,11 +296,13 @@ class Validator:
         tests. Here the FAIL_TO_PASS tests run alone in a new interpreter with the diff on
         disk and another hash seed, as ``bugfoundry verify`` and a harness's no-op check run
         them; this run's tracebacks are what the curator reads. A test that passes here, or
-        is not reported, depends on chance or on test order and is not FAIL_TO_PASS. A test
-        that failed but drew on unseeded randomness (or Hypothesis) runs again
-        ``CHANCE_REPEATS`` times with fresh randomness and stays only if it fails every time.
+        is not reported, depends on chance or on test order and is not FAIL_TO_PASS; so is a
+        test that fails the same way without the bug when these tests run alone on the clean
+        tree (it needs an earlier test of the suite). A test that failed but drew on
+        unseeded randomness (or Hypothesis) runs again ``CHANCE_REPEATS`` times with fresh
+        randomness and stays only if it fails every time.
         """
-        tree, f2p = worker.tree, verdict.fail_to_pass
+        tree, f2p = worker.tree, self.baseline.ordered(verdict.fail_to_pass)
         timeout = max(10.0, 2.0 * self.config.suite_seconds + plan_timeout(
             Plan("cold", "", f2p, sum(self.baseline.tests[n].duration for n in f2p
                                       if n in self.baseline.tests)), self.config))
@@ -311,6 +317,13 @@ class Validator:
                 return self._dropped(verdict, "timeout", f"the confirming run in a fresh "
                                      f"interpreter was killed after {timeout:.0f}s")
             failing = [n for n in f2p if run.status(n) in BAD_OUTCOMES]
+            why = {"passed with the bug": len(f2p) - len(failing)}
+            if failing:
+                clean = self._clean_alone(tree, failing, timeout)
+                held = [n for n in failing if clean.status(n) == PASSED]
+                why["failed without the bug too, run alone"] = len(failing) - len(held)
+                failing = held
+                _write_files(tree, plan.patched)  # (_clean_alone reset the tree)
             chancy = [n for n in failing if n in run.chance]
             if chancy:
                 again = run_pytest(self.env, tree, self.recipe, chancy,
@@ -320,22 +333,39 @@ class Validator:
                 lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
                          or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
                 failing = [n for n in failing if n not in lucky]
+                why[f"passed in one of {CHANCE_REPEATS} repetitions (chance)"] = len(lucky)
         finally:
             reset_tree(tree)
         dropped = len(f2p) - len(failing)
+        reasons = ", ".join(f"{n} {what}" for what, n in why.items() if n)
         if not failing:
             return self._dropped(verdict, "not_reproducible",
-                                 f"none of {len(f2p)} FAIL_TO_PASS tests failed again in a "
-                                 "fresh interpreter" + (f" (drew on chance: {chancy[0]})"
-                                                        if chancy else ""))
-        verdict.fail_to_pass = failing
+                                 f"none of {len(f2p)} FAIL_TO_PASS tests held in a fresh "
+                                 f"interpreter: {reasons}")
+        verdict.fail_to_pass = sorted(failing)
         verdict.failures = failure_texts(run, failing)
         verdict.collection_errors = {w: t[-6000:] for w, t in run.collect_messages.items()}
         verdict.detail = f"{len(failing)} FAIL_TO_PASS, {len(verdict.pass_to_pass)} PASS_TO_PASS"
         if dropped:
             verdict.detail += (f"; {dropped} failures did not hold in a fresh interpreter "
-                               "(chance or test order) and are not FAIL_TO_PASS")
+                               f"({reasons}) and are not FAIL_TO_PASS")
         return verdict
+
+    def _clean_alone(self, tree: Path, tests: list[str], timeout: float) -> TestRun:
+        """``tests`` run alone, in this order, on the clean tree, in a fresh interpreter
+        (cached: the clean tree is the same for every candidate)."""
+        key = tuple(tests)
+        with self._lock:
+            known = self._clean.get(key)
+        if known is not None:
+            return known
+        reset_tree(tree)
+        run = run_pytest(self.env, tree, self.recipe, tests, timeout=timeout, tb="no",
+                         hash_seed=self._clean_seed)
+        if not run.timed_out:
+            with self._lock:
+                self._clean[key] = run
+        return run
 
     @staticmethod
     def _dropped(verdict: Verdict, reason: str, detail: str) -> Verdict:

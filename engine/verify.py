@@ -111,6 +111,7 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
     """
     envs: dict[str, Any] = {}
     fixed_runs: dict[tuple[str, str], TestRun] = {}
+    orders: dict[tuple[str, str], Callable[[list[str]], list[str]]] = {}
     for row in rows:
         check = RowCheck(row["instance_id"], True, f2p=len(row["FAIL_TO_PASS"]))
         repo = get_repo(store, row["repo"])
@@ -136,6 +137,8 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
                 check.problems.append(f"could not {what}: {err}")
         if check.ok:
             f2p, p2p = list(row["FAIL_TO_PASS"]), list(row["PASS_TO_PASS"])
+            order = _suite_order(store, repo.name, row.get("clean_commit") or base, orders)
+            f2p, p2p = order(f2p), order(p2p)
             seed = random.SystemRandom().randrange(1, 2**32 - 1)  # any hash seed must do
             _git(tree, "add", "-A")  # the row's files, so what the tests write can be cleaned
             buggy = run_pytest(env, tree, recipe, f2p, timeout=timeout, tb="no", hash_seed=seed)
@@ -171,6 +174,18 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
         # Back to the pinned commit, the generated files too (a base_commit may track one).
         make_worker_tree(repo, tree, generated=env.generated_dir)
         yield check
+
+
+def _suite_order(store: Store, repo: str, commit: str,
+                 cache: dict[tuple[str, str], Callable[[list[str]], list[str]]]
+                 ) -> Callable[[list[str]], list[str]]:
+    """How to order a row's tests: as the clean suite ran them when this workspace has a
+    baseline at that commit (a test may rely on an earlier one), else as the row lists them."""
+    key = (repo, commit)
+    if key not in cache:
+        baseline = store.latest_baseline(repo, commit) if commit else None
+        cache[key] = baseline.ordered if baseline is not None else list
+    return cache[key]
 
 
 def _tree_hash(tree: Path) -> str:

@@ -8,7 +8,10 @@ from pathlib import Path
 from tests.gitrepo import GitRepo
 
 CORE = '''\
-def clamp(value, low, high):
+DEFAULT_HIGH = int("10")
+
+
+def clamp(value, low=0, high=DEFAULT_HIGH):
     if value < low:
         return low
     if value > high:
@@ -56,6 +59,10 @@ def test_clamp(value, expected):
     assert clamp(value, 0, 10) == expected
 
 
+def test_clamp_default():
+    assert clamp(50) == 10
+
+
 def test_total():
     assert total([1, 2, 3]) == 6
     assert total([]) == 0
@@ -89,7 +96,8 @@ def plugins_repo(path: Path) -> GitRepo:
             'test = ["pytest", "pytest-cov", "pytest-xdist", "pytest-randomly"]\n\n'
             '[tool.pytest.ini_options]\n'
             'addopts = "--cov=plugpkg --cov-report=term-missing -n 2"\n'
-            'testpaths = ["tests"]\n'),
+            'testpaths = ["tests"]\n'
+            'filterwarnings = ["error"]\n'),
         "src/plugpkg/__init__.py": "",
         "src/plugpkg/core.py": CORE,
         "tests/test_core.py": CORE_TESTS.format(pkg="plugpkg"),

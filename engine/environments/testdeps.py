@@ -57,9 +57,16 @@ class DepSources:
             self.extras.append(name)
 
     def add_reqs(self, reqs: list[str], project: str) -> None:
-        """Add requirement strings; ``project[x]`` (a self-reference) becomes extra ``x``."""
-        for r in reqs:
-            if project and req_name(r) == project:
+        """Add requirement strings and ``-r FILE`` / ``-c FILE`` pairs (a pair is one item:
+        a second ``-r`` must not be dropped as a duplicate of the first); ``project[x]`` (a
+        self-reference) becomes extra ``x``."""
+        items = iter(reqs)
+        for r in items:
+            if r in ("-r", "-c"):
+                pair = [r, next(items, "")]
+                if not any(self.args[i:i + 2] == pair for i in range(len(self.args) - 1)):
+                    self.args.extend(pair)
+            elif project and req_name(r) == project:
                 m = re.search(r"\[([^\]]*)\]", r)
                 for extra in m.group(1).split(",") if m else []:
                     self.add_extra(extra.strip())

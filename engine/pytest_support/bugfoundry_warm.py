@@ -52,10 +52,25 @@ def _child(cmd):
         os.environ.update(cmd.get("env", {}))
         os.chdir(cmd["cwd"])
         sys.path.insert(0, cmd["cwd"])  # as ``python -m pytest`` puts the cwd first
-        os.dup2(_NULL, 2)
-        code = int(pytest.main(list(cmd["args"])))
+        out = os.open(cmd["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) \
+            if cmd.get("output") else _NULL  # what pytest prints, for errors it reports there
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        args = list(cmd["args"])
+        if hasattr(pytest, "PytestAssertRewriteWarning"):
+            # The plugins this server pre-imported cannot be assertion-rewritten, and pytest
+            # warns about it; a fresh process never would, and a config with
+            # ``filterwarnings = error`` turns that warning into a crash.
+            args = ["-W", "ignore::pytest.PytestAssertRewriteWarning", *args]
+        code = int(pytest.main(args))
     except BaseException:  # noqa: BLE001 - the child must always reach os._exit
         code = 4
+        try:  # said where the run's output goes, so the engine can report it
+            import traceback
+
+            os.write(2, traceback.format_exc().encode(errors="replace"))
+        except Exception:  # noqa: BLE001, S110
+            pass
     finally:
         os._exit(code)
 

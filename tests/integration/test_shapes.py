@@ -94,6 +94,21 @@ def _candidate(repo: str, rel: str, old: str, new: str, root: Path) -> Candidate
                      file=rel)
 
 
+def test_an_import_time_bug_takes_the_warm_path_under_filterwarnings_error(
+        tmp_path: Path) -> None:
+    """The warm server pre-imports the installed pytest plugins; pytest then warns that it
+    cannot rewrite them, which ``filterwarnings = error`` made a crash in every warm run."""
+    src = tmp_path / "src-repo"
+    plugins_repo(src)
+    store, repo, validator = _validator(tmp_path / "ws", src, "plug")
+    with store:
+        cand = _candidate("plug", "src/plugpkg/core.py", 'int("10")', 'int("11")', src)
+        verdict = validator.validate(cand)
+        validator.close()
+    assert verdict.path == "warm" and verdict.kept, verdict
+    assert verdict.fail_to_pass == ["tests/test_core.py::test_clamp_default"]
+
+
 def test_a_collection_error_is_kept_as_the_failure_and_other_modules_still_run(
         tmp_path: Path) -> None:
     src = tmp_path / "src-repo"

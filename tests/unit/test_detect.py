@@ -521,3 +521,18 @@ def test_session_args_neutralise_the_plugins_that_are_installed():
     probe = parse_probe('noise\nBUGFOUNDRY-PROBE {"python": "3.9.1", "pytest_error": '
                         '"ModuleNotFoundError: no pytest", "dists": ["six"]}\n')
     assert probe is not None and not probe.pytest and probe.has("six")
+
+
+def test_tox_requirement_files_keep_each_dash_r(tmp_path: Path):
+    """Two requirement files from two places: each keeps its own -r."""
+    write(tmp_path, {
+        "setup.py": "", "requirements/test.txt": "pytest\n", "requirements/codspeed.txt": "x\n",
+        "requirements-test.txt": "pytest\n",
+        "tox.ini": "[testenv]\ndeps =\n  -r requirements/codspeed.txt\n"
+                   "  -r requirements/test.txt\n",
+    })
+    step = detect_recipe(tmp_path).steps[1]
+    assert step.count("-r") == step.count("requirements/test.txt") + step.count(
+        "requirements/codspeed.txt") + step.count("requirements-test.txt")
+    assert "requirements/codspeed.txt" in step
+    assert step[step.index("requirements/codspeed.txt") - 1] == "-r"
