@@ -7,6 +7,7 @@ is empty, because dev sets drag in linters and doc builders that slow builds and
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ def collect_test_deps(
     _groups(pyproject, project, test, dev)
     _req_files(root, test, dev)
     _tox(root, tox_ini, setup_cfg, pyproject, project, test, env, notes)
+    _nox(root, project, test, notes)
     chosen = test if test else dev
     notes.extend(chosen.notes)
     if test and dev:
@@ -199,14 +201,25 @@ def _groups(pyproject: dict, project: str, test: DepSources, dev: DepSources) ->
             src.notes.append(f"{tier} group {group!r}: {len(reqs)} requirement(s) ({where})")
 
 
+# A requirements file for one old Python beside a general one (tests37.txt next to tests.txt,
+# test-py27.txt): its pins are for that interpreter and clash with the general file's.
+_PY_SUFFIX = re.compile(r"^(?P<stem>.+?)[-_.]?(?:py)?(?:2\d|3\d{1,2})$")
+
+
 def _req_files(root: Path, test: DepSources, dev: DepSources) -> None:
     for globs, src, tier in ((TEST_REQ_GLOBS, test, "test"), (DEV_REQ_GLOBS, dev, "dev")):
         for pattern in globs:
             for path in sorted(root.glob(pattern)):
                 rel = path.relative_to(root).as_posix()
-                if path.is_file() and rel not in src.args:
-                    src.args.extend(["-r", rel])
-                    src.notes.append(f"{tier} requirements file: {rel}")
+                if not path.is_file() or rel in src.args:
+                    continue
+                versioned = _PY_SUFFIX.match(path.stem)
+                if versioned and (path.parent / (versioned["stem"] + path.suffix)).is_file():
+                    src.notes.append(f"{tier} requirements file skipped: {rel} (for one "
+                                     f"Python version; {versioned['stem']}{path.suffix} used)")
+                    continue
+                src.args.extend(["-r", rel])
+                src.notes.append(f"{tier} requirements file: {rel}")
 
 
 def _tox(
@@ -233,3 +246,74 @@ def _tox(
         for key, value in parse_tox_setenv(setenv, notes).items():
             env.setdefault(key, value)
             notes.append(f"tox setenv ({where}): {key}={value}")
+
+
+_TEST_SESSION = re.compile(r"test|pytest|unit", re.I)
+
+
+def _nox(root: Path, project: str, test: DepSources, notes: list[str]) -> None:
+    """``session.install(...)`` literals of the noxfile's test sessions (read with ``ast``,
+    never run): some projects declare their test dependencies nowhere else."""
+    path = root / "noxfile.py"
+    if not path.is_file():
+        return
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError as exc:
+        notes.append(f"noxfile.py unreadable, ignored: {exc.msg}")
+        return
+    for func in tree.body:
+        if not (isinstance(func, ast.FunctionDef) and _nox_session(func)) or not func.args.args:
+            continue
+        if not _TEST_SESSION.search(_nox_name(func)):
+            continue
+        session = func.args.args[0].arg
+        reqs, extras = _nox_installs(func, session)
+        test.add_reqs(reqs, project)
+        for extra in extras:
+            test.add_extra(extra)
+        if reqs or extras:
+            test.notes.append(f"nox session {_nox_name(func)}: "
+                              f"{', '.join(reqs + [f'[{e}]' for e in extras])}")
+
+
+def _nox_session(func: ast.FunctionDef) -> bool:
+    for dec in func.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name == "session":
+            return True
+    return False
+
+
+def _nox_name(func: ast.FunctionDef) -> str:
+    for dec in func.decorator_list:
+        if isinstance(dec, ast.Call):
+            for kw in dec.keywords:
+                if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                    return str(kw.value.value)
+    return func.name
+
+
+def _nox_installs(func: ast.FunctionDef, session: str) -> tuple[list[str], list[str]]:
+    """Literal arguments of ``session.install`` calls: requirements, ``-r``/``-c`` pairs and
+    the project's own extras (``.[test]``, ``-e .[test]``)."""
+    reqs: list[str] = []
+    extras: list[str] = []
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "install" and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == session):
+            continue
+        args = [a.value for a in node.args if isinstance(a, ast.Constant)
+                and isinstance(a.value, str)]
+        items = iter(args)
+        for arg in items:
+            own = re.match(r"^\.(?:\[([^\]]*)\])?$", arg)
+            if arg in ("-r", "-c"):
+                reqs += [arg, next(items, "")]
+            elif own:
+                extras += [e.strip() for e in (own.group(1) or "").split(",") if e.strip()]
+            elif not arg.startswith("-"):
+                reqs.append(arg)
+    return reqs, extras

@@ -536,3 +536,31 @@ def test_tox_requirement_files_keep_each_dash_r(tmp_path: Path):
         "requirements/codspeed.txt") + step.count("requirements-test.txt")
     assert "requirements/codspeed.txt" in step
     assert step[step.index("requirements/codspeed.txt") - 1] == "-r"
+
+
+def test_nox_only_test_dependencies(tmp_path: Path):
+    """Dependencies declared only in a noxfile's test session (read, never run)."""
+    write(tmp_path, {
+        "setup.py": "", "requirements/tests.txt": "pytest\n",
+        "noxfile.py": (
+            "import nox\n\n\n@nox.session(python=['3.11'])\ndef tests(session):\n"
+            "    session.install('-e', '.[cli]')\n"
+            "    session.install('hypothesis', 'pytest-mock', '-r', 'requirements/tests.txt')\n"
+            "    session.run('pytest')\n\n\n@nox.session\ndef lint(session):\n"
+            "    session.install('ruff')\n"),
+    })
+    recipe = detect_recipe(tmp_path)
+    assert recipe.steps[0] == ["-e", ".[cli]"]
+    # (the requirements file was found on its own too, and is named once)
+    assert recipe.steps[1] == ["-r", "requirements/tests.txt", "hypothesis", "pytest-mock"]
+    assert "ruff" not in str(recipe.steps)
+
+
+def test_requirements_for_one_old_python_are_skipped(tmp_path: Path):
+    """click 8.1.8 ships requirements/tests.txt (pytest==8.3.4) and tests37.txt (pytest==7.4.4)
+    for Python 3.7: both together cannot be installed."""
+    write(tmp_path, {"setup.py": "", "requirements/tests.txt": "pytest==8.3.4\n",
+                     "requirements/tests37.txt": "pytest==7.4.4\n"})
+    recipe = detect_recipe(tmp_path)
+    assert recipe.steps[1] == ["-r", "requirements/tests.txt"]
+    assert any("tests37.txt (for one Python version" in n for n in recipe.notes)
