@@ -272,6 +272,8 @@ class Validator:
         timeout = plan_timeout(plan, self.config)
         warm = (self._started(worker, WarmServer)
                 if self.config.mode == "auto" and plan.mode == "cold" else None)
+        if warm is not None and set(plan.patched) & set(warm.info.get("loaded", ())):
+            warm = None  # the server already imported a changed file: only a new process sees it
         reset_tree(tree)
         try:
             _write_files(tree, plan.patched)

@@ -191,3 +191,24 @@ def collection_repo(path: Path) -> GitRepo:
             "    assert key not in cache and len(cache) == 2\n"),
     })
     return repo
+
+
+def plugin_repo(path: Path) -> GitRepo:
+    """A project that is itself a pytest plugin (an entry point in ``pytest11``): pytest, and
+    any process that pre-imports pytest's plugins, loads its modules before a test runs."""
+    repo = GitRepo(path)
+    repo.commit("a pytest plugin", {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            '[project]\nname = "plugkit"\nversion = "0.1"\n\n'
+            '[project.entry-points.pytest11]\nplugkit = "plugkit.plugin"\n'),
+        "plugkit/__init__.py": "",
+        "plugkit/core.py": 'ANSWER = int("42")\n\n\ndef double(x):\n    return 2 * x\n',
+        "plugkit/plugin.py": ("import pytest\n\nfrom plugkit.core import ANSWER\n\n\n"
+                              "@pytest.fixture\ndef answer():\n    return ANSWER\n"),
+        "tests/test_plugin.py": ("from plugkit.core import double\n\n\n"
+                                 "def test_answer(answer):\n    assert answer == 42\n\n\n"
+                                 "def test_double():\n    assert double(21) == 42\n"),
+    })
+    return repo

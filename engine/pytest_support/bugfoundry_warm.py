@@ -75,9 +75,24 @@ def _child(cmd):
         os._exit(code)
 
 
+def _tree_modules():
+    """Files of the tree under test that this server has imported (pytest's own
+    dependencies when the project is one of them, e.g. pluggy): a child would reuse them
+    instead of importing the changed file, so such candidates must not come here."""
+    root = os.path.realpath(os.getcwd()) + os.sep
+    out = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path:
+            real = os.path.realpath(path)
+            if real.startswith(root):
+                out.append(real[len(root):].replace(os.sep, "/"))
+    return sorted(out)
+
+
 def main():
     _preload_plugins()
-    _send({"event": "ready", "pid": os.getpid()})
+    _send({"event": "ready", "pid": os.getpid(), "loaded": _tree_modules()})
     for line in os.fdopen(_CMD_FD, "r", encoding="utf-8"):
         if not line.strip():
             continue

@@ -19,7 +19,7 @@ from engine.forge import build_validator, ensure_baseline, ensure_environment, g
 from engine.models import Candidate
 from engine.store import Store
 from engine.workspace import Workspace
-from tests.shapes import collection_repo, ids_repo, plugins_repo
+from tests.shapes import collection_repo, ids_repo, plugin_repo, plugins_repo
 
 from .conftest import cli_json
 
@@ -107,6 +107,21 @@ def test_an_import_time_bug_takes_the_warm_path_under_filterwarnings_error(
         validator.close()
     assert verdict.path == "warm" and verdict.kept, verdict
     assert verdict.fail_to_pass == ["tests/test_core.py::test_clamp_default"]
+
+
+def test_a_project_that_pytest_itself_imports_is_validated_fresh(tmp_path: Path) -> None:
+    """The warm server pre-imports pytest's plugins, here the project's own modules: a child
+    forked from it would run the old code (pluggy in the zoo: 60 of 60 bugs unnoticed).
+    Such a candidate takes a new process."""
+    src = tmp_path / "src-repo"
+    plugin_repo(src)
+    store, repo, validator = _validator(tmp_path / "ws", src, "plugkit")
+    with store:
+        cand = _candidate("plugkit", "plugkit/core.py", 'int("42")', 'int("41")', src)
+        verdict = validator.validate(cand)
+        validator.close()
+    assert verdict.kept and verdict.path == "cold", verdict
+    assert verdict.fail_to_pass == ["tests/test_plugin.py::test_answer"]
 
 
 def test_a_collection_error_is_kept_as_the_failure_and_other_modules_still_run(
