@@ -221,6 +221,7 @@ def run_entry(entry: Entry, root: Path, clones: Path, max_candidates: int,
                          str(max_candidates), "--workers", str(workers), "--json",
                          ws=ws, stream=lines)
     row.seconds["forge"] = round(time.monotonic() - t1, 1)
+    (ws / "forge.log").write_text(err, encoding="utf-8")  # what a user would have seen
     first = next((t for t, line in lines if KEPT_LINE.match(line)), None)
     row.first_kept_s = round(first - t0, 1) if first is not None else None
     row.env_ok = not any("could not install" in ln for _t, ln in lines)
