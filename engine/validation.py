@@ -64,6 +64,7 @@ DROP_REASONS: dict[str, str] = {
 _DIFF_PATH_RE = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
 FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their last lines
 CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, every one
+CONFIRM_ROUNDS = 3  # confirming runs of ever smaller FAIL_TO_PASS sets before giving up
 
 
 @dataclass
@@ -303,55 +304,78 @@ class Validator:
         tree (it needs an earlier test of the suite). A test that failed but drew on
         unseeded randomness (or Hypothesis) runs again ``CHANCE_REPEATS`` times with fresh
         randomness and stays only if it fails every time.
+
+        Dropping a test changes what the others run after (tomlkit: an encoder left
+        registered by a dropped test made a later one fail), so the smaller set runs again,
+        until the set that is kept is exactly a set that was run and failed whole.
         """
-        tree, f2p = worker.tree, self.baseline.ordered(verdict.fail_to_pass)
-        timeout = max(10.0, 2.0 * self.config.suite_seconds + plan_timeout(
-            Plan("cold", "", f2p, sum(self.baseline.tests[n].duration for n in f2p
-                                      if n in self.baseline.tests)), self.config))
+        tree = worker.tree
+        current = self.baseline.ordered(verdict.fail_to_pass)
         seeds = _seeds(verdict.candidate_id)
-        reset_tree(tree)
+        why: dict[str, int] = {}
+        settled = False
         try:
-            _write_files(tree, plan.patched)
-            run = run_pytest(self.env, tree, self.recipe, f2p, timeout=timeout,
-                             tb=self.config.tb, hash_seed=seeds[0],
-                             extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1"})
-            if run.timed_out:
-                return self._dropped(verdict, "timeout", f"the confirming run in a fresh "
-                                     f"interpreter was killed after {timeout:.0f}s")
-            failing = [n for n in f2p if run.status(n) in BAD_OUTCOMES]
-            why = {"passed with the bug": len(f2p) - len(failing)}
-            if failing:
-                clean = self._clean_alone(tree, failing, timeout)
-                held = [n for n in failing if clean.status(n) == PASSED]
-                why["failed without the bug too, run alone"] = len(failing) - len(held)
-                failing = held
-                _write_files(tree, plan.patched)  # (_clean_alone reset the tree)
-            chancy = [n for n in failing if n in run.chance]
-            if chancy:
-                again = run_pytest(self.env, tree, self.recipe, chancy,
-                                   timeout=timeout * CHANCE_REPEATS, tb="no",
-                                   hash_seed=seeds[1],
-                                   extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
-                lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
-                         or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
-                failing = [n for n in failing if n not in lucky]
-                why[f"passed in one of {CHANCE_REPEATS} repetitions (chance)"] = len(lucky)
+            for _round in range(CONFIRM_ROUNDS):
+                timeout = self._confirm_timeout(current, plan)
+                reset_tree(tree)
+                _write_files(tree, plan.patched)
+                run = run_pytest(self.env, tree, self.recipe, current, timeout=timeout,
+                                 tb=self.config.tb, hash_seed=seeds[0],
+                                 extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1"})
+                if run.timed_out:
+                    return self._dropped(verdict, "timeout", f"the confirming run in a fresh "
+                                         f"interpreter was killed after {timeout:.0f}s")
+                failing = self._holding(current, run, plan, tree, timeout, seeds, why)
+                if failing == current or not failing:
+                    settled = bool(failing)
+                    break
+                current = failing
         finally:
             reset_tree(tree)
-        dropped = len(f2p) - len(failing)
+        f2p = verdict.fail_to_pass
+        dropped = len(f2p) - len(current) if settled else len(f2p)
         reasons = ", ".join(f"{n} {what}" for what, n in why.items() if n)
-        if not failing:
+        if not settled:
             return self._dropped(verdict, "not_reproducible",
                                  f"none of {len(f2p)} FAIL_TO_PASS tests held in a fresh "
-                                 f"interpreter: {reasons}")
-        verdict.fail_to_pass = sorted(failing)
-        verdict.failures = failure_texts(run, failing)
+                                 f"interpreter: {reasons or 'the set did not settle'}")
+        verdict.fail_to_pass = sorted(current)
+        verdict.failures = failure_texts(run, current)
         verdict.collection_errors = {w: t[-6000:] for w, t in run.collect_messages.items()}
-        verdict.detail = f"{len(failing)} FAIL_TO_PASS, {len(verdict.pass_to_pass)} PASS_TO_PASS"
+        verdict.detail = f"{len(current)} FAIL_TO_PASS, {len(verdict.pass_to_pass)} PASS_TO_PASS"
         if dropped:
             verdict.detail += (f"; {dropped} failures did not hold in a fresh interpreter "
                                f"({reasons}) and are not FAIL_TO_PASS")
         return verdict
+
+    def _confirm_timeout(self, tests: list[str], plan: Plan) -> float:
+        known = sum(self.baseline.tests[n].duration for n in tests if n in self.baseline.tests)
+        return max(10.0, 2.0 * self.config.suite_seconds
+                   + plan_timeout(Plan("cold", "", tests, known), self.config))
+
+    def _holding(self, tests: list[str], run: TestRun, plan: Plan, tree: Path,
+                 timeout: float, seeds: tuple[int, int], why: dict[str, int]) -> list[str]:
+        """Of ``tests`` (run with the bug in ``run``), those that failed, pass alone on the
+        clean tree, and, when they drew on chance, fail in every repetition; ``why`` counts
+        the others by reason. Leaves the bug on disk."""
+        failing = [n for n in tests if run.status(n) in BAD_OUTCOMES]
+        _count(why, "passed with the bug", len(tests) - len(failing))
+        if failing:
+            clean = self._clean_alone(tree, failing, timeout)
+            held = [n for n in failing if clean.status(n) == PASSED]
+            _count(why, "failed without the bug too, run alone", len(failing) - len(held))
+            failing = held
+            _write_files(tree, plan.patched)  # (_clean_alone reset the tree)
+        chancy = [n for n in failing if n in run.chance]
+        if chancy:
+            again = run_pytest(self.env, tree, self.recipe, chancy,
+                               timeout=timeout * CHANCE_REPEATS, tb="no", hash_seed=seeds[1],
+                               extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
+            lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
+                     or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
+            failing = [n for n in failing if n not in lucky]
+            _count(why, f"passed in one of {CHANCE_REPEATS} repetitions (chance)", len(lucky))
+        return failing
 
     def _clean_alone(self, tree: Path, tests: list[str], timeout: float) -> TestRun:
         """``tests`` run alone, in this order, on the clean tree, in a fresh interpreter
@@ -448,6 +472,11 @@ class Validator:
             return self.validate(cand, worker)
         finally:
             self._free.put(worker)
+
+
+def _count(why: dict[str, int], what: str, n: int) -> None:
+    if n:
+        why[what] = why.get(what, 0) + n
 
 
 def _seeds(candidate_id: str) -> tuple[int, int]:

@@ -212,3 +212,66 @@ def plugin_repo(path: Path) -> GitRepo:
                                  "def test_double():\n    assert double(21) == 42\n"),
     })
     return repo
+
+
+REGISTRY = '''\
+HANDLERS = []
+
+
+def register(handler):
+    HANDLERS.append(handler)
+    return handler
+
+
+def unregister(handler):
+    if handler in HANDLERS:
+        HANDLERS.remove(handler)
+
+
+def handle(value):
+    for handler in HANDLERS:
+        out = handler(value)
+        if out is not None:
+            return out
+    return None
+'''
+
+REGISTRY_TESTS = '''\
+from regpkg.registry import handle, register, unregister
+
+
+def _handler(tag):
+    return lambda value: tag if isinstance(value, int) else None
+
+
+def test_p():
+    h = register(_handler("p"))
+    assert handle(1) == "p"
+    unregister(h)
+
+
+def test_x():
+    h = register(_handler("x"))
+    assert handle(1) == "x"
+    unregister(h)
+
+
+def test_k():
+    h = register(_handler("k"))
+    assert handle(1) == "k"
+    unregister(h)
+'''
+
+
+def registry_repo(path: Path) -> GitRepo:
+    """Tests that share a global registry: a bug that leaves a handler registered makes each
+    test fail only when another test ran before it in the same process."""
+    repo = GitRepo(path)
+    repo.commit("registry", {
+        "setup.py": "from setuptools import setup\nsetup(name='regpkg', version='0.1', "
+                    "packages=['regpkg'])\n",
+        "regpkg/__init__.py": "",
+        "regpkg/registry.py": REGISTRY,
+        "tests/test_registry.py": REGISTRY_TESTS,
+    })
+    return repo

@@ -19,7 +19,7 @@ from engine.forge import build_validator, ensure_baseline, ensure_environment, g
 from engine.models import Candidate
 from engine.store import Store
 from engine.workspace import Workspace
-from tests.shapes import collection_repo, ids_repo, plugin_repo, plugins_repo
+from tests.shapes import collection_repo, ids_repo, plugin_repo, plugins_repo, registry_repo
 
 from .conftest import cli_json
 
@@ -160,6 +160,24 @@ def test_a_failure_that_depends_on_chance_is_never_kept(tmp_path: Path) -> None:
         validator.close()
     assert "kept" not in reasons, reasons
     assert "not_reproducible" in reasons or "no_test_failed" in reasons
+
+
+def test_a_failure_that_needs_a_dropped_test_before_it_is_never_kept(tmp_path: Path) -> None:
+    """With unregister broken, test_x and test_k fail in the suite (test_p's handler stays).
+    Run alone as FAIL_TO_PASS, test_x passes (nothing before it) and test_k fails only
+    because test_x ran first: kept with test_k alone, the instance would not hold under
+    verify (tomlkit in the zoo). The smaller set must run again and hold on its own."""
+    src = tmp_path / "src-repo"
+    registry_repo(src)
+    store, repo, validator = _validator(tmp_path / "ws", src, "reg")
+    with store:
+        cand = _candidate("reg", "regpkg/registry.py",
+                          "    if handler in HANDLERS:\n        HANDLERS.remove(handler)\n",
+                          "    return None\n", src)
+        verdict = validator.validate(cand)
+        validator.close()
+    assert not verdict.kept and verdict.reason == "not_reproducible", verdict
+    assert "passed with the bug" in verdict.detail, verdict.detail
 
 
 def test_a_broken_environment_is_refused_before_anything_is_stored(
