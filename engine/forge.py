@@ -341,8 +341,13 @@ class ForgeSummary:
             text = (f"all {self.entities} functions and classes skipped: "
                     f"{self.entities_uncovered} never executed by a test, "
                     f"{self.entities_arid} arid")
-            return text + (f" (the test map is empty: {self.map_problem})"
-                           if self.map_problem else "")
+            if self.map_problem:
+                return text + f" (the test map is empty: {self.map_problem})"
+            if self.entities_uncovered:  # not one non-arid function ran
+                text += ("; the tests ran none of the library's code in the work tree: they "
+                         "may import another copy of it (an installed package, or a source "
+                         "directory the recipe does not put on the path)")
+            return text
         return "no mutation site in the code the tests execute"
 
 

@@ -321,11 +321,9 @@ def _source_roots(
         notes.append(f"source root: {mapped} (package_dir)")
         return [mapped]
     src = root / "src"
-    if src.is_dir() and (
-        any(src.glob("*/__init__.py"))
-        or any(src.glob("*.py"))
-        or any(p.is_dir() and any(p.glob("*.py")) for p in src.iterdir())
-    ):
+    # Any module below src/ counts: a namespace package (poetry-core's src/poetry/core, with
+    # no src/poetry/__init__.py) imported from elsewhere would leave the tests on other code.
+    if src.is_dir() and next(src.rglob("*.py"), None) is not None:
         notes.append("source root: src (src layout)")
         return ["src"]
     return ["."]

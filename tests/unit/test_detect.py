@@ -441,6 +441,15 @@ def test_src_layout_and_tests_dir(tmp_path: Path):
     assert recipe.test_paths == ["tests"]
 
 
+def test_src_layout_with_a_namespace_package(tmp_path: Path):
+    """poetry-core: src/poetry has no __init__.py, only src/poetry/core/ does. Without src on
+    the path the tests imported the repo copy the editable install names, never the tree."""
+    write(tmp_path, {"pyproject.toml": pyproject("poetry.core.masonry.api", "poetry-core"),
+                     "src/poetry/core/__init__.py": "", "src/poetry/core/factory.py": "",
+                     "tests/test_x.py": ""})
+    assert detect_recipe(tmp_path).source_roots == ["src"]
+
+
 def test_flat_layout(tmp_path: Path):
     write(tmp_path, {"setup.py": "", "demo/__init__.py": "", "test/test_x.py": ""})
     recipe = detect_recipe(tmp_path)
