@@ -1,15 +1,19 @@
-"""Instance branches: every exported bug as a commit in a bare copy of its repo.
+"""Instance branches: every exported bug as commits in a bare copy of its repo.
 
-The SWE-bench harness (and SWE-agent on SWE-bench rows) checks out ``base_commit`` and
-expects the bug to be in it; SWE-smith's tools check out a branch named after the instance.
-Both need the buggy state as a commit, which a diff alone is not. So an export writes, per
-repo, a bare repository holding the repo's history plus one branch per instance
-(``refs/heads/<instance_id>``): one commit on top of the instance's clean commit that applies
-the bug diff. Push it anywhere (``git push --mirror``) to serve the rows.
+Harnesses take the buggy state as a commit, never as a diff: SWE-smith checks out a branch
+named after the instance and then ``HEAD~1``, expecting two commits on the clean one, the bug
+and then the FAIL_TO_PASS test files removed; SWE-bench clients start a container whose
+``/testbed`` already holds the bug at ``base_commit``. So an export writes, per repo, a bare
+repository holding the repo's history plus, per instance:
 
-All branches are written by one ``git fast-import`` stream (thousands of commits a second).
-Author, committer and date are fixed (the date is the clean commit's), so the same instance
-always gets the same commit sha.
+- ``refs/heads/<id>``: the clean commit -> the bug -> the FAIL_TO_PASS test files removed
+  (SWE-smith's layout); messages are neutral, they say nothing of the bug;
+- ``refs/snapshots/<id>``: one parentless commit with the buggy tree, for images an agent works
+  in (``git log`` there shows no clean parent to diff against).
+
+Both come from one ``git fast-import`` stream (thousands of commits a second) plus one
+``commit-tree`` per snapshot. Author, committer and date are fixed (the date is the clean
+commit's), so the same instance always gets the same commit shas.
 """
 
 from __future__ import annotations
@@ -28,17 +32,33 @@ IDENTITY = "bugfoundry <bugfoundry@localhost>"
 _ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
 
 
+BUG_MESSAGE = "Update files\n"
+TESTS_MESSAGE = "Remove tests\n"
+SNAPSHOT_MESSAGE = "Snapshot\n"
+
+
 @dataclass(frozen=True)
 class BranchRequest:
-    instance_id: str
+    instance_id: str  # the branch name (the exported instance id)
     clean_commit: str  # the commit the bug diff applies to
     bug_patch: str
+    test_files: tuple[str, ...] = ()  # FAIL_TO_PASS test files, removed by the second commit
+
+
+@dataclass(frozen=True)
+class Commits:
+    """An instance's commits: the bug on the clean commit, the tests removed on top (the
+    branch tip), and the parentless snapshot of the buggy tree."""
+
+    bug: str
+    tip: str
+    snapshot: str
 
 
 @dataclass
 class BranchResult:
     path: str
-    shas: dict[str, str] = field(default_factory=dict)  # instance id -> buggy commit
+    shas: dict[str, Commits] = field(default_factory=dict)  # instance id -> its commits
     failed: dict[str, str] = field(default_factory=dict)  # instance id -> why not
 
 
@@ -109,8 +129,10 @@ def _data(payload: bytes) -> bytes:
     return b"data %d\n" % len(payload) + payload + b"\n"
 
 
-def _commit(blobs: _Blobs, req: BranchRequest, mark: int) -> bytes:
-    """One fast-import commit: the clean commit plus the bug diff (PatchError if it misfits)."""
+def _commits(blobs: _Blobs, req: BranchRequest, mark: int) -> bytes:
+    """Two fast-import commits on the instance's branch: the clean commit plus the bug diff
+    (mark ``mark``; PatchError if it misfits), then its FAIL_TO_PASS test files removed
+    (mark ``mark + 1``)."""
     paths = [p for fp in parse_patch(req.bug_patch) for p in (fp.old, fp.new) if p]
     files: dict[str, str] = {}
     for path in dict.fromkeys(paths):
@@ -119,10 +141,10 @@ def _commit(blobs: _Blobs, req: BranchRequest, mark: int) -> bytes:
             files[path] = data.decode("utf-8", errors="surrogateescape")
     changed = apply_patch(files, req.bug_patch)
     date = blobs.date(req.clean_commit)
-    message = f"bugfoundry: {req.instance_id}\n".encode()
-    out = [f"commit refs/heads/{req.instance_id}\nmark :{mark}\n".encode(),
-           f"author {IDENTITY} {date} +0000\ncommitter {IDENTITY} {date} +0000\n".encode(),
-           _data(message), f"from {req.clean_commit}\n".encode()]
+    who = f"author {IDENTITY} {date} +0000\ncommitter {IDENTITY} {date} +0000\n".encode()
+    ref = f"commit refs/heads/{req.instance_id}\n"
+    out = [f"{ref}mark :{mark}\n".encode(), who, _data(BUG_MESSAGE.encode()),
+           f"from {req.clean_commit}\n".encode()]
     for path, text in sorted(changed.items()):
         if text is None:
             out.append(f"D {path}\n".encode())
@@ -130,7 +152,27 @@ def _commit(blobs: _Blobs, req: BranchRequest, mark: int) -> bytes:
             mode = blobs.mode(req.clean_commit, path)
             out.append(f"M {mode} inline {path}\n".encode())
             out.append(_data(text.encode("utf-8", errors="surrogateescape")))
+    out += [f"{ref}mark :{mark + 1}\n".encode(), who, _data(TESTS_MESSAGE.encode()),
+            f"from :{mark}\n".encode()]
+    present = {p for p, text in changed.items() if text is not None}
+    for path in sorted(set(req.test_files)):
+        if path in present or blobs.read(req.clean_commit, path) is not None:
+            out.append(f"D {path}\n".encode())
     return b"".join(out)
+
+
+def _snapshot(dest: Path, bug: str, date: str) -> str:
+    """A parentless commit with ``bug``'s tree (same identity and date: reproducible)."""
+    tree = _git(dest, "rev-parse", f"{bug}^{{tree}}").decode().strip()
+    name, email = IDENTITY.split(" <")
+    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+           "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+           "GIT_AUTHOR_DATE": f"{date} +0000", "GIT_COMMITTER_DATE": f"{date} +0000"}
+    res = subprocess.run(["git", "commit-tree", tree], cwd=dest, input=SNAPSHOT_MESSAGE.encode(),
+                         capture_output=True, env={**_ENV, **env}, timeout=120)
+    if res.returncode:
+        raise UsageError(f"git commit-tree failed in {dest}: {res.stderr.decode()[-300:]}")
+    return res.stdout.decode().strip()
 
 
 def write_branches(source: Path, dest: Path, requests: Iterable[BranchRequest]) -> BranchResult:
@@ -143,17 +185,20 @@ def write_branches(source: Path, dest: Path, requests: Iterable[BranchRequest]) 
     blobs = _Blobs(dest)
     stream: list[bytes] = []
     marks: dict[int, str] = {}
+    dates: dict[str, str] = {}
     try:
         for req in requests:
             if not valid_branch(req.instance_id):
                 result.failed[req.instance_id] = "the instance id is not a valid branch name"
                 continue
+            mark = 2 * len(marks) + 1
             try:
-                stream.append(_commit(blobs, req, len(marks) + 1))
+                stream.append(_commits(blobs, req, mark))
             except PatchError as exc:
                 result.failed[req.instance_id] = f"the bug diff does not apply: {exc}"
                 continue
-            marks[len(marks) + 1] = req.instance_id
+            marks[mark] = req.instance_id
+            dates[req.instance_id] = blobs.date(req.clean_commit)
     finally:
         blobs.close()
     if not stream:
@@ -161,8 +206,13 @@ def write_branches(source: Path, dest: Path, requests: Iterable[BranchRequest]) 
     marks_file = dest / "bugfoundry-marks"
     _git(dest, "fast-import", "--quiet", "--force", f"--export-marks={marks_file}",
          stdin=b"".join(stream) + b"done\n")
-    for line in marks_file.read_text().splitlines():
-        mark, sha = line.split()
-        result.shas[marks[int(mark[1:])]] = sha
+    by_mark = dict(line.split() for line in marks_file.read_text().splitlines())
     marks_file.unlink()
+    refs = []
+    for mark, iid in marks.items():
+        bug, tip = by_mark[f":{mark}"], by_mark[f":{mark + 1}"]
+        snapshot = _snapshot(dest, bug, dates[iid])
+        result.shas[iid] = Commits(bug, tip, snapshot)
+        refs.append(f"update refs/snapshots/{iid} {snapshot}\n")
+    _git(dest, "update-ref", "--stdin", stdin="".join(refs).encode())
     return result

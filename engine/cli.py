@@ -257,20 +257,25 @@ def common_options() -> argparse.ArgumentParser:
 def cmd_export(args: argparse.Namespace) -> int:
     from engine.export import export, result_dict
 
-    _, store = _open(args)
+    ws, store = _open(args)
     with store:
         def progress(n: int) -> None:
             _err(f"exported {n} instances ...")
 
         result = export(store, Path(args.output), fmt=args.format, split=args.split,
                         repo=args.repo, rule=args.rule, force=args.force,
-                        dedup=args.dedup, rows=args.rows, progress=progress)
+                        dedup=args.dedup, rows=args.rows, progress=progress, ws=ws,
+                        repo_ids=args.repo_id, images=args.images, log=_err)
     if args.json:
         _dump(result_dict(result))
     else:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.decisions.items()))
+        where = f"{result.root} (rows: {result.path})" if result.root else result.path
         print(f"wrote {result.count} instances ({result.format}, {args.split} split) to "
-              f"{result.path}\n  manifest: {result.manifest}\n  decisions: {counts or 'none'}")
+              f"{where}\n  manifest: {result.manifest}\n  decisions: {counts or 'none'}")
+        instance_images = sum(1 for v in result.images.values() if ":" not in v)
+        if result.images:
+            print(f"  images: {len(result.images)} ({instance_images} per instance)")
     return 0
 
 
@@ -422,7 +427,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     ex = sub.add_parser("export", parents=[common],
                         help="write the curated split (or all instances) as JSONL or Parquet")
     ex.add_argument("--format", required=True, choices=("swesmith", "swebench", "parquet"))
-    ex.add_argument("-o", "--output", required=True, help="file to write (plus PATH.manifest.json)")
+    ex.add_argument("-o", "--output", required=True,
+                    help="a dataset directory to write (card, data/, harness/), or a .jsonl / "
+                         ".parquet file")
     ex.add_argument("--rows", default="swesmith", choices=("swesmith", "swebench"),
                     help="with --format parquet: which rows to write (default swesmith)")
     ex.add_argument("--split", default="curated", choices=("curated", "all"))
@@ -431,6 +438,13 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     choices=("accept-no-reject", "any-accept", "unanimous"),
                     help="when several curators decided: which instances are curated")
     ex.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    ex.add_argument("--images", dest="images", action="store_true", default=None,
+                    help="build the harness images (default: when the repo's environment is "
+                         "docker)")
+    ex.add_argument("--no-images", dest="images", action="store_false",
+                    help="never build images (the rows still name them)")
+    ex.add_argument("--repo-id", action="append", default=[], metavar="[NAME=]OWNER/REPO",
+                    help="how a repo is named in the rows (default bugfoundry/NAME)")
     ex.add_argument("--dedup", default="exact", choices=("exact", "near", "none"),
                     help="leave out duplicates (see `bugfoundry dedup`): exact (default), "
                          "near (also same entity and FAIL_TO_PASS set), none")

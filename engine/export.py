@@ -1,44 +1,49 @@
 """Export the curated split (or any filter) in the formats the SWE-bench ecosystem reads.
 
-- ``swesmith``: SWE-smith task JSONL: ``patch`` is the bug-introducing diff, plus our
-  provenance (strategy, modifier, clean commit, realism, decision summary).
-- ``swebench``: SWE-bench task JSONL: ``patch`` is the fix (the bug diff reversed) and
-  ``test_patch`` is empty, because the tests are the repo's own, unchanged; ``bug_patch`` keeps
-  the bug diff, for harnesses that start from ``clean_commit``.
-- ``parquet``: either kind of row (``rows``: SWE-smith by default, or SWE-bench) as Parquet
-  (zstd), written by DuckDB from the same JSON lines.
+- ``swesmith``: SWE-smith task JSONL: ``patch`` is the bug-introducing diff.
+- ``swebench``: SWE-bench task JSONL: ``patch`` is the fix, ``test_patch`` is empty (the tests
+  are the repo's own, unchanged), plus what swebench 5 and mini-swe-agent read.
+- ``parquet``: either kind of row (``rows``) as Parquet, with the very same types.
 
-Every export writes a manifest beside it (``PATH.manifest.json``): the filter, counts per
-decision, curators, the decision rule and versions; and the instances as git branches
-(``PATH.repos/<repo>.git``, see ``engine.branches``), because both harnesses check out the
-buggy state as a commit: rows name it in ``base_commit`` and keep the commit the bug diff
-applies to in ``clean_commit``. Nothing is overwritten without ``force``.
+Row contents and names are in ``engine.export_rows``. ``-o`` names a dataset directory
+(``README.md`` dataset card, ``data/test.jsonl`` or ``.parquet``, ``harness/``), or a single
+data file. Either way the manifest and the instance branches (``engine.branches``) live in a
+hidden folder beside the rows (``.bugfoundry/`` in a directory, ``.NAME.bugfoundry/`` beside a
+file), so ``load_dataset`` reads the rows alone. ``harness/`` holds the registration that
+swebench 4 and SWE-smith need (``engine.harness_code``). With images (the default when a
+repo's environment is docker, or ``images=True``), every instance gets an image that starts
+with the bug in ``/testbed`` and a per-repo image holds the branches (``engine.harness_images``).
+Nothing is overwritten without ``force``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.branches import BranchRequest, write_branches
+from engine import export_rows as er
+from engine.branches import BranchRequest, Commits, write_branches
 from engine.dedup import duplicate_ids, find_groups
-from engine.diffs import reverse_patch
-from engine.environments.docker_image import image_alias
 from engine.errors import UsageError
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.workspace import Workspace
 
 FORMATS = ("swesmith", "swebench", "parquet")
 ROW_KINDS = ("swesmith", "swebench")
 SPLITS = ("curated", "all")
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 DEDUP: dict[str, tuple[str, ...]] = {"none": (), "exact": ("exact",), "near": ("exact", "near")}
 RULES = {
     "accept-no-reject": "in the split when at least one curator's current decision is accept "
@@ -46,15 +51,90 @@ RULES = {
     "any-accept": "in the split when at least one curator's current decision is accept",
     "unanimous": "in the split when every curator who decided accepted",
 }
+DEFAULT_SESSION = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]
 
 
 @dataclass
 class ExportResult:
-    path: str
+    path: str  # the rows
     manifest: str
     format: str
     count: int
     decisions: dict[str, int] = field(default_factory=dict)
+    root: str = ""  # the dataset directory, when one was written
+    images: dict[str, str] = field(default_factory=dict)  # image -> what it is for
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where an export's parts go: the rows, the hidden sidecar (manifest, branch repos) and,
+    for a dataset directory, its root (card, ``harness/``)."""
+
+    data: Path
+    sidecar: Path
+    root: Path | None = None
+
+    @property
+    def manifest(self) -> Path:
+        return self.sidecar / "manifest.json"
+
+    @property
+    def repos(self) -> Path:
+        return self.sidecar / "repos"
+
+    @property
+    def harness(self) -> Path:
+        return (self.root / "harness") if self.root else self.sidecar / "harness"
+
+    @property
+    def card(self) -> Path | None:
+        return self.root / "README.md" if self.root else None
+
+    def parts(self) -> list[Path]:
+        return [p for p in (self.data, self.sidecar, self.card,
+                            self.harness if self.root else None) if p is not None]
+
+
+@dataclass(frozen=True)
+class _Legacy(Layout):
+    """An export written before the sidecar: ``PATH.repos`` and ``PATH.manifest.json``."""
+
+    @property
+    def repos(self) -> Path:
+        return self.data.with_name(self.data.name + ".repos")
+
+    @property
+    def manifest(self) -> Path:
+        return self.data.with_name(self.data.name + ".manifest.json")
+
+
+def layout_for(path: Path, fmt: str) -> Layout:
+    """A data file (``.jsonl``/``.json``/``.parquet``) or a dataset directory."""
+    path = Path(path).absolute()
+    if path.suffix in DATA_SUFFIXES:
+        return Layout(path, path.parent / f".{path.name}.bugfoundry")
+    ext = "parquet" if fmt == "parquet" else "jsonl"
+    return Layout(path / "data" / f"test.{ext}", path / ".bugfoundry", path)
+
+
+def find_layout(path: Path) -> Layout:
+    """The layout of an existing export given its directory or its data file (verify,
+    import); an export from before the sidecar kept ``PATH.repos`` beside the file."""
+    path = Path(path).absolute()
+    if path.is_dir():
+        data = next((p for p in (path / "data" / "test.jsonl", path / "data" / "test.parquet")
+                     if p.is_file()), path / "data" / "test.jsonl")
+        return Layout(data, path / ".bugfoundry", path)
+    if path.parent.name == "data" and (path.parent.parent / ".bugfoundry").is_dir():
+        return Layout(path, path.parent.parent / ".bugfoundry", path.parent.parent)
+    if path.with_name(path.name + ".repos").is_dir():
+        return _Legacy(path, path.parent / f".{path.name}.bugfoundry")
+    return Layout(path, path.parent / f".{path.name}.bugfoundry")
+
+
+def branches_dir(path: Path) -> Path:
+    """Where an export's instance branches live (``<sidecar>/repos/<repo>.git``)."""
+    return find_layout(path).repos
 
 
 def in_split(decisions: list[str], rule: str) -> bool:
@@ -81,69 +161,6 @@ def _summary(states: list[Any]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class _Where:
-    """Where an exported instance runs: the commit holding the bug (its branch's; the clean
-    commit when no branch could be written) and the image of its repo's environment."""
-
-    buggy: str
-    image: str
-
-
-def _swesmith_row(inst: dict[str, Any], summary: dict[str, Any], where: _Where
-                  ) -> dict[str, Any]:
-    return {
-        "instance_id": inst["instance_id"],
-        "repo": inst["repo"],
-        "patch": inst["patch"],
-        "FAIL_TO_PASS": list(inst["fail_to_pass"]),
-        "PASS_TO_PASS": list(inst["pass_to_pass"]),
-        "image_name": where.image,
-        "problem_statement": inst.get("problem_statement") or "",
-        "base_commit": where.buggy,  # as in SWE-smith: the instance branch's commit
-        "clean_commit": inst["base_commit"],
-        "strategy": inst["strategy"],
-        "modifier": inst["modifier"],
-        "file": inst["file"],
-        "entity": inst["entity"],
-        "realism": summary["realism"],
-        "decision_summary": summary,
-        "failures": _failures(inst),
-        "created_at": str(inst["created_at"]),
-    }
-
-
-def _failures(inst: dict[str, Any]) -> list[dict[str, str]]:
-    """The curator-facing failure output per F2P test, as uniform records (Parquet-friendly)."""
-    return [{"test": t, "output": o} for t, o in (inst.get("failures") or {}).items()]
-
-
-def _swebench_row(inst: dict[str, Any], summary: dict[str, Any], where: _Where
-                  ) -> dict[str, Any]:
-    return {
-        "instance_id": inst["instance_id"],
-        "repo": inst["repo"],
-        "base_commit": where.buggy,  # as in SWE-bench: the state the fix applies to
-        "clean_commit": inst["base_commit"],
-        "patch": reverse_patch(inst["patch"]),
-        "test_patch": "",
-        "problem_statement": inst.get("problem_statement") or "",
-        "hints_text": "",
-        "FAIL_TO_PASS": list(inst["fail_to_pass"]),
-        "PASS_TO_PASS": list(inst["pass_to_pass"]),
-        "created_at": str(inst["created_at"]),
-        "environment_setup_commit": inst["base_commit"],
-        "version": inst["base_commit"][:12],
-        "bug_patch": inst["patch"],
-        "strategy": inst["strategy"],
-        "modifier": inst["modifier"],
-        "file": inst["file"],
-        "entity": inst["entity"],
-        "realism": summary["realism"],
-        "failures": _failures(inst),
-    }
-
-
 def _select(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str],
             skip: set[str]) -> list[tuple[str, list[Any]]]:
     """The instances in the split (ids and their curators' states), counting decisions."""
@@ -165,13 +182,48 @@ def _select(store: Store, split: str, repo: str | None, rule: str, counts: Count
     return out
 
 
-def _branches(store: Store, path: Path, ids: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
-    """Write every instance's branch (``engine.branches``): the buggy commit per instance id,
-    and the manifest's account (repositories written, instances left without a branch)."""
+@dataclass
+class _Item:
+    """One instance on its way out: the stored record, its exported id and test lists."""
+
+    inst: dict[str, Any]
+    states: list[Any]
+    export_id: str
+    f2p: list[str]
+    p2p: list[str]
+
+
+def _items(store: Store, selected: list[tuple[str, list[Any]]], rids: dict[str, er.RepoId],
+           counts: Counter[str]) -> list[_Item]:
+    """The instances to write, with test ids no log parser can match left out (an instance
+    left without FAIL_TO_PASS is not exported)."""
+    out = []
+    for iid, states in selected:
+        inst = store.get_instance(iid)
+        if inst is None:
+            continue
+        f2p, bad_f2p = er.usable_ids(list(inst["fail_to_pass"]))
+        p2p, bad_p2p = er.usable_ids(list(inst["pass_to_pass"]))
+        counts["test_ids_with_whitespace_left_out"] += len(bad_f2p) + len(bad_p2p)
+        if not f2p:
+            counts["without_usable_fail_to_pass"] += 1
+            continue
+        rid = rids[inst["repo"]]
+        out.append(_Item(inst, states, er.export_id(iid, inst["repo"], inst["base_commit"],
+                                                      rid), f2p, p2p))
+    return out
+
+
+def _branches(store: Store, layout: Layout, items: list[_Item]
+              ) -> tuple[dict[str, Commits], dict[str, Any]]:
+    """Write every instance's branch and snapshot (``engine.branches``); the manifest's
+    account of repositories written and instances left without."""
     by_repo: dict[str, list[BranchRequest]] = {}
-    for iid, repo, base, patch in store.bug_patches(ids):
-        by_repo.setdefault(repo, []).append(BranchRequest(iid, base, patch))
-    shas: dict[str, str] = {}
+    for it in items:
+        tests = tuple(dict.fromkeys(t.split("::", 1)[0] for t in it.f2p))
+        by_repo.setdefault(it.inst["repo"], []).append(
+            BranchRequest(it.export_id, it.inst["base_commit"], it.inst["patch"], tests))
+    shas: dict[str, Commits] = {}
     written: dict[str, str] = {}
     missing: dict[str, str] = {}
     for name, requests in by_repo.items():
@@ -180,8 +232,7 @@ def _branches(store: Store, path: Path, ids: list[str]) -> tuple[dict[str, str],
             missing.update({r.instance_id: "its repo is not in this workspace" for r in requests})
             continue
         try:
-            result = write_branches(Path(rec.path), branches_dir(path) / f"{name}.git",
-                                    requests)
+            result = write_branches(Path(rec.path), layout.repos / f"{name}.git", requests)
         except UsageError as exc:  # a broken checkout: the rows still go out, without branches
             missing.update({r.instance_id: str(exc) for r in requests})
             continue
@@ -192,16 +243,95 @@ def _branches(store: Store, path: Path, ids: list[str]) -> tuple[dict[str, str],
                   "without_branch_examples": dict(list(missing.items())[:5])}
 
 
-def branches_dir(path: Path) -> Path:
-    """Where an export's instance branches live: ``PATH.repos/<repo>.git``."""
-    return path.with_name(path.name + ".repos")
-
-
 def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
            repo: str | None = None, rule: str = "accept-no-reject", force: bool = False,
            dedup: str = "exact", rows: str = "swesmith",
-           progress: Callable[[int], None] | None = None) -> ExportResult:
-    """Write the split to ``path`` (+ manifest); refuses to overwrite without ``force``."""
+           progress: Callable[[int], None] | None = None, ws: Workspace | None = None,
+           repo_ids: Sequence[str] = (), images: bool | None = False,
+           log: Callable[[str], None] = lambda _m: None) -> ExportResult:
+    """Write the split to ``path`` (a data file or a dataset directory) with its manifest,
+    branches and harness registration; refuses to overwrite without ``force``.
+
+    ``images`` True builds the harness images, None builds them when a repo's environment is
+    docker, False never (the rows still name them). Images and the exact test command need
+    ``ws``, the workspace.
+    """
+    _check_options(fmt, split, rows, rule, dedup)
+    layout = layout_for(Path(path), fmt)
+    for p in layout.parts():
+        if p.exists() and not force:
+            raise UsageError(f"{p} exists; pass --force to overwrite it.")
+    parent = layout.root.parent if layout.root else layout.data.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: {parent} is not a directory.")
+    counts: Counter[str] = Counter()
+    skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
+    kind = rows if fmt == "parquet" else fmt
+    selected = _select(store, split, repo, rule, counts, skip)
+    repos = store.repos_of([iid for iid, _ in selected])
+    try:
+        rids = er.parse_repo_ids(repo_ids, repos)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    items = _items(store, selected, rids, counts)
+    for p in layout.parts():  # --force: nothing left from the previous export
+        if p.is_dir():
+            shutil.rmtree(p)
+    layout.data.parent.mkdir(parents=True, exist_ok=True)
+    shas, branches = _branches(store, layout, items)
+    commands = _commands(ws, store, repos, log)
+    n, curators, sample = _write_rows(store, layout, fmt, kind, items, shas, rids, commands,
+                                      progress)
+    from engine import harness_code
+
+    written = harness_code.write(layout.harness, _registrations(items, rids, commands),
+                                 layout.data)
+    if layout.card is not None:
+        layout.card.write_text(er.dataset_card(
+            f"bugfoundry export ({kind} rows)", layout.data.relative_to(layout.root).as_posix(),
+            kind, n, [f"harness registration and usage: harness/{f}" for f in written],
+            sample, _digest(layout.data)), encoding="utf-8")
+    built: dict[str, str] = {}
+    image_error = ""
+    if ws is not None and images is not False:
+        from engine.harness_images import build_for_export
+
+        try:
+            built = build_for_export(ws, store, layout.repos, _image_requests(items, shas, rids),
+                                     only_docker=images is None, log=log)
+        except UsageError as exc:
+            image_error = str(exc)
+    left_out = counts.pop("duplicates_left_out", 0)
+    manifest = {
+        "format": fmt, "rows": kind, "path": str(layout.data), "count": n,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "filter": {"split": split, "repo": repo, "dedup": dedup},
+        "decision_rule": {"name": rule, "text": RULES[rule]},
+        "decisions": {k: v for k, v in counts.items() if k in ("accept", "reject", "skip",
+                                                              "undecided")},
+        "duplicates_left_out": left_out,
+        "left_out": {k: v for k, v in counts.items() if k not in (
+            "accept", "reject", "skip", "undecided")},
+        "curators": sorted(curators),
+        "repos": {name: rid.slug for name, rid in rids.items()},
+        "branches": branches,
+        "harness": written,
+        "images": built or ({"error": image_error} if image_error else {
+            "not built": "pass --images to build them (the default only for repos whose "
+                         "environment is docker)"}),
+        "versions": _versions(),
+    }
+    layout.sidecar.mkdir(parents=True, exist_ok=True)
+    layout.manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if image_error:
+        raise UsageError(f"wrote {n} rows to {layout.data}, but the images could not be "
+                         f"built: {image_error}")
+    decisions = manifest["decisions"]
+    return ExportResult(str(layout.data), str(layout.manifest), fmt, n, decisions,
+                        str(layout.root or ""), built)
+
+
+def _check_options(fmt: str, split: str, rows: str, rule: str, dedup: str) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}.")
     if split not in SPLITS:
@@ -212,73 +342,111 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         raise UsageError("--rows applies to --format parquet only.")
     if rule not in RULES:
         raise UsageError(f"unknown decision rule {rule!r}; choose from {', '.join(RULES)}.")
-    path = Path(path)
-    manifest_path = path.with_name(path.name + ".manifest.json")
-    for p in (path, manifest_path, branches_dir(path)):
-        if p.exists() and not force:
-            raise UsageError(f"{p} exists; pass --force to overwrite it.")
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: {path.parent} is not a directory.")
-    counts: Counter[str] = Counter()
     if dedup not in DEDUP:
         raise UsageError(f"unknown --dedup {dedup!r}; choose from {', '.join(DEDUP)}.")
-    skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
-    kind = rows if fmt == "parquet" else fmt
-    row_of = _swebench_row if kind == "swebench" else _swesmith_row
-    selected = _select(store, split, repo, rule, counts, skip)
-    if branches_dir(path).exists():  # --force: no branch left from the previous export
-        shutil.rmtree(branches_dir(path))
-    shas, branches = _branches(store, path, [iid for iid, _ in selected])
-    fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl", dir=path.parent)
+
+
+def _commands(ws: Workspace | None, store: Store, repos: list[str],
+              log: Callable[[str], None]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per repo: (the pytest switches validation used, its test paths); a repo this
+    workspace cannot probe gets the plain ones."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for name in repos:
+        out[name] = (list(DEFAULT_SESSION), [])
+        stored = store.get_environment(name)
+        if stored is not None:
+            out[name] = (list(DEFAULT_SESSION), list(stored["recipe"].test_paths))
+        if ws is None or stored is None:
+            continue
+        from engine.harness_images import probe_session
+
+        session = probe_session(ws, store, name, log)
+        if session is not None:
+            out[name] = (session, out[name][1])
+    return out
+
+
+def _write_rows(store: Store, layout: Layout, fmt: str, kind: str, items: list[_Item],
+                shas: dict[str, Commits], rids: dict[str, er.RepoId],
+                commands: dict[str, tuple[list[str], list[str]]],
+                progress: Callable[[int], None] | None
+                ) -> tuple[int, set[str], dict[str, Any] | None]:
+    """Write the rows (never a half-written file at the data path); returns how many, the
+    curators and the first row (its columns type the dataset card)."""
+    row_of = er.swebench_row if kind == "swebench" else er.swesmith_row
+    fd, tmp = tempfile.mkstemp(prefix=".bf-export-", suffix=".jsonl",
+                               dir=layout.data.parent)
     n = 0
     curators: set[str] = set()
-    images: dict[str, str] = {}
+    first: dict[str, Any] | None = None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for iid, states in selected:
-                inst = store.get_instance(iid)
-                if inst is None:
-                    continue
-                summary = _summary(states)
+            for it in items:
+                summary = _summary(it.states)
                 curators |= set(summary["decisions"])
-                if inst["repo"] not in images:  # the image is built at the pinned commit
-                    rec = store.get_repo(inst["repo"])
-                    pinned = rec.commit if rec else inst["base_commit"]
-                    images[inst["repo"]] = image_alias(inst["repo"], pinned)
-                where = _Where(shas.get(iid, inst["base_commit"]), images[inst["repo"]])
-                row = row_of(inst, summary, where)
-                if fmt == "parquet" and "decision_summary" in row:
-                    # free-form keys (curator names) as JSON text
+                commits = shas.get(it.export_id)
+                clean = it.inst["base_commit"]
+                session, paths = commands[it.inst["repo"]]
+                rid = rids[it.inst["repo"]]
+                where = er.Where(
+                    it.export_id, rid, commits.snapshot if commits else clean,
+                    commits.bug if commits else clean, er.instance_image(it.export_id),
+                    er.repo_image(rid, clean), er.pytest_command(session, paths, verbose=True))
+                row = row_of(it.inst, summary, where, it.f2p, it.p2p)
+                if "decision_summary" in row:  # free-form keys: JSON text in every format
                     row["decision_summary"] = json.dumps(summary, default=str)
                 fh.write(json.dumps(row, default=str) + "\n")
+                first = first or row
                 n += 1
                 if progress and n % 500 == 0:
                     progress(n)
         if fmt == "parquet":
-            store.jsonl_to_parquet(Path(tmp), path)
+            store.jsonl_to_parquet(Path(tmp), layout.data)
             os.unlink(tmp)
         else:
-            os.replace(tmp, path)  # never a half-written file at ``path``
+            os.chmod(tmp, 0o644)  # readable by others, as any dataset file
+            os.replace(tmp, layout.data)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     if progress and n > 500 and n % 500:  # long exports: the last figure too
         progress(n)
-    left_out = counts.pop("duplicates_left_out", 0)
-    result = ExportResult(str(path), str(manifest_path), fmt, n, dict(counts))
-    manifest = {
-        "format": fmt, "rows": kind, "path": str(path), "count": n, "created_at":
-        datetime.now(UTC).isoformat(timespec="seconds"),
-        "filter": {"split": split, "repo": repo, "dedup": dedup},
-        "decision_rule": {"name": rule, "text": RULES[rule]},
-        "decisions": dict(counts), "duplicates_left_out": left_out,
-        "curators": sorted(curators),
-        "branches": branches,
-        "versions": _versions(),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return result
+    return n, curators, first
+
+
+def _registrations(items: list[_Item], rids: dict[str, er.RepoId],
+                   commands: dict[str, tuple[list[str], list[str]]]) -> list[dict[str, Any]]:
+    """One entry per (repo, clean commit): what swebench 4 and SWE-smith register."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for it in items:
+        name, clean = it.inst["repo"], it.inst["base_commit"]
+        if (name, clean) in seen:
+            continue
+        rid = rids[name]
+        session, paths = commands[name]
+        seen[(name, clean)] = {
+            "owner": rid.owner, "name": rid.name, "slug": rid.slug, "commit": clean,
+            "version": f"bf-{clean[:12]}", "profile": rid.profile(clean),
+            "repo_image": er.repo_image(rid, clean),
+            "command": er.pytest_command(session, paths, verbose=True)}
+    return list(seen.values())
+
+
+def _image_requests(items: list[_Item], shas: dict[str, Commits],
+                    rids: dict[str, er.RepoId]) -> list[dict[str, Any]]:
+    return [{"repo": it.inst["repo"], "export_id": it.export_id, "clean": it.inst["base_commit"],
+             "commits": shas[it.export_id], "image": er.instance_image(it.export_id),
+             "repo_image": er.repo_image(rids[it.inst["repo"]], it.inst["base_commit"])}
+            for it in items if it.export_id in shas]
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def _versions() -> dict[str, str]:

@@ -43,7 +43,12 @@ def _decode_test_lists(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
-    """Rows of a JSONL or Parquet file; unreadable JSON raises UsageError with its line."""
+    """Rows of a JSONL or Parquet file, or of an exported dataset directory; unreadable JSON
+    raises UsageError with its line."""
+    if path.is_dir():
+        from engine.export import find_layout
+
+        path = find_layout(path).data
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if path.suffix == ".parquet":
@@ -109,10 +114,15 @@ def _instance(row: dict[str, Any], source: str) -> dict[str, Any]:
         summary = json.loads(summary or "null")
     meta = {"imported_from": source, "imported_format": kind,
             "decision_summary": summary, "realism": row.get("realism")}
+    # Our exports name instances and repos for the harnesses, and keep our own names too,
+    # and the test ids no harness could match (left out of the rows' lists).
+    iid = row.get("bugfoundry_id") or row["instance_id"]
+    left = _json(row.get("bugfoundry_left_out")) or {}
+    repo = row.get("bugfoundry_repo") or row["repo"]
     return {
-        "instance_id": row["instance_id"],
-        "candidate_id": f"{row['repo']}.{hashlib.sha256(patch.encode()).hexdigest()[:16]}",
-        "repo": row["repo"],
+        "instance_id": iid,
+        "candidate_id": f"{repo}.{hashlib.sha256(patch.encode()).hexdigest()[:16]}",
+        "repo": repo,
         # Our exports name the buggy branch commit in base_commit, the bug's own in clean_commit.
         "base_commit": row.get("clean_commit") or row.get("base_commit") or "",
         "strategy": row.get("strategy") or "imported",
@@ -120,8 +130,8 @@ def _instance(row: dict[str, Any], source: str) -> dict[str, Any]:
         "file": row.get("file") or (paths[0] if paths else ""),
         "entity": row.get("entity") or "",
         "patch": patch,
-        "fail_to_pass": list(row["FAIL_TO_PASS"]),
-        "pass_to_pass": list(row["PASS_TO_PASS"]),
+        "fail_to_pass": sorted([*row["FAIL_TO_PASS"], *left.get("FAIL_TO_PASS", [])]),
+        "pass_to_pass": sorted([*row["PASS_TO_PASS"], *left.get("PASS_TO_PASS", [])]),
         "lines_changed": lines,
         "files_changed": files,
         "failures": json.dumps(failures),
@@ -129,6 +139,14 @@ def _instance(row: dict[str, Any], source: str) -> dict[str, Any]:
         "meta": json.dumps(meta, sort_keys=True, default=str),
         "created_at": _timestamp(row.get("created_at")),
     }
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(value)
+        return None
+    return value
 
 
 def _timestamp(value: Any) -> datetime:

@@ -14,6 +14,7 @@ buggy state already.
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -67,8 +68,8 @@ def _start(row: dict[str, Any], tree: Path, branches: Path | None) -> tuple[str,
     base = row.get("base_commit") or ""
     bug = row["bug_patch"] or "" if "bug_patch" in row else row["patch"]
     clean = row.get("clean_commit")
-    if clean:  # our exports: base_commit is the instance branch's commit
-        if base != clean and branches is not None and _fetch_branch(row, tree, branches) == base:
+    if clean:  # our exports: base_commit is the snapshot, or the branch's bug commit
+        if base != clean and branches is not None and _fetch_instance(row, tree, branches, base):
             return base, "", "branch"
         return clean, bug, "clean commit + bug diff"
     if "bug_patch" in row:  # our SWE-bench rows before instance branches
@@ -78,15 +79,21 @@ def _start(row: dict[str, Any], tree: Path, branches: Path | None) -> tuple[str,
     return base, bug, "base_commit + patch"  # SWE-smith rows: patch is the bug
 
 
-def _fetch_branch(row: dict[str, Any], tree: Path, branches: Path) -> str:
-    """Fetch the instance's branch from the export's branch repos; its commit, or ""."""
-    mirror = (branches / f"{row['repo']}.git").resolve()  # git runs in the work tree
-    if not mirror.is_dir() or _git(tree, "fetch", "-q", str(mirror),
-                                    f"refs/heads/{row['instance_id']}"):
-        return ""
-    res = subprocess.run(["git", "rev-parse", "FETCH_HEAD"], cwd=tree, capture_output=True,
-                         text=True, timeout=60)
-    return res.stdout.strip() if res.returncode == 0 else ""
+def row_repo(row: dict[str, Any]) -> str:
+    """The workspace repo a row belongs to (exports name it ``owner/name`` in ``repo``)."""
+    return str(row.get("bugfoundry_repo") or row["repo"])
+
+
+def _fetch_instance(row: dict[str, Any], tree: Path, branches: Path, base: str) -> bool:
+    """Fetch the instance's refs (its snapshot, its branch) from the export's branch repos;
+    whether ``base`` is now there to check out (a sha only: never an option)."""
+    mirror = (branches / f"{row_repo(row)}.git").resolve()  # git runs in the work tree
+    iid = row["instance_id"]
+    if not mirror.is_dir() or not re.fullmatch(r"[0-9a-f]{40}", base):
+        return False
+    for ref in (f"refs/snapshots/{iid}", f"refs/heads/{iid}"):
+        _git(tree, "fetch", "-q", "--no-tags", str(mirror), ref)
+    return not _git(tree, "cat-file", "-e", f"{base}^{{commit}}")
 
 
 def _git(tree: Path, *args: str, stdin: str | None = None) -> str:
@@ -114,7 +121,7 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
     orders: dict[tuple[str, str], Callable[[list[str]], list[str]]] = {}
     for row in rows:
         check = RowCheck(row["instance_id"], True, f2p=len(row["FAIL_TO_PASS"]))
-        repo = get_repo(store, row["repo"])
+        repo = get_repo(store, row_repo(row))
         if repo.name not in envs:
             ensure_copy(ws, repo, log)
             env, recipe = ensure_environment(ws, store, repo, log=log)

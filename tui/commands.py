@@ -147,11 +147,13 @@ def _export_worker(bf: BugfoundryApp, fmt: str, path: Path) -> None:
 
     cursor = bf.store.con.cursor()
     try:
-        result = export(Store(cursor, bf.store.path), path, fmt=fmt, split="curated")
+        # Images take minutes: the command line builds them (bugfoundry export --images).
+        result = export(Store(cursor, bf.store.path), path, fmt=fmt, split="curated",
+                        ws=bf.workspace, images=False)
     except BugfoundryError as exc:
         bf.call_from_thread(bf.notify, str(exc), severity="error")
         return
     finally:
         cursor.close()
     bf.call_from_thread(bf.notify, f"exported {result.count} curated instances to "
-                        f"{result.path} (manifest beside it)", title="export")
+                        f"{result.path} (manifest: {result.manifest})", title="export")

@@ -21,6 +21,12 @@ class ExportMixin:
         return [r[0] for r in self.con.execute(sql + " ORDER BY repo, instance_id",
                                                params).fetchall()]
 
+    def repos_of(self, ids: list[str]) -> list[str]:
+        """The repos these instances belong to, sorted."""
+        return [r[0] for r in self.con.execute(
+            "SELECT DISTINCT repo FROM instances WHERE instance_id IN (SELECT unnest(?)) "
+            "ORDER BY repo", [ids]).fetchall()]
+
     def bug_patches(self, ids: list[str]) -> list[tuple[str, str, str, str]]:
         """(instance id, repo, base commit, bug diff) of these instances."""
         return [tuple(r) for r in self.con.execute(  # type: ignore[misc]
@@ -33,6 +39,9 @@ class ExportMixin:
         literal = str(dst).replace("'", "''")
         self.con.execute(
             f"COPY (SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608
+            # Text stays text: with the default formats, a date-like string (created_at, as
+            # the published datasets write it) would become a TIMESTAMP column.
+            f"dateformat='%d/%m/%Y %%', timestampformat='%d/%m/%Y %% %H', "
             f"maximum_object_size=67108864)) TO '{literal}' (FORMAT parquet, COMPRESSION zstd)",
             [str(src)])
 

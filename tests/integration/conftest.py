@@ -70,3 +70,35 @@ def cachetools_ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert main(["forge", "cachetools", "--max", "48", "--workers", "2",
                  "--workspace", str(ws), "--json"]) == 0
     return ws
+
+
+LOCAL_BASE = "bugfoundry-base:bookworm"  # what scripts/docker-base.sh builds
+
+
+def _docker_problem() -> tuple[str, str]:
+    """(base image to use, "") or ("", why the docker tests cannot run here)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any cause means: no usable daemon
+        return "", f"no Docker daemon reachable ({str(exc).splitlines()[0][:120]})"
+    wanted = os.environ.get("BUGFOUNDRY_DOCKER_BASE")
+    for name in ([wanted] if wanted else [LOCAL_BASE, "python:3.11-slim"]):
+        try:
+            client.images.get(name)
+            return name, ""
+        except docker.errors.ImageNotFound:
+            continue
+    return "", f"no base image ({wanted or LOCAL_BASE}); build one: bash scripts/docker-base.sh"
+
+
+@pytest.fixture(scope="session")
+def docker_base() -> str:
+    base, why = _docker_problem()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the docker tests, but {why}")
+        pytest.skip(why)
+    return base

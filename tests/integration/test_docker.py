@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -35,37 +34,7 @@ from .conftest import SDIST, cli_json
 # docker_base first: without Docker, skip before building the venv workspaces.
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("docker_base")]
 
-LOCAL_BASE = "bugfoundry-base:bookworm"  # what scripts/docker-base.sh builds
 COMPARE_TIMEOUT = 60.0
-
-
-def _docker_problem() -> tuple[str, str]:
-    """(base image to use, "") or ("", why the docker tests cannot run here)."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any cause means: no usable daemon
-        return "", f"no Docker daemon reachable ({str(exc).splitlines()[0][:120]})"
-    wanted = os.environ.get("BUGFOUNDRY_DOCKER_BASE")
-    for name in ([wanted] if wanted else [LOCAL_BASE, "python:3.11-slim"]):
-        try:
-            client.images.get(name)
-            return name, ""
-        except docker.errors.ImageNotFound:
-            continue
-    return "", f"no base image ({wanted or LOCAL_BASE}); build one: bash scripts/docker-base.sh"
-
-
-@pytest.fixture(scope="session")
-def docker_base() -> str:
-    base, why = _docker_problem()
-    if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the docker tests, but {why}")
-        pytest.skip(why)
-    return base
 
 
 def _docker_ws(tmp: Path, source: str, name: str, base: str) -> Path:

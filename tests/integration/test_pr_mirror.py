@@ -84,7 +84,9 @@ def test_pr_mirror_instances_replay_at_their_own_base(mirrored, tmp_path: Path,
         next(r for r in mirrors if r["modifier"] == "route_a")]
     path = tmp_path / "mirrors.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in picked))
-    (tmp_path / "mirrors.jsonl.repos").symlink_to(tmp_path / "all.jsonl.repos")
+    (tmp_path / ".mirrors.jsonl.bugfoundry").mkdir()
+    (tmp_path / ".mirrors.jsonl.bugfoundry" / "repos").symlink_to(
+        tmp_path / ".all.jsonl.bugfoundry" / "repos")
     checks = cli_json(capsys, "verify", str(path), "--workspace", str(ws))
     assert len(checks) == 3 and all(c["ok"] for c in checks), checks
     assert all(c["start"] == "branch" for c in checks)  # each on its own instance branch

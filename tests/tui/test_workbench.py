@@ -295,9 +295,10 @@ def test_palette_exports_the_curated_split(home: Path) -> None:
     assert len(files) == 1
     rows = [json.loads(line) for line in files[0].read_text().splitlines()]
     accepted = {i for i, (d, _r) in states(home).items() if d == "accept"}
-    assert len(accepted) == 2 and {r["instance_id"] for r in rows} == accepted
+    assert len(accepted) == 2 and {r["bugfoundry_id"] for r in rows} == accepted
     assert all(r["patch"].startswith("diff --git") and r["FAIL_TO_PASS"] for r in rows)
-    manifest = json.loads(files[0].with_name(files[0].name + ".manifest.json").read_text())
+    sidecar = files[0].with_name(f".{files[0].name}.bugfoundry")
+    manifest = json.loads((sidecar / "manifest.json").read_text())
     assert manifest["count"] == 2 and manifest["curators"] == ["ann"]
     assert manifest["decisions"]["accept"] == 2 and manifest["decisions"]["reject"] == 1
 
