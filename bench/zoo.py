@@ -1,7 +1,7 @@
 """The zoo: bugfoundry as a new user runs it, on real projects nobody here wrote.
 
     python bench/zoo.py [--quick] [--only NAME,...] [--max 60] [--workers 2]
-                        [--root DIR] [--clones DIR] [--out FILE]
+                        [--root DIR] [--clones DIR] [--out FILE] [--update]
 
 For each project, in a workspace of its own and through the command line a user types:
 ``repo add`` -> ``forge --strategy procedural --max 60`` -> ``export --split all`` ->
@@ -15,6 +15,9 @@ and pytest config, so a few entries are git clones, added as users add them: a l
 under ``--clones DIR`` (default ``$BUGFOUNDRY_ZOO_CLONES`` or ``~/.cache/bugfoundry-zoo/
 clones``) named after the entry, checked out at the pinned commit; such an entry is skipped
 where its clone is absent.
+
+``--update`` re-runs only the selected entries and replaces their rows in an existing results
+file, keeping the others (each row names the bugfoundry commit it ran on).
 
 A row is a *silent zero* when a stage ended with exit code 0 and nothing to show; every other
 failure must have said why (its message is in the row).
@@ -136,6 +139,7 @@ class Row:
     name: str
     source: str
     shape: str = ""
+    commit: str = ""  # the bugfoundry commit this row ran on
     status: str = "ok"  # ok | skipped | failed (said why) | silent-zero
     stage: str = ""  # the stage that failed
     message: str = ""  # what it said
@@ -328,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clones", type=Path, default=Path(os.environ.get(
         "BUGFOUNDRY_ZOO_CLONES", Path.home() / ".cache" / "bugfoundry-zoo" / "clones")))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--update", action="store_true",
+                    help="replace the selected entries' rows in --out, keep the others")
     ap.add_argument("--list", action="store_true", help="print the zoo and exit")
     args = ap.parse_args(argv)
     entries = ZOO
@@ -346,13 +352,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("UV_CACHE_DIR", str(cache / "uv"))
     os.environ.setdefault("BUGFOUNDRY_SDIST_CACHE", str(cache / "sdists"))
     print(HEADER, flush=True)
+    earlier = _earlier_rows(out) if args.update else {}
     rows: list[Row] = []
     started = time.monotonic()
     for entry in entries:
         row = run_entry(entry, args.root, args.clones, args.max, args.workers)
+        row.commit = _git_head()
         rows.append(row)
         print_row(row)
-        _save(out, rows, args, started)
+        _save(out, _merged(rows, earlier), args, started)
+    rows = _merged(rows, earlier)
+    if earlier:
+        for r in rows:
+            if r.name not in {e.name for e in entries}:
+                print_row(r)
     total = _save(out, rows, args, started)
     print(f"\n{total['repos']} repos ({total['skipped']} skipped): "
           f"{total['with_10_kept']} with >= 10 kept; kept {total['kept']} of "
@@ -364,6 +377,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {out}")
     bad = total["silent_zeros"] or (total["hold_rate"] is not None and total["hold_rate"] < 1)
     return 1 if bad else 0
+
+
+def _earlier_rows(out: Path) -> dict[str, Row]:
+    if not out.is_file():
+        return {}
+    data = json.loads(out.read_text(encoding="utf-8"))
+    rows = {}
+    for raw in data.get("rows", []):
+        raw.pop("hold_rate", None)
+        raw.setdefault("commit", data.get("bugfoundry", ""))
+        rows[raw["name"]] = Row(**raw)
+    return rows
+
+
+def _merged(new: list[Row], earlier: dict[str, Row]) -> list[Row]:
+    """The new rows in place of the earlier ones, in the zoo's order."""
+    by_name = {**earlier, **{r.name: r for r in new}}
+    order = [e.name for e in ZOO]
+    return sorted(by_name.values(), key=lambda r: order.index(r.name) if r.name in order
+                  else len(order))
 
 
 def _save(out: Path, rows: list[Row], args: argparse.Namespace,
