@@ -19,7 +19,10 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 FUNCTION_KINDS = frozenset({"function", "async_function", "method", "async_method"})
 
 _TEST_DIRS = frozenset({"tests", "test", "testing"})
-_NON_SOURCE_DIRS = frozenset({"docs", "doc", "examples", "benchmarks", "bench", "scripts"})
+# Vendored copies of other projects (poetry-core's _vendor: fastjsonschema, lark, packaging)
+# are not the project's code: a bug there is not one its authors would make.
+_NON_SOURCE_DIRS = frozenset({"docs", "doc", "examples", "benchmarks", "bench", "scripts",
+                              "_vendor", "vendor", "_vendored", "vendored", "third_party"})
 _NON_SOURCE_FILES = frozenset({"setup.py", "noxfile.py", "conftest.py", "_version.py"})
 # Only for the rglob fallback: git already ignores these in a real checkout.
 _ENV_DIRS = frozenset(

@@ -141,6 +141,8 @@ LAYOUT = [
     "conf.py",
     ".github/hook.py",
     "pkg/_version.py",
+    "src/pkg/_vendor/lark/lexer.py",  # vendored copies of other projects
+    "pkg/vendor/six.py",
 ]
 EXPECTED = ["pkg/__init__.py", "pkg/core.py", "pkg/sub/util.py"]
 
