@@ -28,6 +28,31 @@ async def until(pilot, ready, tries: int = 200) -> None:  # noqa: ANN001
     raise AssertionError("the app never reached the expected state")
 
 
+async def settled(pilot, tries: int = 100) -> None:  # noqa: ANN001
+    """Let the app run until two screenshots in a row are the same: a loaded machine may lay
+    a table's columns out a few frames after its rows arrived."""
+    last = None
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        shot = pilot.app.export_screenshot()
+        if shot == last:
+            return
+        last = shot
+    raise AssertionError("the screen never settled")
+
+
+def pressing(*keys: str):  # noqa: ANN201
+    """A run_before that presses ``keys`` once the app has loaded, then waits for it to
+    settle (snap_compare's own ``press`` gives a loaded machine a single frame)."""
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await until(pilot, lambda: pilot.app.listing.total > 0)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.app.workers.wait_for_complete()
+        await settled(pilot)
+    return run_before
+
+
 def _app(home: Path) -> BugfoundryApp:
     return BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann",
                          clock=lambda: 1000.0)  # frozen: no rate or ETA drifts into the SVG
@@ -40,15 +65,15 @@ def app(tmp_path: Path) -> BugfoundryApp:
 
 
 def test_browse_layout(app: BugfoundryApp, snap_compare) -> None:
-    assert snap_compare(app, press=["a", "2", "down", "r"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=pressing("a", "2", "down", "r"), terminal_size=SIZE)
 
 
 def test_review_layout(app: BugfoundryApp, snap_compare) -> None:
-    assert snap_compare(app, press=["enter", "1"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=pressing("enter", "1"), terminal_size=SIZE)
 
 
 def test_review_side_by_side_after_a_jump(app: BugfoundryApp, snap_compare) -> None:
-    assert snap_compare(app, press=["enter", "d", "j"], terminal_size=SIZE)
+    assert snap_compare(app, run_before=pressing("enter", "d", "j"), terminal_size=SIZE)
 
 
 def test_progress_and_agreement_layout(tmp_path: Path, snap_compare) -> None:
@@ -72,6 +97,6 @@ def test_progress_and_agreement_layout(tmp_path: Path, snap_compare) -> None:
         await pilot.press("P")
         await until(pilot, lambda: getattr(pilot.app.screen, "figures", None) is not None
                     and pilot.app.screen.query_one("#disputes").row_count == 4)
-        await pilot.pause(0.1)
+        await settled(pilot)
 
     assert snap_compare(_app(home), run_before=open_progress, terminal_size=SIZE)
