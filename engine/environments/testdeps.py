@@ -91,7 +91,7 @@ def collect_test_deps(
     _groups(pyproject, project, test, dev)
     _req_files(root, test, dev)
     _tox(root, tox_ini, setup_cfg, pyproject, project, test, env, notes)
-    _nox(root, project, test, notes)
+    _nox(root, pyproject, project, test, notes)
     chosen = test if test else dev
     notes.extend(chosen.notes)
     if test and dev:
@@ -251,7 +251,8 @@ def _tox(
 _TEST_SESSION = re.compile(r"test|pytest|unit", re.I)
 
 
-def _nox(root: Path, project: str, test: DepSources, notes: list[str]) -> None:
+def _nox(root: Path, pyproject: dict, project: str, test: DepSources,
+         notes: list[str]) -> None:
     """``session.install(...)`` literals of the noxfile's test sessions (read with ``ast``,
     never run): some projects declare their test dependencies nowhere else."""
     path = root / "noxfile.py"
@@ -268,7 +269,9 @@ def _nox(root: Path, project: str, test: DepSources, notes: list[str]) -> None:
         if not _TEST_SESSION.search(_nox_name(func)):
             continue
         session = func.args.args[0].arg
-        reqs, extras = _nox_installs(func, session)
+        reqs, extras, groups = _nox_installs(func, session)
+        for group in groups:  # --group NAME: a PEP 735 dependency group
+            reqs += _group_reqs(pyproject.get("dependency-groups", {}), group)
         test.add_reqs(reqs, project)
         for extra in extras:
             test.add_extra(extra)
@@ -295,11 +298,20 @@ def _nox_name(func: ast.FunctionDef) -> str:
     return func.name
 
 
-def _nox_installs(func: ast.FunctionDef, session: str) -> tuple[list[str], list[str]]:
-    """Literal arguments of ``session.install`` calls: requirements, ``-r``/``-c`` pairs and
-    the project's own extras (``.[test]``, ``-e .[test]``)."""
+# Installer options whose value is the next argument (never a requirement: stamina's
+# ``session.install(pkg, "--group", "tests")`` made "tests" one).
+_VALUE_OPTIONS = frozenset({"--group", "--extra", "-i", "--index-url", "--extra-index-url",
+                            "-f", "--find-links", "--python", "-p", "--prefix", "--target",
+                            "-t", "--only-binary", "--no-binary"})
+
+
+def _nox_installs(func: ast.FunctionDef, session: str
+                  ) -> tuple[list[str], list[str], list[str]]:
+    """Literal arguments of ``session.install`` calls: requirements, ``-r``/``-c`` pairs, the
+    project's own extras (``.[test]``, ``-e .[test]``) and dependency groups (``--group``)."""
     reqs: list[str] = []
     extras: list[str] = []
+    groups: list[str] = []
     for node in ast.walk(func):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "install" and isinstance(node.func.value, ast.Name)
@@ -312,8 +324,12 @@ def _nox_installs(func: ast.FunctionDef, session: str) -> tuple[list[str], list[
             own = re.match(r"^\.(?:\[([^\]]*)\])?$", arg)
             if arg in ("-r", "-c"):
                 reqs += [arg, next(items, "")]
+            elif arg == "--group":
+                groups.append(next(items, ""))
+            elif arg in _VALUE_OPTIONS:
+                next(items, "")
             elif own:
                 extras += [e.strip() for e in (own.group(1) or "").split(",") if e.strip()]
             elif not arg.startswith("-"):
                 reqs.append(arg)
-    return reqs, extras
+    return reqs, extras, groups

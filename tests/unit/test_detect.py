@@ -573,3 +573,18 @@ def test_requirements_for_one_old_python_are_skipped(tmp_path: Path):
     recipe = detect_recipe(tmp_path)
     assert recipe.steps[1] == ["-r", "requirements/tests.txt"]
     assert any("tests37.txt (for one Python version" in n for n in recipe.notes)
+
+
+def test_nox_install_options_take_their_value(tmp_path: Path):
+    """stamina: ``session.install(pkg, "coverage[toml]", "--group", "tests")`` names a
+    dependency group; "tests" is not a package to install."""
+    write(tmp_path, {
+        "pyproject.toml": pyproject("hatchling.build", "hatchling",
+                                    '\n[dependency-groups]\nci = ["anyio", "dirty-equals"]\n'),
+        "noxfile.py": (
+            "import nox\n\n\n@nox.session\ndef tests(session):\n"
+            "    session.install(pkg, 'coverage[toml]', '--group', 'ci', '-i', 'http://x')\n"),
+    })
+    steps = str(detect_recipe(tmp_path).steps)
+    assert "'anyio'" in steps and "'dirty-equals'" in steps and "coverage[toml]" in steps
+    assert "'ci'" not in steps and "http://x" not in steps
