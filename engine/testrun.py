@@ -197,8 +197,15 @@ def run_pytest(
     extra_env: dict[str, str] | None = None,
     runner: Any = None,
     hash_seed: int = 0,
+    by_file: bool = False,
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
+
+    Test ids go on the command line (``by_file``, or more than 200 of them: their files, and
+    our plugin deselects the rest). A module that fails to collect makes pytest refuse every
+    id on the command line ("found no collectors"), so nothing runs at all; such a run is
+    made again by file, where ``--continue-on-collection-errors`` lets the other modules run
+    (poetry-core: 15 tests of another module were "not reported" under verify).
 
     ``nodeids`` None runs the recipe's test paths (the whole suite). Bytecode writing is off so
     a tree reset between candidates can never leave a stale ``.pyc`` behind; Hypothesis gets
@@ -224,7 +231,7 @@ def run_pytest(
                 *recipe.pytest_args, *extra_args]
         if nodeids is None:
             args += list(recipe.test_paths)
-        elif len(nodeids) > 200:
+        elif len(nodeids) > 200 or by_file:
             # Keep argv short: name the test files (in the order of the ids given, which
             # callers keep in the suite's own order) and let our plugin deselect the rest
             # (pytest's own @argsfile needs pytest >= 8.2; repos pin older ones).
@@ -244,6 +251,11 @@ def run_pytest(
         with open(report_path, encoding="utf-8", errors="replace") as fh:
             rep = parse_report(fh)
         output = (proc.stdout + "\n" + proc.stderr).strip()
+        if (selectfile is None and nodeids and proc.returncode == 4 and not proc.timed_out
+                and rep.collect_errors and "found no collectors for" in output):
+            return run_pytest(env, tree, recipe, nodeids, timeout=timeout, tb=tb,
+                              extra_args=extra_args, extra_env=extra_env, runner=runner,
+                              hash_seed=hash_seed, by_file=True)
         tail = "\n".join(output.splitlines()[-25:])
         _conftest_error(rep, proc.returncode, output, tree)
         died = not rep.finished and not proc.timed_out

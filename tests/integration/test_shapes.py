@@ -16,8 +16,9 @@ import pytest
 
 from engine.cli import main
 from engine.forge import build_validator, ensure_baseline, ensure_environment, get_repo
-from engine.models import Candidate
+from engine.models import ERROR, PASSED, Candidate
 from engine.store import Store
+from engine.testrun import run_pytest
 from engine.workspace import Workspace
 from tests.shapes import collection_repo, ids_repo, plugin_repo, plugins_repo, registry_repo
 
@@ -141,6 +142,26 @@ def test_a_collection_error_is_kept_as_the_failure_and_other_modules_still_run(
     assert "TypeError" in verdict.collection_errors["tests/test_table.py"]
     assert any(t.startswith("tests/test_core.py") for t in verdict.pass_to_pass)
     assert all("collection failed" in verdict.failures[t] for t in verdict.fail_to_pass)
+
+
+def test_ids_of_other_modules_still_run_when_one_module_fails_to_collect(
+        tmp_path: Path) -> None:
+    """pytest refuses every id on its command line when one named module fails to collect
+    ("found no collectors"), so nothing ran and the other modules' tests went unreported
+    (poetry-core under verify). They must run and report."""
+    src = tmp_path / "src-repo"
+    collection_repo(src)
+    store, _repo, validator = _validator(tmp_path / "ws", src, "col")
+    validator.close()
+    store.close()
+    tree = tmp_path / "tree"
+    shutil.copytree(src, tree, ignore=shutil.ignore_patterns(".git"))
+    table = tree / "colpkg" / "table.py"
+    table.write_text(table.read_text().replace('int("8")', "int(None)"))
+    ids = ["tests/test_core.py::test_total", "tests/test_table.py::test_pad"]
+    run = run_pytest(validator.env, tree, validator.recipe, ids, timeout=120)
+    assert run.status("tests/test_table.py::test_pad") == ERROR, run.output_tail
+    assert run.status("tests/test_core.py::test_total") == PASSED, run.output_tail
 
 
 def test_a_failure_that_depends_on_chance_is_never_kept(tmp_path: Path) -> None:
