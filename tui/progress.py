@@ -102,10 +102,10 @@ class ProgressScreen(Screen):
         self.query_one("#pairs", DataTable).add_columns(
             "curators", "shared", "decision n", "kappa decision", "realism n", "kappa realism")
         self.query_one("#disputes", DataTable).add_columns("instance", "differs on", "labels")
-        self._mine()
-        self.load()
 
     def on_screen_resume(self) -> None:
+        """Also on the first showing: loading on mount too filled the tables twice, and the
+        second fill could land after a snapshot had been taken."""
         self._mine()
         self.load()
 

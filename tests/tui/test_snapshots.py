@@ -33,6 +33,7 @@ async def settled(pilot, tries: int = 100) -> None:  # noqa: ANN001
     a table's columns out a few frames after its rows arrived."""
     last = None
     for _ in range(tries):
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause(0.05)
         shot = pilot.app.export_screenshot()
         if shot == last:
