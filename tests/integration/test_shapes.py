@@ -10,13 +10,14 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from engine.cli import main
 from engine.forge import build_validator, ensure_baseline, ensure_environment, get_repo
-from engine.models import ERROR, PASSED, Candidate
+from engine.models import ERROR, PASSED, Candidate, Verdict
 from engine.store import Store
 from engine.testrun import run_pytest
 from engine.workspace import Workspace
@@ -95,17 +96,24 @@ def _candidate(repo: str, rel: str, old: str, new: str, root: Path) -> Candidate
                      file=rel)
 
 
+def _validate_one(tmp_path: Path, make: Callable[[Path], object], name: str, rel: str,
+                  old: str, new: str) -> Verdict:
+    """Build fixture repo ``make`` and its validator, and validate one handmade candidate."""
+    src = tmp_path / "src-repo"
+    make(src)
+    store, _repo, validator = _validator(tmp_path / "ws", src, name)
+    with store:
+        verdict = validator.validate(_candidate(name, rel, old, new, src))
+        validator.close()
+    return verdict
+
+
 def test_an_import_time_bug_takes_the_warm_path_under_filterwarnings_error(
         tmp_path: Path) -> None:
     """The warm server pre-imports the installed pytest plugins; pytest then warns that it
     cannot rewrite them, which ``filterwarnings = error`` made a crash in every warm run."""
-    src = tmp_path / "src-repo"
-    plugins_repo(src)
-    store, repo, validator = _validator(tmp_path / "ws", src, "plug")
-    with store:
-        cand = _candidate("plug", "src/plugpkg/core.py", 'int("10")', 'int("11")', src)
-        verdict = validator.validate(cand)
-        validator.close()
+    verdict = _validate_one(tmp_path, plugins_repo, "plug", "src/plugpkg/core.py",
+                            'int("10")', 'int("11")')
     assert verdict.path == "warm" and verdict.kept, verdict
     assert verdict.fail_to_pass == ["tests/test_core.py::test_clamp_default"]
 
@@ -114,26 +122,16 @@ def test_a_project_that_pytest_itself_imports_is_validated_fresh(tmp_path: Path)
     """The warm server pre-imports pytest's plugins, here the project's own modules: a child
     forked from it would run the old code (pluggy in the zoo: 60 of 60 bugs unnoticed).
     Such a candidate takes a new process."""
-    src = tmp_path / "src-repo"
-    plugin_repo(src)
-    store, repo, validator = _validator(tmp_path / "ws", src, "plugkit")
-    with store:
-        cand = _candidate("plugkit", "plugkit/core.py", 'int("42")', 'int("41")', src)
-        verdict = validator.validate(cand)
-        validator.close()
+    verdict = _validate_one(tmp_path, plugin_repo, "plugkit", "plugkit/core.py",
+                            'int("42")', 'int("41")')
     assert verdict.kept and verdict.path == "cold", verdict
     assert verdict.fail_to_pass == ["tests/test_plugin.py::test_answer"]
 
 
 def test_a_collection_error_is_kept_as_the_failure_and_other_modules_still_run(
         tmp_path: Path) -> None:
-    src = tmp_path / "src-repo"
-    collection_repo(src)
-    store, repo, validator = _validator(tmp_path / "ws", src, "col")
-    with store:
-        cand = _candidate("col", "colpkg/table.py", 'int("8")', 'int(None)', src)
-        verdict = validator.validate(cand)
-        validator.close()
+    verdict = _validate_one(tmp_path, collection_repo, "col", "colpkg/table.py",
+                            'int("8")', 'int(None)')
     assert verdict.kept, verdict
     assert sorted(verdict.fail_to_pass) == ["tests/test_table.py::test_pad",
                                             "tests/test_table.py::test_pad_long"]
@@ -188,15 +186,9 @@ def test_a_failure_that_needs_a_dropped_test_before_it_is_never_kept(tmp_path: P
     Run alone as FAIL_TO_PASS, test_x passes (nothing before it) and test_k fails only
     because test_x ran first: kept with test_k alone, the instance would not hold under
     verify (tomlkit in the zoo). The smaller set must run again and hold on its own."""
-    src = tmp_path / "src-repo"
-    registry_repo(src)
-    store, repo, validator = _validator(tmp_path / "ws", src, "reg")
-    with store:
-        cand = _candidate("reg", "regpkg/registry.py",
-                          "    if handler in HANDLERS:\n        HANDLERS.remove(handler)\n",
-                          "    return None\n", src)
-        verdict = validator.validate(cand)
-        validator.close()
+    verdict = _validate_one(tmp_path, registry_repo, "reg", "regpkg/registry.py",
+                            "    if handler in HANDLERS:\n        HANDLERS.remove(handler)\n",
+                            "    return None\n")
     assert not verdict.kept and verdict.reason == "not_reproducible", verdict
     assert "passed with the bug" in verdict.detail, verdict.detail
 
