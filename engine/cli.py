@@ -148,10 +148,12 @@ def cmd_forge(args: argparse.Namespace) -> int:
         summary = forge(ws, store, args.repo, strategies, options, ForgeHooks(
             log=progress.log, on_total=progress.start, on_verdict=progress.advance))
         progress.stop()
+    boxed = sandbox_note(summary.backend)
     if args.json:
-        _dump(summary.to_dict())
+        _dump({**summary.to_dict(), "sandbox": boxed})
     else:
         print_summary(summary)
+        print(f"  {boxed}")
     if summary.interrupted:
         return 130
     nothing = summary.nothing_forged()
@@ -159,6 +161,16 @@ def cmd_forge(args: argparse.Namespace) -> int:
         _err(f"forge: nothing forged for {summary.repo}: {nothing}")
         return 1
     return 0
+
+
+def sandbox_note(backend: str) -> str:
+    """How this backend's test runs are isolated, in one line."""
+    if backend == "docker":
+        return ("test runs are in locked-down containers (docker: no network, read-only, "
+                "memory and process limits)")
+    from engine.environments import sandbox
+
+    return sandbox.current().describe()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -172,6 +184,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             rows.append({
                 "repo": r.name, "commit": r.commit, "source": r.source,
                 "environment": env["backend"] if env else None,
+                "sandbox": sandbox_note(env["backend"]) if env else None,
                 "baseline_pass_rate": round(b.pass_rate, 4) if b else None,
                 "baseline_tests": len(b.tests) if b else None,
                 "candidates": s.candidates, "validated": s.validated, "dropped": s.dropped,
@@ -191,6 +204,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         rate_s = f"{rate:.1%}" if rate is not None else "not run"
         print(f"{row['repo']}: {row['validated']} instances, {row['candidates']} candidates "
               f"({row['pending']} pending), yield {y}, baseline pass rate {rate_s}")
+        if row["sandbox"]:
+            print(f"  {row['sandbox']}")
         if row["drop_reasons"]:
             print("  drops: " + ", ".join(f"{k} {v}" for k, v in row["drop_reasons"].items()))
     return 0
@@ -281,13 +296,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from engine.export import branches_dir
-    from engine.verify import check_dict, load_rows, verify_rows
+    from engine.verify import check_dict, guard_foreign, load_rows, verify_rows
 
     ws, store = _open(args)
     with store:
         rows = load_rows(Path(args.file), store)
         if args.max:
             rows = rows[: args.max]
+        foreign, isolation = guard_foreign(store, rows, args.file, _err)
         checks = []
         branches = branches_dir(Path(args.file))
         for check in verify_rows(ws, store, rows, log=_err,
@@ -304,6 +320,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         on_branch = sum(c.start == "branch" for c in checks)
         print(f"verified {len(checks)} instances from {args.file}: {len(checks) - len(failed)} "
               f"hold, {len(failed)} fail ({on_branch} checked out from their instance branch)")
+        if foreign:
+            print(f"  {len(foreign)} rows from elsewhere: {isolation}")
         if failed:
             print(f"{'instance':<60} {'F2P fail w/ bug':>16} {'pass w/ fix':>12}  problem")
             for c in failed:
@@ -344,6 +362,38 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     for g in groups[: args.show]:
         print(f"  {g.kind:5} {g.representative}  <- {', '.join(g.duplicates)}")
     return 0
+
+
+def sandbox_options(parser: argparse.ArgumentParser) -> None:
+    """The venv backend's sandbox knobs (``engine/environments/sandbox.py``)."""
+    parser.add_argument("--sandbox", choices=("auto", "on", "off"), default=None,
+                        help="run tests in namespaces (no network, read-only host, private "
+                             "HOME and /tmp, no secrets): auto (default, where the kernel "
+                             "allows; one warning line where not), on (or fail), off "
+                             "(env BUGFOUNDRY_SANDBOX)")
+    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
+                        help="memory per test process, e.g. 3G (default), 0 for none "
+                             "(env BUGFOUNDRY_MEMORY_LIMIT)")
+    parser.add_argument("--max-processes", default=None, metavar="N",
+                        help="processes per sandbox (default 512; the kernel does not "
+                             "enforce it for root), 0 for none (env BUGFOUNDRY_MAX_PROCESSES)")
+
+
+def configure_sandbox(args: argparse.Namespace) -> None:
+    """Options given on the command line win over the environment variables."""
+    from engine.environments import sandbox
+
+    given = {k: getattr(args, k, None) for k in ("sandbox", "memory_limit", "max_processes")}
+    if all(v is None for v in given.values()):
+        sandbox.configure(None)
+        return
+    base = sandbox.Settings.from_env()
+    sandbox.configure(sandbox.Settings(
+        given["sandbox"] or base.mode,
+        sandbox.parse_size(given["memory_limit"]) if given["memory_limit"] is not None
+        else base.memory,
+        sandbox.parse_count(given["max_processes"]) if given["max_processes"] is not None
+        else base.processes))
 
 
 def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
@@ -406,6 +456,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     add_combine_options(fg)
     fg.add_argument("--backend", choices=BACKENDS, default=None,
                     help="environment to validate in (default: the repo's current one)")
+    sandbox_options(fg)
     fg.set_defaults(func=cmd_forge)
     register_mine(sub, common)
 
@@ -457,6 +508,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     ver.add_argument("--each", action="store_true",
                      help="run the tests with the fix for every row, even when an earlier "
                           "row's fix left the very same tree (by default that run is shared)")
+    sandbox_options(ver)
     ver.set_defaults(func=cmd_verify)
 
     imp = sub.add_parser("import", parents=[common],
@@ -491,6 +543,7 @@ def main(argv: Sequence[str] | None = None, *, register: Register | None = None,
     if getattr(args, "workspace", None) is None:
         args.workspace = os.environ.get("BUGFOUNDRY_HOME")
     try:
+        configure_sandbox(args)
         return int(args.func(args) or 0)
     except BugfoundryError as exc:
         _err(f"bugfoundry: error: {exc}")

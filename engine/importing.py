@@ -94,7 +94,8 @@ def row_problems(row: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _bug_patch(row: dict[str, Any]) -> tuple[str, str]:
+def bug_patch(row: dict[str, Any]) -> tuple[str, str]:
+    """The row's bug diff, and which kind of row it is."""
     if row.get("bug_patch"):
         return row["bug_patch"], "swebench"
     if "environment_setup_commit" in row or "test_patch" in row:
@@ -103,7 +104,7 @@ def _bug_patch(row: dict[str, Any]) -> tuple[str, str]:
 
 
 def _instance(row: dict[str, Any], source: str) -> dict[str, Any]:
-    patch, kind = _bug_patch(row)
+    patch, kind = bug_patch(row)
     lines, files = count_changed_lines(patch)
     paths = [fp.path for fp in parse_patch(patch)]
     failures = row.get("failures") or []

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from engine.diffs import PatchError
+from engine.environments.sandbox import memory_problem
 from engine.forkserver import ForkServer, HotUnavailable, WarmServer
 from engine.models import (
     BAD_OUTCOMES,
@@ -56,6 +57,7 @@ DROP_REASONS: dict[str, str] = {
     "no_test_failed": "every stable test still passes (or only flaky tests failed)",
     "low_realism": "validated, but its realism score is below forge --min-realism",
     "timeout": "the test run exceeded the per-candidate timeout (the bug hangs)",
+    "memory": "the test run hit the sandbox's memory limit (the bug allocates without end)",
     "run_error": "pytest itself could not run (usage or internal error)",
     "not_reproducible": "the failures did not reproduce in a fresh interpreter (chance, "
                         "hash seed, test order)",
@@ -413,6 +415,10 @@ class Validator:
             return Verdict(cid, False, "run_error",
                            f"pytest reported no test (exit code {run.exit_code}): {why}",
                            tests_run=ran)
+        memory = memory_problem(getattr(self.env, "memory_limit", None),
+                                [failure_text(run, n) for n in f2p])
+        if memory:
+            return Verdict(cid, False, "memory", memory, tests_run=ran)
         lost = vanished(self.baseline, run, selected)
         note = f"; {len(lost)} selected tests were not reported (ids changed?)" if lost else ""
         if not f2p:

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.diffs import reverse_patch
+from engine.environments import sandbox
 from engine.errors import UsageError
 from engine.forge import ensure_environment, get_repo
 from engine.generated import keep_args
-from engine.importing import REQUIRED, read_rows
+from engine.importing import REQUIRED, bug_patch, read_rows
 from engine.models import BAD_OUTCOMES, PASSED, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
 from engine.store import Store
@@ -54,6 +55,47 @@ def load_rows(path: Path, store: Store) -> list[dict[str, Any]]:
         if missing:
             raise UsageError(f"{path}: row {n} lacks {', '.join(missing)}")
     return rows
+
+
+def foreign_rows(store: Store, rows: list[dict[str, Any]]) -> list[str]:
+    """Ids of the rows this workspace did not forge: unknown ids, imported instances, and
+    rows whose bug differs from the stored one. Their patches are someone else's code."""
+    out = []
+    for row in rows:
+        rec = store.get_instance(str(row.get("bugfoundry_id") or row["instance_id"]))
+        if (rec is None or rec["meta"].get("imported_from")
+                or rec["patch"] != bug_patch(row)[0]):
+            out.append(str(row["instance_id"]))
+    return out
+
+
+def guard_foreign(store: Store, rows: list[dict[str, Any]], where: str,
+                  log: Callable[[str], None]) -> tuple[list[str], str]:
+    """Say how the rows from elsewhere are isolated (returned too, for the summary);
+    refuse to run them on the bare host unless the user turned the sandbox off on purpose."""
+    foreign = foreign_rows(store, rows)
+    if not foreign:
+        return foreign, ""
+    envs = {row_repo(r): store.get_environment(row_repo(r)) for r in rows
+            if str(r["instance_id"]) in foreign}
+    what = f"{len(foreign)} of {len(rows)} rows did not come from this workspace"
+    if all(e and e["backend"] == "docker" for e in envs.values()):
+        note = "their tests run in docker containers (no network)"
+        log(f"verify: {what}: {note}")
+        return foreign, note
+    box = sandbox.current()
+    note = box.describe()
+    if box.active:
+        log(f"verify: {what}: {note}")
+    elif box.settings.mode == "off":
+        note = "their patches ran UNSANDBOXED on this host (--sandbox off)"
+        log(f"bugfoundry: warning: {what}: {note}")
+    else:
+        raise UsageError(f"{where}: {what} and no sandbox can be made here ({box.why})\n"
+                         "build the repo's environment with --backend docker "
+                         "(bugfoundry env build REPO --backend docker), or pass --sandbox off "
+                         "to run their patches on this host anyway")
+    return foreign, note
 
 
 def _fix(row: dict[str, Any]) -> str:

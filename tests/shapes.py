@@ -275,3 +275,59 @@ def registry_repo(path: Path) -> GitRepo:
         "tests/test_registry.py": REGISTRY_TESTS,
     })
     return repo
+
+
+HANG_CODE = '''\
+import time
+
+
+def settle(ticks):
+    """Wait until the ticks run out, a short sleep each."""
+    while ticks > 0:
+        ticks = ticks - 1
+        time.sleep(0.05)
+    return "settled"
+
+
+def scale(values, factor):
+    return [v * factor for v in values]
+'''
+
+HANG_TESTS = '''\
+import subprocess
+
+from hangkit.core import scale, settle
+
+
+def test_settle_with_a_helper():
+    helper = subprocess.Popen(["sleep", "1000"])  # a grandchild of the test run
+    try:
+        assert settle(3) == "settled"
+    finally:
+        helper.kill()
+        helper.wait()
+
+
+def test_settle():
+    assert settle(2) == "settled"
+
+
+def test_scale():
+    assert scale([1, 2], 3) == [3, 6]
+'''
+
+
+def hang_repo(path: Path) -> GitRepo:
+    """Bugs that hang in a sleep loop (``settle`` never counting down) while a test's helper
+    process (``sleep 1000``) is alive: what a kill -9 must not leave behind."""
+    repo = GitRepo(path)
+    repo.commit("hang", {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            '[project]\nname = "hangkit"\nversion = "0.1"\n'),
+        "hangkit/__init__.py": "",
+        "hangkit/core.py": HANG_CODE,
+        "tests/test_core.py": HANG_TESTS,
+    })
+    return repo

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from engine.environments import sandbox as sandboxing
 from engine.environments.base import (
     Environment,
     ProcResult,
@@ -68,10 +69,38 @@ class VenvEnvironment(Environment):
         *,
         cache_dir: Path | None = None,
         use_uv: bool = True,
+        sandbox: sandboxing.Sandbox | None = None,
     ) -> None:
         super().__init__(root, repo_root, recipe)
         self.cache_dir = Path(cache_dir).resolve() if cache_dir else None
         self.use_uv = use_uv
+        self._sandbox = sandbox
+
+    @property
+    def sandbox(self) -> sandboxing.Sandbox:
+        """How test runs are wrapped (``engine/environments/sandbox.py``), decided on first
+        use; the build never is."""
+        if self._sandbox is None:
+            self._sandbox = sandboxing.current()
+            sandboxing.warn_once(self._sandbox)
+        return self._sandbox
+
+    @property
+    def memory_limit(self) -> int | None:
+        return self.sandbox.settings.memory
+
+    @property
+    def sandbox_root(self) -> Path:
+        """The runs' writable scratch: ``home/`` (HOME) and ``tmp/`` (TMPDIR, our reports)."""
+        return self.root / "scratch"
+
+    @property
+    def scratch_dir(self) -> Path | None:
+        if not self.sandbox.active:
+            return None
+        tmp = self.sandbox_root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp
 
     @property
     def venv_dir(self) -> Path:
@@ -209,10 +238,8 @@ class VenvEnvironment(Environment):
         PYTHONPATH points at the *tree being tested* (a worker's scratch copy may differ from
         the editable install's repo_root), and wins over the editable install's path hooks.
         """
-        argv = list(argv)
-        if argv and argv[0] == "python":
-            argv[0] = str(self.python_path)
-        return run_process(argv, cwd=cwd, env=self.run_env(cwd, env), timeout=timeout)
+        return run_process(self._wrap(argv, cwd), cwd=cwd, env=self.run_env(cwd, env),
+                           timeout=timeout)
 
     def spawn(
         self,
@@ -222,13 +249,31 @@ class VenvEnvironment(Environment):
         env: Mapping[str, str] | None = None,
         stderr_path: Path | None = None,
     ) -> subprocess.Popen[bytes]:
+        return spawn_process(self._wrap(argv, cwd), cwd=cwd, env=self.run_env(cwd, env),
+                             stderr_path=stderr_path)
+
+    def _wrap(self, argv: Sequence[str], cwd: Path) -> list[str]:
+        """The command as run: the venv's interpreter for ``python``, in the sandbox (the
+        work tree and the scratch writable; the venv, repo copy and our plugins readable)."""
         argv = list(argv)
         if argv and argv[0] == "python":
             argv[0] = str(self.python_path)
-        return spawn_process(argv, cwd=cwd, env=self.run_env(cwd, env), stderr_path=stderr_path)
+        box = self.sandbox
+        writable = [Path(cwd)]
+        if box.active:
+            for sub in ("home", "tmp"):
+                (self.sandbox_root / sub).mkdir(parents=True, exist_ok=True)
+            writable.append(self.sandbox_root)
+        keep = [self.root, self.repo_root, sandboxing.ENGINE_DIR,
+                self.python_path.resolve().parents[1]]
+        return box.wrap(argv, cwd=cwd, writable=writable, keep=keep)
 
     def run_env(self, cwd: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+        if self.sandbox.active:  # no credentials, and a home and temp dir of its own
+            env = sandboxing.scrub(env)
+            env["HOME"] = str(self.sandbox_root / "home")
+            env["TMPDIR"] = str(self.sandbox_root / "tmp")
         env.update(self.recipe.env)
         env["VIRTUAL_ENV"] = str(self.venv_dir)
         env["PATH"] = os.pathsep.join([str(self.venv_dir / "bin"), env.get("PATH", "")])

@@ -13,6 +13,7 @@ from engine.environments.base import make_environment, run_process
 from engine.environments.detect import detect_recipe
 from engine.environments.venv import VenvEnvironment, installer_tail
 from engine.errors import EnvironmentBuildError, UsageError
+from tests.procs import new_marker, wait_gone
 
 TINY = {
     "pyproject.toml": """
@@ -126,30 +127,20 @@ def test_pip_fallback_without_uv(tmp_path: Path):
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # an unreaped zombie is dead for our purposes
-
-
 @pytest.mark.integration
 def test_timeout_kills_the_process_group(built: VenvEnvironment, tmp_path: Path):
+    marker = new_marker()
     script = (
         "import subprocess, time\n"
-        "child = subprocess.Popen(['sleep', '120'])\n"
+        f"child = subprocess.Popen(['sh', '-c', 'sleep 120; : {marker}'])\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
     res = built.run(["python", "-c", script], cwd=tmp_path, timeout=2)
     assert res.timed_out
     assert res.duration < 15
-    child = int(res.stdout.split()[0])
-    deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(child)
+    assert res.stdout.split()  # the child was started
+    assert wait_gone(marker) == []
 
 
 def test_run_process_plain(tmp_path: Path):
