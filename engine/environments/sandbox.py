@@ -154,7 +154,8 @@ class Sandbox:
         spec = {"mount": self.kind == "unshare", "readonly": self.active, "tmpfs": list(_TMPFS),
                 "tmpfs_size": self.settings.memory or 2**30, "cwd": str(Path(cwd).resolve()),
                 "rw": [str(p) for p in rw], "keep": [str(p) for p in ro],
-                "rlimits": self.rlimits(), "check": check}
+                "rlimits": self.rlimits(), "check": check,
+                "parent": 0 if self.active else os.getpid()}
         init = [sys.executable, "-I", "-S", str(INIT), json.dumps(spec), "--", *argv]
         if self.kind == "unshare":
             return [self.tool, "--user", "--map-root-user", "--net", "--pid", "--ipc",
@@ -171,9 +172,7 @@ class Sandbox:
             for p, how in sorted(binds, key=lambda b: len(b[0].parts)):  # outer ones first
                 cmd += [how, str(p), str(p)]
             return [*cmd, "--chdir", spec["cwd"], "--", *init]
-        if spec["rlimits"]:  # no namespaces: the init only sets the limits (memory holds)
-            return init
-        return list(argv)
+        return init  # no namespaces: the init sets the limits and reaps the run at our death
 
 
 def _distinct(paths: list[Path]) -> list[Path]:

@@ -12,6 +12,7 @@ memory and process limits, and it stays as pid 1: it reaps orphans and, when the
 exits, exits with its status, which tears the whole pid namespace down (nothing outlives it).
 """
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -27,7 +28,7 @@ AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY = 0x1
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added in Linux 5.12)
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 SETUP_FAILED = 125
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -102,9 +103,58 @@ def _limit(spec):
         resource.setrlimit(res, (value, value))
 
 
+def _descendants():
+    """Every process below this one (orphans came back to it: it is their subreaper)."""
+    out, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    kids = [int(x) for x in fh.read().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _kill_all(*_args):
+    """No pid namespace to take them down: stop, kill and reap every descendant, then go."""
+    for _round in range(50):
+        pids = _descendants()
+        if not pids:
+            break
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+    os._exit(137)
+
+
+def _watch_parent(parent):
+    """Outside a pid namespace: when bugfoundry dies, take every process of the run along."""
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGUSR1, _kill_all)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    if os.getppid() != parent:  # it died before the watch was set
+        _kill_all()
+
+
 def main():
     spec = json.loads(sys.argv[1])
     argv = sys.argv[3:]
+    if spec.get("parent"):
+        _watch_parent(spec["parent"])
     if spec["mount"]:
         try:
             _loopback_up()

@@ -150,6 +150,7 @@ def test_without_unshare_runs_fall_back_with_one_warning_line(
         hang_ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # neither bwrap nor unshare on it
+    monkeypatch.delenv("BUGFOUNDRY_SANDBOX", raising=False)
     monkeypatch.setattr(sandbox, "_warned", set())
     ws = Workspace.open(hang_ws)
     with Store.open(ws.db_path) as store:
@@ -187,10 +188,10 @@ def test_verify_of_rows_from_elsewhere_says_they_run_sandboxed(
     assert "no sandbox can be made here" in capsys.readouterr().err
 
 
-def _forge(ws: Path, marker: str) -> subprocess.Popen[bytes]:
+def _forge(ws: Path, marker: str, mode: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "forge", NAME, "--workers", "1",
-         "--timeout", "4", "--workspace", str(ws)],
+         "--timeout", "4", "--sandbox", mode, "--workspace", str(ws)],
         env={**os.environ, "BFMARK": marker, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -220,12 +221,14 @@ def _is_helper(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("hung", [False, True], ids=["test-running", "candidate-hung"])
-def test_kill_9_of_forge_leaves_no_process(hang_ws: Path, hung: bool) -> None:
+@pytest.mark.parametrize(("hung", "mode"), [(False, "auto"), (True, "auto"), (True, "off")],
+                         ids=["test-running", "candidate-hung", "hung-unsandboxed"])
+def test_kill_9_of_forge_leaves_no_process(hang_ws: Path, hung: bool, mode: str) -> None:
     """A forge killed while a test's helper runs (a grandchild of the fork server's child),
-    and while a candidate hangs in a sleep loop: 5 s later nothing it started is alive."""
+    and while a candidate hangs in a sleep loop: 5 s later nothing it started is alive.
+    Unsandboxed, the run's first process is the subreaper that takes them down."""
     marker = new_marker()
-    proc = _forge(hang_ws, marker)
+    proc = _forge(hang_ws, marker, mode)
     try:
         assert _kill_when(proc, marker, hung), "forge ended before the kill point"
         assert wait_gone(marker, 5.0) == []
