@@ -75,6 +75,29 @@ def open_repo(ws: Workspace, store: Store, name: str, log: Log = _quiet) -> Repo
     return ensure_copy(ws, get_repo(store, name), log)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s share, not the
+    host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(asked: int | None, force: bool = False, log: Log = _quiet) -> int:
+    """Validation workers: the cores by default, and never more than the cores unless the
+    user insists; more workers than cores only slow each test run until hanging-looking
+    timeouts drop real bugs (``--workers 1000`` ran 30 workers on 2 cores)."""
+    cores = usable_cores()
+    if not asked:
+        return cores
+    if asked > cores and not force:
+        log(f"--workers {asked}: using {cores}, the number of cores; --force-workers to "
+            "insist")
+        return cores
+    return max(1, asked)
+
+
 def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
     """Where a backend keeps the repo's environment (venv: the venv; docker: image metadata)."""
     root = ws.env_path(repo_name)
@@ -303,6 +326,7 @@ class ForgeSummary:
     interrupted: bool = False
     baseline_unstable: int = 0  # tests excluded because their ids change between runs
     map_problem: str = ""  # why there is no test map (every candidate runs the whole suite)
+    timeouts_retried: int = 0  # stored timeouts validated again (forge --retry-timeouts)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "nothing_forged": self.nothing_forged()}
@@ -370,15 +394,19 @@ class ForgeOptions:
 
     ``max_candidates`` caps each stage (fix commits for pr_mirror). ``lm`` gives the LM
     strategies their model, endpoint and budget (PR mirroring's route c uses it when set);
-    ``undo`` replaces it for route c. ``min_realism`` drops kept synthetic candidates scoring
-    below it (``low_realism``); ``prefer_realistic`` samples modifiers in proportion to how
-    well their bugs validate and score in this repo so far. ``backend`` None uses the repo's
-    current environment.
+    ``undo`` replaces it for route c. ``workers`` is capped by the cores unless
+    ``force_workers``; ``retry_timeouts`` validates again the candidates an earlier run
+    stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
+    synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
+    modifiers in proportion to how well their bugs validate and score in this repo so far.
+    ``backend`` None uses the repo's current environment.
     """
 
     max_candidates: int | None = None
     seed: int = 0
     workers: int | None = None
+    force_workers: bool = False  # more workers than cores, as asked
+    retry_timeouts: bool = False  # re-validate the candidates stored as timeout
     timeout: float | None = None
     validation: str = "auto"
     baseline_runs: int = DEFAULT_RUNS
@@ -443,7 +471,7 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
     log = hooks.log
     lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
     max_candidates, seed = opts.max_candidates, opts.seed
-    workers = max(1, opts.workers or os.cpu_count() or 1)
+    workers = resolve_workers(opts.workers, opts.force_workers, log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=opts.baseline_runs,
                                timeout=opts.baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
@@ -459,6 +487,7 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
     run = ForgeRun(ws, store, repo, env, recipe, baseline, testmap, summary, run_id, workers,
                    opts.timeout, opts.validation, log, hooks.on_total, hooks.on_verdict,
                    hooks.should_stop)
+    run.retry_timeouts = opts.retry_timeouts
     if opts.min_realism is not None:
         from engine.realism.gate import RealismGate
 
