@@ -18,6 +18,7 @@ from engine.cli_lm import add_lm_options, register_statements
 from engine.cli_mirror import add_combine_options, mining_options, register_mine
 from engine.cli_progress import Progress, print_summary
 from engine.cli_realism import register_realism
+from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
@@ -480,6 +481,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
 
     register_statements(sub, common)
     register_realism(sub, common)
+    register_doctor(sub, common)
     if register is not None:
         register(sub, common)
     return p

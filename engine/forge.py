@@ -104,6 +104,16 @@ def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
     return root if backend == "venv" else root / backend
 
 
+def repo_environment(ws: Workspace, repo: RepoRecord, backend: str, recipe: Recipe, *,
+                     base_image: str | None = None, wheelhouse: Path | None = None
+                     ) -> Environment:
+    """The repo's environment object for ``backend`` and ``recipe`` (built or not)."""
+    return make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
+                            cache_dir=Path(os.environ.get("UV_CACHE_DIR")
+                                           or ws.cache_dir / "uv"),
+                            base_image=base_image, wheelhouse=wheelhouse)
+
+
 def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
                        backend: str | None = None, base_image: str | None = None,
                        wheelhouse: Path | None = None, log: Log = _quiet,
@@ -116,9 +126,8 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
     stored = store.get_environment(repo.name)
     backend = backend or (stored["backend"] if stored else "venv")
     recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
-    env = make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
-                           cache_dir=Path(os.environ.get("UV_CACHE_DIR") or ws.cache_dir / "uv"),
-                           base_image=base_image, wheelhouse=wheelhouse)
+    env = repo_environment(ws, repo, backend, recipe, base_image=base_image,
+                           wheelhouse=wheelhouse)
     if rebuild or not env.is_built():
         log(f"building the {backend} environment for {repo.name} ...")
         for note in recipe.notes:
