@@ -216,3 +216,23 @@ def write_branches(source: Path, dest: Path, requests: Iterable[BranchRequest]) 
         refs.append(f"update refs/snapshots/{iid} {snapshot}\n")
     _git(dest, "update-ref", "--stdin", stdin="".join(refs).encode())
     return result
+
+
+def branch_repo_problem(repo: Path, commit: str | None = None) -> str:
+    """Why an export's bare branch repository is not sound ("" when it is): git cannot walk
+    its objects, it has no branch, or it lacks ``commit`` (the repo's pinned one)."""
+    fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--connectivity-only",
+                           "--no-progress", "--no-dangling"], capture_output=True, env=_ENV,
+                          timeout=600)
+    if fsck.returncode != 0:
+        said = fsck.stderr.decode(errors="replace").strip().splitlines()
+        return f"git fsck failed: {said[-1] if said else f'exit code {fsck.returncode}'}"
+    heads = subprocess.run(["git", "--git-dir", str(repo), "for-each-ref", "--count=1",
+                            "refs/heads/"], capture_output=True, env=_ENV, timeout=120)
+    if not heads.stdout.strip():
+        return "it holds no branch"
+    if commit and subprocess.run(["git", "--git-dir", str(repo), "cat-file", "-e",
+                                  f"{commit}^{{commit}}"], capture_output=True, env=_ENV,
+                                 timeout=120).returncode != 0:
+        return f"it lacks the pinned commit {commit[:8]}"
+    return ""

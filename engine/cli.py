@@ -18,6 +18,7 @@ from engine.cli_lm import add_lm_options, register_statements
 from engine.cli_mirror import add_combine_options, mining_options, register_mine
 from engine.cli_progress import Progress, print_summary
 from engine.cli_realism import register_realism
+from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
 from engine.store import Store
@@ -141,6 +142,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
         progress = Progress(enabled=sys.stderr.isatty())
         options = ForgeOptions(
             max_candidates=args.max, seed=args.seed, workers=args.workers,
+            force_workers=args.force_workers, retry_timeouts=args.retry_timeouts,
             timeout=args.timeout, validation="full" if args.full_suite else args.validation,
             baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
             backend=args.backend, lm=lm, min_realism=args.min_realism,
@@ -434,7 +436,14 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg.add_argument("--max", type=int, default=None,
                     help="at most N candidates per stage (fix commits for pr_mirror)")
     fg.add_argument("--seed", type=int, default=0)
-    fg.add_argument("--workers", type=int, default=None, help="default: CPU count")
+    fg.add_argument("--workers", type=int, default=None,
+                    help="validation workers (default and most: the number of cores)")
+    fg.add_argument("--force-workers", action="store_true",
+                    help="use --workers as given even when it exceeds the cores (tests slowed "
+                         "by the load may then time out)")
+    fg.add_argument("--retry-timeouts", action="store_true",
+                    help="validate again the candidates stored as timeout (each is retried "
+                         "alone; runs before this version did not)")
     fg.add_argument("--timeout", type=float, default=None,
                     help="seconds per test run (default: scaled on the selected tests' "
                          "baseline time)")
@@ -524,6 +533,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
 
     register_statements(sub, common)
     register_realism(sub, common)
+    register_doctor(sub, common)
     if register is not None:
         register(sub, common)
     return p

@@ -75,10 +75,43 @@ def open_repo(ws: Workspace, store: Store, name: str, log: Log = _quiet) -> Repo
     return ensure_copy(ws, get_repo(store, name), log)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s share, not the
+    host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(asked: int | None, force: bool = False, log: Log = _quiet) -> int:
+    """Validation workers: the cores by default, and never more than the cores unless the
+    user insists; more workers than cores only slow each test run until hanging-looking
+    timeouts drop real bugs (``--workers 1000`` ran 30 workers on 2 cores)."""
+    cores = usable_cores()
+    if not asked:
+        return cores
+    if asked > cores and not force:
+        log(f"--workers {asked}: using {cores}, the number of cores; --force-workers to "
+            "insist")
+        return cores
+    return max(1, asked)
+
+
 def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
     """Where a backend keeps the repo's environment (venv: the venv; docker: image metadata)."""
     root = ws.env_path(repo_name)
     return root if backend == "venv" else root / backend
+
+
+def repo_environment(ws: Workspace, repo: RepoRecord, backend: str, recipe: Recipe, *,
+                     base_image: str | None = None, wheelhouse: Path | None = None
+                     ) -> Environment:
+    """The repo's environment object for ``backend`` and ``recipe`` (built or not)."""
+    return make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
+                            cache_dir=Path(os.environ.get("UV_CACHE_DIR")
+                                           or ws.cache_dir / "uv"),
+                            base_image=base_image, wheelhouse=wheelhouse)
 
 
 def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
@@ -93,9 +126,8 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
     stored = store.get_environment(repo.name)
     backend = backend or (stored["backend"] if stored else "venv")
     recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
-    env = make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
-                           cache_dir=Path(os.environ.get("UV_CACHE_DIR") or ws.cache_dir / "uv"),
-                           base_image=base_image, wheelhouse=wheelhouse)
+    env = repo_environment(ws, repo, backend, recipe, base_image=base_image,
+                           wheelhouse=wheelhouse)
     if rebuild or not env.is_built():
         log(f"building the {backend} environment for {repo.name} ...")
         for note in recipe.notes:
@@ -303,6 +335,7 @@ class ForgeSummary:
     interrupted: bool = False
     baseline_unstable: int = 0  # tests excluded because their ids change between runs
     map_problem: str = ""  # why there is no test map (every candidate runs the whole suite)
+    timeouts_retried: int = 0  # stored timeouts validated again (forge --retry-timeouts)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "nothing_forged": self.nothing_forged()}
@@ -370,15 +403,19 @@ class ForgeOptions:
 
     ``max_candidates`` caps each stage (fix commits for pr_mirror). ``lm`` gives the LM
     strategies their model, endpoint and budget (PR mirroring's route c uses it when set);
-    ``undo`` replaces it for route c. ``min_realism`` drops kept synthetic candidates scoring
-    below it (``low_realism``); ``prefer_realistic`` samples modifiers in proportion to how
-    well their bugs validate and score in this repo so far. ``backend`` None uses the repo's
-    current environment.
+    ``undo`` replaces it for route c. ``workers`` is capped by the cores unless
+    ``force_workers``; ``retry_timeouts`` validates again the candidates an earlier run
+    stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
+    synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
+    modifiers in proportion to how well their bugs validate and score in this repo so far.
+    ``backend`` None uses the repo's current environment.
     """
 
     max_candidates: int | None = None
     seed: int = 0
     workers: int | None = None
+    force_workers: bool = False  # more workers than cores, as asked
+    retry_timeouts: bool = False  # re-validate the candidates stored as timeout
     timeout: float | None = None
     validation: str = "auto"
     baseline_runs: int = DEFAULT_RUNS
@@ -443,7 +480,7 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
     log = hooks.log
     lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
     max_candidates, seed = opts.max_candidates, opts.seed
-    workers = max(1, opts.workers or os.cpu_count() or 1)
+    workers = resolve_workers(opts.workers, opts.force_workers, log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=opts.baseline_runs,
                                timeout=opts.baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
@@ -459,6 +496,7 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
     run = ForgeRun(ws, store, repo, env, recipe, baseline, testmap, summary, run_id, workers,
                    opts.timeout, opts.validation, log, hooks.on_total, hooks.on_verdict,
                    hooks.should_stop)
+    run.retry_timeouts = opts.retry_timeouts
     if opts.min_realism is not None:
         from engine.realism.gate import RealismGate
 

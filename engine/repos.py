@@ -366,3 +366,18 @@ def reset_tree(tree: Path) -> None:
     the build's generated files (see ``engine.generated``)."""
     _git(["reset", "-q", "--hard"], cwd=tree)
     _git(["clean", "-q", "-f", "-d", "-x", *gen.keep_args(tree)], cwd=tree)
+
+
+def tree_problem(repo: RepoRecord, tree: Path, commit: str | None = None) -> str:
+    """Why a work tree cannot be used as it is ("" when it can): not a clone of the current
+    copy, at another commit than ``commit`` (any commit when None: trees of other bases), or
+    with changes left by a run that was killed (validation resets it before use anyway)."""
+    head = _git(["--git-dir", str(tree / ".git"), "rev-parse", "-q", "--verify", "HEAD"])
+    if head.returncode != 0 or not _tree_usable(repo, tree, head.stdout.strip()):
+        return "not a readable clone of the repo copy"
+    if commit and head.stdout.strip() != commit:
+        return f"checked out at {head.stdout.strip()[:8]}, not the pinned {commit[:8]}"
+    dirty = _git(["status", "--porcelain", "--untracked-files=all"], cwd=tree).stdout
+    generated = set(gen.kept(tree))
+    changed = [line for line in dirty.splitlines() if line[3:] not in generated]
+    return f"{len(changed)} files changed or left behind" if changed else ""

@@ -24,7 +24,7 @@ from engine.store import Store
 from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
 from engine.testmap import TestMap
-from engine.validation import Validator
+from engine.validation import RETRIED_ALONE, Validator
 from engine.workspace import Workspace
 
 RUN_ERROR_LIMIT = 5  # run errors before any other verdict that stop a forge
@@ -57,6 +57,7 @@ class ForgeRun:
     should_stop: Callable[[], bool] | None = None
     selected: list[str] = field(default_factory=list)  # candidate ids, every stage
     gate: RealismGate | None = None  # forge --min-realism: drops low-scoring synthetic bugs
+    retry_timeouts: bool = False  # forge --retry-timeouts: stored timeouts are validated again
     _head: Validator | None = None
     _ran_ok: bool = False  # some candidate of this run got a verdict other than run_error
     _paths: Counter[str] = field(default_factory=Counter)
@@ -87,6 +88,7 @@ class ForgeRun:
         the pinned one) and return every candidate's reason ("kept" or why it was dropped)."""
         baseline = baseline or self.baseline
         self.store.add_candidates(self.run_id, cands)
+        self._stored_timeouts(cands)
         known = dict(self.store.verdict_reasons(self.repo.name))
         reasons = {c.candidate_id: known[c.candidate_id] for c in cands
                    if c.candidate_id in known}
@@ -149,6 +151,25 @@ class ForgeRun:
             self._off |= {f"{kind}: {why}" for w in validator.workers
                           for kind, why in w.off.items()}
         return reasons
+
+    def _stored_timeouts(self, cands: Sequence[Candidate]) -> None:
+        """With ``retry_timeouts``, forget the stored ``timeout`` verdicts of ``cands`` (they
+        are validated again, each timeout retried alone); without, say how many were stored
+        by older runs that never retried them alone (overload may have made them)."""
+        stored = self.store.timeout_details(self.repo.name)
+        ids = [c.candidate_id for c in cands if c.candidate_id in stored]
+        if not ids:
+            return
+        if self.retry_timeouts:
+            n = self.store.forget_timeouts(self.repo.name, ids)
+            self.summary.timeouts_retried += n
+            self.log(f"--retry-timeouts: validating again {n} candidates stored as timeout")
+            return
+        older = sum(RETRIED_ALONE not in stored[i] for i in ids)
+        if older:
+            self.log(f"{older} candidates were stored as timeout by an older run that did not "
+                     "retry them alone (load may have slowed them); forge --retry-timeouts "
+                     "validates them again")
 
     def _check_run_errors(self, held: list[tuple[Candidate, Verdict]],
                           final: bool = False) -> None:

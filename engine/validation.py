@@ -56,7 +56,8 @@ DROP_REASONS: dict[str, str] = {
     "does_not_parse": "a changed Python file no longer parses",
     "no_test_failed": "every stable test still passes (or only flaky tests failed)",
     "low_realism": "validated, but its realism score is below forge --min-realism",
-    "timeout": "the test run exceeded the per-candidate timeout (the bug hangs)",
+    "timeout": "the test run exceeded the per-candidate timeout, again when retried alone "
+               "with twice the budget (the bug hangs)",
     "memory": "the test run hit the sandbox's memory limit (the bug allocates without end)",
     "run_error": "pytest itself could not run (usage or internal error)",
     "not_reproducible": "the failures did not reproduce in a fresh interpreter (chance, "
@@ -67,6 +68,8 @@ _DIFF_PATH_RE = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
 FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their last lines
 CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, every one
 CONFIRM_ROUNDS = 3  # confirming runs of ever smaller FAIL_TO_PASS sets before giving up
+RETRY_SCALE = 2.0  # a timed-out candidate runs again alone, with this many times the budget
+RETRIED_ALONE = "retried alone"  # in the detail of every verdict that was
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ValidationConfig:
     full_timeout: float = 60.0  # the whole suite's timeout (forge derives it from the baseline)
     suite_seconds: float = 1.0  # one clean full-suite run (start-up + collection bound)
     slowest_test: float = 0.0  # the slowest baseline test (a session fixture's set-up lands there)
+    scale: float = 1.0  # every budget times this (RETRY_SCALE while a timeout is retried alone)
 
 
 def timeout_for(baseline: Baseline, override: float | None = None) -> float:
@@ -91,13 +95,13 @@ def plan_timeout(plan: Plan, config: ValidationConfig) -> float:
     (estimate + 1 s) x 15; this is tighter), so a hung candidate costs seconds, not minutes.
     The cold path adds one interpreter start and collection (bounded by the clean suite)."""
     if config.timeout:
-        return config.timeout
+        return config.timeout * config.scale
     if plan.mode == "full":
-        return config.full_timeout
+        return config.full_timeout * config.scale
     scaled = max(1.0, 1.0 + config.slowest_test, 5.0 * plan.estimate + 1.0)
     if plan.mode == "cold":
-        return max(10.0, 2.0 * config.suite_seconds + scaled)
-    return scaled
+        return max(10.0, 2.0 * config.suite_seconds + scaled) * config.scale
+    return scaled * config.scale
 
 
 def patch_paths(patch: str) -> list[str]:
@@ -352,7 +356,7 @@ class Validator:
 
     def _confirm_timeout(self, tests: list[str], plan: Plan) -> float:
         known = sum(self.baseline.tests[n].duration for n in tests if n in self.baseline.tests)
-        return max(10.0, 2.0 * self.config.suite_seconds
+        return max(10.0 * self.config.scale, 2.0 * self.config.suite_seconds
                    + plan_timeout(Plan("cold", "", tests, known), self.config))
 
     def _holding(self, tests: list[str], run: TestRun, plan: Plan, tree: Path,
@@ -437,9 +441,15 @@ class Validator:
 
         Stopping the generator (Ctrl-C in the caller, ``close()``) cancels what has not
         started and kills running test processes, so nothing half-done is ever reported.
+
+        A candidate that timed out is held back: once every other one is done, it runs again
+        alone (no other test process on the machine's cores) with ``RETRY_SCALE`` times the
+        budget, and only a second timeout drops it. Tests slowed by load then no longer
+        pass for hangs (on 2 cores, 30 workers stored real bugs as ``timeout``).
         """
         pending = iter(candidates)
         workers = len(self.workers)
+        timed_out: list[tuple[Candidate, Verdict]] = []
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bf-validate") as pool:
             running: dict[Future[Verdict], Candidate] = {}
             try:
@@ -452,11 +462,21 @@ class Validator:
                             on_start(cand)
                         running[pool.submit(self._task, cand)] = cand
                     if not running:
-                        return
+                        break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
                         cand = running.pop(fut)
-                        yield cand, fut.result()
+                        verdict = fut.result()
+                        if verdict.reason == "timeout":
+                            timed_out.append((cand, verdict))
+                        else:
+                            yield cand, verdict
+                for cand, first in timed_out:
+                    fut = pool.submit(self._alone, cand, first)
+                    running[fut] = cand
+                    verdict = fut.result()
+                    running.pop(fut)
+                    yield cand, verdict
             finally:
                 self._stop.set()
                 for fut in running:
@@ -471,6 +491,24 @@ class Validator:
             for server in w.servers.values():
                 server.close()
             w.servers.clear()
+
+    def _alone(self, cand: Candidate, first: Verdict) -> Verdict:
+        """``cand`` validated again while nothing else runs, with ``RETRY_SCALE`` times the
+        budget; the verdict's detail says so (and what the first run saw)."""
+        self.config.scale = RETRY_SCALE
+        try:
+            verdict = self._task(cand)
+        finally:
+            self.config.scale = 1.0
+        first_run = (f"the first run, among {len(self.workers)} worker(s), was "
+                     f"{first.detail.split(';')[0]}")
+        if verdict.reason == "timeout":
+            verdict.detail += f"; {RETRIED_ALONE} with {RETRY_SCALE:g}x the budget ({first_run})"
+        else:
+            verdict.detail += (f"; timed out at first, held when {RETRIED_ALONE} with "
+                               f"{RETRY_SCALE:g}x the budget ({first_run})")
+        verdict.duration = round(verdict.duration + first.duration, 3)
+        return verdict
 
     def _task(self, cand: Candidate) -> Verdict:
         worker = self._free.get()

@@ -7,7 +7,6 @@ and new instances land in the table as they are validated.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -31,7 +30,7 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from engine.errors import UsageError
-from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions
+from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions, usable_cores
 from tui.forging import ForgeJob, ForgeRequest
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ class ForgeScreen(Screen):
                     yield Input(value="0", id="forge-seed", type="integer")
                 with Vertical():
                     yield Static("Workers")
-                    yield Input(value=str(min(2, os.cpu_count() or 1)), id="forge-workers",
+                    yield Input(value=str(min(2, usable_cores())), id="forge-workers",
                                 type="integer")
             with Horizontal(id="forge-options"):
                 with Vertical():

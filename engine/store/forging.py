@@ -70,3 +70,21 @@ class ForgingMixin:
             "SELECT meta FROM instances WHERE candidate_id IN (SELECT unnest(?))",
             [candidate_ids]).fetchall()
         return [json.loads(r[0] or "{}") for r in rows]
+
+    def timeout_details(self, repo: str) -> dict[str, str]:
+        """The detail of every candidate of ``repo`` stored as ``timeout`` (says whether it
+        was retried alone; older runs did not)."""
+        rows = self.con.execute(
+            "SELECT candidate_id, detail FROM results WHERE repo = ? AND reason = 'timeout'",
+            [repo]).fetchall()
+        return {r[0]: r[1] or "" for r in rows}
+
+    def forget_timeouts(self, repo: str, candidate_ids: list[str]) -> int:
+        """Remove the ``timeout`` verdicts of these candidates, so they are pending again
+        (``forge --retry-timeouts``); a timeout has no instance, so nothing else refers to
+        it. Returns how many were removed."""
+        row = self.con.execute(
+            "DELETE FROM results WHERE repo = ? AND reason = 'timeout' "
+            "AND candidate_id IN (SELECT unnest(?)) RETURNING candidate_id",
+            [repo, candidate_ids]).fetchall()
+        return len(row)
