@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.diffs import PatchError, parse_patch, reverse_patch
+from engine.diffs import PatchError, parse_patch, reverse_patch, unsafe_path
 from engine.errors import UsageError
 from engine.store import Store, count_changed_lines
 
@@ -94,14 +94,6 @@ def repo_in(row: dict[str, Any], repos: set[str]) -> str | None:
     if isinstance(row.get("repo"), str):
         names.append(row["repo"].rsplit("/", 1)[-1])
     return next((n for n in names if isinstance(n, str) and n in repos), None)
-
-
-def unsafe_path(path: str) -> bool:
-    """Whether a path in a diff could reach outside the work tree, into ``.git``, or be read
-    as an option (absolute, ``..``, a leading ``-``)."""
-    parts = path.replace("\\", "/").split("/")
-    return (not path or path.startswith(("/", "-", "~")) or ".." in parts
-            or ".git" in parts or "\0" in path)
 
 
 def row_problems(row: dict[str, Any], repos: set[str] | None = None) -> list[str]:

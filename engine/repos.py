@@ -352,6 +352,8 @@ def make_worker_tree(repo: RepoRecord, dest: Path, commit: str | None = None,
     cloned again.
     """
     target = commit or repo.commit
+    if target.startswith("-"):  # a commit from a dataset or a user: never an option to git
+        raise RepoError(f"{target[:40]!r} is not a commit: it starts with '-'.")
     if not _tree_usable(repo, dest, target):
         _clone_tree(repo, dest)
     if _git(["rev-parse", "HEAD"], cwd=dest).stdout.strip() != target:
@@ -386,7 +388,7 @@ def _clone_tree(repo: RepoRecord, dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    res = _git(["clone", "-q", "--shared", "--no-checkout", repo.path, str(dest)])
+    res = _git(["clone", "-q", "--shared", "--no-checkout", "--", repo.path, str(dest)])
     if res.returncode != 0:
         raise RepoError(f"could not make a work tree for {repo.name}: {res.stderr.strip()}")
 

@@ -511,3 +511,31 @@ def test_bad_input(case: Case, tmp_path: Path, prepared: Path, capsys,
                      if before[k] != after[k] and not k.startswith(mine))
     assert not new and not changed, (new, changed)  # nothing outside the workspace
     assert not list(scratch.iterdir())  # no temporary file or directory left
+
+
+def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
+        prepared: Path, tmp_path: Path) -> None:
+    """An instance stored before import refused such rows: its diff creates ``/tmp/...``.
+    git fast-import takes every instance of a repo in one stream, so that one path used to
+    fail the stream and every instance went out without its branch."""
+    from engine.importing import _instance
+    from engine.store import Store
+
+    ws = tmp_path / "ws"
+    shutil.copytree(prepared, ws, symlinks=True)
+    creates = "--- /dev/null\n+++ b//tmp/bf-evil-created.py\n@@ -0,0 +1 @@\n+X = 1\n"
+    evil = _row("sample.6505d5f8.imported__0000000e", patch=_money_patch() + creates)
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        assert store.import_instances([_instance(evil, "old-import", "sample")]) == 1
+    out = tmp_path / "out.jsonl"
+    assert main(["export", "--format", "swesmith", "--split", "all", "--dedup", "none",
+                 "-o", str(out), "--workspace", str(ws)]) == 0
+    manifest = json.loads((tmp_path / ".out.jsonl.bugfoundry" / "manifest.json").read_text())
+    branches = manifest["branches"]
+    assert branches["without_branch"] == 1, branches
+    assert "outside the repo" in next(iter(branches["without_branch_examples"].values()))
+    heads = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/heads/"],
+                           cwd=branches["repositories"]["sample"], capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert len([h for h in heads if "imported__" in h]) == 2, heads  # the two good ones
+    assert not Path("/tmp/bf-evil-created.py").exists()
