@@ -539,3 +539,35 @@ def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
                            text=True, check=True).stdout.split()
     assert len([h for h in heads if "imported__" in h]) == 2, heads  # the two good ones
     assert not Path("/tmp/bf-evil-created.py").exists()
+
+
+def test_a_worker_tree_removed_mid_run_is_made_again(sample_ws: Path) -> None:
+    """Deleting ``work/<repo>/<k>`` while a forge runs (a cleanup, by hand) used to end the
+    run in a traceback at the next candidate; the tree is now cloned again."""
+    from engine.forge import build_validator, ensure_baseline, ensure_environment, get_repo
+    from engine.models import Candidate
+    from engine.store import Store
+    from engine.workspace import Workspace
+
+    ws = Workspace.open(sample_ws)
+    with Store.open(ws.db_path) as store:
+        repo = get_repo(store, "sample")
+        env, recipe = ensure_environment(ws, store, repo)
+        baseline = ensure_baseline(ws, store, repo, env, recipe)
+        validator = build_validator(ws, repo, env, recipe, baseline,
+                                    store.load_test_map(baseline.baseline_id), workers=1)
+    old = "        return CURRENCY_EXPONENTS[currency.upper()]\n"
+    patch = (f"--- a/{MONEY}\n+++ b/{MONEY}\n@@ -20,3 +20,3 @@\n"
+             '     """Return the number of decimal places used by ``currency``."""\n'
+             f"     try:\n-{old}+{old.rstrip()} + 1\n")
+    cand = Candidate("sample", "procedural", "handmade", patch, file=MONEY)
+    try:
+        first = validator.validate(cand)
+        tree = validator.workers[0].tree
+        shutil.rmtree(tree)
+        again = validator.validate(cand)
+        assert (tree / ".git").is_dir()
+    finally:
+        validator.close()
+    assert first.kept, first
+    assert again.kept and again.fail_to_pass == first.fail_to_pass, again
