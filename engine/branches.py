@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.diffs import PatchError, apply_patch, parse_patch
+from engine.diffs import PatchError, apply_patch, parse_patch, unsafe_path
 from engine.errors import UsageError
 
 IDENTITY = "bugfoundry <bugfoundry@localhost>"
@@ -116,6 +116,7 @@ class _Blobs:
         self.proc.wait(timeout=30)
 
 
+_SHA = re.compile(r"[0-9a-f]{7,40}")
 _BAD_REF = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]|\.\.|@\{|//|^[./-]|[./]$|\.lock$")
 
 
@@ -123,6 +124,20 @@ def valid_branch(name: str) -> bool:
     """Whether ``name`` is a valid branch name (``git check-ref-format``'s rules, in Python)."""
     return bool(name) and name != "@" and not _BAD_REF.search(name) and not any(
         part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+
+
+def _unusable(req: BranchRequest) -> str:
+    """Why a request cannot become commits ("" when it can): its commit is not a sha, or its
+    diff names a path outside the repo. fast-import takes one stream for all instances, so
+    such a path would fail the whole stream (every instance's branch lost)."""
+    if not _SHA.fullmatch(req.clean_commit):
+        return f"the clean commit {req.clean_commit[:40]!r} is not a commit sha"
+    try:
+        paths = [p for fp in parse_patch(req.bug_patch) for p in (fp.old, fp.new) if p]
+    except PatchError as exc:
+        return f"the bug diff cannot be read: {exc}"
+    bad = [p for p in paths + list(req.test_files) if unsafe_path(p)]
+    return f"the bug diff names a path outside the repo: {bad[0][:80]!r}" if bad else ""
 
 
 def _data(payload: bytes) -> bytes:
@@ -190,6 +205,10 @@ def write_branches(source: Path, dest: Path, requests: Iterable[BranchRequest]) 
         for req in requests:
             if not valid_branch(req.instance_id):
                 result.failed[req.instance_id] = "the instance id is not a valid branch name"
+                continue
+            why = _unusable(req)
+            if why:  # one bad row must not cost every other instance its branch
+                result.failed[req.instance_id] = why
                 continue
             mark = 2 * len(marks) + 1
             try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__, cli_env
+from engine.cli_args import Parser, count, finite, integer, positive_int, seconds
 from engine.cli_lm import add_lm_options, register_statements
 from engine.cli_mirror import add_combine_options, mining_options, register_mine
 from engine.cli_progress import Progress, print_summary
@@ -21,8 +22,8 @@ from engine.cli_realism import register_realism
 from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
-from engine.store import Store
-from engine.workspace import Workspace
+from engine.store import DatabaseError, Store, damaged
+from engine.workspace import Workspace, resolve_home
 
 
 def _open(args: argparse.Namespace) -> tuple[Workspace, Store]:
@@ -70,11 +71,12 @@ def instance_json(rec: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- commands
 def cmd_repo_add(args: argparse.Namespace) -> int:
-    from engine.repos import add_repo, classify, sanitize_name
+    from engine.repos import add_repo, check_name, classify, sanitize_name
 
+    name = check_name(args.name) if args.name else sanitize_name(
+        classify(args.source).default_name)
     ws, store = _open(args)
     with store:
-        name = sanitize_name(args.name or classify(args.source).default_name)
         rec = add_repo(ws, args.source, args.name, args.commit, existing=store.get_repo(name),
                        log=_err)
         store.add_repo(rec)
@@ -262,9 +264,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 Register = Callable[[Any, argparse.ArgumentParser], None]
 
 
+def input_path(raw: str) -> Path:
+    """The file to read; an empty name is refused (``Path("")`` is the current directory)."""
+    if not raw.strip():
+        raise UsageError("the file to read is empty: give a JSONL or Parquet file, or an "
+                         "export's directory.")
+    return Path(raw)
+
+
 def common_options() -> argparse.ArgumentParser:
     """Options every subcommand takes, for ``parents=[...]``."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("--workspace", default=argparse.SUPPRESS,
                         help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -273,13 +283,15 @@ def common_options() -> argparse.ArgumentParser:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from engine.export import export, result_dict
+    from engine.outpaths import output_path
 
+    output = output_path(args.output, "-o")  # Path("") would be the current directory
     ws, store = _open(args)
     with store:
         def progress(n: int) -> None:
             _err(f"exported {n} instances ...")
 
-        result = export(store, Path(args.output), fmt=args.format, split=args.split,
+        result = export(store, output, fmt=args.format, split=args.split,
                         repo=args.repo, rule=args.rule, force=args.force,
                         dedup=args.dedup, rows=args.rows, progress=progress, ws=ws,
                         repo_ids=args.repo_id, images=args.images, log=_err)
@@ -302,7 +314,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     ws, store = _open(args)
     with store:
-        rows = load_rows(Path(args.file), store)
+        rows = load_rows(input_path(args.file), store)
         if args.max:
             rows = rows[: args.max]
         foreign, isolation = guard_foreign(store, rows, args.file, _err)
@@ -337,7 +349,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     _, store = _open(args)
     with store:
-        result = import_file(store, Path(args.file))
+        result = import_file(store, input_path(args.file))
     if args.json:
         _dump(vars(result))
     else:
@@ -401,7 +413,7 @@ def configure_sandbox(args: argparse.Namespace) -> None:
 def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     """The headless command set; ``register(subparsers, common)`` lets a front end add more."""
     common = common_options()
-    p = argparse.ArgumentParser(prog="bugfoundry", description=__doc__.splitlines()[0])
+    p = Parser(prog="bugfoundry", description=__doc__.splitlines()[0])
     p.add_argument("--workspace", help="workspace directory")
     p.add_argument("--version", action="version", version=f"bugfoundry {__version__}")
     sub = p.add_subparsers(dest="command")
@@ -421,9 +433,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
 
     base = sub.add_parser("baseline", parents=[common], help="run the clean suite (flake check)")
     base.add_argument("repo")
-    base.add_argument("--runs", type=int, default=2)
+    base.add_argument("--runs", type=positive_int, default=2)
     base.add_argument("--fresh", action="store_true", help="run again even if one is stored")
-    base.add_argument("--baseline-timeout", type=float, default=1800.0)
+    base.add_argument("--baseline-timeout", type=seconds, default=1800.0)
     base.set_defaults(func=cmd_baseline)
 
     fg = sub.add_parser("forge", parents=[common, mining_options()],
@@ -433,10 +445,10 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="comma list of procedural, lm_modify, lm_rewrite (a model rewrites "
                          "functions), pr_mirror (real fix commits reverted), combine "
                          "(validated bugs merged)")
-    fg.add_argument("--max", type=int, default=None,
+    fg.add_argument("--max", type=positive_int, default=None,
                     help="at most N candidates per stage (fix commits for pr_mirror)")
-    fg.add_argument("--seed", type=int, default=0)
-    fg.add_argument("--workers", type=int, default=None,
+    fg.add_argument("--seed", type=integer, default=0)
+    fg.add_argument("--workers", type=positive_int, default=None,
                     help="validation workers (default and most: the number of cores)")
     fg.add_argument("--force-workers", action="store_true",
                     help="use --workers as given even when it exceeds the cores (tests slowed "
@@ -444,7 +456,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg.add_argument("--retry-timeouts", action="store_true",
                     help="validate again the candidates stored as timeout (each is retried "
                          "alone; runs before this version did not)")
-    fg.add_argument("--timeout", type=float, default=None,
+    fg.add_argument("--timeout", type=seconds, default=None,
                     help="seconds per test run (default: scaled on the selected tests' "
                          "baseline time)")
     fg.add_argument("--validation", choices=("auto", "cold", "full"), default="auto",
@@ -453,9 +465,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                          "whole suite per candidate")
     fg.add_argument("--full-suite", action="store_true",
                     help="run the whole suite for every candidate (same as --validation full)")
-    fg.add_argument("--baseline-runs", type=int, default=2)
-    fg.add_argument("--baseline-timeout", type=float, default=1800.0)
-    fg.add_argument("--min-realism", type=float, default=None, metavar="SCORE",
+    fg.add_argument("--baseline-runs", type=positive_int, default=2)
+    fg.add_argument("--baseline-timeout", type=seconds, default=1800.0)
+    fg.add_argument("--min-realism", type=finite, default=None, metavar="SCORE",
                     help="drop validated bugs whose realism score is below SCORE (log-odds; "
                          "> 0 leans realistic), recorded as low_realism")
     fg.add_argument("--prefer-realistic", action="store_true",
@@ -475,7 +487,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     ins = sub.add_parser("instances", parents=[common], help="list validated instances")
     ins.add_argument("--repo")
     ins.add_argument("--strategy")
-    ins.add_argument("--limit", type=int)
+    ins.add_argument("--limit", type=positive_int)
     ins.set_defaults(func=cmd_instances)
 
     show = sub.add_parser("show", parents=[common], help="one instance: diff, tests, failure")
@@ -513,7 +525,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     ver = sub.add_parser("verify", parents=[common],
                          help="replay exported instances: the bug fails F2P, the fix passes all")
     ver.add_argument("file", help="an export (JSONL or Parquet) of repos in this workspace")
-    ver.add_argument("--max", type=int, default=None, help="only the first N rows")
+    ver.add_argument("--max", type=positive_int, default=None, help="only the first N rows")
     ver.add_argument("--each", action="store_true",
                      help="run the tests with the fix for every row, even when an earlier "
                           "row's fix left the very same tree (by default that run is shared)")
@@ -528,7 +540,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     dd = sub.add_parser("dedup", parents=[common],
                         help="duplicate bugs: same normalised diff, or same entity and F2P set")
     dd.add_argument("--repo", default=None)
-    dd.add_argument("--show", type=int, default=20, help="groups to list (default 20)")
+    dd.add_argument("--show", type=count, default=20, help="groups to list (default 20)")
     dd.set_defaults(func=cmd_dedup)
 
     register_statements(sub, common)
@@ -558,6 +570,10 @@ def main(argv: Sequence[str] | None = None, *, register: Register | None = None,
     except BugfoundryError as exc:
         _err(f"bugfoundry: error: {exc}")
         return exc.exit_code
+    except DatabaseError as exc:  # damage that the opening read did not reach
+        error = damaged(resolve_home(args.workspace) / "bugfoundry.duckdb", exc)
+        _err(f"bugfoundry: error: {error}")
+        return error.exit_code
     except KeyboardInterrupt:
         _err("bugfoundry: interrupted; every finished result is saved. "
              "Rerun the same command to resume.")

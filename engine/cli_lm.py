@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli_args import amount, positive_int
 from engine.errors import UsageError
 from engine.lm.client import LMClient, LMSettings, load_settings
 from engine.store import Store
@@ -24,13 +25,13 @@ def add_lm_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--base-url", default=None,
                    help="endpoint, e.g. http://localhost:11434/v1 (default: OPENAI_BASE_URL, "
                         "then config.toml, then OpenAI)")
-    g.add_argument("--lm-concurrency", type=int, default=None,
+    g.add_argument("--lm-concurrency", type=positive_int, default=None,
                    help="requests in flight at once (default 4)")
-    g.add_argument("--max-cost", type=float, default=None,
+    g.add_argument("--max-cost", type=amount, default=None,
                    help="USD budget for this run: no request is sent once it is spent")
     g.add_argument("--price", default=None,
                    help="IN,OUT: USD per million input and output tokens for --model")
-    g.add_argument("--temperature", type=float, default=None)
+    g.add_argument("--temperature", type=amount, default=None)
 
 
 def lm_settings(args: argparse.Namespace, ws: Workspace) -> LMSettings:
@@ -86,6 +87,6 @@ def register_statements(sub: Any, common: argparse.ArgumentParser) -> None:
                          "the failing tests) or template")
     st.add_argument("--redo", action="store_true",
                     help="write a new statement even where one exists (the newest is used)")
-    st.add_argument("--max", type=int, default=None, help="at most N instances")
+    st.add_argument("--max", type=positive_int, default=None, help="at most N instances")
     add_lm_options(st)
     st.set_defaults(func=cmd_statements)

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from engine.cli_args import Parser, count, positive_int
 from engine.errors import UsageError
 from engine.mining import MiningConfig, load_issues, mine
 from engine.strategies.combine import SCOPES, CombineConfig
@@ -18,17 +19,17 @@ from engine.strategies.combine import SCOPES, CombineConfig
 
 def mining_options() -> argparse.ArgumentParser:
     """The fix-commit filters, shared by ``mine`` and ``forge`` (``parents=[...]``)."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = Parser(add_help=False)
     g = p.add_argument_group("PR mirroring (fix commits from the repo's history)")
-    g.add_argument("--pr-max-files", type=int, default=8, metavar="N",
+    g.add_argument("--pr-max-files", type=positive_int, default=8, metavar="N",
                    help="skip fixes touching more than N source files (default 8)")
-    g.add_argument("--pr-max-lines", type=int, default=500, metavar="N",
+    g.add_argument("--pr-max-lines", type=positive_int, default=500, metavar="N",
                    help="skip fixes changing more than N lines (default 500)")
     g.add_argument("--pr-allow-binary", action="store_true",
                    help="do not skip fixes that touch binary files")
     g.add_argument("--pr-any-message", action="store_true",
                    help="any commit touching source and tests, not only fix-like messages")
-    g.add_argument("--pr-history", type=int, default=5000, metavar="N",
+    g.add_argument("--pr-history", type=count, default=5000, metavar="N",
                    help="scan the newest N commits (0: the whole history; default 5000)")
     g.add_argument("--issues", metavar="FILE", default=None,
                    help="issue texts (JSON list or lines of {number, title, body}, e.g. from "
@@ -41,12 +42,12 @@ def add_combine_options(fg: argparse.ArgumentParser) -> None:
     g = fg.add_argument_group("combine (validated bugs merged into one)")
     g.add_argument("--combine-scope", default="file,module",
                    help="comma list of file, module (default both)")
-    g.add_argument("--combine-max", type=int, default=3, metavar="N",
+    g.add_argument("--combine-max", type=positive_int, default=3, metavar="N",
                    help="at most N bugs per combination (2..N, default 3)")
-    g.add_argument("--combine-depth", type=int, default=None, metavar="D",
+    g.add_argument("--combine-depth", type=positive_int, default=None, metavar="D",
                    help="a module is the first D directories of a file's path (default: "
                         "the file's own directory)")
-    g.add_argument("--combine-per-group", type=int, default=4, metavar="N",
+    g.add_argument("--combine-per-group", type=positive_int, default=4, metavar="N",
                    help="at most N combinations per file or module (default 4)")
 
 

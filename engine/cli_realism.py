@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
+from engine.outpaths import check_file, output_path
 from engine.store import Store
 from engine.workspace import Workspace
 
@@ -35,8 +36,8 @@ def cmd_realism(args: argparse.Namespace) -> int:
     from engine.realism.report import build_report
 
     for flag, value in (("--html", args.html), ("--png", args.png)):
-        if value and Path(value).is_dir():
-            raise UsageError(f"{flag} {value} is a directory: give a file name.")
+        if value is not None:  # checked before the scoring, which takes a while
+            check_file(output_path(value, flag), flag)
     ws = Workspace.open(getattr(args, "workspace", None))
     with Store.open(ws.db_path) as store:
         name = _pick_repo(store, args.repo)
@@ -46,7 +47,6 @@ def cmd_realism(args: argparse.Namespace) -> int:
                         log=lambda m: print(m, file=sys.stderr, flush=True))
     report: dict[str, Any] = build_report(rr)
     if args.html:
-        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
         Path(args.html).write_text(render_html(report), encoding="utf-8")
     if args.png:
         write_png(report, Path(args.png))

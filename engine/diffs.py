@@ -211,6 +211,14 @@ def parse_patch(patch: str) -> list[FilePatch]:
     return files
 
 
+def unsafe_path(path: str) -> bool:
+    """Whether a path in a diff could reach outside the work tree, into ``.git``, or be read
+    as an option (absolute, ``..``, a leading ``-``): such a diff is refused, not applied."""
+    parts = path.replace("\\", "/").split("/")
+    return (not path or path.startswith(("/", "-", "~")) or ".." in parts
+            or ".git" in parts or "\0" in path)
+
+
 def _strip_prefix(name: str) -> str | None:
     name = name.rstrip("\n").split("\t")[0].strip()
     if name == "/dev/null":

@@ -35,6 +35,7 @@ from engine import export_rows as er
 from engine.branches import BranchRequest, Commits, write_branches
 from engine.dedup import duplicate_ids, find_groups
 from engine.errors import UsageError
+from engine.outpaths import check_directory, check_file, output_path
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -257,13 +258,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     ``ws``, the workspace.
     """
     _check_options(fmt, split, rows, rule, dedup)
-    layout = layout_for(Path(path), fmt)
-    for p in layout.parts():
-        if p.exists() and not force:
-            raise UsageError(f"{p} exists; pass --force to overwrite it.")
-    parent = layout.root.parent if layout.root else layout.data.parent
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: {parent} is not a directory.")
+    layout = layout_for(output_path(path, "-o"), fmt)
+    _check_output(layout, force)
     counts: Counter[str] = Counter()
     skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
     kind = rows if fmt == "parquet" else fmt
@@ -329,6 +325,27 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     decisions = manifest["decisions"]
     return ExportResult(str(layout.data), str(layout.manifest), fmt, n, decisions,
                         str(layout.root or ""), built)
+
+
+def _check_output(layout: Layout, force: bool) -> None:
+    """Refuse an output that cannot be written, or that ``force`` would wrongly delete (a
+    directory given as a data file, a directory that is not an export), before writing."""
+    for p in layout.parts():
+        if (p.exists() or p.is_symlink()) and not force:
+            raise UsageError(f"{p} exists; pass --force to overwrite it.")
+    if layout.root is None:
+        check_file(layout.data, "-o")
+        return
+    root = layout.root
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"-o {root} is a file, not a dataset directory.\nName a data file "
+                         f"ending in {', '.join(DATA_SUFFIXES)}, or a directory.")
+    if root.is_dir() and any(root.iterdir()) and not layout.manifest.is_file():
+        raise UsageError(f"-o {root} is a directory that is not a bugfoundry export; "
+                         "--force would delete files in it.\nGive a new or empty directory.")
+    check_directory(root if root.is_dir() else root.parent, root)
+    if layout.data.parent.is_dir():
+        check_file(layout.data, "-o")
 
 
 def _check_options(fmt: str, split: str, rows: str, rule: str, dedup: str) -> None:

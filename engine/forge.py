@@ -294,7 +294,8 @@ def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: R
     planner = Planner(root, baseline, testmap, list_tree_files(root), recipe.source_roots)
     return Validator(env, recipe, baseline,
                      worker_trees(ws, repo, workers, base, generated=generated), config,
-                     planner, log=log)
+                     planner, log=log,
+                     remake=lambda tree: make_worker_tree(repo, tree, base, generated))
 
 
 def base_tree(ws: Workspace, repo: RepoRecord, commit: str, *, generated: Path | None

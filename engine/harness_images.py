@@ -180,8 +180,9 @@ def _tree_dockerfile(base: str, target: str, deleted: list[str]) -> str:
 
 def _deleted(repo: _Repo, target: str) -> list[str]:
     """Files the environment image has (pinned commit) that ``target`` does not."""
-    res = subprocess.run(["git", "diff", "--name-only", "--diff-filter=D", "-z", repo.pinned,
-                          target], cwd=repo.branches, capture_output=True, timeout=300)
+    res = subprocess.run(["git", "diff", "--name-only", "--diff-filter=D", "-z",
+                          "--end-of-options", repo.pinned, target], cwd=repo.branches,
+                         capture_output=True, timeout=300)
     return [p for p in res.stdout.decode(errors="replace").split("\0") if p]
 
 

@@ -215,10 +215,11 @@ def _open_repo(path: Path) -> git.Repo:
 
 def _log(repo: git.Repo, rev: str, max_commits: int | None) -> Iterable[tuple[str, str]]:
     """(header, numstat block) per commit, newest first; merges diffed against parent 1."""
-    args = [rev, "--numstat", "--no-renames", "--diff-merges=first-parent",
+    args = ["--numstat", "--no-renames", "--diff-merges=first-parent",
             f"--format={_RS}%H{_US}%P{_US}%cI{_US}%s{_US}%b{_US}"]
     if max_commits:
         args.append(f"--max-count={max_commits}")
+    args += ["--end-of-options", rev]  # a rev is never read as an option
     out = repo.git.log(*args, strip_newline_in_stdout=False)
     for record in out.split(_RS)[1:]:
         header, _, stats = record.rpartition(_US)

@@ -32,6 +32,7 @@ from engine.workspace import Workspace
 _URL_RE = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 _PYPI_RE = re.compile(r"^pypi:([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
 _NAME_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+_GOOD_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 # Deterministic identity for commits we create (sdist snapshots), so shas are reproducible.
 SNAPSHOT_ENV = {
@@ -65,10 +66,29 @@ def classify(source: str) -> Source:
 
 
 def sanitize_name(name: str) -> str:
+    """A repo name from a source's own name (characters a directory or branch name cannot
+    hold become ``-``)."""
     clean = _NAME_RE.sub("-", name).strip("-.")
     if not clean:
         raise RepoError(f"{name!r} cannot be used as a repo name; pass --name NAME.")
     return clean
+
+
+def check_name(name: str) -> str:
+    """A name the user chose (``--name``): used as given or refused, never rewritten, since it
+    becomes a directory, a branch prefix and an option-like word on command lines."""
+    if not _GOOD_NAME_RE.fullmatch(name) or ".." in name:
+        raise RepoError(f"{name!r} cannot be used as a repo name: use letters, digits, '_', "
+                        "'-' and '.', starting with a letter or digit (no '/' nor '..').")
+    return name
+
+
+def check_ref(ref: str) -> str:
+    """A commit, tag or branch the user typed (``--commit``): never an option to git."""
+    if not ref or ref.startswith("-") or any(c.isspace() or ord(c) < 32 for c in ref):
+        raise RepoError(f"--commit {ref!r}: a commit, tag or branch must not start with '-' "
+                        "nor hold spaces.\nGive a commit sha, a tag or a branch name.")
+    return ref
 
 
 def add_repo(
@@ -80,7 +100,9 @@ def add_repo(
     Adding a repo again from the same source re-creates its copy when that was deleted.
     """
     src = classify(source)
-    repo_name = sanitize_name(name or src.default_name)
+    repo_name = check_name(name) if name else sanitize_name(src.default_name)
+    if commit is not None:
+        check_ref(commit)
     dest = ws.repo_path(repo_name)
     if existing is not None:
         if existing.source == source and (commit is None or existing.commit.startswith(commit)):
@@ -192,13 +214,21 @@ def _git(args: list[str], cwd: Path | None = None, timeout: float = 600,
 
 
 def _clone(url: str, dest: Path, what: str) -> None:
-    try:
-        git.Repo.clone_from(url, dest, env={"GIT_TERMINAL_PROMPT": "0"}, no_hardlinks=True)
-    except git.GitCommandError as exc:
-        lines = [ln.strip() for ln in str(exc.stderr or exc).splitlines() if ln.strip()]
-        said = lines[-1].removeprefix("stderr: ").strip("'") if lines else "unknown error"
-        raise RepoError(f"could not {what} {url}: {said}\n"
-                        "Check the URL/path and your network, then try again.") from None
+    """``git clone`` (``--`` first: a source is never read as an option); a failure names
+    git's own last error line."""
+    res = _git(["clone", "-q", "--no-hardlinks", "--", url, str(dest)])
+    if res.returncode != 0:
+        raise RepoError(f"could not {what} {url}: {git_said(res.stderr, res.returncode)}\n"
+                        "Check the URL/path and your network, then try again.")
+
+
+def git_said(stderr: str, code: int) -> str:
+    """The line of git's stderr that says what went wrong (its first ``fatal:``/``error:``
+    line, else its last line), never empty."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip().strip("'")]
+    errors = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    said = (errors or lines[-1:] or [f"git exited with status {code}"])[0]
+    return said.removeprefix("fatal: ").removeprefix("error: ")[:300]
 
 
 def _from_path(path: Path, dest: Path) -> None:
@@ -283,9 +313,9 @@ def _find_sdist(cache: Path, pkg: str, version: str) -> Path | None:
 
 def _pin(tree: Path, commit: str | None, source: str) -> str:
     repo = git.Repo(tree)
-    rev = commit or "HEAD"
+    rev = check_ref(commit) if commit else "HEAD"
     try:
-        sha = repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}")
+        sha = repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     except git.GitCommandError:
         sha = ""
     if not sha:
@@ -322,6 +352,8 @@ def make_worker_tree(repo: RepoRecord, dest: Path, commit: str | None = None,
     cloned again.
     """
     target = commit or repo.commit
+    if target.startswith("-"):  # a commit from a dataset or a user: never an option to git
+        raise RepoError(f"{target[:40]!r} is not a commit: it starts with '-'.")
     if not _tree_usable(repo, dest, target):
         _clone_tree(repo, dest)
     if _git(["rev-parse", "HEAD"], cwd=dest).stdout.strip() != target:
@@ -356,7 +388,7 @@ def _clone_tree(repo: RepoRecord, dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    res = _git(["clone", "-q", "--shared", "--no-checkout", repo.path, str(dest)])
+    res = _git(["clone", "-q", "--shared", "--no-checkout", "--", repo.path, str(dest)])
     if res.returncode != 0:
         raise RepoError(f"could not make a work tree for {repo.name}: {res.stderr.strip()}")
 

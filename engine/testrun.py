@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import UsageError
 from engine.models import (
     ERROR,
     FAILED,
@@ -211,6 +212,10 @@ def run_pytest(
     a tree reset between candidates can never leave a stale ``.pyc`` behind; Hypothesis gets
     an empty example database of its own, as in a fresh checkout.
     """
+    bad = next((n for n in nodeids or () if n.startswith("-")), None)
+    if bad is not None:  # ids come from datasets too: never an option to pytest
+        raise UsageError(f"test id {bad[:80]!r} starts with '-': pytest would read it as an "
+                         "option.\nFix the dataset's FAIL_TO_PASS / PASS_TO_PASS.")
     scratch = env.scratch_dir
     fd, report_path = tempfile.mkstemp(prefix="bf-report-", suffix=".jsonl", dir=scratch)
     os.close(fd)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from engine.diffs import PatchError
 from engine.environments.sandbox import memory_problem
+from engine.errors import RepoError
 from engine.forkserver import ForkServer, HotUnavailable, WarmServer
 from engine.models import (
     BAD_OUTCOMES,
@@ -177,8 +178,10 @@ class Validator:
 
     def __init__(self, env: Environment, recipe: Recipe, baseline: Baseline,
                  trees: list[Path], config: ValidationConfig, planner: Planner,
-                 log: Callable[[str], None] = lambda s: None) -> None:
+                 log: Callable[[str], None] = lambda s: None,
+                 remake: Callable[[Path], object] | None = None) -> None:
         self.env = env
+        self.remake = remake  # re-creates a worker's tree that was deleted mid-run
         self.recipe = recipe
         self.baseline = baseline
         self.config = config
@@ -199,7 +202,15 @@ class Validator:
     def validate(self, cand: Candidate, worker: Worker | None = None) -> Verdict:
         worker = worker or self.workers[0]
         start = time.monotonic()
-        verdict = self._validate(cand, worker)
+        if not (worker.tree / ".git").is_dir():
+            self._remade(worker)
+        try:
+            verdict = self._validate(cand, worker)
+        except OSError:  # e.g. git or pytest started in a directory that is gone
+            if (worker.tree / ".git").is_dir():
+                raise
+            self._remade(worker)
+            verdict = self._validate(cand, worker)
         if verdict.reason == "timeout":  # what escaped the group kill must not linger
             self.env.reap(worker.tree)
         verdict.duration = round(time.monotonic() - start, 3)
@@ -207,6 +218,19 @@ class Validator:
         with self._lock:
             self.paths[verdict.path or "checks"] = self.paths.get(verdict.path or "checks", 0) + 1
         return verdict
+
+    def _remade(self, worker: Worker) -> None:
+        """A worker's scratch tree was deleted (by hand, a cleanup) while the run went on:
+        its servers ran in it and go; the tree is made again (or a clear error)."""
+        if self.remake is None:
+            raise RepoError(f"the work tree {worker.tree} was removed during the run.\n"
+                            "Rerun the command: every finished result is saved.")
+        self.log(f"work tree {worker.tree} was removed; making it again")
+        for server in worker.servers.values():
+            server.close()
+        worker.servers.clear()
+        worker.off.clear()
+        self.remake(worker.tree)
 
     def _validate(self, cand: Candidate, worker: Worker) -> Verdict:
         cid = cand.candidate_id

@@ -26,7 +26,7 @@ from engine.environments import sandbox
 from engine.errors import UsageError
 from engine.forge import ensure_environment, get_repo
 from engine.generated import keep_args
-from engine.importing import REQUIRED, bug_patch, read_rows
+from engine.importing import SHA_RE, bug_patch, check_rows, read_rows, repo_in
 from engine.models import BAD_OUTCOMES, PASSED, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
 from engine.store import Store
@@ -48,12 +48,13 @@ class RowCheck:
 
 
 def load_rows(path: Path, store: Store) -> list[dict[str, Any]]:
-    """The rows to replay; a row without the fields replaying needs is a numbered error."""
+    """The rows to replay, each of a repo in this workspace and with nothing that git or
+    pytest could read as an option (else a numbered error, nothing replayed)."""
     rows = read_rows(path, store)
-    for n, row in enumerate(rows, 1):
-        missing = [k for k in REQUIRED if k not in row]
-        if missing:
-            raise UsageError(f"{path}: row {n} lacks {', '.join(missing)}")
+    repos = {r.name for r in store.list_repos()}
+    check_rows(path, rows, repos, "verify")
+    for row in rows:  # the workspace's name for the row's repo, resolved once
+        row["bugfoundry_repo"] = repo_in(row, repos)
     return rows
 
 
@@ -122,7 +123,7 @@ def _start(row: dict[str, Any], tree: Path, branches: Path | None) -> tuple[str,
 
 
 def row_repo(row: dict[str, Any]) -> str:
-    """The workspace repo a row belongs to (exports name it ``owner/name`` in ``repo``)."""
+    """The workspace repo a row belongs to (``load_rows`` resolved it)."""
     return str(row.get("bugfoundry_repo") or row["repo"])
 
 
@@ -174,6 +175,11 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
         reset_tree(tree)
         base, bug, check.start = _start(row, tree, branches)
         base = base or repo.commit
+        if not SHA_RE.fullmatch(base):  # load_rows refused it; callers may skip load_rows
+            check.ok = False
+            check.problems.append(f"base_commit {base[:40]!r} is not a commit sha")
+            yield check
+            continue
         fix = _fix(row)
         steps = [("check out base_commit", ["checkout", "-q", "--force", base], None),
                  ("apply the bug", ["apply", "--whitespace=nowarn", "-"], bug),

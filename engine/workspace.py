@@ -15,13 +15,37 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.errors import UsageError
+
 DEFAULT_HOME = ".bugfoundry"
 
 
 def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """--workspace beats BUGFOUNDRY_HOME beats ./.bugfoundry."""
+    """--workspace beats BUGFOUNDRY_HOME beats ./.bugfoundry; an empty --workspace is refused
+    (it would silently mean the default)."""
+    if explicit is not None and not str(explicit).strip():
+        raise UsageError("--workspace is empty: give a directory (a new one is created), or "
+                         "leave the option out for $BUGFOUNDRY_HOME or ./.bugfoundry.")
     raw = explicit or os.environ.get("BUGFOUNDRY_HOME") or DEFAULT_HOME
     return Path(raw).expanduser().resolve()
+
+
+def _make_home(home: Path) -> None:
+    """Create the workspace directory, or say in one line why it cannot be one."""
+    if home.exists() and not home.is_dir():
+        raise UsageError(f"the workspace {home} is a file, not a directory.\n"
+                         "Pass --workspace DIR naming a directory (a new one is created).")
+    ancestor = next((p for p in home.parents if p.exists()), None)
+    if ancestor is not None and not ancestor.is_dir():
+        raise UsageError(f"cannot create the workspace {home}: {ancestor} is not a directory."
+                         "\nPass --workspace DIR naming a directory (a new one is created).")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        for sub in ("repos", "envs", "work", "cache"):
+            (home / sub).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the workspace {home}: {exc.strerror or exc}.\n"
+                         "Pass --workspace DIR naming a directory you can write.") from None
 
 
 @dataclass(frozen=True)
@@ -31,8 +55,7 @@ class Workspace:
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None) -> Workspace:
         ws = cls(resolve_home(explicit))
-        for d in (ws.home, ws.repos_dir, ws.envs_dir, ws.work_dir, ws.cache_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        _make_home(ws.home)
         return ws
 
     @property

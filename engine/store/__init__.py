@@ -11,9 +11,11 @@ from engine.store.core import (
     LIST_COLUMNS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    DatabaseError,
     RepoSummary,
     StoreCore,
     count_changed_lines,
+    damaged,
     instance_id_for,
 )
 from engine.store.curation import (
@@ -48,5 +50,5 @@ __all__ = [
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
     "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",
     "StoredScore", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
-    "instance_id_for",
+    "DatabaseError", "damaged", "instance_id_for",
 ]

@@ -44,6 +44,21 @@ LIST_COLUMNS = (
 _PID_RE = re.compile(r"PID (\d+)")
 
 
+# What a damaged database file raises, at open or at any later query (the CLI's last resort
+# maps it with ``damaged``).
+DatabaseError = duckdb.Error
+
+
+def damaged(path: Path, exc: BaseException) -> StoreError:
+    """The two-line answer to a workspace database that cannot be read (truncated, overwritten
+    in the middle): which file, what DuckDB said, and what to run."""
+    said = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return StoreError(
+        f"the workspace database {path} is damaged and cannot be read ({said[:160]}).\n"
+        f"Run: bugfoundry doctor --workspace {path.parent}  (it salvages what can still be "
+        "read into a new file; nothing has been changed)")
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -100,15 +115,21 @@ class StoreCore:
                     "(a forge or the TUI).\nWait for it to finish or close it, or pass "
                     "--workspace DIR to use another workspace."
                 ) from None
+            if Path(path).is_file():
+                raise damaged(Path(path), exc) from None
             raise StoreError(f"cannot open {path}: {msg.splitlines()[0]}") from None
         except duckdb.Error as exc:
-            raise StoreError(
-                f"{path} is not a readable bugfoundry database ({str(exc).splitlines()[0]}).\n"
-                "Move it aside to start afresh; nothing else in the workspace is touched."
-            ) from None
+            raise damaged(Path(path), exc) from None
         store = cls(con, path)
-        if not read_only:
-            store._migrate()
+        try:  # a damaged file often opens, and fails at its first read
+            if read_only:
+                store.schema_version()
+            else:
+                store._migrate()
+        except duckdb.Error as exc:
+            with suppress(duckdb.Error):
+                con.close()
+            raise damaged(Path(path), exc) from None
         return store
 
     def close(self) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import duckdb
+import duckdb
+
+from engine.errors import UsageError
 
 
 class ExportMixin:
@@ -46,8 +47,14 @@ class ExportMixin:
             [str(src)])
 
     def read_parquet_rows(self, path: Path) -> list[dict[str, Any]]:
-        """Rows of a Parquet file as dicts (lists stay lists)."""
-        cur = self.con.execute("SELECT * FROM read_parquet(?)", [str(path)])
+        """Rows of a Parquet file as dicts (lists stay lists); a file DuckDB cannot read as
+        Parquet is a UsageError naming it."""
+        try:
+            cur = self.con.execute("SELECT * FROM read_parquet(?)", [str(path)])
+        except duckdb.Error as exc:
+            said = (str(exc).splitlines() or ["unreadable"])[0]
+            raise UsageError(f"{path} is not a Parquet file that can be read ({said[:160]}).\n"
+                             "Give a JSONL or Parquet export (or a dataset directory).") from None
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 

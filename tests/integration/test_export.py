@@ -13,6 +13,7 @@ import pytest
 from engine.cli import main
 from engine.diffs import parse_patch
 from engine.store import Store
+from tests.conftest import SAMPLE_BUNDLE
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,13 @@ def decided(sample_ws: Path, tmp_path: Path) -> tuple[Path, list[str]]:
         store.record_decision(ids[1], "bob", "reject")  # a disagreement: not curated
         store.record_decision(ids[5], "bob", "skip")
     return ws, ids
+
+
+def _fresh(ws: Path) -> Path:
+    """A new workspace holding the sample repo: an import needs its rows' repo there."""
+    assert main(["repo", "add", str(SAMPLE_BUNDLE), "--name", "sample",
+                 "--workspace", str(ws)]) == 0
+    return ws
 
 
 def _export(ws: Path, fmt: str, out: Path, *extra: str) -> int:
@@ -146,7 +154,7 @@ def test_a_dataset_directory_and_repo_ids(decided, tmp_path: Path) -> None:
     assert (out / ".bugfoundry" / "manifest.json").is_file()
     assert (out / ".bugfoundry" / "repos" / "sample.git").is_dir()
     # The directory itself imports and verifies (our names come back from bugfoundry_id).
-    fresh = tmp_path / "fresh"
+    fresh = _fresh(tmp_path / "fresh")
     assert main(["import", str(out), "--workspace", str(fresh)]) == 0
     with Store.open(fresh / "bugfoundry.duckdb") as store:
         assert set(store.instance_ids()) == {r["bugfoundry_id"] for r in rows}
@@ -247,7 +255,7 @@ def test_export_then_import_gives_identical_instances(decided, tmp_path: Path, c
                            ("parquet", "parquet", "swesmith"), ("parquet", "parquet", "swebench")):
         out = tmp_path / f"all-{fmt}-{rows}.{ext}"
         assert _export(ws, fmt, out, "--split", "all", "--rows", rows) == 0
-        fresh = tmp_path / f"fresh-{fmt}-{rows}"
+        fresh = _fresh(tmp_path / f"fresh-{fmt}-{rows}")
         assert main(["import", str(out), "--workspace", str(fresh)]) == 0
         # (an instance whose every FAIL_TO_PASS id has a space cannot be graded: not exported)
         exported = set(_instances(fresh))
@@ -269,7 +277,7 @@ def test_malformed_import_is_row_numbered_and_imports_nothing(decided, tmp_path:
     rows[2]["patch"] = "this is not a diff"
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    fresh = tmp_path / "fresh"
+    fresh = _fresh(tmp_path / "fresh")
     capsys.readouterr()
     assert main(["import", str(bad), "--workspace", str(fresh)]) == 2
     err = capsys.readouterr().err

@@ -227,7 +227,9 @@ def test_corrupt_database_is_still_a_plain_error(tmp_path: Path,
     (tmp_path / "ws" / "bugfoundry.duckdb").write_bytes(b"not a database" * 100)
     assert run_tui(tmp_path / "ws", "ann") == 2
     err = capsys.readouterr().err
-    assert "cannot open" in err and "not a valid DuckDB database" in err
+    first, advice = err.strip().splitlines()
+    assert "is damaged" in first and "not a valid DuckDB database" in first
+    assert advice.startswith("Run: bugfoundry doctor --workspace")
     assert "Traceback" not in err
 
 

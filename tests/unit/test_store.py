@@ -123,4 +123,6 @@ def test_corrupt_file_is_reported(tmp_path: Path) -> None:
     db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError) as err:
         Store.open(db)
-    assert "not a readable bugfoundry database" in str(err.value) or "cannot open" in str(err.value)
+    first, advice = str(err.value).splitlines()
+    assert str(db) in first and "is damaged" in first
+    assert advice.startswith("Run: bugfoundry doctor --workspace")
