@@ -100,12 +100,15 @@ def add_repo(
     Adding a repo again from the same source re-creates its copy when that was deleted.
     """
     src = classify(source)
+    # A local path is recorded absolute: a lost copy is re-created from it whatever the cwd.
+    recorded = src.value if src.kind in ("path", "bundle") else source
     repo_name = check_name(name) if name else sanitize_name(src.default_name)
     if commit is not None:
         check_ref(commit)
     dest = ws.repo_path(repo_name)
     if existing is not None:
-        if existing.source == source and (commit is None or existing.commit.startswith(commit)):
+        if existing.source in (source, recorded) and (commit is None
+                                                      or existing.commit.startswith(commit)):
             return ensure_copy(ws, existing, log)
         raise RepoError(
             f"a repo named {repo_name!r} already exists (from {existing.source} @ "
@@ -122,7 +125,7 @@ def add_repo(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return RepoRecord(repo_name, source, src.kind, pinned, str(dest))
+    return RepoRecord(repo_name, recorded, src.kind, pinned, str(dest))
 
 
 def _fetch(ws: Workspace, src: Source, tmp: Path) -> None:

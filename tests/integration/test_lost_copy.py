@@ -172,3 +172,32 @@ def test_a_copy_that_cannot_be_restored_is_a_clear_error(
                                    "and could not be restored"), err
         assert f"{src} does not exist" in lines[0]
         assert "bugfoundry repo add" in lines[1]
+
+
+def test_a_relative_source_is_recorded_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``repo add tally`` from the source's parent: the record names the absolute path, so
+    a lost copy is restored from any working directory."""
+    from engine.forge import get_repo
+    from engine.repos import ensure_copy
+    from engine.store import Store
+    from engine.workspace import Workspace
+
+    src = GitRepo(tmp_path / "tally")
+    src.commit("init", {k: textwrap.dedent(v).lstrip() for k, v in FILES.items()})
+    ws = tmp_path / "ws"
+    monkeypatch.chdir(tmp_path)
+    assert _run(capsys, "repo", "add", "tally", "--workspace", str(ws))[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    shutil.rmtree(ws / "repos" / "tally")
+    workspace = Workspace.open(str(ws))
+    with Store.open(workspace.db_path) as store:
+        rec = get_repo(store, "tally")
+        assert rec.source == str(src.path)
+        ensure_copy(workspace, rec)
+    assert (ws / "repos" / "tally" / "tally.py").is_file()
+    # Adding it again by the relative path it was first added with is the same repo.
+    monkeypatch.chdir(tmp_path)
+    assert _run(capsys, "repo", "add", "tally", "--workspace", str(ws))[0] == 0
