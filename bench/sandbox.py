@@ -9,7 +9,10 @@ Builds the hang fixture repo (``tests/shapes.hang_repo``) once, then:
 2. orphans: ``--kills`` forges of that repo, each killed with SIGKILL at a different moment
    (0.5 s steps from 1 s, the later ones mostly while a candidate hangs in a sleep loop with
    a ``sleep 1000`` grandchild), counting the processes still alive 5 s later (found by a
-   marker in their environment).
+   marker in their environment);
+3. the same for ``verify`` of a row from elsewhere whose bug hangs (``--verify-kills``), and
+   for the TUI forging in a thread worker (``--tui-kills``; the app runs headless under
+   Textual's Pilot in a child process, started with the forge screen's defaults).
 
 Writes ``bench/results/sandbox.json``.
 """
@@ -64,16 +67,64 @@ def overhead(ws_dir: Path, runs: int) -> dict[str, float]:
     return out
 
 
-def kills(ws_dir: Path, n: int) -> list[dict[str, object]]:
+HANG_PATCH = """\
+diff --git a/hangkit/core.py b/hangkit/core.py
+--- a/hangkit/core.py
++++ b/hangkit/core.py
+@@ -4,6 +4,6 @@ import time
+ def settle(ticks):
+     \"\"\"Wait until the ticks run out, a short sleep each.\"\"\"
+     while ticks > 0:
+-        ticks = ticks - 1
++        ticks = ticks + 1
+         time.sleep(0.05)
+     return "settled"
+"""
+
+TUI_DRIVER = """
+import asyncio, sys
+from pathlib import Path
+from engine.store import Store
+from tui.app import BugfoundryApp
+
+async def main():
+    app = BugfoundryApp(Store.open(Path(sys.argv[1]) / "bugfoundry.duckdb"), "bench")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("F")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        print("forging", app.forge_running, flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def hang_rows(ws_dir: Path, out: Path) -> Path:
+    """One swesmith row from elsewhere (not in the store) whose bug hangs ``settle``."""
+    ws = Workspace.open(ws_dir)
+    with Store.open(ws.db_path) as store:
+        repo = get_repo(store, "hangkit")
+    row = {"instance_id": "hangkit.elsewhere.hang", "repo": "hangkit",
+           "base_commit": repo.commit, "patch": HANG_PATCH,
+           "FAIL_TO_PASS": ["tests/test_core.py::test_settle_with_a_helper",
+                            "tests/test_core.py::test_settle"],
+           "PASS_TO_PASS": ["tests/test_core.py::test_scale"]}
+    out.write_text(json.dumps(row) + "\n")
+    return out
+
+
+def kill_points(what: str, argv: list[str], n: int) -> list[dict[str, object]]:
+    """Start ``argv`` ``n`` times, SIGKILL it after 1 s, 1.5 s, ...; count what survives."""
     points = []
     for k in range(n):
         delay = 1.0 + 0.5 * k
         marker = new_marker()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "forge", "hangkit", "--workers", "1",
-             "--timeout", "4", "--workspace", str(ws_dir)],
-            env={**os.environ, "BFMARK": marker, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env={**os.environ, "BFMARK": marker,
+                                           "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         ended = proc.poll() is not None
         started = len(marked(marker))
@@ -82,7 +133,7 @@ def kills(ws_dir: Path, n: int) -> list[dict[str, object]]:
         left = wait_gone(marker, 5.0)
         for pid in left:
             os.kill(pid, signal.SIGKILL)
-        points.append({"kill_after_s": delay, "forge_had_ended": ended,
+        points.append({"command": what, "kill_after_s": delay, "had_ended": ended,
                        "processes_at_kill": started, "alive_5s_later": len(left)})
         print(points[-1], flush=True)
     return points
@@ -92,6 +143,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--kills", type=int, default=10)
+    ap.add_argument("--verify-kills", type=int, default=5)
+    ap.add_argument("--tui-kills", type=int, default=5)
     ap.add_argument("--workspace")
     args = ap.parse_args()
     base = Path(args.workspace or tempfile.mkdtemp(prefix="bf-sandbox-bench-"))
@@ -103,8 +156,18 @@ def main() -> int:
         assert cli_main(["repo", "add", str(base / "src"), "--name", "hangkit", *w]) == 0
     assert cli_main(["baseline", "hangkit", *w]) == 0
     result = {"sandbox": sandbox.current().describe(), "runs": args.runs,
-              "overhead": overhead(ws, args.runs), "kills": kills(ws, args.kills)}
-    result["orphans_total"] = sum(int(p["alive_5s_later"]) for p in result["kills"])
+              "overhead": overhead(ws, args.runs), "kills": kill_points(
+                  "forge", [sys.executable, "-m", "engine.cli", "forge", "hangkit",
+                            "--workers", "1", "--timeout", "4", *w], args.kills)}
+    rows = hang_rows(ws, base / "elsewhere.jsonl")
+    result["verify_kills"] = kill_points(
+        "verify", [sys.executable, "-m", "engine.cli", "verify", str(rows), *w],
+        args.verify_kills)
+    result["tui_kills"] = kill_points(
+        "tui", [sys.executable, "-c", TUI_DRIVER, str(ws)], args.tui_kills)
+    points = result["kills"] + result["verify_kills"] + result["tui_kills"]
+    result["kill_points"] = len(points)
+    result["orphans_total"] = sum(int(p["alive_5s_later"]) for p in points)
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "sandbox.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -47,6 +47,7 @@ def cmd_realism(args: argparse.Namespace) -> int:
                         log=lambda m: print(m, file=sys.stderr, flush=True))
     report: dict[str, Any] = build_report(rr)
     if args.html:
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
         Path(args.html).write_text(render_html(report), encoding="utf-8")
     if args.png:
         write_png(report, Path(args.png))

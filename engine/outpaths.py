@@ -22,18 +22,19 @@ def output_path(raw: str | os.PathLike[str], flag: str) -> Path:
 
 
 def check_directory(parent: Path, path: Path) -> None:
-    """``parent`` (where ``path`` goes) exists and a file can be created in it."""
-    if not parent.is_dir():
-        ancestor = next((p for p in parent.parents if p.exists()), None)
-        where = ancestor if ancestor is not None and not ancestor.is_dir() else parent
-        raise UsageError(f"cannot write {path}: {where} is not a directory.\n"
-                         "Create the directory first, or give another path.")
+    """``parent`` (where ``path`` goes) is a directory a file can be created in, or can be
+    made one: missing directories are created by the writer (``mkdir -p``), so their nearest
+    existing ancestor must be a writable directory."""
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir():
+        raise UsageError(f"cannot write {path}: {existing or parent} is not a directory.\n"
+                         "Give a path whose directories are directories.")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".bf-probe-", dir=parent)
+        fd, probe = tempfile.mkstemp(prefix=".bf-probe-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc} in {parent}.\n"
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc} in {existing}.\n"
                          "Give a path in a directory you can write.") from None
 
 

@@ -368,8 +368,8 @@ def _cases() -> list[Case]:
              None, "prepared"))
     add(Case("export-o-dir-under-proc", (*ex, "-o", "/proc/self/bf-out"), "cannot write",
              None, "prepared"))
-    add(Case("export-o-missing-parent", (*ex, "-o", "{tmp}/no/such/o.jsonl"),
-             "is not a directory", None, "prepared"))
+    add(Case("export-o-deep-under-file", (*ex, "-o", "{tmp}/f/no/such/o.jsonl"),
+             "is not a directory", _file("f"), "prepared"))  # missing parents are created
     add(Case("export-o-is-dir-force", (*ex, "-o", "{tmp}/d.jsonl", "--force"), "is a directory",
              _dir("d.jsonl"), "prepared"))
     add(Case("export-o-foreign-dir-force", (*ex, "-o", "{tmp}/mine", "--force"),
