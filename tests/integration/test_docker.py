@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.environments import sandbox
 from engine.environments.base import Environment
 from engine.forge import build_validator, ensure_baseline, ensure_environment, generate_candidates
 from engine.forge import get_repo as store_repo
@@ -180,20 +181,27 @@ def listener() -> Iterator[tuple[str, int, list[str]]]:
 def test_network_is_off_in_the_container(sample_ws: Path, docker_sample_ws: Path,
                                          listener: tuple[str, int, list[str]]) -> None:
     host, port, seen = listener
-    venv, dock = _Setup(sample_ws, "sample"), _Setup(docker_sample_ws, "sample")
-    cand = _inject(venv.repo, "ledgerkit/money.py", ANCHOR,
-                   ["import socket", f"socket.create_connection(({host!r}, {port}), 3).close()"],
-                   "network")
-    # On the host the connection works, so every test still passes...
-    assert venv.validate([cand], workers=1)[cand.candidate_id].reason == "no_test_failed"
-    assert seen, "the venv run should have reached the listener"
+    dock = _Setup(docker_sample_ws, "sample")
+    sandbox.configure(sandbox.Settings("off"))
+    try:
+        bare = _Setup(sample_ws, "sample")
+        cand = _inject(bare.repo, "ledgerkit/money.py", ANCHOR,
+                       ["import socket",
+                        f"socket.create_connection(({host!r}, {port}), 3).close()"], "network")
+        # Unsandboxed on the host the connection works, so every test still passes...
+        assert bare.validate([cand], workers=1)[cand.candidate_id].reason == "no_test_failed"
+    finally:
+        sandbox.configure(None)
+    assert seen, "the unsandboxed venv run should have reached the listener"
     seen.clear()
-    # ...in the container it cannot leave: the tests fail on the refused network.
-    verdict = dock.validate([cand], workers=1)[cand.candidate_id]
-    assert seen == []
-    assert verdict.kept and verdict.fail_to_pass
-    assert any("unreachable" in text.lower() or "OSError" in text
-               for text in verdict.failures.values()), verdict.failures
+    # ...in the venv backend's sandbox and in the container it cannot leave: the tests fail
+    # on the refused network.
+    for setup in (_Setup(sample_ws, "sample"), dock):
+        verdict = setup.validate([cand], workers=1)[cand.candidate_id]
+        assert seen == [], setup.env.backend
+        assert verdict.kept and verdict.fail_to_pass
+        assert any("unreachable" in text.lower() or "OSError" in text
+                   for text in verdict.failures.values()), verdict.failures
 
 
 def _host_can_fork() -> bool:

@@ -38,7 +38,6 @@ def _candidate(root: Path, modifier: str, new: str) -> Candidate:
 
 def test_a_timeout_is_retried_alone_before_it_is_dropped(sample_ws: Path,
                                                           tmp_path: Path) -> None:
-    marker = tmp_path / "first-attempt-ran"
     ws = Workspace(sample_ws)
     with Store.open(ws.db_path) as store:
         repo = get_repo(store, "sample")
@@ -46,6 +45,11 @@ def test_a_timeout_is_retried_alone_before_it_is_dropped(sample_ws: Path,
         baseline = store.latest_baseline(repo.name, repo.commit)
         assert baseline is not None
         testmap = store.load_test_map(baseline.baseline_id)
+    # Forged code writes only in the work tree and the sandbox's scratch (sandbox or not,
+    # the scratch directory is in the workspace and outlives one attempt).
+    marker = env.sandbox_root / f"first-attempt-ran-{tmp_path.name}"  # type: ignore[attr-defined]
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
     root = Path(repo.path)
     hang = _candidate(root, "hang", '    while True:\n        __import__("time").sleep(0.05)\n')
     # A real bug (actual/360) that is slow only the first time it runs.
@@ -63,6 +67,7 @@ def test_a_timeout_is_retried_alone_before_it_is_dropped(sample_ws: Path,
     assert sorted(started) == ["hang", "slow_once"]  # both ran in the pool first
 
     assert marker.exists()  # the first attempt of the slow one ran and was killed
+    marker.unlink()
     kept = verdicts["slow_once"]
     assert kept.kept and kept.reason == "kept", kept
     assert "tests/test_interest.py::SimpleInterestTests::test_actual_365" in kept.fail_to_pass
