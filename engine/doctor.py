@@ -24,7 +24,7 @@ from engine.export import find_layout
 from engine.forge import repo_environment
 from engine.models import RepoRecord
 from engine.repos import copy_problem, reset_tree, restore_copy, tree_problem
-from engine.store import Store
+from engine.store import DatabaseLocked, Store
 from engine.store.salvage import Salvaged, TableRead, read_tables, salvage
 from engine.workspace import Workspace, resolve_home
 
@@ -133,9 +133,9 @@ class Doctor:
         try:
             Store.open(path, read_only=True).close()
             tables: list[TableRead] = read_tables(path)
+        except DatabaseLocked:
+            raise  # a forge or the TUI holds it: nothing is wrong with the file
         except StoreError as exc:
-            if "in use by" in str(exc):
-                raise  # a forge or the TUI holds it: nothing is wrong with the file
             said = str(exc).splitlines()[0].replace(f"{path} is ", "").rstrip(".")
             self.add(Check("database", str(path), problem=said,
                            fix="doctor --salvage tries to copy what still reads into a new "

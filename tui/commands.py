@@ -143,17 +143,14 @@ def start_export(bf: BugfoundryApp, fmt: str) -> None:
 def _export_worker(bf: BugfoundryApp, fmt: str, path: Path) -> None:
     from engine.errors import BugfoundryError
     from engine.export import export
-    from engine.store import Store
 
-    cursor = bf.store.con.cursor()
     try:
-        # Images take minutes: the command line builds them (bugfoundry export --images).
-        result = export(Store(cursor, bf.store.path), path, fmt=fmt, split="curated",
-                        ws=bf.workspace, images=False)
+        with bf.store.reader() as store:
+            # Images take minutes: the command line builds them (bugfoundry export --images).
+            result = export(store, path, fmt=fmt, split="curated", ws=bf.workspace,
+                            images=False)
     except BugfoundryError as exc:
         bf.call_from_thread(bf.notify, str(exc), severity="error")
         return
-    finally:
-        cursor.close()
     bf.call_from_thread(bf.notify, f"exported {result.count} curated instances to "
                         f"{result.path} (manifest: {result.manifest})", title="export")

@@ -141,7 +141,6 @@ def run_forge(app: Any, job: ForgeJob) -> None:
     from engine.errors import BugfoundryError
     from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions, forge
     from engine.lm.client import load_settings
-    from engine.store import Store
 
     def post(kind: str, **data: Any) -> None:
         app.post_message(ForgeEvent(job, kind, **data))
@@ -154,7 +153,7 @@ def run_forge(app: Any, job: ForgeJob) -> None:
     r = job.request
     job.thread_started.set()
     try:
-        cursor = app.store.con.cursor()
+        store = app.store.reader()
     except Exception as exc:  # noqa: BLE001 - the store is already closed: nothing to do
         job.thread_done.set()
         post("done", error=f"{type(exc).__name__}: {exc}")
@@ -168,7 +167,7 @@ def run_forge(app: Any, job: ForgeJob) -> None:
             log=lambda line: post("log", line=line),
             on_total=lambda total, done: post("total", total=total, already_done=done),
             on_verdict=on_verdict, should_stop=job.stop.is_set)
-        summary = forge(app.workspace, Store(cursor, app.store.path), r.repo,
+        summary = forge(app.workspace, store, r.repo,
                         list(r.strategies), options, hooks)
         post("done", summary=summary)
     except BugfoundryError as exc:
@@ -176,7 +175,7 @@ def run_forge(app: Any, job: ForgeJob) -> None:
     except Exception as exc:  # noqa: BLE001 - the UI must say what happened, not die
         post("done", error=f"{type(exc).__name__}: {exc}")
     finally:
-        cursor.close()
+        store.close()
         job.thread_done.set()
 
 

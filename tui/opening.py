@@ -2,25 +2,20 @@
 
 DuckDB lets one process open the file read-write, and while it does, no other process can
 open it at all, not even with ``read_only=True`` (checked: the read-only open fails with the
-same lock error). So when the database is held, the TUI tries a read-only open (it works
-once the holder is gone) and otherwise copies the file (and its write-ahead log, which a
-read-only open replays) to a temporary directory and browses that copy: a snapshot, clearly
-labelled, with every decision key disabled.
+same lock error, ``DatabaseLocked``). So when the database is held, the TUI tries a read-only
+open (it works once the holder is gone) and otherwise browses ``Store.snapshot``, a copy in a
+temporary directory: clearly labelled, with every decision key disabled.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from engine.errors import StoreError
-from engine.store import Store
-
-_HOLDER_RE = re.compile(r"in use by (process \d+|another process)")
+from engine.store import DatabaseLocked, Store
 
 
 @dataclass(frozen=True)
@@ -49,23 +44,6 @@ class ReadOnly:
             shutil.rmtree(self.snapshot.parent, ignore_errors=True)
 
 
-def lock_holder(exc: StoreError) -> str | None:
-    """``process N`` when ``exc`` is the store's "in use by" error, else None."""
-    m = _HOLDER_RE.search(str(exc))
-    return m.group(1) if m else None
-
-
-def snapshot_copy(db_path: Path) -> Path:
-    """Copy the database file and its WAL into a fresh temporary directory."""
-    tmp = Path(tempfile.mkdtemp(prefix="bugfoundry-snapshot-"))
-    copy = tmp / db_path.name
-    shutil.copyfile(db_path, copy)
-    wal = db_path.with_name(db_path.name + ".wal")
-    if wal.exists():
-        shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
-    return copy
-
-
 def open_for_tui(db_path: Path) -> tuple[Store, ReadOnly | None]:
     """The store read-write; else read-only; else a read-only snapshot copy.
 
@@ -73,22 +51,18 @@ def open_for_tui(db_path: Path) -> tuple[Store, ReadOnly | None]:
     """
     try:
         return Store.open(db_path), None
-    except StoreError as exc:
-        holder = lock_holder(exc)
-        if holder is None:
-            raise
+    except DatabaseLocked as exc:
+        holder = exc.holder
     try:
         return Store.open(db_path, read_only=True), ReadOnly(holder)
-    except StoreError as exc:
-        if lock_holder(exc) is None:
-            raise
-    copy = snapshot_copy(db_path)
-    info = ReadOnly(holder, copy, datetime.now())
+    except DatabaseLocked:
+        pass
+    taken_at = datetime.now()
     try:
-        return Store.open(copy, read_only=True), info
+        store = Store.snapshot(db_path)
     except StoreError:
-        info.cleanup()
         raise StoreError(
             f"the workspace database {db_path} is in use by {holder}, and a snapshot copy "
             "could not be read (it was being written).\nTry again, or close that process."
         ) from None
+    return store, ReadOnly(holder, store.path, taken_at)

@@ -4,7 +4,7 @@ Reading one instance's detail costs ~10 ms at 50k instances (no index on the id;
 is scanned), which alone would eat a fifth of the next-instance budget. While the curator
 reads instance k, this thread reads k+1, k-1, k+2 ... into a small LRU, so ``n`` finds its
 detail ready. DuckDB connections are not shared across threads: the thread uses its own
-``con.cursor()`` (same database, own transaction context). A decision invalidates the
+``Store.reader()`` (a cursor: same database, own transaction context). A decision invalidates the
 instance's entry, and a generation counter keeps an in-flight read from putting back a copy
 older than that decision.
 """
@@ -18,9 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import duckdb
-
-from engine.store import Store
+from engine.store import DatabaseError, Store
 
 Detail = dict[str, Any]
 
@@ -76,7 +74,7 @@ class DetailCache:
         self._submit(self._find_duplicates)
 
     def _find_duplicates(self) -> None:
-        with contextlib.suppress(duckdb.Error):  # the store is closing
+        with contextlib.suppress(DatabaseError):  # the store is closing
             self.duplicates = self._store().duplicate_map()
 
     def _submit(self, fn: Any, *args: Any) -> None:
@@ -86,7 +84,7 @@ class DetailCache:
 
     def _store(self) -> Store:
         if self._reader is None:
-            self._reader = Store(self.store.con.cursor(), self.store.path)
+            self._reader = self.store.reader()
         return self._reader
 
     def _read(self, todo: list[tuple[str, int]]) -> None:
@@ -99,7 +97,7 @@ class DetailCache:
                 rec = reader.instance_detail(instance_id)
                 if rec is not None:
                     self._put(instance_id, rec, gen)
-        except duckdb.Error:
+        except DatabaseError:
             pass  # the store is closing; a miss reads on demand
 
     def _put(self, instance_id: str, rec: Detail, gen: int) -> None:
@@ -122,5 +120,5 @@ class DetailCache:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._reader is not None:
-            self._reader.con.close()
+            self._reader.close()
             self._reader = None

@@ -120,11 +120,8 @@ class ProgressScreen(Screen):
 
     @work(thread=True, exclusive=True, group="progress", exit_on_error=False)
     def load(self) -> None:
-        cursor = self.bf.store.con.cursor()
-        try:
-            figures = read_figures(Store(cursor, self.bf.store.path))
-        finally:
-            cursor.close()
+        with self.bf.store.reader() as store:
+            figures = read_figures(store)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show, figures)
 

@@ -96,9 +96,7 @@ class RealismScreen(Screen):
         from engine.realism.pipeline import score_repo
         from engine.realism.report import build_report
 
-        cursor = self.bf.store.con.cursor()
-        try:
-            store = Store(cursor, self.bf.store.path)
+        with self.bf.store.reader() as store:
             repo, repos = choose_repo(store, self.bf.listing.filters.repo)
             report = None
             if repo is not None:
@@ -107,8 +105,6 @@ class RealismScreen(Screen):
                 rr = score_repo(store, repo, root, save=self.bf.read_only is None)
                 report = build_report(rr)
                 report["other_repos"] = [r for r in repos if r != repo]
-        finally:
-            cursor.close()
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show, report)
 

@@ -5,17 +5,19 @@
 + ``LMMixin`` (LM response cache, LM call log, problem statements)
 + ``RealismMixin`` (realism features and scores) + ``ForgingMixin`` (PR mirroring's base
 checks, combine's inputs).
+
+Its edge (``engine/store/edge.py``): every public method raises bugfoundry errors only
+(``DatabaseLocked``, ``DatabaseError``, ``StoreClosed``), never DuckDB's; worker threads get
+their own cursor through ``Store.reader()``.
 """
 
 from engine.store.core import (
     LIST_COLUMNS,
     MIGRATIONS,
     SCHEMA_VERSION,
-    DatabaseError,
     RepoSummary,
     StoreCore,
     count_changed_lines,
-    damaged,
     instance_id_for,
 )
 from engine.store.curation import (
@@ -32,6 +34,7 @@ from engine.store.curation import (
     DecisionState,
     UndoRedo,
 )
+from engine.store.edge import DatabaseError, DatabaseLocked, StoreClosed, damaged, guarded
 from engine.store.exporting import ExportMixin
 from engine.store.forging import ForgingMixin
 from engine.store.lm import LMCall, LMMixin, Statement
@@ -39,6 +42,7 @@ from engine.store.realism import RealismMixin, StoredScore
 from engine.store.testmaps import TestMapMixin
 
 
+@guarded
 class Store(ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin, CurationMixin,
             StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
@@ -50,5 +54,5 @@ __all__ = [
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
     "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",
     "StoredScore", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
-    "DatabaseError", "damaged", "instance_id_for",
+    "DatabaseError", "DatabaseLocked", "StoreClosed", "damaged", "instance_id_for",
 ]

@@ -20,7 +20,7 @@ Design choices, each for a reason:
 from __future__ import annotations
 
 import json
-import re
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -33,6 +33,7 @@ import duckdb
 
 from engine.errors import StoreError
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
+from engine.store.edge import DatabaseError, damaged, open_error, snapshot_copy
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 # Columns of the instance listing; never includes the patch or the failure text (kept lean).
@@ -40,23 +41,6 @@ LIST_COLUMNS = (
     "instance_id, repo, base_commit, strategy, modifier, file, entity, n_f2p, n_p2p, "
     "lines_changed, files_changed, validation_seconds, created_at"
 )
-
-_PID_RE = re.compile(r"PID (\d+)")
-
-
-# What a damaged database file raises, at open or at any later query (the CLI's last resort
-# maps it with ``damaged``).
-DatabaseError = duckdb.Error
-
-
-def damaged(path: Path, exc: BaseException) -> StoreError:
-    """The two-line answer to a workspace database that cannot be read (truncated, overwritten
-    in the middle): which file, what DuckDB said, and what to run."""
-    said = (str(exc).splitlines() or [type(exc).__name__])[0]
-    return StoreError(
-        f"the workspace database {path} is damaged and cannot be read ({said[:160]}).\n"
-        f"Run: bugfoundry doctor --workspace {path.parent}  (it salvages what can still be "
-        "read into a new file; nothing has been changed)")
 
 
 def _now() -> datetime:
@@ -96,45 +80,61 @@ class RepoSummary:
 class StoreCore:
     """A connection to the workspace database, owned by one thread of one process."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *,
+                 owner: bool = True) -> None:
         self.con = con
         self.path = path
+        self._owner = owner  # False: a worker thread's cursor (``reader``)
 
     # ---------------------------------------------------------------- open / close
     @classmethod
     def open(cls, path: Path, read_only: bool = False) -> Self:
+        """The store at ``path`` (created and migrated when writable). ``DatabaseLocked``
+        when another process holds it, ``DatabaseError`` when it is damaged."""
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                pid = _PID_RE.search(msg)
-                holder = f"process {pid.group(1)}" if pid else "another process"
-                raise StoreError(
-                    f"the workspace database {path} is in use by {holder} "
-                    "(a forge or the TUI).\nWait for it to finish or close it, or pass "
-                    "--workspace DIR to use another workspace."
-                ) from None
-            if Path(path).is_file():
-                raise damaged(Path(path), exc) from None
-            raise StoreError(f"cannot open {path}: {msg.splitlines()[0]}") from None
         except duckdb.Error as exc:
-            raise damaged(Path(path), exc) from None
+            raise open_error(Path(path), exc) from None
         store = cls(con, path)
         try:  # a damaged file often opens, and fails at its first read
             if read_only:
                 store.schema_version()
             else:
                 store._migrate()
-        except duckdb.Error as exc:
+        except (duckdb.Error, DatabaseError) as exc:
             with suppress(duckdb.Error):
                 con.close()
+            if isinstance(exc, DatabaseError):
+                raise
             raise damaged(Path(path), exc) from None
         return store
 
+    @classmethod
+    def snapshot(cls, path: Path) -> Self:
+        """A read-only store on a copy of ``path`` (its write-ahead log included) in a fresh
+        temporary directory, for browsing while another process holds the file.
+
+        The copy is ``store.path``; its directory is the caller's to remove after closing.
+        A copy that cannot be read (taken mid-write) is removed and raises ``StoreError``."""
+        copy = snapshot_copy(Path(path))
+        try:
+            return cls.open(copy, read_only=True)
+        except StoreError:
+            shutil.rmtree(copy.parent, ignore_errors=True)
+            raise
+
+    def reader(self) -> Self:
+        """This store on a new cursor of the same connection, for one worker thread.
+
+        DuckDB connections are not shared across threads; a cursor is (same database, its
+        own transaction context). Close it in the thread when done; closing never
+        checkpoints or closes the owner's connection."""
+        return type(self)(self.con.cursor(), self.path, owner=False)
+
     def close(self) -> None:
-        with suppress(duckdb.Error):
-            self.con.execute("CHECKPOINT")
+        if self._owner:
+            with suppress(duckdb.Error):
+                self.con.execute("CHECKPOINT")
         self.con.close()
 
     def __enter__(self) -> Self:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from pathlib import Path
 
 import pytest
 
 from engine.errors import StoreError
 from engine.models import PASSED, Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
-from engine.store import MIGRATIONS, SCHEMA_VERSION, Store, count_changed_lines, instance_id_for
+from engine.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    DatabaseLocked,
+    Store,
+    count_changed_lines,
+    instance_id_for,
+)
 
 PATCH = (
     "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n"
@@ -94,6 +102,8 @@ def test_count_changed_lines() -> None:
 
 def _hold(path: str, ready, release) -> None:  # runs in another process
     s = Store.open(Path(path))
+    # Written after the migrations' checkpoint: only in the write-ahead log while held.
+    s.add_repo(RepoRecord("held", "src", "git", "c0ffee", "/nowhere"))
     ready.set()
     release.wait(30)
     s.close()
@@ -108,11 +118,23 @@ def test_second_writer_gets_clear_error(tmp_path: Path) -> None:
     proc.start()
     try:
         assert ready.wait(60)
-        with pytest.raises(StoreError) as err:
+        with pytest.raises(DatabaseLocked) as err:
             Store.open(db)
         msg = str(err.value)
         assert f"process {proc.pid}" in msg and "--workspace" in msg
         assert len(msg.splitlines()) <= 2
+        assert err.value.pid == proc.pid and err.value.holder == f"process {proc.pid}"
+        assert err.value.command and "python" in err.value.command
+        assert isinstance(err.value, StoreError) and err.value.__cause__ is None
+        # A snapshot copies the file and its write-ahead log: the held row is in it.
+        assert db.with_name(db.name + ".wal").exists()
+        snap = Store.snapshot(db)
+        try:
+            assert snap.path.parent != tmp_path and snap.path.name == db.name
+            assert [r.name for r in snap.list_repos()] == ["held"]
+        finally:
+            snap.close()
+            shutil.rmtree(snap.path.parent)
     finally:
         release.set()
         proc.join(30)
