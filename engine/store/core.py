@@ -7,8 +7,9 @@ Design choices, each for a reason:
 * **One writer process.** DuckDB lets exactly one process open the file read-write, and while it
   does no other process can open it at all. So the process that forges (the CLI, or the TUI which
   drives the engine in-process) holds the connection for its whole run; a second process gets a
-  clear "in use by PID n" error instead of a retry loop. Worker threads never touch the
-  connection: they hand results to the owning thread, which writes them.
+  clear ``DatabaseLocked`` ("in use by process n") instead of a retry loop. Worker threads
+  never touch the owner's connection: the forge's validators hand results to the owning
+  thread, which writes them; the TUI's worker threads each use ``Store.reader()`` (a cursor).
 * **Append-only tables.** DuckDB's PK/UNIQUE checks misfire on UPDATE and delete+insert of the same
   key, so nothing here is updated in place. A candidate is "pending" until a row for it exists in
   ``results``; instances are written in the same transaction as their result row, so a kill -9
