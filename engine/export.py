@@ -282,7 +282,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
 
     written = harness_code.write(layout.harness, _registrations(items, rids, commands),
                                  layout.data)
-    if layout.card is not None:
+    if layout.card is not None and layout.root is not None:
         layout.card.write_text(er.dataset_card(
             f"bugfoundry export ({kind} rows)", layout.data.relative_to(layout.root).as_posix(),
             kind, n, [f"harness registration and usage: harness/{f}" for f in written],
@@ -298,13 +298,14 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         except UsageError as exc:
             image_error = str(exc)
     left_out = counts.pop("duplicates_left_out", 0)
+    decisions = {k: v for k, v in counts.items() if k in ("accept", "reject", "skip",
+                                                         "undecided")}
     manifest = {
         "format": fmt, "rows": kind, "path": str(layout.data), "count": n,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "filter": {"split": split, "repo": repo, "dedup": dedup},
         "decision_rule": {"name": rule, "text": RULES[rule]},
-        "decisions": {k: v for k, v in counts.items() if k in ("accept", "reject", "skip",
-                                                              "undecided")},
+        "decisions": decisions,
         "duplicates_left_out": left_out,
         "left_out": {k: v for k, v in counts.items() if k not in (
             "accept", "reject", "skip", "undecided")},
@@ -322,7 +323,6 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     if image_error:
         raise UsageError(f"wrote {n} rows to {layout.data}, but the images could not be "
                          f"built: {image_error}")
-    decisions = manifest["decisions"]
     return ExportResult(str(layout.data), str(layout.manifest), fmt, n, decisions,
                         str(layout.root or ""), built)
 

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.environments.docker_image import short_error
 from engine.errors import BugfoundryError, EnvironmentBuildError
@@ -98,14 +98,13 @@ def build_for_export(ws: Workspace, store: Store, repos_dir: Path,
         rec = store.get_repo(name)
         if rec is None or stored is None or (only_docker and stored["backend"] != "docker"):
             continue
-        env = make_environment("docker", env_root(ws, name, "docker"), Path(rec.path),
-                               stored["recipe"])
+        env = cast("DockerEnvironment", make_environment(
+            "docker", env_root(ws, name, "docker"), Path(rec.path), stored["recipe"]))
         try:
             if not env.is_built():
                 log(f"{name}: building its docker environment image first ...")
             env.build(log=log)
-            repo = _Repo(name, env, stored["recipe"], repos_dir / f"{name}.git",
-                         rec.commit)  # type: ignore[arg-type]
+            repo = _Repo(name, env, stored["recipe"], repos_dir / f"{name}.git", rec.commit)
             built.update(_build_repo(repo, reqs, log))
         finally:
             env.close()

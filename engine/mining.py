@@ -243,7 +243,7 @@ def mine(repo_path: Path, rev: str = "HEAD",
         elif sq := re.search(r"\(#(\d+)\)\s*$", subject):
             c.pr = int(sq.group(1))
         rows = [tuple(ln.split("\t", 2)) for ln in stats.strip("\n").splitlines() if "\t" in ln]
-        judge(c, [r for r in rows if len(r) == 3], config)  # type: ignore[misc]
+        judge(c, [r for r in rows if len(r) == 3], config)
         if not parent_list:
             c.skip, c.skip_detail = "root_commit", ""
         elif kind == "merge" and c.pr is None:

@@ -149,8 +149,8 @@ class Planner:
         if import_level or class_level:
             # What runs at import can reach every test whose module imports the file.
             for rel in import_level + class_level:
-                files = self.graph.test_files_importing(rel, self.test_files)
-                tests |= {n for n in self.passing if n.split("::", 1)[0] in files}
+                importers = self.graph.test_files_importing(rel, self.test_files)
+                tests |= {n for n in self.passing if n.split("::", 1)[0] in importers}
                 tests |= self.testmap.tests_touching_file(rel) - {IMPORT}
             selected = self.baseline.ordered(tests & self.passing)
             if not selected:

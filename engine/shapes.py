@@ -46,7 +46,7 @@ def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncF
                 for child in ast.iter_child_nodes(node):
                     if isinstance(child, ast.stmt):
                         walk([child], prefix)
-                    elif isinstance(child, ast.excepthandler | ast.match_case):
+                    elif isinstance(child, ast.ExceptHandler | ast.match_case):
                         walk(child.body, prefix)
 
     walk(tree.body, "")
@@ -118,7 +118,7 @@ def _direct_defs(body: list[ast.stmt], classes: tuple[str, ...] = ()
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.stmt):
                     out.extend(_direct_defs([child], classes))
-                elif isinstance(child, ast.excepthandler | ast.match_case):
+                elif isinstance(child, ast.ExceptHandler | ast.match_case):
                     out.extend(_direct_defs(child.body, classes))
     return out
 
@@ -226,7 +226,7 @@ def _bound_names(body: list[ast.stmt]) -> set[str]:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.stmt):
                     names |= _bound_names([child])
-                elif isinstance(child, ast.excepthandler | ast.match_case):
+                elif isinstance(child, ast.ExceptHandler | ast.match_case):
                     names |= _bound_names(child.body)
     return names
 

@@ -13,7 +13,7 @@ import ast
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,22 +215,17 @@ def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[dict[str, Any
     calls = []
     for rec, ask, answer in zip(recs, asks, answers, strict=True):
         key = cache_key(client.settings, ask.messages)
-        base = {"repo": repo, "purpose": "statement", "file": rec["file"] or "",
-                "entity": rec["entity"] or "", "key": key, "model": client.settings.model}
+        call = LMCall(repo, "statement", rec["file"] or "", rec["entity"] or "", key,
+                      status="error", model=client.settings.model)
         if isinstance(answer, LMError):
             report.failed[answer.reason] = report.failed.get(answer.reason, 0) + 1
-            calls.append(LMCall(**base, status="error", reason=answer.reason,
-                                detail=answer.detail))
+            calls.append(replace(call, reason=answer.reason, detail=answer.detail))
             continue
         text = _clean_answer(answer.text)
-        cost = 0.0 if answer.cached else answer.cost
-        report.cost += cost
+        call = answer.charge(call)
+        report.cost += call.cost
         _save(store, rec, _lm_statement(rec["instance_id"], text, answer), report)
-        calls.append(LMCall(**{**base, "model": answer.model}, status="ok",
-                            candidate_id=rec["candidate_id"] or "",
-                            prompt_tokens=answer.prompt_tokens,
-                            completion_tokens=answer.completion_tokens, cost=cost,
-                            cached=answer.cached))
+        calls.append(replace(call, status="ok", candidate_id=rec["candidate_id"] or ""))
     store.log_lm_calls(calls)
 
 

@@ -263,7 +263,8 @@ class ImageBuild:
                   "bugfoundry.recipe_hash": self.recipe.hash,
                   "bugfoundry.base_image": self.settings.base_image}
         network = "none" if self.settings.wheelhouse else self.settings.build_network
-        step, tail = "", []
+        step = ""
+        tail: list[str] = []
         with open(self.log_path, "w", encoding="utf-8") as out:
             try:
                 for chunk in self.client.api.build(

@@ -133,8 +133,7 @@ def plugins_for_pytest(
                     need(dist, f"addopts {token.split('=')[0]}")
                     break
     for key in ini:
-        dist = INI_PLUGINS.get(key) or INI_PLUGINS.get(key.lower())
-        need(dist, f"ini key {key}")
+        need(INI_PLUGINS.get(key) or INI_PLUGINS.get(key.lower()), f"ini key {key}")
     required = ini.get("required_plugins", "")
     for spec in required.split() if isinstance(required, str) else required:
         need(spec, "required_plugins")

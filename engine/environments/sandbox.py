@@ -171,7 +171,7 @@ class Sandbox:
                 if any(p == Path(t) or Path(t) in p.parents for t in _TMPFS)]
             for p, how in sorted(binds, key=lambda b: len(b[0].parts)):  # outer ones first
                 cmd += [how, str(p), str(p)]
-            return [*cmd, "--chdir", spec["cwd"], "--", *init]
+            return [*cmd, "--chdir", str(Path(cwd).resolve()), "--", *init]
         return init  # no namespaces: the init sets the limits and reaps the run at our death
 
 

@@ -40,7 +40,7 @@ _NOISE = re.compile(
 def find_uv() -> str | None:
     """The uv binary: the one shipped by the ``uv`` package, else whatever is on PATH."""
     try:
-        import uv  # type: ignore[import-not-found]
+        import uv
 
         path = uv.find_uv_bin()
         if path and os.path.exists(path):

@@ -18,11 +18,14 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import UsageError
+
+if TYPE_CHECKING:
+    from engine.store.lm import LMCall
 
 CONFIG_FILE = "config.toml"  # in the workspace: an [lm] table
 
@@ -158,6 +161,12 @@ class Completion:
     @classmethod
     def from_json(cls, text: str) -> Completion:
         return cls(**json.loads(text))
+
+    def charge(self, call: LMCall) -> LMCall:
+        """``call`` with this answer's model and usage (a cached answer costs nothing now)."""
+        return replace(call, model=self.model, prompt_tokens=self.prompt_tokens,
+                       completion_tokens=self.completion_tokens,
+                       cost=0.0 if self.cached else self.cost, cached=self.cached)
 
     def usage(self) -> dict[str, Any]:
         """What a candidate records about the call that made it."""

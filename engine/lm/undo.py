@@ -13,7 +13,7 @@ import io
 import tokenize
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.lm.batch import Ask, BatchStats, ask_all
 from engine.lm.client import LMClient, LMError, cache_key
@@ -71,24 +71,21 @@ def make_undo(client: LMClient, store: Store, repo: str,
         ask = Ask(undo_messages(rel, current, fix_diff), "pr_mirror")
         st.asked += 1
         answer = ask_all(client, store, [ask], stats=st.batch)[0]
-        base = {"repo": repo, "purpose": "pr_mirror", "file": rel, "entity": "",
-                "key": cache_key(client.settings, ask.messages)}
+        call = LMCall(repo, "pr_mirror", rel, "", cache_key(client.settings, ask.messages),
+                      status="error", model=client.settings.model)
         if isinstance(answer, LMError):
-            store.log_lm_calls([LMCall(**base, status="error", reason=answer.reason,
-                                       detail=answer.detail, model=client.settings.model)])
+            store.log_lm_calls([replace(call, reason=answer.reason, detail=answer.detail)])
             return None
-        usage = {"model": answer.model, "prompt_tokens": answer.prompt_tokens,
-                 "completion_tokens": answer.completion_tokens,
-                 "cost": 0.0 if answer.cached else answer.cost, "cached": answer.cached}
+        call = answer.charge(call)
         try:
             code = check_undo(answer.text, current)
         except Rejected as rej:
             st.rejected[rej.reason] = st.rejected.get(rej.reason, 0) + 1
-            store.log_lm_calls([LMCall(**base, status="rejected", reason=rej.reason,
-                                       detail=rej.detail, **usage)])
+            store.log_lm_calls([replace(call, status="rejected", reason=rej.reason,
+                                        detail=rej.detail)])
             return None
         st.accepted += 1
-        store.log_lm_calls([LMCall(**base, status="ok", **usage)])
+        store.log_lm_calls([replace(call, status="ok")])
         return code
 
     return undo

@@ -17,6 +17,8 @@ first seen while it ran; the union is exact.
 The result is written as JSON to ``$BUGFOUNDRY_MAP`` when the session ends.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
@@ -55,13 +57,16 @@ def _install_prefixes():
 
 
 _PREFIXES = _install_prefixes()
-_displaced = []  # trace functions found in our place (coverage, debuggers), once each
-_rel_cache = {}
-_contexts = {IMPORT: ({}, {})}  # context -> (funcs {(rel, qualname)}, lines {rel: set})
+# trace functions found in our place (coverage, debuggers), once each
+_displaced: list[object] = []
+_rel_cache: dict[str, object] = {}
+# context -> (funcs {(rel, qualname)}, lines {rel: set})
+_contexts: dict[str, tuple[dict, dict]] = {IMPORT: ({}, {})}
 _current = [_contexts[IMPORT]]
-_all_lines = {}  # rel -> every line seen, whatever the test
-_done = set()  # code objects all of whose lines are in _all_lines: no more line tracing
-_test_files = set()  # rel paths of the collected test modules (known after collection)
+_all_lines: dict[str, set[int]] = {}  # rel -> every line seen, whatever the test
+# code objects all of whose lines are in _all_lines: no more line tracing
+_done: set[object] = set()
+_test_files: set[str] = set()  # rel paths of the collected test modules (known after collection)
 
 
 def _lines_of(code):
@@ -87,7 +92,8 @@ def _rel(filename):
 
 
 _OUTSIDE = ()
-_info = {}  # code object -> ((rel, qualname), first line, rel, lines) or _OUTSIDE
+# code object -> ((rel, qualname), first line, rel, lines) or _OUTSIDE
+_info: dict[object, object] = {}
 
 
 def _describe(code):

@@ -144,7 +144,7 @@ def _js(p: dict[str, float], q: dict[str, float]) -> float:
 
 def divergent_features(card: Scorecard, items: list[Item], top: int = 3) -> list[dict]:
     """Features whose distribution in ``items`` differs most from the real reference (JS)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for name in COUNTED:
         t = card.tables[name]
         seen = Counter(card.bins[i.instance_id][name] for i in items

@@ -55,7 +55,7 @@ EDIT_KINDS: dict[str, str] = {**SSTUB_KINDS, **STATEMENT_KINDS}
 
 _BLOCKS = (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
            ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_COMPOUND = (*_BLOCKS, ast.If)
+_COMPOUND: tuple[type[ast.stmt], ...] = (*_BLOCKS, ast.If)
 if hasattr(ast, "TryStar"):
     _COMPOUND = (*_COMPOUND, ast.TryStar)
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -271,7 +271,7 @@ def _expression_edit(sa: ast.stmt, sb: ast.stmt) -> EditKind:
     if isinstance(a, ast.Call) and isinstance(b, ast.Call) and _d(a.func) == _d(b.func):
         return _call_edit(a, b, detail)
     if isinstance(a, ast.List | ast.Tuple | ast.Set) and type(a) is type(b):
-        ea, eb = [_d(e) for e in a.elts], [_d(e) for e in b.elts]  # type: ignore[attr-defined]
+        ea, eb = [_d(e) for e in a.elts], [_d(e) for e in b.elts]
         if len(eb) > len(ea) and all(e in eb for e in ea):
             return k("add_elements")
     if isinstance(a, ast.Dict) and isinstance(b, ast.Dict) and len(b.keys) > len(a.keys):

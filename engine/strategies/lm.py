@@ -15,7 +15,7 @@ import re
 import textwrap
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,21 +166,18 @@ def _candidate(repo: str, strategy: str, t: Target, ask: Ask, kinds: Sequence[st
                ) -> tuple[Candidate | None, LMCall]:
     e = t.entity
     key = cache_key(client.settings, ask.messages)
-    base = {"repo": repo, "purpose": strategy, "file": e.file, "entity": e.qualname, "key": key}
+    call = LMCall(repo, strategy, e.file, e.qualname, key, status="error",
+                  model=client.settings.model)
     if isinstance(answer, LMError):
-        return None, LMCall(**base, status="error", reason=answer.reason, detail=answer.detail,
-                            model=client.settings.model)
-    usage = {"model": answer.model, "prompt_tokens": answer.prompt_tokens,
-             "completion_tokens": answer.completion_tokens,
-             "cost": 0.0 if answer.cached else answer.cost, "cached": answer.cached}
+        return None, replace(call, reason=answer.reason, detail=answer.detail)
+    call = answer.charge(call)
     try:
         new_fn = accept_function(answer.text, textwrap.dedent(t.function_source),
                                  file_source=t.file_source)
         new_source = splice_function(t.file_source, e.start_line, e.end_line, new_fn.source)
         _compile(new_source, e.file)
     except Rejected as rej:
-        return None, LMCall(**base, status="rejected", reason=rej.reason, detail=rej.detail,
-                            **usage)
+        return None, replace(call, status="rejected", reason=rej.reason, detail=rej.detail)
     patch = make_patch(e.file, t.file_source, new_source)
     explanation = ("a language model rewrote this function to carry a subtle bug"
                    if strategy == "lm_modify" else
@@ -194,7 +191,7 @@ def _candidate(repo: str, strategy: str, t: Target, ask: Ask, kinds: Sequence[st
               "entity_lines": [e.start_line, e.end_line], "explanation": explanation,
               "bug_kinds": list(kinds), "prompt_key": key,
               "lm": {**answer.usage(), "cost": round(answer.cost, 6)}})
-    return cand, LMCall(**base, status="ok", candidate_id=cand.candidate_id, **usage)
+    return cand, replace(call, status="ok", candidate_id=cand.candidate_id)
 
 
 def _compile(source: str, rel: str) -> None:
