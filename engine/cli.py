@@ -6,7 +6,6 @@ Field names in ``--json`` output are stable (see README "JSON fields").
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +14,7 @@ from typing import Any
 
 from engine import __version__, cli_env
 from engine.cli_args import Parser, count, finite, integer, positive_int, seconds
+from engine.cli_common import common_options, dump_json, input_path, open_ws, to_stderr
 from engine.cli_lm import add_lm_options, register_statements
 from engine.cli_mirror import add_combine_options, mining_options, register_mine
 from engine.cli_progress import Progress, print_summary
@@ -22,21 +22,8 @@ from engine.cli_realism import register_realism
 from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
-from engine.store import DatabaseError, Store, damaged
-from engine.workspace import Workspace, resolve_home
-
-
-def _open(args: argparse.Namespace) -> tuple[Workspace, Store]:
-    ws = Workspace.open(getattr(args, "workspace", None))
-    return ws, Store.open(ws.db_path)
-
-
-def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _dump(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
+from engine.store import DatabaseError, damaged
+from engine.workspace import resolve_home
 
 
 # ---------------------------------------------------------------------- instance records
@@ -75,30 +62,30 @@ def cmd_repo_add(args: argparse.Namespace) -> int:
 
     name = check_name(args.name) if args.name else sanitize_name(
         classify(args.source).default_name)
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
         rec = add_repo(ws, args.source, args.name, args.commit, existing=store.get_repo(name),
-                       log=_err)
+                       log=to_stderr)
         store.add_repo(rec)
         if args.backend or args.base_image or args.wheelhouse:  # build it now
-            from engine.forge import ensure_environment
+            from engine.setup import ensure_environment
 
             ensure_environment(ws, store, rec, backend=args.backend or "docker",
                                base_image=args.base_image, wheelhouse=args.wheelhouse,
-                               log=_err)
+                               log=to_stderr)
         if args.json:
-            _dump(rec.__dict__)
+            dump_json(rec.__dict__)
         else:
             print(f"repo {rec.name}: {rec.source} pinned at {rec.commit[:12]} ({rec.path})")
     return 0
 
 
 def cmd_repo_ls(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    _, store = open_ws(args)
     with store:
         repos = store.list_repos()
         if args.json:
-            _dump([r.__dict__ for r in repos])
+            dump_json([r.__dict__ for r in repos])
         else:
             for r in repos:
                 print(f"{r.name:24} {r.commit[:12]}  {r.kind:6} {r.source}")
@@ -108,20 +95,20 @@ def cmd_repo_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from engine.forge import ensure_baseline, ensure_environment, open_repo
+    from engine.setup import ensure_baseline, ensure_environment, open_repo
 
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
-        repo = open_repo(ws, store, args.repo, _err)
-        env, recipe = ensure_environment(ws, store, repo, log=_err)
-        b = ensure_baseline(ws, store, repo, env, recipe, runs=args.runs, log=_err,
+        repo = open_repo(ws, store, args.repo, to_stderr)
+        env, recipe = ensure_environment(ws, store, repo, log=to_stderr)
+        b = ensure_baseline(ws, store, repo, env, recipe, runs=args.runs, log=to_stderr,
                             fresh=args.fresh, timeout=args.baseline_timeout)
         data = {"repo": repo.name, "baseline_id": b.baseline_id, "commit": b.commit,
                 "runs": b.runs, "tests": len(b.tests), "passing": len(b.passing),
                 "flaky": sorted(b.flaky), "pass_rate": round(b.pass_rate, 4),
                 "suite_seconds": b.seconds}
         if args.json:
-            _dump(data)
+            dump_json(data)
         else:
             print(f"{repo.name}: {data['passing']}/{data['tests']} tests pass stably "
                   f"(pass rate {data['pass_rate']:.1%}), {len(b.flaky)} flaky, "
@@ -136,7 +123,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
 
     strategies = parse_strategies(args.strategy)
     stage_options = forge_kwargs(args)
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     # LM strategies need a model; pr_mirror's route c uses one when one is configured.
     lm = (lm_settings(args, ws)
           if set(strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
@@ -154,7 +141,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
         progress.stop()
     boxed = sandbox_note(summary.backend)
     if args.json:
-        _dump({**summary.to_dict(), "sandbox": boxed})
+        dump_json({**summary.to_dict(), "sandbox": boxed})
     else:
         print_summary(summary)
         print(f"  {boxed}")
@@ -162,7 +149,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
         return 130
     nothing = summary.nothing_forged()
     if nothing:
-        _err(f"forge: nothing forged for {summary.repo}: {nothing}")
+        to_stderr(f"forge: nothing forged for {summary.repo}: {nothing}")
         return 1
     return 0
 
@@ -178,7 +165,7 @@ def sandbox_note(backend: str) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    _, store = open_ws(args)
     with store:
         rows = []
         for r in store.list_repos():
@@ -197,7 +184,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 if (s.validated + s.dropped) else None,
             })
     if args.json:
-        _dump({"workspace": str(store.path.parent), "repos": rows})
+        dump_json({"workspace": str(store.path.parent), "repos": rows})
         return 0
     print(f"workspace {store.path.parent}")
     if not rows:
@@ -216,12 +203,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_instances(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    _, store = open_ws(args)
     with store:
         if args.json:
             recs = [store.get_instance(r["instance_id"]) for r in
                     store.list_instances(args.repo, args.strategy, args.limit)]
-            _dump([instance_json(r) for r in recs if r])
+            dump_json([instance_json(r) for r in recs if r])
             return 0
         rows = store.list_instances(args.repo, args.strategy, args.limit)
     for r in rows:
@@ -233,7 +220,7 @@ def cmd_instances(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
 
-    _, store = _open(args)
+    _, store = open_ws(args)
     with store:
         rec = store.get_instance(args.instance_id)
     if rec is None:
@@ -241,7 +228,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                          "bugfoundry instances")
     data = instance_json(rec)
     if args.json:
-        _dump(data)
+        dump_json(data)
         return 0
     print(f"{data['instance_id']}\n  repo {data['repo']} @ {data['base_commit'][:12]}  "
           f"{data['strategy']}/{data['modifier']}  {data['file']}::{data['entity']}")
@@ -264,39 +251,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 Register = Callable[[Any, argparse.ArgumentParser], None]
 
 
-def input_path(raw: str) -> Path:
-    """The file to read; an empty name is refused (``Path("")`` is the current directory)."""
-    if not raw.strip():
-        raise UsageError("the file to read is empty: give a JSONL or Parquet file, or an "
-                         "export's directory.")
-    return Path(raw)
-
-
-def common_options() -> argparse.ArgumentParser:
-    """Options every subcommand takes, for ``parents=[...]``."""
-    common = Parser(add_help=False)
-    common.add_argument("--workspace", default=argparse.SUPPRESS,
-                        help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    return common
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from engine.export import export, result_dict
     from engine.outpaths import output_path
 
     output = output_path(args.output, "-o")  # Path("") would be the current directory
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
         def progress(n: int) -> None:
-            _err(f"exported {n} instances ...")
+            to_stderr(f"exported {n} instances ...")
 
         result = export(store, output, fmt=args.format, split=args.split,
                         repo=args.repo, rule=args.rule, force=args.force,
                         dedup=args.dedup, rows=args.rows, progress=progress, ws=ws,
-                        repo_ids=args.repo_id, images=args.images, log=_err)
+                        repo_ids=args.repo_id, images=args.images, log=to_stderr)
     if args.json:
-        _dump(result_dict(result))
+        dump_json(result_dict(result))
     else:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.decisions.items()))
         where = f"{result.root} (rows: {result.path})" if result.root else result.path
@@ -312,24 +282,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from engine.export import branches_dir
     from engine.verify import check_dict, guard_foreign, load_rows, verify_rows
 
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
         rows = load_rows(input_path(args.file), store)
         if args.max:
             rows = rows[: args.max]
-        foreign, isolation = guard_foreign(store, rows, args.file, _err)
+        foreign, isolation = guard_foreign(store, rows, args.file, to_stderr)
         checks = []
         branches = branches_dir(Path(args.file))
-        for check in verify_rows(ws, store, rows, log=_err,
+        for check in verify_rows(ws, store, rows, log=to_stderr,
                                  branches=branches if branches.is_dir() else None,
                                  share=not args.each):
             checks.append(check)
             if not args.json:
                 mark = "ok  " if check.ok else "FAIL"
-                _err(f"[{len(checks)}/{len(rows)}] {mark} {check.instance_id}")
+                to_stderr(f"[{len(checks)}/{len(rows)}] {mark} {check.instance_id}")
     failed = [c for c in checks if not c.ok]
     if args.json:
-        _dump([check_dict(c) for c in checks])
+        dump_json([check_dict(c) for c in checks])
     else:
         on_branch = sum(c.start == "branch" for c in checks)
         print(f"verified {len(checks)} instances from {args.file}: {len(checks) - len(failed)} "
@@ -347,11 +317,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from engine.importing import import_file
 
-    _, store = _open(args)
+    _, store = open_ws(args)
     with store:
         result = import_file(store, input_path(args.file))
     if args.json:
-        _dump(vars(result))
+        dump_json(vars(result))
     else:
         print(f"imported {result.imported} instances from {result.path} "
               f"({result.already_present} already present)")
@@ -361,12 +331,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_dedup(args: argparse.Namespace) -> int:
     from engine.dedup import find_groups
 
-    _, store = _open(args)
+    _, store = open_ws(args)
     with store:
         records = store.dedup_records(args.repo)
     groups = find_groups(records)
     if args.json:
-        _dump([{"kind": g.kind, "key": g.key, "representative": g.representative,
+        dump_json([{"kind": g.kind, "key": g.key, "representative": g.representative,
                 "duplicates": g.duplicates} for g in groups])
         return 0
     n_dup = sum(len(g.duplicates) for g in groups)
@@ -568,14 +538,14 @@ def main(argv: Sequence[str] | None = None, *, register: Register | None = None,
         configure_sandbox(args)
         return int(args.func(args) or 0)
     except BugfoundryError as exc:
-        _err(f"bugfoundry: error: {exc}")
+        to_stderr(f"bugfoundry: error: {exc}")
         return exc.exit_code
     except DatabaseError as exc:  # damage that the opening read did not reach
         error = damaged(resolve_home(args.workspace) / "bugfoundry.duckdb", exc)
-        _err(f"bugfoundry: error: {error}")
+        to_stderr(f"bugfoundry: error: {error}")
         return error.exit_code
     except KeyboardInterrupt:
-        _err("bugfoundry: interrupted; every finished result is saved. "
+        to_stderr("bugfoundry: interrupted; every finished result is saved. "
              "Rerun the same command to resume.")
         return 130
 

@@ -8,25 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli_common import dump_json, open_ws, to_stderr
 from engine.environments.base import BACKENDS
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from engine.cli import _open as open_ws
-
-    return open_ws(args)
-
-
-def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _dump(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
@@ -41,19 +27,19 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_env_build(args: argparse.Namespace) -> int:
-    from engine.forge import ensure_environment, open_repo
+    from engine.setup import ensure_environment, open_repo
 
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
-        repo = open_repo(ws, store, args.repo, _err)
+        repo = open_repo(ws, store, args.repo, to_stderr)
         env, recipe = ensure_environment(ws, store, repo, backend=args.backend,
                                          base_image=args.base_image,
-                                         wheelhouse=args.wheelhouse, log=_err,
+                                         wheelhouse=args.wheelhouse, log=to_stderr,
                                          rebuild=args.rebuild)
         data = _describe(env, repo.name, recipe.hash)
         data["recipe"] = json.loads(recipe.to_json())
         if args.json:
-            _dump(data)
+            dump_json(data)
         else:
             where = data.get("image") or env.root
             print(f"environment for {repo.name}: {env.backend} at {where} "
@@ -75,10 +61,10 @@ def _describe(env: Any, repo: str, recipe_hash: str) -> dict[str, Any]:
 
 def cmd_env_ls(args: argparse.Namespace) -> int:
     """Each repo's current environment, and every bugfoundry image the daemon holds."""
-    from engine.environments.base import make_environment
-    from engine.forge import env_root
+    from engine.environments.factory import make_environment
+    from engine.setup import env_root
 
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     rows = []
     with store:
         for repo in store.list_repos():
@@ -92,7 +78,7 @@ def cmd_env_ls(args: argparse.Namespace) -> int:
             rows.append(row)
     images, problem = _images()
     if args.json:
-        _dump({"environments": rows, "images": images, "docker": problem or "ok"})
+        dump_json({"environments": rows, "images": images, "docker": problem or "ok"})
         return 0
     if not rows:
         print("no environments yet; build one with: bugfoundry env build REPO")
@@ -133,10 +119,10 @@ def _images() -> tuple[list[dict[str, Any]], str]:
 
 def cmd_env_rm(args: argparse.Namespace) -> int:
     """Delete a repo's environment (for docker: its containers and every image of the repo)."""
-    from engine.environments.base import make_environment
-    from engine.forge import env_root, get_repo
+    from engine.environments.factory import make_environment
+    from engine.setup import env_root, get_repo
 
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
         repo = get_repo(store, args.repo)
         stored = store.get_environment(repo.name)
@@ -153,7 +139,7 @@ def cmd_env_rm(args: argparse.Namespace) -> int:
         images = [t for i in list_images(env.client, repo.name) for t in i.tags]
     env.remove()
     if args.json:
-        _dump({"repo": repo.name, "backend": backend, "removed_root": str(env.root),
+        dump_json({"repo": repo.name, "backend": backend, "removed_root": str(env.root),
                "removed_images": images})
     else:
         print(f"removed the {backend} environment of {repo.name} ({env.root})")

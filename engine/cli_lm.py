@@ -41,7 +41,7 @@ def lm_settings(args: argparse.Namespace, ws: Workspace) -> LMSettings:
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    from engine.forge import open_repo
+    from engine.setup import open_repo
     from engine.statements import write_statements
 
     ws = Workspace.open(getattr(args, "workspace", None))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli_args import Parser, count, positive_int
+from engine.cli_common import dump_json, open_ws, to_stderr
 from engine.errors import UsageError
 from engine.mining import MiningConfig, load_issues, mine
 from engine.strategies.combine import SCOPES, CombineConfig
@@ -83,38 +84,15 @@ def forge_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             "issues": load_issues(Path(args.issues)) if args.issues else None}
 
 
-def print_stages(s: Any) -> None:
-    """The PR-mirror and combine lines of the forge summary."""
-    m = s.mirror
-    if m:
-        rec = m.get("recovered", {})
-        print(f"  pr_mirror: {m.get('fix_commits', 0)} fix commits in "
-              f"{m.get('commits_scanned', 0)} commits, {m.get('attempted', 0)} tried; "
-              f"recovered by route a {rec.get('a', 0)}, b {rec.get('b', 0)}, "
-              f"c {rec.get('c', 0)}")
-        if m.get("unrecovered"):
-            print("    not recovered: " + ", ".join(f"{k} {v}"
-                                                     for k, v in m["unrecovered"].items()))
-    c = s.combine
-    if c:
-        kinds = ", ".join(f"{k} {v['kept']}/{v['candidates']}" for k, v in c["kinds"].items())
-        print(f"  combine: {c['inputs']} single-entity bugs in, kept per kind: "
-              f"{kinds or 'no combinations'}")
-        if c.get("f2p_relations"):
-            print("    FAIL_TO_PASS vs components: " + ", ".join(
-                f"{k} {v}" for k, v in c["f2p_relations"].items()))
-
-
 # ---------------------------------------------------------------------- bugfoundry mine
 def cmd_mine(args: argparse.Namespace) -> int:
-    from engine.cli import _dump, _err, _open
     from engine.environments.detect import detect_recipe
-    from engine.forge import open_repo
+    from engine.setup import open_repo
     from engine.strategies.pr_mirror import Mirror, outside_roots
 
-    ws, store = _open(args)
+    ws, store = open_ws(args)
     with store:
-        repo = open_repo(ws, store, args.repo, _err)
+        repo = open_repo(ws, store, args.repo, to_stderr)
         checks = store.base_checks(repo.name)
         env = store.get_environment(repo.name)
     roots = (env["recipe"] if env else detect_recipe(Path(repo.path))).source_roots
@@ -139,7 +117,7 @@ def cmd_mine(args: argparse.Namespace) -> int:
     fixes = [r for r in rows if not r["skip"]]
     skipped = Counter(r["skip"] for r in rows if r["skip"])
     if args.json:
-        _dump({"repo": repo.name, "commit": repo.commit, "commits_scanned": len(rows),
+        dump_json({"repo": repo.name, "commit": repo.commit, "commits_scanned": len(rows),
                "fix_commits": len(fixes), "skipped": dict(skipped.most_common()),
                "commits": rows if args.all else fixes})
         return 0

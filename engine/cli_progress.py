@@ -3,14 +3,9 @@ and the closing summary."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from engine.cli_mirror import print_stages
-
-
-def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from engine.cli_common import to_stderr
 
 
 def print_summary(s: Any) -> None:
@@ -47,6 +42,28 @@ def print_summary(s: Any) -> None:
         print("  interrupted: every finished verdict is saved; rerun the same command to resume")
 
 
+def print_stages(s: Any) -> None:
+    """The PR-mirror and combine lines of the forge summary."""
+    m = s.mirror
+    if m:
+        rec = m.get("recovered", {})
+        print(f"  pr_mirror: {m.get('fix_commits', 0)} fix commits in "
+              f"{m.get('commits_scanned', 0)} commits, {m.get('attempted', 0)} tried; "
+              f"recovered by route a {rec.get('a', 0)}, b {rec.get('b', 0)}, "
+              f"c {rec.get('c', 0)}")
+        if m.get("unrecovered"):
+            print("    not recovered: " + ", ".join(f"{k} {v}"
+                                                     for k, v in m["unrecovered"].items()))
+    c = s.combine
+    if c:
+        kinds = ", ".join(f"{k} {v['kept']}/{v['candidates']}" for k, v in c["kinds"].items())
+        print(f"  combine: {c['inputs']} single-entity bugs in, kept per kind: "
+              f"{kinds or 'no combinations'}")
+        if c.get("f2p_relations"):
+            print("    FAIL_TO_PASS vs components: " + ", ".join(
+                f"{k} {v}" for k, v in c["f2p_relations"].items()))
+
+
 class Progress:
     """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
 
@@ -61,7 +78,7 @@ class Progress:
         if self._bar is not None:
             self._bar.console.print(msg, highlight=False)
         else:
-            _err(msg)
+            to_stderr(msg)
 
     def start(self, total: int, done: int) -> None:
         """Called once per forge stage with the running totals (candidates, already judged)."""
@@ -93,7 +110,7 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._task, advance=1, kept=self.kept)
         else:  # one line per committed verdict: readable in CI logs and by scripts
-            _err(f"[{self.done}/{self.total}] {verdict.reason:15} {cand.strategy}/"
+            to_stderr(f"[{self.done}/{self.total}] {verdict.reason:15} {cand.strategy}/"
                  f"{cand.modifier} {cand.file}::{cand.entity} ({verdict.duration:.2f}s)")
 
     def stop(self) -> None:

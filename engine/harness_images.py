@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.environments.docker_image import short_error
+from engine.environments.factory import make_environment
 from engine.errors import BugfoundryError, EnvironmentBuildError
+from engine.repos import make_worker_tree
+from engine.setup import ensure_environment, env_root, open_repo
 
 if TYPE_CHECKING:
     from engine.environments.docker_env import DockerEnvironment
@@ -50,9 +53,6 @@ TARGET = "bugfoundry.target"  # the commit its /testbed holds
 
 def probe_session(ws: Workspace, store: Store, name: str, log: Log) -> list[str] | None:
     """The pytest switches validation used for ``name`` (its environment probed), or None."""
-    from engine.forge import ensure_environment, open_repo
-    from engine.repos import make_worker_tree
-
     try:
         rec = open_repo(ws, store, name, log)
         env, _recipe = ensure_environment(ws, store, rec, log=log)
@@ -86,9 +86,6 @@ def build_for_export(ws: Workspace, store: Store, repos_dir: Path,
     otherwise every repo gets a docker environment image first (built if missing).
     Raises EnvironmentBuildError when an image cannot be built.
     """
-    from engine.environments.base import make_environment
-    from engine.forge import env_root
-
     built: dict[str, str] = {}
     by_repo: dict[str, list[dict[str, Any]]] = {}
     for req in requests:

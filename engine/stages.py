@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 from engine.baseline import run_baseline
 from engine.errors import BaselineError, EnvironmentBrokenError
-from engine.forge import ForgeSummary, Log, base_tree, build_validator
 from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
+from engine.setup import Log, base_tree, build_validator
 from engine.store import Store
 from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
+from engine.summary import ForgeSummary
 from engine.testmap import TestMap
 from engine.validation import RETRIED_ALONE, Validator
 from engine.workspace import Workspace

@@ -24,11 +24,11 @@ from typing import Any
 from engine.diffs import reverse_patch
 from engine.environments import sandbox
 from engine.errors import UsageError
-from engine.forge import ensure_environment, get_repo
 from engine.generated import keep_args
 from engine.importing import SHA_RE, bug_patch, check_rows, read_rows, repo_in
 from engine.models import BAD_OUTCOMES, PASSED, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
+from engine.setup import ensure_environment, get_repo
 from engine.store import Store
 from engine.testrun import run_pytest
 from engine.workspace import Workspace

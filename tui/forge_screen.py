@@ -30,7 +30,8 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from engine.errors import UsageError
-from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions, usable_cores
+from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions
+from engine.setup import usable_cores
 from tui.forging import ForgeJob, ForgeRequest
 
 if TYPE_CHECKING:

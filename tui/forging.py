@@ -21,7 +21,8 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 if TYPE_CHECKING:  # engine.forge is imported when a forge starts, not with the app
-    from engine.forge import ForgeOptions, ForgeSummary
+    from engine.forge import ForgeOptions
+    from engine.summary import ForgeSummary
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from engine import generated
-from engine.errors import UsageError
+from engine.environments.detect import pytest_addopts
+from engine.environments.probe import probe_environment, session_args
 from engine.models import Recipe
 
 BACKENDS = ("venv", "docker")
@@ -118,9 +119,6 @@ class Environment(ABC):
         the environment is probed on first use, which also proves pytest runs in it."""
         with self._session_lock:
             if self._session is None:
-                from engine.environments.detect import pytest_addopts
-                from engine.environments.probe import probe_environment, session_args
-
                 probe = probe_environment(self, cwd, self.repo_root.name)
                 self._session = session_args(probe, pytest_addopts(self.repo_root))
             return list(self._session)
@@ -352,28 +350,3 @@ def tree_pythonpath(cwd: Path, recipe: Recipe, extra: dict[str, str]) -> str:
     paths = [p for p in extra.pop("PYTHONPATH", "").split(os.pathsep) if p]
     paths += [str((Path(cwd) / r).resolve()) for r in recipe.source_roots]
     return os.pathsep.join(paths)
-
-
-def make_environment(
-    backend: str,
-    root: Path,
-    repo_root: Path,
-    recipe: Recipe,
-    *,
-    cache_dir: Path | None = None,
-    base_image: str | None = None,
-    wheelhouse: Path | None = None,
-) -> Environment:
-    """The environment for ``backend``: "venv" or "docker" (``base_image`` and ``wheelhouse``
-    are docker's: what to build on, and wheels to install offline from)."""
-    if backend == "venv":
-        from engine.environments.venv import VenvEnvironment
-
-        return VenvEnvironment(root, repo_root, recipe, cache_dir=cache_dir)
-    if backend == "docker":
-        from engine.environments.docker_env import DockerEnvironment
-
-        return DockerEnvironment(root, repo_root, recipe, base_image=base_image,
-                                 wheelhouse=wheelhouse)
-    raise UsageError(f"unknown environment backend {backend!r}\n"
-                     f"choose one of: {', '.join(BACKENDS)}")

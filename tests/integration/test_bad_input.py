@@ -544,8 +544,8 @@ def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
 def test_a_worker_tree_removed_mid_run_is_made_again(sample_ws: Path) -> None:
     """Deleting ``work/<repo>/<k>`` while a forge runs (a cleanup, by hand) used to end the
     run in a traceback at the next candidate; the tree is now cloned again."""
-    from engine.forge import build_validator, ensure_baseline, ensure_environment, get_repo
     from engine.models import Candidate
+    from engine.setup import build_validator, ensure_baseline, ensure_environment, get_repo
     from engine.store import Store
     from engine.workspace import Workspace
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge import build_validator, ensure_environment, generate_candidates, get_repo
+from engine.forge import generate_candidates
 from engine.models import Candidate, Verdict
 from engine.selection import classify
+from engine.setup import build_validator, ensure_environment, get_repo
 from engine.store import Store
 from engine.workspace import Workspace
 

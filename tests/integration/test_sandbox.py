@@ -21,7 +21,7 @@ import pytest
 from engine.cli import main
 from engine.environments import sandbox
 from engine.environments.venv import VenvEnvironment
-from engine.forge import build_validator, ensure_baseline, ensure_environment, get_repo
+from engine.setup import build_validator, ensure_baseline, ensure_environment, get_repo
 from engine.store import Store
 from engine.workspace import Workspace
 from tests.procs import marked, new_marker, wait_gone

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.forge import build_validator, ensure_baseline, ensure_environment, get_repo
 from engine.models import ERROR, PASSED, Candidate, Verdict
+from engine.setup import build_validator, ensure_baseline, ensure_environment, get_repo
 from engine.store import Store
 from engine.testrun import run_pytest
 from engine.workspace import Workspace

@@ -214,7 +214,7 @@ def test_quitting_during_a_forge_asks_then_stops_it(home: Path,
     import asyncio
     import time
 
-    from engine.forge import ForgeSummary
+    from engine.summary import ForgeSummary
     from tui import app as app_module
     from tui.forging import ForgeEvent, ForgeRequest
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.forge import ForgeSummary, resolve_workers, usable_cores
 from engine.models import Candidate, RepoRecord, Verdict
+from engine.setup import resolve_workers, usable_cores
 from engine.stages import ForgeRun
 from engine.store import Store
+from engine.summary import ForgeSummary
 from engine.validation import RETRIED_ALONE
 from tests.unit.test_store import PATCH, _baseline
 

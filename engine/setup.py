@@ -1,0 +1,219 @@
+"""Setting a repo up for forging and checking: its record and copy, its environment, its
+baseline and test map, the worker trees and the validator on them.
+
+Shared by the forge pipeline, its stages, ``verify``, ``doctor``, the CLI and the benches, so it
+lives apart from ``engine.forge`` (which only runs the pipeline) and none of them import back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.baseline import (
+    DEFAULT_RUNS,
+    DEFAULT_TIMEOUT,
+    MapResult,
+    mark_unstable,
+    require_passing,
+    run_baseline,
+    run_test_map,
+)
+from engine.environments.base import Environment
+from engine.environments.detect import detect_recipe
+from engine.environments.factory import make_environment
+from engine.errors import UsageError
+from engine.models import Baseline, Recipe, RepoRecord
+from engine.repos import ensure_copy, make_worker_tree
+from engine.selection import Planner
+from engine.store import Store
+from engine.testmap import TestMap
+from engine.validation import ValidationConfig, Validator, list_tree_files, timeout_for
+from engine.workspace import Workspace
+
+Log = Callable[[str], None]
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+
+def get_repo(store: Store, name: str) -> RepoRecord:
+    rec = store.get_repo(name)
+    if rec is None:
+        known = ", ".join(r.name for r in store.list_repos()) or "none yet"
+        raise UsageError(f"no repo named {name!r} in this workspace (known: {known}).\n"
+                         "Add it first with: bugfoundry repo add SOURCE --name NAME")
+    return rec
+
+
+def open_repo(ws: Workspace, store: Store, name: str, log: Log = quiet) -> RepoRecord:
+    """``get_repo`` for commands that read the workspace copy: a deleted or damaged copy is
+    restored from the recorded source at the recorded commit (said in one ``log`` line)."""
+    return ensure_copy(ws, get_repo(store, name), log)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or ``taskset``'s share, not the
+    host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve_workers(asked: int | None, force: bool = False, log: Log = quiet) -> int:
+    """Validation workers: the cores by default, and never more than the cores unless the
+    user insists; more workers than cores only slow each test run until hanging-looking
+    timeouts drop real bugs (``--workers 1000`` ran 30 workers on 2 cores)."""
+    cores = usable_cores()
+    if not asked:
+        return cores
+    if asked > cores and not force:
+        log(f"--workers {asked}: using {cores}, the number of cores; --force-workers to "
+            "insist")
+        return cores
+    return max(1, asked)
+
+
+def env_root(ws: Workspace, repo_name: str, backend: str) -> Path:
+    """Where a backend keeps the repo's environment (venv: the venv; docker: image metadata)."""
+    root = ws.env_path(repo_name)
+    return root if backend == "venv" else root / backend
+
+
+def repo_environment(ws: Workspace, repo: RepoRecord, backend: str, recipe: Recipe, *,
+                     base_image: str | None = None, wheelhouse: Path | None = None
+                     ) -> Environment:
+    """The repo's environment object for ``backend`` and ``recipe`` (built or not)."""
+    return make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path), recipe,
+                            cache_dir=Path(os.environ.get("UV_CACHE_DIR")
+                                           or ws.cache_dir / "uv"),
+                            base_image=base_image, wheelhouse=wheelhouse)
+
+
+def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
+                       backend: str | None = None, base_image: str | None = None,
+                       wheelhouse: Path | None = None, log: Log = quiet,
+                       rebuild: bool = False) -> tuple[Environment, Recipe]:
+    """Detect the recipe (or replay the stored one) and build the repo's one environment.
+
+    ``backend`` None means the repo's current one (the last built; venv for a new repo).
+    ``base_image`` and ``wheelhouse`` configure a docker build (and are remembered).
+    """
+    stored = store.get_environment(repo.name)
+    backend = backend or (stored["backend"] if stored else "venv")
+    recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
+    env = repo_environment(ws, repo, backend, recipe, base_image=base_image,
+                           wheelhouse=wheelhouse)
+    if rebuild or not env.is_built():
+        log(f"building the {backend} environment for {repo.name} ...")
+        for note in recipe.notes:
+            log(f"  recipe: {note}")
+        start = time.monotonic()
+        env.build(log=log)
+        store.save_environment(repo.name, backend, recipe, str(env.root),
+                               round(time.monotonic() - start, 2))
+    else:
+        if not env.generated_dir.is_dir():  # built before generated files were kept
+            env.save_generated()
+        if stored is None or stored["backend"] != backend:
+            store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
+    return env, recipe
+
+
+def worker_trees(ws: Workspace, repo: RepoRecord, n: int, base: str | None = None, *,
+                 generated: Path | None) -> list[Path]:
+    """``n`` private trees at the pinned commit, or at ``base`` (trees of their own, so the
+    pinned ones keep their warm state), with the environment's ``generated`` files."""
+    return [make_worker_tree(repo, ws.worker_path(repo.name, k if base is None else f"base-{k}"),
+                             base, generated) for k in range(n)]
+
+
+def ensure_baseline(ws: Workspace, store: Store, repo: RepoRecord, env: Environment,
+                    recipe: Recipe, *, runs: int = DEFAULT_RUNS,
+                    timeout: float = DEFAULT_TIMEOUT, log: Log = quiet,
+                    fresh: bool = False) -> Baseline:
+    """Reuse the stored baseline for this commit and recipe, or run a new one with its map.
+
+    The tracing run that makes the map collects the suite once more, so a test id that it
+    does not collect is unstable too. A map that cannot be made is remembered with its reason
+    and said at every forge (validation then runs the whole suite).
+    """
+    existing = None if fresh else store.latest_baseline(repo.name, repo.commit, env.backend)
+    tree = make_worker_tree(repo, ws.worker_path(repo.name, 0), generated=env.generated_dir)
+    env.session_args(tree)  # probes the environment: a broken one is refused before any run
+    if existing is not None:
+        baseline = existing
+        if store.test_map_problem(baseline.baseline_id) is None:  # traced by no run yet
+            _save_map(store, baseline, _trace(env, tree, recipe, baseline, timeout, log), log)
+    else:
+        baseline = run_baseline(env, tree, recipe, repo.name, repo.commit, runs=runs,
+                                timeout=timeout, log=log)
+        traced = _trace(env, tree, recipe, baseline, timeout, log)
+        if traced.run.collected:
+            mark_unstable(baseline, traced.run)
+        require_passing(baseline)
+        store.save_baseline(baseline, recipe.hash, env.backend)
+        log(f"baseline: {len(baseline.passing)}/{len(baseline.tests)} tests pass stably "
+            f"({_excluded(baseline)}), suite {baseline.seconds:.2f}s")
+        _save_map(store, baseline, traced, log)
+    problem = store.test_map_problem(baseline.baseline_id)
+    if problem:
+        log(f"no test map: {problem}; every candidate runs the whole suite")
+    return baseline
+
+
+def _excluded(baseline: Baseline) -> str:
+    flaky, unstable = len(baseline.flaky), len(baseline.unstable)
+    text = f"{flaky} flaky quarantined"
+    return text + (f", {unstable} with test ids that change between runs excluded"
+                   if unstable else "")
+
+
+def _trace(env: Environment, tree: Path, recipe: Recipe, baseline: Baseline, timeout: float,
+           log: Log) -> MapResult:
+    return run_test_map(env, tree, recipe, timeout=max(timeout, 10 * baseline.seconds), log=log)
+
+
+def _save_map(store: Store, baseline: Baseline, traced: MapResult, log: Log) -> None:
+    tm = traced.testmap
+    if tm is None:
+        store.save_test_map_problem(baseline.baseline_id, traced.problem)
+        return
+    store.save_test_map(baseline.baseline_id, tm)
+    log(f"test map: {len(tm.functions)} functions executed by {len(tm.tests)} tests, "
+        f"traced in {tm.seconds:.2f}s" + (f" ({tm.problem}; reclaimed)" if tm.problem else ""))
+
+
+def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: Recipe,
+                    baseline: Baseline, testmap: TestMap | None, *, mode: str = "auto",
+                    workers: int = 1, timeout: float | None = None,
+                    log: Log = quiet) -> Validator:
+    """A validator on ``workers`` private trees of the baseline's commit (forge, bench, tests).
+
+    For another commit than the pinned one (PR mirror route b) the planner reads the original
+    texts from a tree checked out at that commit.
+    """
+    base = None if baseline.commit == repo.commit else baseline.commit
+    config = ValidationConfig(mode=mode, timeout=timeout,
+                              full_timeout=timeout_for(baseline, timeout),
+                              suite_seconds=baseline.seconds,
+                              slowest_test=max((t.duration for t in baseline.tests.values()),
+                                               default=0.0))
+    generated = env.generated_dir
+    root = Path(repo.path) if base is None else base_tree(ws, repo, base, generated=generated)
+    planner = Planner(root, baseline, testmap, list_tree_files(root), recipe.source_roots)
+    return Validator(env, recipe, baseline,
+                     worker_trees(ws, repo, workers, base, generated=generated), config,
+                     planner, log=log,
+                     remake=lambda tree: make_worker_tree(repo, tree, base, generated))
+
+
+def base_tree(ws: Workspace, repo: RepoRecord, commit: str, *, generated: Path | None
+              ) -> Path:
+    """The read-only tree at another commit: its baseline runs and its planner reads there."""
+    return make_worker_tree(repo, ws.worker_path(repo.name, "base"), commit, generated)
