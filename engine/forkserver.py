@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.environments.base import ProcResult
+from engine.environments.processes import ProcResult
 from engine.models import Recipe, TestRun
 from engine.selection import Swap
 from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report, settle
 
 if TYPE_CHECKING:
-    from engine.environments.base import Environment, ServerProcess
+    from engine.environments.base import Environment
+    from engine.environments.processes import ServerProcess
 
 SERVER_PLUGIN = "bugfoundry_forkserver"
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import generated
-from engine.environments.base import Environment, ProcResult, ServerProcess, tree_pythonpath
+from engine.environments.base import Environment, tree_pythonpath
 from engine.environments.docker_exec import ExecHandle, ExecProcess, run_exec, start_exec
 from engine.environments.docker_image import (
     FORMAT,
@@ -54,6 +54,7 @@ from engine.environments.docker_image import (
     list_images,
     short_error,
 )
+from engine.environments.processes import ProcResult, ServerProcess
 from engine.errors import EnvironmentBuildError
 from engine.models import Recipe
 from engine.testrun import PLUGIN_DIR

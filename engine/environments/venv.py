@@ -16,13 +16,8 @@ from pathlib import Path
 from typing import IO
 
 from engine.environments import sandbox as sandboxing
-from engine.environments.base import (
-    Environment,
-    ProcResult,
-    run_process,
-    spawn_process,
-    tree_pythonpath,
-)
+from engine.environments.base import Environment, tree_pythonpath
+from engine.environments.processes import ProcResult, run_process, spawn_process
 from engine.errors import EnvironmentBuildError
 from engine.models import Recipe
 

@@ -12,7 +12,8 @@ import pytest
 
 from engine.baseline import run_test_map
 from engine.diffs import make_patch
-from engine.environments.base import Environment, ProcResult, run_process, spawn_process
+from engine.environments.base import Environment
+from engine.environments.processes import ProcResult, run_process, spawn_process
 from engine.forkserver import ForkServer, HotUnavailable
 from engine.models import FAILED, PASSED, Baseline, BaselineTest, Recipe
 from engine.selection import Planner

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.environments.base import run_process
 from engine.environments.detect import detect_recipe
 from engine.environments.factory import make_environment
+from engine.environments.processes import run_process
 from engine.environments.venv import VenvEnvironment, installer_tail
 from engine.errors import EnvironmentBuildError, UsageError
 from tests.procs import new_marker, wait_gone
