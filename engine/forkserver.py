@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.environments.base import PLUGIN_DIR
 from engine.environments.processes import ProcResult
 from engine.models import Recipe, TestRun
 from engine.selection import Swap
-from engine.testrun import BASE_ARGS, PLUGIN_DIR, parse_report, settle
+from engine.testrun import BASE_ARGS, parse_report, settle
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.environments.base import PLUGIN_DIR
 from engine.errors import UsageError
 from engine.models import (
     ERROR,
@@ -34,7 +35,6 @@ from engine.models import (
 if TYPE_CHECKING:
     from engine.environments.base import Environment
 
-PLUGIN_DIR = Path(__file__).parent / "pytest_support"
 PLUGIN_NAME = "bugfoundry_report"
 
 # Arguments every run gets (plus the environment's ``session_args``): our reporter, plain output.

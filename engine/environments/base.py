@@ -29,6 +29,8 @@ BACKENDS = ("venv", "docker")
 MARKER = "env.json"  # records the recipe hash the environment was built from
 LOCK = ".build.lock"
 GENERATED = "generated"  # under the root: source files the build wrote into the repo
+# Our own pytest plugins (run in the repo's interpreter): every backend makes them importable.
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "pytest_support"
 
 
 class Environment(ABC):

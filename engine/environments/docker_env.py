@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import generated
-from engine.environments.base import Environment, tree_pythonpath
+from engine.environments.base import PLUGIN_DIR, Environment, tree_pythonpath
 from engine.environments.docker_exec import ExecHandle, ExecProcess, run_exec, start_exec
 from engine.environments.docker_image import (
     FORMAT,
@@ -57,7 +57,6 @@ from engine.environments.docker_image import (
 from engine.environments.processes import ProcResult, ServerProcess
 from engine.errors import EnvironmentBuildError
 from engine.models import Recipe
-from engine.testrun import PLUGIN_DIR
 
 KILL_GRACE = 15.0  # past a command's timeout: restart its container if it still runs
 PATH_IN = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
