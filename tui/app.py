@@ -23,7 +23,7 @@ from engine.errors import StoreError, UsageError
 from engine.store import BrowseFilter, Store
 from engine.workspace import Workspace
 from tui.commands import CurationCommands
-from tui.forging import ForgeEvent, ForgeJob, ForgeRequest, apply_event, run_forge
+from tui.forge_runner import ForgeEvent, ForgeJob, ForgeRequest, apply_event, run_forge
 from tui.listing import Listing
 from tui.opening import ReadOnly, open_for_tui
 from tui.prefetch import DetailCache
@@ -78,7 +78,7 @@ class BugfoundryApp(App[int]):
         self._quit_armed = False
 
     def on_mount(self) -> None:
-        from tui.screens import BrowseScreen
+        from tui.browse import BrowseScreen
 
         self.listing.reload()
         self.push_screen(BrowseScreen())
@@ -124,7 +124,7 @@ class BugfoundryApp(App[int]):
                     else "realism scores shown")
 
     def browse_screen(self):  # noqa: ANN201 - BrowseScreen, imported lazily
-        from tui.screens import BrowseScreen
+        from tui.browse import BrowseScreen
 
         return next(s for s in self.screen_stack if isinstance(s, BrowseScreen))
 

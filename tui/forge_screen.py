@@ -32,7 +32,7 @@ from textual.widgets.selection_list import Selection
 from engine.errors import UsageError
 from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions
 from engine.setup import usable_cores
-from tui.forging import ForgeJob, ForgeRequest
+from tui.forge_runner import ForgeJob, ForgeRequest
 
 if TYPE_CHECKING:
     from tui.app import BugfoundryApp

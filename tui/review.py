@@ -17,10 +17,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Static
 
+from tui.browse import DECISION_BINDINGS, CurationScreen
 from tui.diffmodel import Frame, ParsedDiff, find_frame, parse_patch
 from tui.modals import RubricScreen
 from tui.panes import SideBySideDiff, TextLines, TextPane, UnifiedDiff
-from tui.screens import DECISION_BINDINGS, CurationScreen
 from tui.widgets import decision_text, metadata_text, realism_text
 
 STEP = Binding.Group("next/prev", compact=True)

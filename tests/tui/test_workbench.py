@@ -14,13 +14,13 @@ from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
 from tests.tui.test_app import run_app, states
 from tui.app import BugfoundryApp
+from tui.browse import BrowseScreen
 from tui.forge_screen import ForgeScreen
 from tui.modals import NameScreen
 from tui.panes import TextPane
 from tui.prefs import Prefs, SavedFilter
 from tui.progress import ProgressScreen
 from tui.review import ReviewScreen
-from tui.screens import BrowseScreen
 
 
 @pytest.fixture()
@@ -216,7 +216,7 @@ def test_quitting_during_a_forge_asks_then_stops_it(home: Path,
 
     from engine.summary import ForgeSummary
     from tui import app as app_module
-    from tui.forging import ForgeEvent, ForgeRequest
+    from tui.forge_runner import ForgeEvent, ForgeRequest
 
     def fake_forge(app: BugfoundryApp, job) -> None:  # noqa: ANN001
         job.thread_started.set()

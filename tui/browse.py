@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
 from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES
-from tui.forging import ForgeBar
+from tui.forge_runner import ForgeBar
 from tui.listing import session_pace
 from tui.prefs import SavedFilter
 from tui.widgets import COLUMNS, InstanceTable
