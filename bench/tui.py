@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 from engine.store import BrowseFilter, Store  # noqa: E402
 from tests.fakes import make_workspace  # noqa: E402
 from tui.app import BugfoundryApp  # noqa: E402
+from tui.browse import BrowseScreen  # noqa: E402
 from tui.review import ReviewScreen  # noqa: E402
-from tui.screens import BrowseScreen  # noqa: E402
 
 
 def ensure_workspace(home: Path, n: int) -> None:

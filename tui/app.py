@@ -12,9 +12,11 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
-from functools import partial
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker
@@ -22,12 +24,27 @@ from textual.worker import Worker
 from engine.errors import StoreError, UsageError
 from engine.store import BrowseFilter, Store
 from engine.workspace import Workspace
-from tui.commands import CurationCommands
-from tui.forging import ForgeEvent, ForgeJob, ForgeRequest, apply_event, run_forge
+from tui.browse import BrowseScreen
+from tui.commands import CurationCommands, export_path
+from tui.forge_runner import (
+    ForgeCounted,
+    ForgeFailed,
+    ForgeFinished,
+    ForgeJob,
+    ForgeJudged,
+    ForgeLogged,
+    ForgeMessage,
+    ForgeRequest,
+    run_forge,
+)
 from tui.listing import Listing
 from tui.opening import ReadOnly, open_for_tui
 from tui.prefetch import DetailCache
 from tui.prefs import Prefs
+from tui.services import BlindChanged, ExportDone, ForgeChanged, Workbench, worker_failure
+
+if TYPE_CHECKING:
+    from tui.forge_runner import ForgeFn
 
 
 def default_curator() -> str:
@@ -60,7 +77,7 @@ class BugfoundryApp(App[int]):
     def __init__(
         self, store: Store, curator: str, clock: Callable[[], float] = time.monotonic, *,
         workspace: Workspace | None = None, read_only: ReadOnly | None = None,
-        prefs: Prefs | None = None,
+        prefs: Prefs | None = None, forge: ForgeFn | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -73,13 +90,12 @@ class BugfoundryApp(App[int]):
         self.listing = Listing(store, BrowseFilter(curator=curator))
         self.session_started = clock()
         self.session_decisions = 0  # accept/reject/skip keys this session, for rate and ETA
+        self.forge = forge  # None: the engine's; a stand-in tests the forge screen without a repo
         self.forge_job: ForgeJob | None = None
         self.forge_worker: Worker[None] | None = None
         self._quit_armed = False
 
     def on_mount(self) -> None:
-        from tui.screens import BrowseScreen
-
         self.listing.reload()
         self.push_screen(BrowseScreen())
         self.details.find_duplicates()  # off the UI thread; the review shows "duplicate of"
@@ -117,24 +133,25 @@ class BugfoundryApp(App[int]):
         self.prefs.blind = not self.prefs.blind
         self.save_prefs()
         for screen in self.screen_stack:
-            changed = getattr(screen, "blind_changed", None)
-            if changed is not None:
-                changed()
+            screen.post_message(BlindChanged())
         self.notify("blind mode: realism scores hidden" if self.prefs.blind
                     else "realism scores shown")
 
-    def browse_screen(self):  # noqa: ANN201 - BrowseScreen, imported lazily
-        from tui.screens import BrowseScreen
-
+    def browse_screen(self) -> BrowseScreen:
         return next(s for s in self.screen_stack if isinstance(s, BrowseScreen))
+
+    def show_browse(self) -> BrowseScreen:
+        """Close every screen above the browse screen and return it."""
+        browse = self.browse_screen()
+        while self.screen is not browse:
+            self.pop_screen()
+        return browse
 
     def open_review(self, instance_id: str) -> None:
         """Review ``instance_id`` on top of the browse screen (n/p walk the listing)."""
         from tui.review import ReviewScreen
 
-        browse = self.browse_screen()
-        while self.screen is not browse:
-            self.pop_screen()
+        self.show_browse()
         self.push_screen(ReviewScreen(instance_id))
 
     def save_prefs(self) -> None:
@@ -149,13 +166,16 @@ class BugfoundryApp(App[int]):
         return self.forge_job is not None and not self.forge_job.finished
 
     def start_forge(self, request: ForgeRequest) -> ForgeJob:
-        """Run the engine's forge in a thread worker; progress arrives as ForgeEvents."""
+        """Run the forge in a thread worker; its progress arrives as ``ForgeMessage``s."""
         job = ForgeJob(request, started=self.clock())
         self.forge_job = job
-        self.forge_worker = self.run_worker(partial(run_forge, self, job), name="forge",
-                                            group="forge", thread=True, exit_on_error=False)
+        self.forge_worker = self._forge_worker(job)
         self._forge_changed(kept=False)
         return job
+
+    @work(thread=True, name="forge", group="forge", exit_on_error=False)
+    def _forge_worker(self, job: ForgeJob) -> None:
+        run_forge(job, self.forge, self.store, self.workspace, self.post_message)
 
     def cancel_forge(self) -> None:
         if not self.forge_running:
@@ -165,26 +185,65 @@ class BugfoundryApp(App[int]):
         self.notify("stopping after the current candidate; everything validated is kept")
         self._forge_changed(kept=False)
 
-    def on_forge_event(self, event: ForgeEvent) -> None:
-        apply_event(event.job, event)
-        kept = event.kind == "verdict" and bool(event.data["kept"])
+    @on(ForgeLogged)
+    @on(ForgeCounted)
+    @on(ForgeJudged)
+    def _forge_progressed(self, message: ForgeMessage) -> None:
+        message.apply()
+        kept = isinstance(message, ForgeJudged) and message.kept
         if kept:
             self.listing.refresh_counts()
-        if event.kind == "done":
-            job = event.job
-            if job.error:
-                self.notify(job.error, title="forge failed", severity="error", timeout=15)
-            else:
-                self.notify(job.line(self.clock()), title="forge")
-            kept = True  # one last reload with everything
-            self.details.find_duplicates()  # new instances may duplicate old ones
         self._forge_changed(kept)
+
+    def on_forge_finished(self, message: ForgeFinished) -> None:
+        message.apply()
+        self.notify(message.job.line(self.clock()), title="forge")
+        self._forge_ended()
+
+    def on_forge_failed(self, message: ForgeFailed) -> None:
+        message.apply()
+        self.notify(message.error, title="forge failed", severity="error", timeout=15)
+        self._forge_ended()
+
+    def _forge_ended(self) -> None:
+        self.details.find_duplicates()  # new instances may duplicate old ones
+        self._forge_changed(kept=True)  # one last reload with everything
 
     def _forge_changed(self, kept: bool) -> None:
         for screen in self.screen_stack:
-            update = getattr(screen, "forge_update", None)
-            if update is not None:
-                update(kept=kept)
+            screen.post_message(ForgeChanged(kept))
+
+    # ---------------------------------------------------------------- exporting
+    def export_curated(self, fmt: str) -> None:
+        """Export the accepted instances to a new file under ``exports/`` (a thread worker)."""
+        self.notify(f"exporting the curated split ({fmt}) ...")
+        self._export_worker(fmt)
+
+    @work(thread=True, name="export", group="export", exit_on_error=False)
+    def _export_worker(self, fmt: str) -> None:
+        from engine.export import export
+
+        path = export_path(self.workspace.home, fmt, datetime.now())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.store.reader() as store:
+            # Images take minutes: the command line builds them (bugfoundry export --images).
+            result = export(store, path, fmt=fmt, split="curated", ws=self.workspace,
+                            images=False)
+        self.post_message(ExportDone(result.count, result.path, result.manifest))
+
+    def on_export_done(self, message: ExportDone) -> None:
+        self.notify(f"exported {message.count} curated instances to {message.path} "
+                    f"(manifest: {message.manifest})", title="export")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (forge, export): a failure is shown, never swallowed."""
+        line = worker_failure(event)
+        job = self.forge_job
+        if line is not None and event.worker is self.forge_worker and job and not job.finished:
+            self.post_message(ForgeFailed(job, line))  # run_forge catches; this is a backstop
+        elif line is not None:
+            self.notify(line, title=f"{event.worker.name} failed", severity="error",
+                        timeout=15)
 
     # ---------------------------------------------------------------- leaving
     async def action_quit(self) -> None:
@@ -209,6 +268,11 @@ class BugfoundryApp(App[int]):
         self.store.close()
         if self.read_only is not None:
             self.read_only.cleanup()
+
+
+if TYPE_CHECKING:
+    def _is_a_workbench(app: BugfoundryApp) -> Workbench:
+        return app  # mypy checks here that the app offers what the screens use
 
 
 def load_keymap(home: Path) -> dict[str, str]:

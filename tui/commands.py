@@ -2,8 +2,8 @@
 export of the curated split.
 
 Saved filters live in ``<workspace>/tui.json`` (``tui.prefs``). Exports go to
-``<workspace>/exports/`` under a new timestamped name (never overwriting), written on a thread
-worker with its own cursor by ``engine.export``, with the manifest beside them.
+``<workspace>/exports/`` under a new timestamped name (never overwriting, ``export_path``),
+written by the app's export worker with its own cursor, with the manifest beside them.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.prefs import SavedFilter
-
-if TYPE_CHECKING:
-    from tui.app import BugfoundryApp
+from tui.services import Workbench, workbench
 
 DISPUTED = SavedFilter(text="is:disputed")
 MIN_ID_QUERY = 3  # shorter queries would list every id
@@ -37,8 +34,8 @@ class CurationCommands(Provider):
     """Palette commands of the curation workbench."""
 
     @property
-    def bf(self) -> BugfoundryApp:
-        return self.app  # type: ignore[return-value]
+    def bf(self) -> Workbench:
+        return workbench(self.app)
 
     def commands(self) -> list[Command]:
         bf = self.bf
@@ -59,7 +56,7 @@ class CurationCommands(Provider):
         for fmt, what in (("swesmith", "SWE-smith JSONL (patch = the bug)"),
                           ("swebench", "SWE-bench JSONL (patch = the fix)"),
                           ("parquet", "Parquet, zstd")):
-            out.append(Command(f"Export: curated split as {what}", partial(start_export, bf, fmt),
+            out.append(Command(f"Export: curated split as {what}", partial(bf.export_curated, fmt),
                                "accepted instances, to exports/ in the workspace, with a manifest"))
         for name, saved in sorted(bf.prefs.saved_filters.items()):
             out.append(Command(f"Filter: apply saved '{name}'", partial(self.apply, saved),
@@ -92,15 +89,12 @@ class CurationCommands(Provider):
                           text=f"Open instance {iid}", help="review it (n/p walk the listing)")
 
     def apply(self, saved: SavedFilter) -> None:
-        browse = self.bf.browse_screen()
-        while self.bf.screen is not browse:
-            self.bf.pop_screen()
-        browse.apply_filter(saved)
+        self.bf.show_browse().apply_filter(saved)
 
     def delete(self, name: str) -> None:
         self.bf.prefs.saved_filters.pop(name, None)
         self.bf.save_prefs()
-        self.bf.notify(f"deleted the saved filter '{name}'")
+        self.app.notify(f"deleted the saved filter '{name}'")
 
     def ask_name(self) -> None:
         from tui.modals import NameScreen
@@ -113,9 +107,9 @@ class CurationCommands(Provider):
                 return
             self.bf.prefs.saved_filters[name] = current
             self.bf.save_prefs()
-            self.bf.notify(f"saved the filter '{name}': {current.describe()}")
+            self.app.notify(f"saved the filter '{name}': {current.describe()}")
 
-        self.bf.push_screen(NameScreen("Save the current filter as"), save)
+        self.app.push_screen(NameScreen("Save the current filter as"), save)
 
 
 EXTENSIONS = {"swesmith": "jsonl", "swebench": "jsonl", "parquet": "parquet"}
@@ -130,27 +124,3 @@ def export_path(home: Path, fmt: str, now: datetime) -> Path:
         path = home / "exports" / f"curated-{fmt}-{stamp}-{k}.{EXTENSIONS[fmt]}"
         k += 1
     return path
-
-
-def start_export(bf: BugfoundryApp, fmt: str) -> None:
-    path = export_path(bf.workspace.home, fmt, datetime.now())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bf.notify(f"exporting the curated split ({fmt}) ...")
-    bf.run_worker(partial(_export_worker, bf, fmt, path), name="export", group="export",
-                  thread=True, exit_on_error=False)
-
-
-def _export_worker(bf: BugfoundryApp, fmt: str, path: Path) -> None:
-    from engine.errors import BugfoundryError
-    from engine.export import export
-
-    try:
-        with bf.store.reader() as store:
-            # Images take minutes: the command line builds them (bugfoundry export --images).
-            result = export(store, path, fmt=fmt, split="curated", ws=bf.workspace,
-                            images=False)
-    except BugfoundryError as exc:
-        bf.call_from_thread(bf.notify, str(exc), severity="error")
-        return
-    bf.call_from_thread(bf.notify, f"exported {result.count} curated instances to "
-                        f"{result.path} (manifest: {result.manifest})", title="export")

@@ -7,14 +7,11 @@ and new instances land in the table as they are validated.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -32,10 +29,8 @@ from textual.widgets.selection_list import Selection
 from engine.errors import UsageError
 from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions
 from engine.setup import usable_cores
-from tui.forging import ForgeJob, ForgeRequest
-
-if TYPE_CHECKING:
-    from tui.app import BugfoundryApp
+from tui.forge_runner import ForgeJob, ForgeRequest
+from tui.services import ForgeChanged, WorkbenchScreen
 
 
 def _int(raw: str, name: str, minimum: int) -> int | None:
@@ -61,7 +56,7 @@ def _float(raw: str, name: str) -> float | None:
         raise UsageError(f"{name} must be a number, not {raw!r}") from None
 
 
-class ForgeScreen(Screen):
+class ForgeScreen(WorkbenchScreen):
     """A form for ``bugfoundry forge`` and the live view of the running job."""
 
     BINDINGS = [
@@ -71,10 +66,6 @@ class ForgeScreen(Screen):
     ]
 
     _shown_log = 0
-
-    @property
-    def bf(self) -> BugfoundryApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         repos = [r.name for r in self.bf.store.list_repos()]
@@ -180,7 +171,10 @@ class ForgeScreen(Screen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def forge_update(self, kept: bool = False) -> None:
+    def on_forge_changed(self, _: ForgeChanged) -> None:
+        self.forge_update()
+
+    def forge_update(self) -> None:
         job: ForgeJob | None = self.bf.forge_job
         self.refresh_bindings()
         self.query_one("#forge-start", Button).disabled = self.bf.forge_running

@@ -1,21 +1,20 @@
 """Progress and agreement: your pace, every curator's counts, Cohen's kappa, disagreements.
 
 The figures are read on a thread worker with its own cursor (DuckDB connections are not
-shared across threads), so opening the screen never blocks the decision loop on 50k
-instances; the kappa maths is ``engine.agreement``'s.
+shared across threads) and posted back as a message, so opening the screen never blocks the
+decision loop on 50k instances; the kappa maths is ``engine.agreement``'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
@@ -31,10 +30,8 @@ from engine.agreement import (
 from engine.store import CuratorProgress, Store
 from tui.commands import DISPUTED
 from tui.listing import session_pace
+from tui.services import WorkbenchScreen
 from tui.widgets import decision_text, realism_text, short_id
-
-if TYPE_CHECKING:
-    from tui.app import BugfoundryApp
 
 MAX_DISPUTES = 500  # the table lists the first ones; the browse filter has them all
 
@@ -46,6 +43,14 @@ class Figures:
     curators: list[CuratorProgress]
     pairs: list[PairAgreement]
     disputes: list[Disagreement]
+
+
+class FiguresRead(Message):
+    """The worker's figures, for the screen to paint."""
+
+    def __init__(self, figures: Figures) -> None:
+        super().__init__()
+        self.figures = figures
 
 
 def read_figures(store: Store) -> Figures:
@@ -64,7 +69,7 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h" if seconds >= 5400 else f"{seconds / 60:.0f}m"
 
 
-class ProgressScreen(Screen):
+class ProgressScreen(WorkbenchScreen):
     """Per-curator progress, pairwise agreement and the queue of disagreements."""
 
     BINDINGS = [
@@ -74,10 +79,6 @@ class ProgressScreen(Screen):
     ]
 
     figures: Figures | None = None
-
-    @property
-    def bf(self) -> BugfoundryApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,12 +119,19 @@ class ProgressScreen(Screen):
             f"You ({self.bf.curator}), current filter: decided {lst.decided}/{lst.total}"
             f"{share}{pace or ' · no rate yet this session'}")
 
-    @work(thread=True, exclusive=True, group="progress", exit_on_error=False)
+    @work(thread=True, exclusive=True, name="reading the progress figures", group="progress",
+          exit_on_error=False)
     def load(self) -> None:
         with self.bf.store.reader() as store:
             figures = read_figures(store)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, figures)
+            self.post_message(FiguresRead(figures))
+
+    def on_figures_read(self, message: FiguresRead) -> None:
+        self.show(message.figures)
+
+    def worker_failed(self, line: str) -> None:
+        self.query_one("#disputes-title", Static).update(f"could not read the figures: {line}")
 
     def show(self, figures: Figures) -> None:
         if not self.is_mounted:
@@ -173,10 +181,7 @@ class ProgressScreen(Screen):
 
     def action_queue(self) -> None:
         """The disagreements as the browse filter ``is:disputed``."""
-        browse = self.bf.browse_screen()
-        while self.app.screen is not browse:
-            self.app.pop_screen()
-        browse.apply_filter(DISPUTED)
+        self.bf.show_browse().apply_filter(DISPUTED)
 
     @on(DataTable.RowSelected, "#disputes")
     def action_open(self) -> None:

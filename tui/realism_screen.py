@@ -1,7 +1,8 @@
 """The realism screen: per-strategy score distributions as histograms, AUC and coverage.
 
 The pass (features for new instances, the scorecard, a scoring pass) runs on a thread worker
-with its own cursor, like the progress screen, so opening it never blocks the decision loop.
+with its own cursor that posts the report back, like the progress screen, so opening it never
+blocks the decision loop; a failure replaces "computing ..." with the error.
 The scores it stores feed the browse table's score column and the review screen's reasons.
 """
 
@@ -9,22 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
 from engine.realism.charts import render_html, sparkbars
 from engine.store import Store
-
-if TYPE_CHECKING:
-    from tui.app import BugfoundryApp
+from tui.services import WorkbenchScreen
 
 BAR_ROWS = 5
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -56,7 +55,23 @@ def choose_repo(store: Store, wanted: str) -> tuple[str | None, list[str]]:
     return best, sorted(counts)
 
 
-class RealismScreen(Screen):
+class RealismComputed(Message):
+    """The worker's report (None: no instances to score yet)."""
+
+    def __init__(self, report: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.report = report
+
+
+class HtmlWritten(Message):
+    """The report was written as a standalone HTML page."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+
+class RealismScreen(WorkbenchScreen):
     """The per-strategy realism report of one repo."""
 
     BINDINGS = [
@@ -66,10 +81,6 @@ class RealismScreen(Screen):
     ]
 
     report: dict[str, Any] | None = None
-
-    @property
-    def bf(self) -> BugfoundryApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,7 +102,8 @@ class RealismScreen(Screen):
         self.query_one("#realism-head", Static).update("computing realism scores ...")
         self.load()
 
-    @work(thread=True, exclusive=True, group="realism", exit_on_error=False)
+    @work(thread=True, exclusive=True, name="realism scoring", group="realism",
+          exit_on_error=False)
     def load(self) -> None:
         from engine.realism.pipeline import score_repo
         from engine.realism.report import build_report
@@ -106,7 +118,14 @@ class RealismScreen(Screen):
                 report = build_report(rr)
                 report["other_repos"] = [r for r in repos if r != repo]
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show, report)
+            self.post_message(RealismComputed(report))
+
+    def on_realism_computed(self, message: RealismComputed) -> None:
+        self.show(message.report)
+
+    def worker_failed(self, line: str) -> None:
+        self.query_one("#realism-head", Static).update(
+            Text(f"could not compute the realism report: {line} (r retries)", style="red"))
 
     def show(self, report: dict[str, Any] | None) -> None:
         if not self.is_mounted:
@@ -161,13 +180,16 @@ class RealismScreen(Screen):
             return
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.bf.workspace.home / "exports" / f"realism-{self.report['repo']}-{stamp}.html"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_html(self.report), encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"could not write {path}: {exc}", severity="error")
-            return
-        self.notify(f"wrote {path}", title="realism report")
+        self.write_html(self.report, path)
+
+    @work(thread=True, name="realism HTML export", group="realism-html", exit_on_error=False)
+    def write_html(self, report: dict[str, Any], path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_html(report), encoding="utf-8")
+        self.post_message(HtmlWritten(path))
+
+    def on_html_written(self, message: HtmlWritten) -> None:
+        self.notify(f"wrote {message.path}", title="realism report")
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -17,10 +17,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Static
 
+from tui.browse import DECISION_BINDINGS, CurationScreen
 from tui.diffmodel import Frame, ParsedDiff, find_frame, parse_patch
 from tui.modals import RubricScreen
 from tui.panes import SideBySideDiff, TextLines, TextPane, UnifiedDiff
-from tui.screens import DECISION_BINDINGS, CurationScreen
+from tui.services import BlindChanged
 from tui.widgets import decision_text, metadata_text, realism_text
 
 STEP = Binding.Group("next/prev", compact=True)
@@ -230,7 +231,7 @@ class ReviewScreen(CurationScreen):
         else:
             self.show_instance(lst.rows[j].instance_id)
 
-    def blind_changed(self) -> None:
+    def on_blind_changed(self, _: BlindChanged) -> None:
         self.show_instance(self.instance_id)
 
     def action_copy(self, what: str) -> None:

@@ -306,7 +306,7 @@ def test_near_duplicates_left_out_on_request(decided, tmp_path: Path, capsys) ->
     assert manifest["duplicates_left_out"] == len(near)
     # The TUI's `is:duplicate` filter lists exactly these.
     from engine.store import BrowseFilter
-    from tui.screens import parse_filter_text
+    from tui.browse import parse_filter_text
 
     shown = BrowseFilter(curator="ann", **parse_filter_text("is:duplicate"))
     with Store.open(ws / "bugfoundry.duckdb") as store:

@@ -21,9 +21,9 @@ from engine.workspace import Workspace
 from tests.fakes import make_workspace
 from tui import listing
 from tui.app import BugfoundryApp
+from tui.browse import BrowseScreen
 from tui.opening import open_for_tui
 from tui.review import ReviewScreen
-from tui.screens import BrowseScreen
 from tui.widgets import InstanceTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -301,7 +301,7 @@ def test_filter_tokens_and_sort(home: Path) -> None:
 
 
 def test_parse_filter_text() -> None:
-    from tui.screens import parse_filter_text
+    from tui.browse import parse_filter_text
 
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",

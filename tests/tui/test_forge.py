@@ -18,9 +18,9 @@ from engine.store import BrowseFilter, Store
 from tests.integration.conftest import UV_CACHE
 from tests.tui.test_app import run_app
 from tui.app import BugfoundryApp
+from tui.browse import BrowseScreen
+from tui.forge_runner import ForgeBar
 from tui.forge_screen import ForgeScreen
-from tui.forging import ForgeBar
-from tui.screens import BrowseScreen
 from tui.widgets import InstanceTable
 
 pytestmark = pytest.mark.integration

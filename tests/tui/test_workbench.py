@@ -14,13 +14,13 @@ from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
 from tests.tui.test_app import run_app, states
 from tui.app import BugfoundryApp
+from tui.browse import BrowseScreen
 from tui.forge_screen import ForgeScreen
 from tui.modals import NameScreen
 from tui.panes import TextPane
 from tui.prefs import Prefs, SavedFilter
 from tui.progress import ProgressScreen
 from tui.review import ReviewScreen
-from tui.screens import BrowseScreen
 
 
 @pytest.fixture()
@@ -208,34 +208,28 @@ def test_progress_agreement_and_the_disagreement_queue(home: Path) -> None:
     assert [seen["opened"], seen["next"]] == sorted(disputed)
 
 
-def test_quitting_during_a_forge_asks_then_stops_it(home: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quitting_during_a_forge_asks_then_stops_it(home: Path) -> None:
     """The quit/cancel plumbing, with a stand-in for the engine's forge (no real runs)."""
     import asyncio
     import time
 
+    from engine.models import Verdict
     from engine.summary import ForgeSummary
-    from tui import app as app_module
-    from tui.forging import ForgeEvent, ForgeRequest
+    from tests.fakes import fake_candidate
+    from tui.forge_runner import ForgeRequest
 
-    def fake_forge(app: BugfoundryApp, job) -> None:  # noqa: ANN001
-        job.thread_started.set()
-        try:
-            app.post_message(ForgeEvent(job, "total", total=1000, already_done=0))
-            while not job.stop.is_set():
-                time.sleep(0.25)  # about the pace of real verdicts
-                app.post_message(ForgeEvent(job, "verdict", kept=False, reason="timeout",
-                                            line="timeout  x"))
-            app.post_message(ForgeEvent(job, "done", summary=ForgeSummary(
-                "demo", ["procedural"], interrupted=True)))
-        finally:
-            job.thread_done.set()
+    def fake_forge(ws, store, repo_name, strategies, options=None, hooks=None):  # noqa: ANN001, ANN202
+        hooks.on_total(1000, 0)
+        cand = fake_candidate(0)
+        while not hooks.should_stop():
+            time.sleep(0.25)  # about the pace of real verdicts
+            hooks.on_verdict(cand, Verdict(cand.candidate_id, False, "timeout"))
+        return ForgeSummary("demo", ["procedural"], interrupted=True)
 
-    monkeypatch.setattr(app_module, "run_forge", fake_forge)
     seen: dict[str, object] = {}
 
     async def main() -> None:
-        app = BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann")
+        app = BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann", forge=fake_forge)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             job = app.start_forge(ForgeRequest("demo", ("procedural",)))
@@ -301,6 +295,58 @@ def test_palette_exports_the_curated_split(home: Path) -> None:
     manifest = json.loads((sidecar / "manifest.json").read_text())
     assert manifest["count"] == 2 and manifest["curators"] == ["ann"]
     assert manifest["decisions"]["accept"] == 2 and manifest["decisions"]["reject"] == 1
+
+
+def test_a_failed_export_is_shown(home: Path) -> None:
+    """``exports`` is a file, so the worker cannot make its directory: the error is shown."""
+    (home / "exports").write_text("not a directory")
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await _palette(pilot, "export: curated split as SWE-bench")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        seen["notices"] = [(n.title, n.message, n.severity) for n in app._notifications]
+
+    run_app(home, drive)
+    failed = [(t, m) for t, m, sev in seen["notices"] if sev == "error"]
+    assert len(failed) == 1 and failed[0][0] == "export failed"
+    assert failed[0][1].startswith("FileExistsError: ") and "exports" in failed[0][1]
+    assert (home / "exports").read_text() == "not a directory"  # nothing written
+
+
+def test_screen_workers_that_fail_say_so(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing read replaces "computing ..." with the error, and notifies it."""
+    import engine.realism.pipeline
+    from tui import progress
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(engine.realism.pipeline, "score_repo", broken)
+    monkeypatch.setattr(progress, "read_figures", broken)
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:
+        await pilot.press("R")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        seen["realism"] = str(app.screen.query_one("#realism-head").render())
+        await pilot.press("escape", "P")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        seen["progress"] = str(app.screen.query_one("#disputes-title").render())
+        seen["notices"] = [(n.title, n.message) for n in app._notifications
+                           if n.severity == "error"]
+
+    run_app(home, drive)
+    assert seen["realism"] == ("could not compute the realism report: OSError: disk gone "
+                               "(r retries)")
+    assert seen["progress"] == "could not read the figures: OSError: disk gone"
+    assert seen["notices"] == [("realism scoring failed", "OSError: disk gone"),
+                               ("reading the progress figures failed", "OSError: disk gone")]
 
 
 def test_forge_form_maps_to_the_engines_options(home: Path) -> None:

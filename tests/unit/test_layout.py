@@ -76,3 +76,15 @@ def test_console_script_adds_the_tui_but_engine_cli_stays_headless(capsys) -> No
     headless = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     full = build_parser(register)._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert "tui" not in headless and "tui" in full
+
+
+def test_screens_reach_the_app_through_its_typed_interface() -> None:
+    """Only the console script imports ``tui.app``: screens use ``tui.services.Workbench``."""
+    offenders = []
+    for path in sorted((ROOT / "tui").glob("*.py")):
+        if path.name in ("app.py", "cli.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if "tui.app" in _imported(node):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

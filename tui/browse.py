@@ -8,30 +8,27 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
 from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES
-from tui.forging import ForgeBar
+from tui.forge_runner import ForgeBar
 from tui.listing import session_pace
 from tui.prefs import SavedFilter
+from tui.services import BlindChanged, ForgeChanged, WorkbenchScreen
 from tui.widgets import COLUMNS, InstanceTable
-
-if TYPE_CHECKING:
-    from tui.app import BugfoundryApp
 
 # Actions that write a decision; they are inert while a text field has focus.
 DECIDING = frozenset({"decide", "realism", "undo", "redo"})
 
 REALISM = Binding.Group("realism", compact=True)
 UNDO = Binding.Group("undo/redo", compact=True)
-DECISION_BINDINGS = [
+DECISION_BINDINGS: list[BindingType] = [
     Binding("a", "decide('accept')", "Accept", id="decide.accept"),
     Binding("r", "decide('reject')", "Reject", id="decide.reject"),
     Binding("s", "decide('skip')", "Skip", id="decide.skip"),
@@ -74,16 +71,12 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
     return {**found, "text": " ".join(words), "disputed": disputed, "duplicates": duplicates}
 
 
-class CurationScreen(Screen):
+class CurationScreen(WorkbenchScreen):
     """Shared decision keys; subclasses say which instance is current and what follows."""
 
     BINDINGS = DECISION_BINDINGS
 
     shown_at: float = 0.0
-
-    @property
-    def bf(self) -> BugfoundryApp:
-        return self.app  # type: ignore[return-value]
 
     def current_id(self) -> str | None:
         raise NotImplementedError
@@ -236,6 +229,9 @@ class BrowseScreen(CurationScreen):
         self._reload()  # decisions made in review change rows and counts
         self.forge_update()
 
+    def on_forge_changed(self, message: ForgeChanged) -> None:
+        self.forge_update(message.kept)
+
     def forge_update(self, kept: bool = False) -> None:
         """Follow the running forge: its bar, and new instances into the table (debounced)."""
         self.query_one(ForgeBar).follow(self.bf.forge_job)
@@ -284,7 +280,7 @@ class BrowseScreen(CurationScreen):
     def action_focus_table(self) -> None:
         self.table.focus()
 
-    def blind_changed(self) -> None:
+    def on_blind_changed(self, _: BlindChanged) -> None:
         self.table.blind = self.bf.prefs.blind
         self._reload()
 

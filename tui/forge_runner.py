@@ -1,8 +1,10 @@
 """Forge from the TUI: the engine's ``forge`` in a thread worker, followed live.
 
 The worker gets its own DuckDB cursor on the app's database (connections are not shared
-across threads) and reports through messages, so the job's state is only touched on the UI
-thread. Every verdict is committed by the engine as it arrives, so cancelling (``x``) stops
+across threads) and reports through typed messages (``ForgeLogged``, ``ForgeCounted``,
+``ForgeJudged``, ``ForgeFinished``, ``ForgeFailed``), so the job's state is only touched on the
+UI thread. The forge itself is injectable (``ForgeFn``): tests drive the screen with a
+stand-in. Every verdict is committed by the engine as it arrives, so cancelling (``x``) stops
 after the current candidate and keeps everything validated so far; rerunning the same forge
 resumes.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,9 +23,18 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
+from tui.services import workbench
+
 if TYPE_CHECKING:  # engine.forge is imported when a forge starts, not with the app
-    from engine.forge import ForgeOptions
+    from engine.forge import ForgeHooks, ForgeOptions
+    from engine.models import Candidate, Verdict
+    from engine.store import Store
     from engine.summary import ForgeSummary
+    from engine.workspace import Workspace
+
+    # The engine's ``forge`` entry, injectable so tests drive the screen with a stand-in.
+    ForgeFn = Callable[[Workspace, Store, str, Sequence[str], ForgeOptions | None,
+                        ForgeHooks | None], ForgeSummary]
 
 
 @dataclass(frozen=True)
@@ -102,81 +114,126 @@ class ForgeJob:
         return f"{head}: {counts}{tail}"
 
 
-class ForgeEvent(Message):
-    """Posted by the forge thread: ``kind`` is log, total, verdict or done."""
+class ForgeMessage(Message):
+    """Posted by the forge thread to the app; ``apply`` folds it into the job (UI thread)."""
 
-    def __init__(self, job: ForgeJob, kind: str, **data: Any) -> None:
+    def __init__(self, job: ForgeJob) -> None:
         super().__init__()
         self.job = job
-        self.kind = kind
-        self.data = data
+
+    def apply(self) -> None:
+        raise NotImplementedError
 
 
-def apply_event(job: ForgeJob, event: ForgeEvent) -> None:
-    """Fold one event from the thread into the job (on the UI thread)."""
-    d = event.data
-    if event.kind == "log":
-        job.phase = d["line"].strip()
-        job.log.append(d["line"])
-    elif event.kind == "total":
-        job.total, job.already_done = d["total"], d["already_done"]
-    elif event.kind == "verdict":
-        job.validated += 1
-        if d["kept"]:
-            job.kept += 1
+class ForgeLogged(ForgeMessage):
+    """A line of the engine's log: the job's phase until the candidates are counted."""
+
+    def __init__(self, job: ForgeJob, line: str) -> None:
+        super().__init__(job)
+        self.line = line
+
+    def apply(self) -> None:
+        self.job.phase = self.line.strip()
+        self.job.log.append(self.line)
+
+
+class ForgeCounted(ForgeMessage):
+    """The candidates selected for this run, and how many an earlier run judged."""
+
+    def __init__(self, job: ForgeJob, total: int, already_done: int) -> None:
+        super().__init__(job)
+        self.total, self.already_done = total, already_done
+
+    def apply(self) -> None:
+        self.job.total, self.job.already_done = self.total, self.already_done
+
+
+class ForgeJudged(ForgeMessage):
+    """One candidate's verdict (``kept``: a new instance is in the store)."""
+
+    def __init__(self, job: ForgeJob, kept: bool, reason: str, line: str) -> None:
+        super().__init__(job)
+        self.kept, self.reason, self.line = kept, reason, line
+
+    def apply(self) -> None:
+        self.job.validated += 1
+        if self.kept:
+            self.job.kept += 1
         else:
-            job.drops[d["reason"]] += 1
-        job.log.append(d["line"])
-    elif event.kind == "done":
-        job.finished = True
-        job.summary = d.get("summary")
-        job.error = d.get("error")
-        if job.error:
-            job.log.append(f"error: {job.error}")
-        elif job.summary is not None and job.summary.nothing_forged():
-            job.log.append(f"nothing forged: {job.summary.nothing_forged()}")
+            self.job.drops[self.reason] += 1
+        self.job.log.append(self.line)
 
 
-def run_forge(app: Any, job: ForgeJob) -> None:
-    """The worker thread's body: the engine's forge on a private cursor."""
+class ForgeFinished(ForgeMessage):
+    """The forge returned (done, cancelled, or nothing forged: the summary says which)."""
+
+    def __init__(self, job: ForgeJob, summary: ForgeSummary) -> None:
+        super().__init__(job)
+        self.summary = summary
+
+    def apply(self) -> None:
+        self.job.finished = True
+        self.job.summary = self.summary
+        if self.summary.nothing_forged():
+            self.job.log.append(f"nothing forged: {self.summary.nothing_forged()}")
+
+
+class ForgeFailed(ForgeMessage):
+    """The forge raised: the error, one line first."""
+
+    def __init__(self, job: ForgeJob, error: str) -> None:
+        super().__init__(job)
+        self.error = error
+
+    def apply(self) -> None:
+        self.job.finished = True
+        self.job.error = self.error
+        self.job.log.append(f"error: {self.error}")
+
+
+def run_forge(job: ForgeJob, forge: ForgeFn | None, store: Store, ws: Workspace,
+              post: Callable[[Message], object]) -> None:
+    """The worker thread's body: ``forge`` (None: the engine's) on a private cursor, every
+    step posted."""
     from engine.errors import BugfoundryError
-    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions, forge
+    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions
+    from engine.forge import forge as engine_forge
     from engine.lm.client import load_settings
 
-    def post(kind: str, **data: Any) -> None:
-        app.post_message(ForgeEvent(job, kind, **data))
+    def log(line: str) -> None:
+        post(ForgeLogged(job, line))
 
-    def on_verdict(cand: Any, verdict: Any) -> None:
+    def on_total(total: int, already_done: int) -> None:
+        post(ForgeCounted(job, total, already_done))
+
+    def on_verdict(cand: Candidate, verdict: Verdict) -> None:
         what = f"{cand.strategy}/{cand.modifier} {cand.file}::{cand.entity}"
-        post("verdict", kept=verdict.kept, reason=verdict.reason,
-             line=f"{verdict.reason:15} {what} ({verdict.duration:.2f}s)")
+        post(ForgeJudged(job, verdict.kept, verdict.reason,
+                         f"{verdict.reason:15} {what} ({verdict.duration:.2f}s)"))
 
     r = job.request
     job.thread_started.set()
     try:
-        store = app.store.reader()
+        reader = store.reader()
     except Exception as exc:  # noqa: BLE001 - the store is already closed: nothing to do
         job.thread_done.set()
-        post("done", error=f"{type(exc).__name__}: {exc}")
+        post(ForgeFailed(job, f"{type(exc).__name__}: {exc}"))
         return
     try:
         # LM strategies read their model and endpoint from the environment or config.toml.
-        lm = (load_settings(app.workspace.home)
+        lm = (load_settings(ws.home)
               if set(r.strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
         options = replace(r.options or ForgeOptions(), lm=lm)
         hooks = ForgeHooks(
-            log=lambda line: post("log", line=line),
-            on_total=lambda total, done: post("total", total=total, already_done=done),
-            on_verdict=on_verdict, should_stop=job.stop.is_set)
-        summary = forge(app.workspace, store, r.repo,
-                        list(r.strategies), options, hooks)
-        post("done", summary=summary)
+            log=log, on_total=on_total, on_verdict=on_verdict, should_stop=job.stop.is_set)
+        summary = (forge or engine_forge)(ws, reader, r.repo, list(r.strategies), options, hooks)
+        post(ForgeFinished(job, summary))
     except BugfoundryError as exc:
-        post("done", error=str(exc))
+        post(ForgeFailed(job, str(exc)))
     except Exception as exc:  # noqa: BLE001 - the UI must say what happened, not die
-        post("done", error=f"{type(exc).__name__}: {exc}")
+        post(ForgeFailed(job, f"{type(exc).__name__}: {exc}"))
     finally:
-        store.close()
+        reader.close()
         job.thread_done.set()
 
 
@@ -197,7 +254,7 @@ class ForgeBar(Horizontal):
         bar = self.query_one(ProgressBar)
         bar.update(total=job.total or None, progress=job.done)
         style = "red" if job.error else ("green" if job.finished else "")
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = workbench(self.app).clock()
         self.query_one("#forge-line", Static).update(
             Text(job.line(now, compact=True), style=style))
 
