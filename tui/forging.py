@@ -140,7 +140,7 @@ def apply_event(job: ForgeJob, event: ForgeEvent) -> None:
 def run_forge(app: Any, job: ForgeJob) -> None:
     """The worker thread's body: the engine's forge on a private cursor."""
     from engine.errors import BugfoundryError
-    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions, forge
+    from engine.forge import ForgeHooks, ForgeOptions, forge, lm_settings_for
     from engine.lm.client import load_settings
 
     def post(kind: str, **data: Any) -> None:
@@ -161,8 +161,7 @@ def run_forge(app: Any, job: ForgeJob) -> None:
         return
     try:
         # LM strategies read their model and endpoint from the environment or config.toml.
-        lm = (load_settings(app.workspace.home)
-              if set(r.strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
+        lm = lm_settings_for(r.strategies, lambda: load_settings(app.workspace.home))
         options = replace(r.options or ForgeOptions(), lm=lm)
         hooks = ForgeHooks(
             log=lambda line: post("log", line=line),
