@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import forge as pipeline  # noqa: E402
+from engine import setup  # noqa: E402
 from engine.cli import main as cli_main  # noqa: E402
 from engine.environments.docker_env import DockerEnvironment  # noqa: E402
 from engine.environments.docker_image import connect  # noqa: E402
+from engine.forge import generate_candidates  # noqa: E402
 from engine.models import RepoRecord, Verdict  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
@@ -61,17 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, str]] = {"venv": {}, "docker": {}}
     setups = {}
     with Store.open(ws.db_path) as store:
-        repo = pipeline.open_repo(ws, store, args.name or store.list_repos()[0].name, print)
+        repo = setup.open_repo(ws, store, args.name or store.list_repos()[0].name, print)
         for backend in ("venv", "docker"):
             t0 = time.monotonic()
             kwargs = {"base_image": args.base_image} if backend == "docker" else {}
             if backend == "docker" and args.fresh_image:
                 _drop_image(ws, store, repo, args.base_image)
-            env, recipe = pipeline.ensure_environment(ws, store, repo, backend=backend, log=print,
+            env, recipe = setup.ensure_environment(ws, store, repo, backend=backend, log=print,
                                              **kwargs)
             rows[backend]["environment ready (s)"] = f"{time.monotonic() - t0:.1f}"
             t0 = time.monotonic()
-            baseline = pipeline.ensure_baseline(ws, store, repo, env, recipe, log=print)
+            baseline = setup.ensure_baseline(ws, store, repo, env, recipe, log=print)
             rows[backend]["baseline + test map (s)"] = f"{time.monotonic() - t0:.1f}"
             rows[backend]["suite, one run (s)"] = f"{baseline.seconds:.2f}"
             testmap = store.load_test_map(baseline.baseline_id)
@@ -85,17 +86,18 @@ def main(argv: list[str] | None = None) -> int:
     rows["docker"]["image build (s)"] = (f"{info.get('build_seconds')}" if info.get(
         "build_seconds") else "reused (--fresh-image to time it)")
     testmap = setups["venv"][3]
-    cands = pipeline.generate_candidates(repo, ["procedural"], args.seed, args.max,
+    cands = generate_candidates(repo, ["procedural"], args.seed, args.max,
                                 covered_lines=testmap.covered_lines if testmap else None)
     print(f"validating {len(cands)} candidates of {repo.name} with {args.workers} worker(s)")
     for mode in args.modes.split(","):
         results: dict[str, dict[str, Verdict]] = {}
         for backend in ("venv", "docker"):
             env, recipe, baseline, tm = setups[backend]
-            v = pipeline.build_validator(ws, repo, env, recipe, baseline, tm, mode=mode,
+            v = setup.build_validator(ws, repo, env, recipe, baseline, tm, mode=mode,
                                 workers=args.workers)
             t0 = time.monotonic()
-            results[backend] = {c.candidate_id: verdict for c, verdict in v.run(cands)}
+            with v:
+                results[backend] = {c.candidate_id: verdict for c, verdict in v.run(cands)}
             wall = time.monotonic() - t0
             env.close()
             kept = sum(x.kept for x in results[backend].values())
@@ -117,7 +119,7 @@ def _drop_image(ws: Workspace, store: Store, repo: RepoRecord, base_image: str |
 
     stored = store.get_environment(repo.name)
     recipe = stored["recipe"] if stored else detect_recipe(Path(repo.path))
-    env = DockerEnvironment(pipeline.env_root(ws, repo.name, "docker"), Path(repo.path), recipe,
+    env = DockerEnvironment(setup.env_root(ws, repo.name, "docker"), Path(repo.path), recipe,
                             base_image=base_image)
     for tag in (env.image, env.alias):
         with contextlib.suppress(docker.errors.ImageNotFound):

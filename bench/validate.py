@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         validator = build_validator(ws, repo, env, recipe, baseline, testmap, mode=mode,
                                     workers=args.workers)
         cpu0, wall0 = _cpu(), time.monotonic()
-        verdicts[label] = {c.candidate_id: v for c, v in validator.run(cands)}
+        with validator:  # closing reaps the fork servers, so their CPU is counted here
+            verdicts[label] = {c.candidate_id: v for c, v in validator.run(cands)}
         cpu, wall = _cpu() - cpu0, time.monotonic() - wall0
         kept = sum(v.kept for v in verdicts[label].values())
         rows[label] = {"cpu": cpu, "wall": wall, "kept": kept,

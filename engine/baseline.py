@@ -11,12 +11,13 @@ import random
 import statistics
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import BaselineError
+from engine.logs import Log, quiet
 from engine.models import PASSED, Baseline, BaselineTest, Recipe, TestRun
 from engine.testmap import IMPORT, TestMap, load_map_file
 from engine.testrun import last_line, run_pytest
@@ -94,7 +95,7 @@ def run_baseline(
     *,
     runs: int = DEFAULT_RUNS,
     timeout: float = DEFAULT_TIMEOUT,
-    log: Callable[[str], None] = lambda s: None,
+    log: Log = quiet,
 ) -> Baseline:
     """Run the suite ``runs`` times on a clean tree; refuse a repo with no passing test."""
     results: list[TestRun] = []
@@ -174,7 +175,7 @@ class MapResult:
 
 
 def run_test_map(env: Environment, tree: Path, recipe: Recipe, *, timeout: float,
-                 log: Callable[[str], None] = lambda s: None) -> MapResult:
+                 log: Log = quiet) -> MapResult:
     """One more run of the clean suite under the tracing plugin.
 
     Kept apart from the flake-check runs because tracing slows tests down, which could make a

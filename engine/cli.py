@@ -119,14 +119,12 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli_lm import lm_settings
     from engine.cli_mirror import forge_kwargs
-    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions, forge, parse_strategies
+    from engine.forge import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
 
     strategies = parse_strategies(args.strategy)
     stage_options = forge_kwargs(args)
     ws, store = open_ws(args)
-    # LM strategies need a model; pr_mirror's route c uses one when one is configured.
-    lm = (lm_settings(args, ws)
-          if set(strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
+    lm = lm_settings_for(strategies, lambda: lm_settings(args, ws))
     with store:
         progress = Progress(enabled=sys.stderr.isatty())
         options = ForgeOptions(
@@ -167,7 +165,7 @@ def sandbox_note(backend: str) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     _, store = open_ws(args)
     with store:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for r in store.list_repos():
             s = store.summary(r.name)
             b = store.latest_baseline(r.name, r.commit)

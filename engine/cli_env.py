@@ -134,9 +134,11 @@ def cmd_env_rm(args: argparse.Namespace) -> int:
                            stored["recipe"])
     images = []
     if backend == "docker":
+        from engine.environments.docker_env import DockerEnvironment
         from engine.environments.docker_image import list_images
 
-        images = [t for i in list_images(env.client, repo.name) for t in i.tags]
+        if isinstance(env, DockerEnvironment):  # what make_environment builds for docker
+            images = [t for i in list_images(env.client, repo.name) for t in i.tags]
     env.remove()
     if args.json:
         dump_json({"repo": repo.name, "backend": backend, "removed_root": str(env.root),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from engine.branches import branch_repo_problem
 from engine.errors import BugfoundryError, StoreError, UsageError
 from engine.export import find_layout
+from engine.logs import Log, quiet
 from engine.models import RepoRecord
 from engine.repos import copy_problem, reset_tree, restore_copy, tree_problem
 from engine.setup import repo_environment
@@ -28,7 +29,6 @@ from engine.store import DatabaseLocked, Store
 from engine.store.salvage import Salvaged, TableRead, read_tables, salvage
 from engine.workspace import Workspace, resolve_home
 
-Log = Callable[[str], None]
 RECORD_TABLES = ("repos", "environments")  # what the checks after the database read
 
 
@@ -78,17 +78,13 @@ class Report:
                 "salvage": asdict(self.salvage) if self.salvage else None}
 
 
-def _quiet(_msg: str) -> None:
-    pass
-
-
 class Doctor:
     """One doctor run over a workspace (``repair``: fix what can be fixed; ``salvage``: copy
     a damaged database's readable rows to a new file; ``exports``: exports whose branch
     repositories to check)."""
 
     def __init__(self, home: str | Path | None, *, repair: bool = False,
-                 salvage: bool = False, exports: Sequence[str] = (), log: Log = _quiet) -> None:
+                 salvage: bool = False, exports: Sequence[str] = (), log: Log = quiet) -> None:
         path = resolve_home(home)
         if not (path / "bugfoundry.duckdb").is_file():
             raise UsageError(f"no bugfoundry workspace at {path} (no bugfoundry.duckdb).\n"

@@ -11,26 +11,47 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT
 from engine.environments.base import Environment
 from engine.errors import UsageError
 from engine.lm.client import LMClient, LMSettings
-from engine.mining import MiningConfig
-from engine.models import Candidate, Recipe, RepoRecord, Verdict
+from engine.logs import Log
+from engine.models import Candidate, Recipe, RepoRecord
 from engine.selection import MODES
-from engine.setup import Log, ensure_baseline, ensure_environment, open_repo, quiet, resolve_workers
-from engine.stages import ForgeRun, combine_stage, mirror_stage
+from engine.setup import ensure_baseline, ensure_environment, open_repo, resolve_workers
+from engine.stages import ForgeHooks, ForgeOptions, ForgeRun, combine_stage, mirror_stage
 from engine.store import Store
-from engine.strategies.combine import CombineConfig
-from engine.strategies.pr_mirror import Undo
 from engine.summary import ForgeSummary
 from engine.workspace import Workspace
 
-IMPLEMENTED_STRATEGIES = ("procedural", "lm_modify", "lm_rewrite", "pr_mirror", "combine")
-LM_STRATEGIES = ("lm_modify", "lm_rewrite")
+
+@dataclass(frozen=True)
+class Stage:
+    """One strategy of ``forge --strategy``, described once.
+
+    ``needs_lm``: it cannot run without a model; ``uses_lm``: it uses one when one is
+    configured (PR mirroring's route c). A ``pooled`` strategy makes candidates for the first
+    batch, validated together with the other pooled ones; any other has its own ``run``,
+    after the first batch, in this registry's order (combine builds on what came before).
+    """
+
+    name: str
+    needs_lm: bool = False
+    uses_lm: bool = False
+    pooled: bool = False
+    run: Callable[[ForgeRun], None] | None = None
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("procedural", pooled=True),
+    Stage("lm_modify", needs_lm=True, pooled=True),
+    Stage("lm_rewrite", needs_lm=True, pooled=True),
+    Stage("pr_mirror", uses_lm=True, run=mirror_stage),
+    Stage("combine", run=combine_stage),
+)}
+IMPLEMENTED_STRATEGIES = tuple(STAGES)
 
 
 def parse_strategies(text: str) -> list[str]:
@@ -38,10 +59,28 @@ def parse_strategies(text: str) -> list[str]:
     if not names:
         raise UsageError("--strategy needs at least one name, e.g. --strategy procedural.")
     for n in names:
-        if n not in IMPLEMENTED_STRATEGIES:
+        if n not in STAGES:
             raise UsageError(f"unknown strategy {n!r}; choose from "
-                             f"{', '.join(IMPLEMENTED_STRATEGIES)}.")
+                             f"{', '.join(STAGES)}.")
     return list(dict.fromkeys(names))
+
+
+def needs_lm(strategies: Sequence[str], lm: LMSettings | None = None) -> bool:
+    """Does this run need a model? Yes when a strategy cannot run without one, or when one
+    that can use a model (route c) runs and ``lm`` names a model."""
+    chosen = [STAGES[s] for s in strategies]
+    return any(s.needs_lm for s in chosen) or (
+        lm is not None and bool(lm.model) and any(s.uses_lm for s in chosen))
+
+
+def lm_settings_for(strategies: Sequence[str], load: Callable[[], LMSettings]
+                    ) -> LMSettings | None:
+    """The model settings for a run (the CLI's flags and config, the TUI's config): read
+    only when some strategy needs or can use a model, so a broken ``config.toml`` does not
+    stop a procedural forge."""
+    if any(STAGES[s].needs_lm or STAGES[s].uses_lm for s in strategies):
+        return load()
+    return None
 
 
 def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
@@ -111,87 +150,44 @@ def _interleave(buckets: dict[str, list[Candidate]], weights: dict[str, float]
 
 
 
-@dataclass(frozen=True)
-class ForgeOptions:
-    """What to forge and how: the CLI's ``forge`` options (the TUI's forge form fills these).
-
-    ``max_candidates`` caps each stage (fix commits for pr_mirror). ``lm`` gives the LM
-    strategies their model, endpoint and budget (PR mirroring's route c uses it when set);
-    ``undo`` replaces it for route c. ``workers`` is capped by the cores unless
-    ``force_workers``; ``retry_timeouts`` validates again the candidates an earlier run
-    stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
-    synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
-    modifiers in proportion to how well their bugs validate and score in this repo so far.
-    ``backend`` None uses the repo's current environment.
-    """
-
-    max_candidates: int | None = None
-    seed: int = 0
-    workers: int | None = None
-    force_workers: bool = False  # more workers than cores, as asked
-    retry_timeouts: bool = False  # re-validate the candidates stored as timeout
-    timeout: float | None = None
-    validation: str = "auto"
-    baseline_runs: int = DEFAULT_RUNS
-    baseline_timeout: float = DEFAULT_TIMEOUT
-    backend: str | None = None
-    mining: MiningConfig | None = None
-    undo: Undo | None = None
-    issues: dict[int, str] | None = None
-    combine: CombineConfig | None = None
-    lm: LMSettings | None = None
-    min_realism: float | None = None
-    prefer_realistic: bool = False
-
-
-@dataclass(frozen=True)
-class ForgeHooks:
-    """How a caller follows a forge and stops it (the CLI's progress bar, the TUI's worker).
-
-    ``should_stop`` is polled after each verdict (the TUI's cancel key): when it returns True,
-    running test processes are killed and every verdict stored so far is kept.
-    """
-
-    log: Log = quiet
-    on_total: Callable[[int, int], None] | None = None
-    on_verdict: Callable[[Candidate, Verdict], None] | None = None
-    should_stop: Callable[[], bool] | None = None
-
-
 def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str],
           options: ForgeOptions | None = None, hooks: ForgeHooks | None = None) -> ForgeSummary:
     """Run the whole pipeline for one repo; safe to interrupt and rerun.
 
-    Stages, each validated before the next starts: procedural and LM candidates; PR mirrors
-    (route a, then b for the fixes a did not recover, then c through ``undo``, or through the
-    model in ``lm`` when one is configured); combinations of every validated single-entity bug.
-    The LM strategies' answers are cached in the store, so a rerun with the same arguments
-    sends no request.
+    Stages, each validated before the next starts (see ``STAGES``): procedural and LM
+    candidates; PR mirrors (route a, then b for the fixes a did not recover, then c through
+    ``undo``, or through the model in ``lm`` when one is configured); combinations of every
+    validated single-entity bug. The LM strategies' answers are cached in the store, so a
+    rerun with the same arguments sends no request.
     """
     start = time.monotonic()
     opts = options or ForgeOptions()
     hooks = hooks or ForgeHooks()
     repo = open_repo(ws, store, repo_name, hooks.log)
-    # The LM strategies need a model; PR mirroring's route c uses one when it is configured.
-    wants_lm = any(s in LM_STRATEGIES for s in strategies) or (
-        "pr_mirror" in strategies and opts.lm is not None and bool(opts.lm.model))
-    client = LMClient(opts.lm or LMSettings(), seed=opts.seed) if wants_lm else None
+    client = (LMClient(opts.lm or LMSettings(), seed=opts.seed)
+              if needs_lm(strategies, opts.lm) else None)
     if opts.validation not in MODES:
         raise UsageError(f"unknown validation mode {opts.validation!r}; choose from "
                          f"{', '.join(MODES)}.")
     env, recipe = ensure_environment(ws, store, repo, backend=opts.backend, log=hooks.log)
     try:
-        return _forge(ws, store, repo, env, recipe, strategies, start, client, opts, hooks)
+        with _start(ws, store, repo, env, recipe, strategies, client, opts, hooks) as run:
+            _stages(run, strategies)
+        summary = run.summary
+        _fill_totals(store, summary, run.selected)
+        summary.elapsed = round(time.monotonic() - start, 2)
+        if summary.validated_now:
+            summary.seconds_per_candidate = round(store.mean_validation_seconds(repo.name), 3)
+        return summary
     finally:
         env.close()  # containers go; the image and the venv stay
 
 
-def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, recipe: Recipe,
-           strategies: Sequence[str], start: float, client: LMClient | None,
-           opts: ForgeOptions, hooks: ForgeHooks) -> ForgeSummary:
+def _start(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, recipe: Recipe,
+           strategies: Sequence[str], client: LMClient | None, opts: ForgeOptions,
+           hooks: ForgeHooks) -> ForgeRun:
+    """The baseline (reused or run), the summary's first figures and the run's record."""
     log = hooks.log
-    lm_wanted = [s for s in strategies if s in LM_STRATEGIES]
-    max_candidates, seed = opts.max_candidates, opts.seed
     workers = resolve_workers(opts.workers, opts.force_workers, log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=opts.baseline_runs,
                                timeout=opts.baseline_timeout, log=log)
@@ -202,59 +198,58 @@ def _forge(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
                            map_problem=store.test_map_problem(baseline.baseline_id) or "")
     testmap = store.load_test_map(baseline.baseline_id)
     summary.mapped_functions = len(testmap.functions) if testmap else 0
-    run_id = store.start_run(repo.name, strategies, seed, max_candidates, workers,
+    run_id = store.start_run(repo.name, strategies, opts.seed, opts.max_candidates, workers,
                              {"timeout": opts.timeout, "baseline_runs": opts.baseline_runs,
                               "validation": opts.validation})
-    run = ForgeRun(ws, store, repo, env, recipe, baseline, testmap, summary, run_id, workers,
-                   opts.timeout, opts.validation, log, hooks.on_total, hooks.on_verdict,
-                   hooks.should_stop)
-    run.retry_timeouts = opts.retry_timeouts
+    run = ForgeRun(ws=ws, store=store, repo=repo, env=env, recipe=recipe, baseline=baseline,
+                   testmap=testmap, summary=summary, run_id=run_id, workers=workers,
+                   options=opts, hooks=hooks, client=client)
     if opts.min_realism is not None:
         from engine.realism.gate import RealismGate
 
         run.gate = RealismGate(store, repo.name, Path(repo.path), opts.min_realism, log)
-    first = [s for s in strategies if s == "procedural" or s in LM_STRATEGIES]
-    if first:
-        log("forging candidates ...")
-        stats: dict[str, int] = {}
-        covered = testmap.covered_lines if testmap else None
-        extra = _lm_candidates(client, store, repo, lm_wanted, len(first), seed,
-                               max_candidates, covered, summary, log) if lm_wanted else []
-        weights = None
-        if opts.prefer_realistic:
-            from engine.realism.gate import modifier_weights
+    return run
 
-            weights = modifier_weights(store, repo.name)
-        selected = generate_candidates(repo, [s for s in first if s == "procedural"], seed,
-                                       max_candidates, covered_lines=covered, stats=stats,
-                                       extra=extra, weights=weights)
-        summary.entities = stats.get("entities", 0)
-        summary.entities_uncovered = stats.get("uncovered", 0)
-        summary.entities_arid = stats.get("arid", 0)
-        if summary.entities:
-            log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
-                f"never executed by a test, {summary.entities_arid} skipped as arid")
-        if not selected and "procedural" in first:
-            log(f"procedural: no candidates: {summary._procedural_zero()}")
-        run.validate(selected)
-    if "pr_mirror" in strategies and not run.stopped:
-        undo = opts.undo
-        if undo is None and client is not None:
-            from engine.lm.undo import make_undo
 
-            undo = make_undo(client, store, repo.name)
-        mirror_stage(run, config=opts.mining or MiningConfig(), max_commits=max_candidates,
-                     undo=undo, issues=opts.issues, baseline_runs=opts.baseline_runs,
-                     baseline_timeout=opts.baseline_timeout)
-    if "combine" in strategies and not run.stopped:
-        combine_stage(run, replace(opts.combine or CombineConfig(), seed=seed), max_candidates)
+def _stages(run: ForgeRun, strategies: Sequence[str]) -> None:
+    """The pooled strategies' first batch, then every other chosen stage in registry order
+    (each only if the run was not stopped)."""
+    pooled = [s for s in strategies if STAGES[s].pooled]  # as asked: the LM order counts
+    if pooled:
+        _first_batch(run, pooled)
+    for stage in STAGES.values():
+        if stage.name in strategies and stage.run is not None and not run.stopped:
+            stage.run(run)
     run.finish()
-    _fill_totals(store, summary, run.selected)
-    summary.elapsed = round(time.monotonic() - start, 2)
-    if summary.validated_now:
-        summary.seconds_per_candidate = round(
-            store.mean_validation_seconds(repo.name), 3)
-    return summary
+
+
+def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
+    """Procedural and LM candidates, interleaved across modifiers, validated together."""
+    log, opts, repo, summary = run.log, run.options, run.repo, run.summary
+    log("forging candidates ...")
+    stats: dict[str, int] = {}
+    covered = run.testmap.covered_lines if run.testmap else None
+    lm_wanted = [s for s in pooled if STAGES[s].needs_lm]
+    extra = (_lm_candidates(run.client, run.store, repo, lm_wanted, len(pooled), opts.seed,
+                            opts.max_candidates, covered, summary, log)
+             if lm_wanted and run.client is not None else [])
+    weights = None
+    if opts.prefer_realistic:
+        from engine.realism.gate import modifier_weights
+
+        weights = modifier_weights(run.store, repo.name)
+    selected = generate_candidates(repo, [s for s in pooled if s == "procedural"], opts.seed,
+                                   opts.max_candidates, covered_lines=covered, stats=stats,
+                                   extra=extra, weights=weights)
+    summary.entities = stats.get("entities", 0)
+    summary.entities_uncovered = stats.get("uncovered", 0)
+    summary.entities_arid = stats.get("arid", 0)
+    if summary.entities:
+        log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
+            f"never executed by a test, {summary.entities_arid} skipped as arid")
+    if not selected and "procedural" in pooled:
+        log(f"procedural: no candidates: {summary._procedural_zero()}")
+    run.validate(selected)
 
 
 def _lm_candidates(client: LMClient, store: Store, repo: RepoRecord, wanted: Sequence[str],

@@ -27,7 +27,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 from engine.environments.docker_image import short_error
 from engine.environments.factory import make_environment
 from engine.errors import BugfoundryError, EnvironmentBuildError
+from engine.logs import Log
 from engine.repos import make_worker_tree
 from engine.setup import ensure_environment, env_root, open_repo
 
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from engine.store import Store
     from engine.workspace import Workspace
 
-Log = Callable[[str], None]
 LABEL = "bugfoundry.repo"
 KIND = "bugfoundry.harness"  # base | repo | instance
 FROM = "bugfoundry.from"  # the image id it was built on

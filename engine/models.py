@@ -145,7 +145,7 @@ class Verdict:
 
     candidate_id: str
     kept: bool
-    reason: str  # "kept" or a drop reason (see engine.validation.DROP_REASONS)
+    reason: str  # "kept" or a drop reason (see engine.grading.DROP_REASONS)
     detail: str = ""
     fail_to_pass: list[str] = field(default_factory=list)
     pass_to_pass: list[str] = field(default_factory=list)

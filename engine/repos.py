@@ -17,7 +17,6 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import git
 from engine import generated as gen
 from engine.environments.venv import installer_tail
 from engine.errors import RepoError
+from engine.logs import Log, quiet
 from engine.models import RepoRecord
 from engine.workspace import Workspace
 
@@ -93,7 +93,7 @@ def check_ref(ref: str) -> str:
 
 def add_repo(
     ws: Workspace, source: str, name: str | None = None, commit: str | None = None,
-    existing: RepoRecord | None = None, log: Callable[[str], None] = lambda _m: None,
+    existing: RepoRecord | None = None, log: Log = quiet,
 ) -> RepoRecord:
     """Make (or reuse) the workspace copy of ``source``, pinned to ``commit`` (default HEAD).
 
@@ -160,7 +160,7 @@ def copy_problem(rec: RepoRecord) -> str:
 
 
 def ensure_copy(ws: Workspace, rec: RepoRecord,
-                log: Callable[[str], None] = lambda _m: None) -> RepoRecord:
+                log: Log = quiet) -> RepoRecord:
     """The record, its workspace copy restored from the recorded source at the recorded
     commit if it was deleted or damaged (every step after ``repo add`` reads the copy)."""
     problem = copy_problem(rec)

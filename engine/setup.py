@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from engine.baseline import (
@@ -25,20 +24,15 @@ from engine.environments.base import Environment
 from engine.environments.detect import detect_recipe
 from engine.environments.factory import make_environment
 from engine.errors import UsageError
+from engine.grading import ValidationConfig, timeout_for
+from engine.logs import Log, quiet
 from engine.models import Baseline, Recipe, RepoRecord
 from engine.repos import ensure_copy, make_worker_tree
 from engine.selection import Planner
 from engine.store import Store
 from engine.testmap import TestMap
-from engine.validation import ValidationConfig, Validator, list_tree_files, timeout_for
+from engine.validation import Validator, list_tree_files
 from engine.workspace import Workspace
-
-Log = Callable[[str], None]
-
-
-def quiet(_msg: str) -> None:
-    pass
-
 
 
 def get_repo(store: Store, name: str) -> RepoRecord:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.baseline import run_baseline
+from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline
 from engine.errors import BaselineError, EnvironmentBrokenError
+from engine.lm.client import LMClient, LMSettings
+from engine.logs import Log, quiet
 from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
-from engine.setup import Log, base_tree, build_validator
+from engine.setup import base_tree, build_validator
 from engine.store import Store
 from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
@@ -36,9 +39,62 @@ if TYPE_CHECKING:
     from engine.realism.gate import RealismGate
 
 
+@dataclass(frozen=True)
+class ForgeOptions:
+    """What to forge and how: the CLI's ``forge`` options (the TUI's forge form fills these).
+
+    ``max_candidates`` caps each stage (fix commits for pr_mirror). ``lm`` gives the LM
+    strategies their model, endpoint and budget (PR mirroring's route c uses it when set);
+    ``undo`` replaces it for route c. ``workers`` is capped by the cores unless
+    ``force_workers``; ``retry_timeouts`` validates again the candidates an earlier run
+    stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
+    synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
+    modifiers in proportion to how well their bugs validate and score in this repo so far.
+    ``backend`` None uses the repo's current environment.
+    """
+
+    max_candidates: int | None = None
+    seed: int = 0
+    workers: int | None = None
+    force_workers: bool = False  # more workers than cores, as asked
+    retry_timeouts: bool = False  # re-validate the candidates stored as timeout
+    timeout: float | None = None
+    validation: str = "auto"
+    baseline_runs: int = DEFAULT_RUNS
+    baseline_timeout: float = DEFAULT_TIMEOUT
+    backend: str | None = None
+    mining: MiningConfig | None = None
+    undo: Undo | None = None
+    issues: dict[int, str] | None = None
+    combine: CombineConfig | None = None
+    lm: LMSettings | None = None
+    min_realism: float | None = None
+    prefer_realistic: bool = False
+
+
+@dataclass(frozen=True)
+class ForgeHooks:
+    """How a caller follows a forge and stops it (the CLI's progress bar, the TUI's worker).
+
+    ``should_stop`` is polled after each verdict (the TUI's cancel key): when it returns True,
+    running test processes are killed and every verdict stored so far is kept.
+    """
+
+    log: Log = quiet
+    on_total: Callable[[int, int], None] | None = None
+    on_verdict: Callable[[Candidate, Verdict], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
 @dataclass
 class ForgeRun:
-    """One forge run's shared state: where to validate, what was selected, the callbacks."""
+    """One forge run's shared state: where to validate, what was selected, the options and
+    hooks it was started with, and the head validator every stage shares.
+
+    The head validator (its trees and warm fork servers) lives for the whole run: use the run
+    as a context manager (``with ForgeRun(...) as run``), which closes it once at the end,
+    on error and on Ctrl-C too.
+    """
 
     ws: Workspace
     store: Store
@@ -49,38 +105,65 @@ class ForgeRun:
     testmap: TestMap | None
     summary: ForgeSummary
     run_id: str
-    workers: int
-    timeout: float | None = None
-    validation: str = "auto"
-    log: Log = print
-    on_total: Callable[[int, int], None] | None = None
-    on_verdict: Callable[[Candidate, Verdict], None] | None = None
-    should_stop: Callable[[], bool] | None = None
-    selected: list[str] = field(default_factory=list)  # candidate ids, every stage
+    workers: int  # options.workers, capped by the cores
+    options: ForgeOptions = field(default_factory=ForgeOptions)
+    hooks: ForgeHooks = field(default_factory=ForgeHooks)
+    client: LMClient | None = None  # the model, when a stage uses one
     gate: RealismGate | None = None  # forge --min-realism: drops low-scoring synthetic bugs
-    retry_timeouts: bool = False  # forge --retry-timeouts: stored timeouts are validated again
+    selected: list[str] = field(default_factory=list)  # candidate ids, every stage
     _head: Validator | None = None
     _ran_ok: bool = False  # some candidate of this run got a verdict other than run_error
     _paths: Counter[str] = field(default_factory=Counter)
     _off: set[str] = field(default_factory=set)
 
+    def __enter__(self) -> ForgeRun:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the head validator's fork servers (once, at the end of the run)."""
+        if self._head is not None:
+            self._head.close()
+
+    @property
+    def log(self) -> Log:
+        return self.hooks.log
+
     @property
     def stopped(self) -> bool:
         """Interrupted, or asked to stop (polled between verdicts and between base checks)."""
-        if not self.summary.interrupted and self.should_stop is not None and self.should_stop():
+        if not self.summary.interrupted and self._stop_asked():
             self.summary.interrupted = True
         return self.summary.interrupted
+
+    def _stop_asked(self) -> bool:
+        return self.hooks.should_stop is not None and self.hooks.should_stop()
 
     def head_validator(self, todo: int) -> Validator:
         """The validator at the pinned commit (built once, on as many trees as work needs)."""
         if self._head is None:
+            mode = self.options.validation
             self._head = build_validator(
                 self.ws, self.repo, self.env, self.recipe, self.baseline, self.testmap,
-                mode=self.validation, workers=min(self.workers, max(1, todo)),
-                timeout=self.timeout, log=self.log)
-            self.log(f"validating on {len(self._head.workers)} workers ({self.validation} "
+                mode=mode, workers=min(self.workers, max(1, todo)),
+                timeout=self.options.timeout, log=self.log)
+            self.log(f"validating on {len(self._head.workers)} workers ({mode} "
                      f"validation{'' if self.testmap else ', no test map'}) ...")
         return self._head
+
+    @contextmanager
+    def _validator(self, baseline: Baseline, todo: int) -> Iterator[Validator]:
+        """The head validator (kept open for the next stage), or one for another commit's
+        ``baseline`` (route b), closed when its batch is done."""
+        if baseline is self.baseline:
+            yield self.head_validator(todo)
+            return
+        with build_validator(self.ws, self.repo, self.env, self.recipe, baseline, None,
+                             mode=self.options.validation, workers=1,
+                             timeout=self.options.timeout, log=self.log) as validator:
+            yield validator
 
     def validate(self, cands: Sequence[Candidate], baseline: Baseline | None = None,
                  before_record: Callable[[Candidate, Verdict], None] | None = None
@@ -97,16 +180,18 @@ class ForgeRun:
         self.selected.extend(c.candidate_id for c in cands)
         self.summary.candidates += len(cands)
         self.summary.already_done += len(cands) - len(todo)
-        if self.on_total:
-            self.on_total(self.summary.candidates, self.summary.already_done)
+        if self.hooks.on_total:
+            self.hooks.on_total(self.summary.candidates, self.summary.already_done)
         if not todo or self.stopped:
             return reasons
-        if baseline is self.baseline:
-            validator = self.head_validator(len(todo))
-        else:
-            validator = build_validator(self.ws, self.repo, self.env, self.recipe, baseline,
-                                        None, mode=self.validation, workers=1,
-                                        timeout=self.timeout, log=self.log)
+        with self._validator(baseline, len(todo)) as validator:
+            self._run(validator, todo, baseline, reasons, before_record)
+        return reasons
+
+    def _run(self, validator: Validator, todo: list[Candidate], baseline: Baseline,
+             reasons: dict[str, str],
+             before_record: Callable[[Candidate, Verdict], None] | None) -> None:
+        """Validate ``todo`` and commit each verdict as it arrives (into ``reasons`` too)."""
         results = validator.run(todo)
         held: list[tuple[Candidate, Verdict]] = []  # run errors not stored yet (see below)
 
@@ -117,8 +202,8 @@ class ForgeRun:
             reasons[cand.candidate_id] = verdict.reason
             self.summary.validated_now += 1
             self.summary.kept_now += int(verdict.kept)
-            if self.on_verdict:
-                self.on_verdict(cand, verdict)
+            if self.hooks.on_verdict:
+                self.hooks.on_verdict(cand, verdict)
 
         try:
             for cand, raw in results:
@@ -135,7 +220,7 @@ class ForgeRun:
                     record(*pair)
                 held.clear()
                 record(cand, verdict)
-                if self.should_stop is not None and self.should_stop():
+                if self._stop_asked():
                     self.summary.interrupted = True
                     break
             else:
@@ -151,7 +236,6 @@ class ForgeRun:
             validator.paths.clear()
             self._off |= {f"{kind}: {why}" for w in validator.workers
                           for kind, why in w.off.items()}
-        return reasons
 
     def _stored_timeouts(self, cands: Sequence[Candidate]) -> None:
         """With ``retry_timeouts``, forget the stored ``timeout`` verdicts of ``cands`` (they
@@ -161,7 +245,7 @@ class ForgeRun:
         ids = [c.candidate_id for c in cands if c.candidate_id in stored]
         if not ids:
             return
-        if self.retry_timeouts:
+        if self.options.retry_timeouts:
             n = self.store.forget_timeouts(self.repo.name, ids)
             self.summary.timeouts_retried += n
             self.log(f"--retry-timeouts: validating again {n} candidates stored as timeout")
@@ -239,14 +323,20 @@ class Bases:
         return ""
 
 
-def mirror_stage(run: ForgeRun, *, config: MiningConfig, max_commits: int | None,
-                 undo: Undo | None, issues: dict[int, str] | None, baseline_runs: int,
-                 baseline_timeout: float) -> None:
-    """Mine the fix commits and recover each by the cheapest route whose candidate is kept."""
+def mirror_stage(run: ForgeRun) -> None:
+    """Mine the fix commits and recover each by the cheapest route whose candidate is kept.
+
+    Route c undoes a fix through ``options.undo``, else through the run's model (if any).
+    """
     start = time.monotonic()
-    repo = run.repo
-    commits = mine(Path(repo.path), repo.commit, config)
-    fixes = [c for c in commits if not c.skip][:max_commits or None]
+    repo, opts = run.repo, run.options
+    undo = opts.undo
+    if undo is None and run.client is not None:
+        from engine.lm.undo import make_undo
+
+        undo = make_undo(run.client, run.store, repo.name)
+    commits = mine(Path(repo.path), repo.commit, opts.mining or MiningConfig())
+    fixes = [c for c in commits if not c.skip][:opts.max_candidates or None]
     report = run.summary.mirror
     report.update(commits_scanned=len(commits), fix_commits=len([c for c in commits
                                                                   if not c.skip]),
@@ -254,8 +344,8 @@ def mirror_stage(run: ForgeRun, *, config: MiningConfig, max_commits: int | None
                                                              if c.skip).most_common()))
     run.log(f"pr_mirror: {report['fix_commits']} fix commits in {len(commits)} commits; "
             f"trying {len(fixes)}")
-    bases = Bases(run, baseline_runs, baseline_timeout)
-    mirror = Mirror(repo, base_check=bases.check, undo=undo, issues=issues)
+    bases = Bases(run, opts.baseline_runs, opts.baseline_timeout)
+    mirror = Mirror(repo, base_check=bases.check, undo=undo, issues=opts.issues)
     attempts = [mirror.attempt(c) for c in fixes]
     # Route a: every candidate at the pinned commit, validated together.
     _route(run, attempts, "a", mirror.route_a)
@@ -304,8 +394,10 @@ def _last_failure(at: Attempt) -> str:
 
 
 # ---------------------------------------------------------------------- combine
-def combine_stage(run: ForgeRun, config: CombineConfig, max_candidates: int | None) -> None:
+def combine_stage(run: ForgeRun) -> None:
     """Combine the validated single-entity bugs at the pinned commit, then re-validate."""
+    config = replace(run.options.combine or CombineConfig(), seed=run.options.seed)
+    max_candidates = run.options.max_candidates
     rows = run.store.combinable_instances(run.repo.name, run.repo.commit)
     comps = [Component.from_row(r) for r in rows]
     root = Path(run.repo.path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,13 @@ from engine.leaks import find_leaks, test_function_name
 from engine.lm.batch import Ask, BatchStats, ask_all
 from engine.lm.client import Completion, LMClient, LMError, cache_key
 from engine.lm.prompts import statement_messages
+from engine.logs import Log
 from engine.store import LMCall, Statement, Store
 
 MODES = ("lm", "tests", "template")
 MAX_FAILURE_CHARS = 4000
 MAX_TESTS = 3
 
-Log = Callable[[str], None]
 
 
 def test_source(repo_root: Path, nodeid: str) -> str | None:

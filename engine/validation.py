@@ -9,6 +9,8 @@ checks it: its FAIL_TO_PASS tests, run alone in a fresh interpreter with the dif
 another hash seed, fail again (with tracebacks, the text a curator reads); a test that drew on
 unseeded randomness must fail in every one of several repetitions. Threads only run
 processes; verdicts go back to the caller's thread, which is the one that writes to the store.
+Grading a run and the time budgets are ``engine/grading.py``. A validator serves many
+``run`` calls (every stage of a forge) with the same fork servers; its owner closes it.
 """
 
 from __future__ import annotations
@@ -17,20 +19,29 @@ import contextlib
 import hashlib
 import queue
 import random
-import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.diffs import PatchError
 from engine.environments.sandbox import memory_problem
 from engine.errors import RepoError
 from engine.forkserver import ForkServer, HotUnavailable, WarmServer
+from engine.grading import (
+    ValidationConfig,
+    failure_texts,
+    grade,
+    patch_paths,
+    plan_timeout,
+    unsafe_paths,
+    vanished,
+)
+from engine.logs import Log, quiet
 from engine.models import (
     BAD_OUTCOMES,
     MISSING,
@@ -48,120 +59,10 @@ from engine.testrun import failure_text, last_line, run_pytest
 if TYPE_CHECKING:
     from engine.environments.base import Environment
 
-# Every verdict has one of these reasons; the store keeps it, `status` and `forge` report it.
-DROP_REASONS: dict[str, str] = {
-    "kept": "at least one stable passing test failed with the bug (FAIL_TO_PASS >= 1)",
-    "empty_patch": "the diff changes nothing",
-    "unsafe_path": "the diff touches a path outside the repository",
-    "did_not_apply": "the diff does not apply to the pinned commit",
-    "does_not_parse": "a changed Python file no longer parses",
-    "no_test_failed": "every stable test still passes (or only flaky tests failed)",
-    "low_realism": "validated, but its realism score is below forge --min-realism",
-    "timeout": "the test run exceeded the per-candidate timeout, again when retried alone "
-               "with twice the budget (the bug hangs)",
-    "memory": "the test run hit the sandbox's memory limit (the bug allocates without end)",
-    "run_error": "pytest itself could not run (usage or internal error)",
-    "not_reproducible": "the failures did not reproduce in a fresh interpreter (chance, "
-                        "hash seed, test order)",
-}
-
-_DIFF_PATH_RE = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
-FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their last lines
 CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, every one
 CONFIRM_ROUNDS = 3  # confirming runs of ever smaller FAIL_TO_PASS sets before giving up
 RETRY_SCALE = 2.0  # a timed-out candidate runs again alone, with this many times the budget
 RETRIED_ALONE = "retried alone"  # in the detail of every verdict that was
-
-
-@dataclass
-class ValidationConfig:
-    mode: str = "auto"  # auto (hot where possible) | cold | full (see engine/selection.py)
-    timeout: float | None = None  # fixed seconds per run; None scales with the plan
-    tb: str = "short"
-    full_timeout: float = 60.0  # the whole suite's timeout (forge derives it from the baseline)
-    suite_seconds: float = 1.0  # one clean full-suite run (start-up + collection bound)
-    slowest_test: float = 0.0  # the slowest baseline test (a session fixture's set-up lands there)
-    scale: float = 1.0  # every budget times this (RETRY_SCALE while a timeout is retried alone)
-
-
-def timeout_for(baseline: Baseline, override: float | None = None) -> float:
-    """A bug that makes the suite much slower than the clean run is treated as hanging."""
-    if override:
-        return override
-    return max(10.0, 4.0 * baseline.seconds + 5.0)
-
-
-def plan_timeout(plan: Plan, config: ValidationConfig) -> float:
-    """Seconds a run may take: scaled on the selected tests' baseline time (mutmut uses
-    (estimate + 1 s) x 15; this is tighter), so a hung candidate costs seconds, not minutes.
-    The cold path adds one interpreter start and collection (bounded by the clean suite)."""
-    if config.timeout:
-        return config.timeout * config.scale
-    if plan.mode == "full":
-        return config.full_timeout * config.scale
-    scaled = max(1.0, 1.0 + config.slowest_test, 5.0 * plan.estimate + 1.0)
-    if plan.mode == "cold":
-        return max(10.0, 2.0 * config.suite_seconds + scaled) * config.scale
-    return scaled * config.scale
-
-
-def patch_paths(patch: str) -> list[str]:
-    paths: list[str] = []
-    for line in patch.splitlines():
-        m = _DIFF_PATH_RE.match(line)
-        if m and m.group(1) != "/dev/null" and m.group(1) not in paths:
-            paths.append(m.group(1))
-    return paths
-
-
-def unsafe_paths(paths: Iterable[str]) -> list[str]:
-    bad = []
-    for p in paths:
-        pp = PurePosixPath(p)
-        if pp.is_absolute() or ".." in pp.parts or (pp.parts and pp.parts[0] == ".git"):
-            bad.append(p)
-    return bad
-
-
-def grade(baseline: Baseline, run: TestRun,
-          selected: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
-    """FAIL_TO_PASS and PASS_TO_PASS over the baseline's stable passing tests (pure).
-
-    A test that errors or vanishes (collection broke) counts as failing, unlike SWE-smith,
-    which silently drops import-breaking bugs. With ``selected`` (the tests that were run),
-    passing tests outside it keep their baseline outcome: they never executed the change.
-    """
-    chosen = None if selected is None else set(selected)
-    f2p, p2p = [], []
-    for nid in sorted(baseline.passing):
-        if chosen is not None and nid not in chosen:
-            p2p.append(nid)
-            continue
-        status = run.status(nid)
-        if status in BAD_OUTCOMES:
-            f2p.append(nid)
-        elif status == PASSED:
-            p2p.append(nid)
-    return f2p, p2p
-
-
-def vanished(baseline: Baseline, run: TestRun, selected: Sequence[str] | None = None
-             ) -> list[str]:
-    """Stable passing tests the run should have reported and did not, with nothing (no
-    collection error, no crash) to explain it: neither F2P nor P2P (pure)."""
-    names = baseline.passing if selected is None else set(selected) & baseline.passing
-    return sorted(n for n in names if run.status(n) == MISSING)
-
-
-def failure_texts(run: TestRun, tests: Sequence[str]) -> dict[str, str]:
-    """Every failing test's text: whole tracebacks for the first ones, the last lines after
-    (a run that fails hundreds of tests is read by its first failures)."""
-    out = {}
-    for i, nid in enumerate(tests):
-        text = failure_text(run, nid)
-        out[nid] = text[-3000:] if i < FULL_FAILURE_TEXTS else "\n".join(
-            text.strip().splitlines()[-3:])[-600:]
-    return out
 
 
 @dataclass
@@ -178,7 +79,7 @@ class Validator:
 
     def __init__(self, env: Environment, recipe: Recipe, baseline: Baseline,
                  trees: list[Path], config: ValidationConfig, planner: Planner,
-                 log: Callable[[str], None] = lambda s: None,
+                 log: Log = quiet,
                  remake: Callable[[Path], object] | None = None) -> None:
         self.env = env
         self.remake = remake  # re-creates a worker's tree that was deleted mid-run
@@ -191,7 +92,6 @@ class Validator:
         self._free: queue.Queue[Worker] = queue.Queue()
         for w in self.workers:
             self._free.put(w)
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self.paths: dict[str, int] = {}  # verdicts per path (hot / cold / full / none)
         # FAIL_TO_PASS sets already run alone on the clean tree (many bugs share one set)
@@ -460,7 +360,7 @@ class Validator:
     # ------------------------------------------------------------------ many candidates
     def run(self, candidates: Iterable[Candidate],
             on_start: Callable[[Candidate], None] | None = None
-            ) -> Iterator[tuple[Candidate, Verdict]]:
+            ) -> Generator[tuple[Candidate, Verdict], None, None]:
         """Yield (candidate, verdict) as they finish; at most one candidate per tree at a time.
 
         Stopping the generator (Ctrl-C in the caller, ``close()``) cancels what has not
@@ -502,19 +402,26 @@ class Validator:
                     running.pop(fut)
                     yield cand, verdict
             finally:
-                self._stop.set()
                 for fut in running:
                     fut.cancel()
                 if running:
                     self.env.terminate_all()
-                self.close()
 
     def close(self) -> None:
-        """Stop the fork servers (their CPU time is then accounted to this process)."""
+        """Stop the fork servers (their CPU time is then accounted to this process).
+
+        ``run`` leaves them up, so one validator serves every stage of a forge; its owner
+        closes it once, at the end (``with`` the validator, or ``ForgeRun``)."""
         for w in self.workers:
             for server in w.servers.values():
                 server.close()
             w.servers.clear()
+
+    def __enter__(self) -> Validator:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def _alone(self, cand: Candidate, first: Verdict) -> Verdict:
         """``cand`` validated again while nothing else runs, with ``RETRY_SCALE`` times the

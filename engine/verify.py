@@ -26,6 +26,7 @@ from engine.environments import sandbox
 from engine.errors import UsageError
 from engine.generated import keep_args
 from engine.importing import SHA_RE, bug_patch, check_rows, read_rows, repo_in
+from engine.logs import Log, quiet
 from engine.models import BAD_OUTCOMES, PASSED, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
 from engine.setup import ensure_environment, get_repo
@@ -71,7 +72,7 @@ def foreign_rows(store: Store, rows: list[dict[str, Any]]) -> list[str]:
 
 
 def guard_foreign(store: Store, rows: list[dict[str, Any]], where: str,
-                  log: Callable[[str], None]) -> tuple[list[str], str]:
+                  log: Log) -> tuple[list[str], str]:
     """Say how the rows from elsewhere are isolated (returned too, for the summary);
     refuse to run them on the bare host unless the user turned the sandbox off on purpose."""
     foreign = foreign_rows(store, rows)
@@ -149,7 +150,7 @@ def _git(tree: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
-                timeout: float = 600.0, log: Callable[[str], None] = lambda s: None,
+                timeout: float = 600.0, log: Log = quiet,
                 branches: Path | None = None, share: bool = True) -> Iterator[RowCheck]:
     """Replay each row; ``branches`` is the export's ``PATH.repos`` (instance branches), so
     the buggy state is checked out as a harness would; without it the bug diff is applied.

@@ -51,10 +51,10 @@ def add_mirrored(env_ws: Workspace, ws: Workspace, repo_name: str) -> list[str]:
         cands = reverted_fixes(Path(repo.path), repo.name)
         run = store.start_run(repo.name, ["pr_mirror"], 0, None, 1, {})
         store.add_candidates(run, cands)
-        validator = build_validator(ws, repo, env, recipe, baseline,
-                                    store.load_test_map(baseline.baseline_id), mode="cold")
-        for cand, verdict in validator.run(cands):
-            iid = store.record_result(cand, verdict, baseline)
-            if iid:
-                ids.append(iid)
+        with build_validator(ws, repo, env, recipe, baseline,
+                             store.load_test_map(baseline.baseline_id), mode="cold") as validator:
+            for cand, verdict in validator.run(cands):
+                iid = store.record_result(cand, verdict, baseline)
+                if iid:
+                    ids.append(iid)
     return ids

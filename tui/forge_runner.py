@@ -196,7 +196,7 @@ def run_forge(job: ForgeJob, forge: ForgeFn | None, store: Store, ws: Workspace,
     """The worker thread's body: ``forge`` (None: the engine's) on a private cursor, every
     step posted."""
     from engine.errors import BugfoundryError
-    from engine.forge import LM_STRATEGIES, ForgeHooks, ForgeOptions
+    from engine.forge import ForgeHooks, ForgeOptions, lm_settings_for
     from engine.forge import forge as engine_forge
     from engine.lm.client import load_settings
 
@@ -221,8 +221,7 @@ def run_forge(job: ForgeJob, forge: ForgeFn | None, store: Store, ws: Workspace,
         return
     try:
         # LM strategies read their model and endpoint from the environment or config.toml.
-        lm = (load_settings(ws.home)
-              if set(r.strategies) & {*LM_STRATEGIES, "pr_mirror"} else None)
+        lm = lm_settings_for(r.strategies, lambda: load_settings(ws.home))
         options = replace(r.options or ForgeOptions(), lm=lm)
         hooks = ForgeHooks(
             log=log, on_total=on_total, on_verdict=on_verdict, should_stop=job.stop.is_set)

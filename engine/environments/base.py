@@ -23,6 +23,7 @@ from engine import generated
 from engine.environments.detect import pytest_addopts
 from engine.environments.probe import probe_environment, session_args
 from engine.environments.processes import ProcResult, ServerProcess, forget_process, terminate_all
+from engine.logs import Log
 from engine.models import Recipe
 
 BACKENDS = ("venv", "docker")
@@ -62,7 +63,7 @@ class Environment(ABC):
             return False
         return data.get("recipe_hash") == self.recipe.hash and self._exists()
 
-    def build(self, log: Callable[[str], None] = print) -> None:
+    def build(self, log: Log = print) -> None:
         """Build unless already built from the same recipe; safe to call from many processes."""
         if self.is_built():
             log(f"{self.backend} environment up to date ({self.recipe.hash}): {self._root}")
@@ -148,7 +149,7 @@ class Environment(ABC):
         return None
 
     @abstractmethod
-    def _build(self, log: Callable[[str], None]) -> None:
+    def _build(self, log: Log) -> None:
         """Create the environment from scratch; raise EnvironmentBuildError on failure."""
 
     @abstractmethod

@@ -31,7 +31,7 @@ import tarfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from engine.environments.docker_image import (
 )
 from engine.environments.processes import ProcResult, ServerProcess
 from engine.errors import EnvironmentBuildError
+from engine.logs import Log
 from engine.models import Recipe
 
 KILL_GRACE = 15.0  # past a command's timeout: restart its container if it still runs
@@ -166,7 +167,7 @@ class DockerEnvironment(Environment):
             return False
         return True
 
-    def _build(self, log: Callable[[str], None]) -> None:
+    def _build(self, log: Log) -> None:
         if self._exists():  # built by another workspace, or the marker was lost
             log(f"docker image {self.image} is already built")
             info = image_record(self.client, self.image, self.alias,

@@ -21,13 +21,14 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.environments.venv import installer_tail
 from engine.errors import EnvironmentBuildError
+from engine.logs import Log
 from engine.models import Recipe
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
@@ -192,7 +193,7 @@ class ImageBuild:
     alias: str  # a second tag: repo and commit only
     log_path: Path  # the daemon's whole output
 
-    def run(self, log: Callable[[str], None]) -> dict[str, Any]:
+    def run(self, log: Log) -> dict[str, Any]:
         """Build and tag the image; returns what ``image.json`` records."""
         self._ensure_base(log)
         started = time.monotonic()
@@ -207,7 +208,7 @@ class ImageBuild:
         log(f"docker image {self.image}: {info['size_mb']} MB, built in {seconds:.1f}s")
         return info
 
-    def _ensure_base(self, log: Callable[[str], None]) -> None:
+    def _ensure_base(self, log: Log) -> None:
         """The base image must be local or pullable; say how to get one when it is neither."""
         import docker.errors
 
@@ -256,7 +257,7 @@ class ImageBuild:
                 if path.is_file() or path.is_symlink():
                     tar.add(path, f"testbed/{rel}", recursive=False)
 
-    def _stream_build(self, context: Any, log: Callable[[str], None]) -> None:
+    def _stream_build(self, context: Any, log: Log) -> None:
         buildargs = {v: os.environ[v] for v in (*_PROXY_VARS, *_INDEX_VARS)
                      if os.environ.get(v) and not os.environ[v].startswith("file:")}
         labels = {LABEL: self.repo, "bugfoundry.commit": self.commit,

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -19,6 +19,7 @@ from engine.environments import sandbox as sandboxing
 from engine.environments.base import Environment, tree_pythonpath
 from engine.environments.processes import ProcResult, run_process, spawn_process
 from engine.errors import EnvironmentBuildError
+from engine.logs import Log
 from engine.models import Recipe
 
 STEP_TIMEOUT = 1800.0  # seconds per install command; generous for sdists that compile
@@ -115,7 +116,7 @@ class VenvEnvironment(Environment):
 
     # ------------------------------------------------------------ build
 
-    def _build(self, log: Callable[[str], None]) -> None:
+    def _build(self, log: Log) -> None:
         with open(self.log_path, "w", encoding="utf-8") as fh:
             uv = find_uv() if self.use_uv else None
             uv_failure: _StepFailed | None = None
@@ -140,7 +141,7 @@ class VenvEnvironment(Environment):
                 ) from None
 
     def _install(
-        self, fh: IO[str], log: Callable[[str], None], uv: str | None, seed_with: str | None = None
+        self, fh: IO[str], log: Log, uv: str | None, seed_with: str | None = None
     ) -> None:
         """Create the venv and run every step, with uv, or with pip when ``uv`` is None.
 

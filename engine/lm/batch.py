@@ -8,14 +8,13 @@ cleanly with what it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from engine.lm.client import BudgetSpent, Completion, LMClient, LMError, Messages, cache_key
+from engine.logs import Log
 from engine.store import Store
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)

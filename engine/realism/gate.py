@@ -8,16 +8,14 @@ began, so ``forge --min-realism X`` can record ``low_realism`` instead of an ins
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 
+from engine.logs import Log
 from engine.models import Candidate, Verdict
 from engine.realism.features import compute, repo_model, repo_reader
 from engine.realism.pipeline import ensure_features, load_items
 from engine.realism.scoring import Score, Scorecard, bins_of, ochiai
 from engine.store import Store
-
-Log = Callable[[str], None]
 
 
 class RealismGate:

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.agreement import mean_kappa, pairwise
+from engine.logs import Log, quiet
 from engine.realism.calibrate import Calibration, Example, Fit, calibrate, majority
 from engine.realism.features import FEATURE_VERSION, Features, compute, repo_model, repo_reader
 from engine.realism.scoring import Item, Reason, Score, Scorecard
 from engine.store import Store, StoredScore
 
 BATCH = 500
-Log = Callable[[str], None]
 
 
-def _quiet(_msg: str) -> None:
-    pass
-
-
-def ensure_features(store: Store, repo: str, root: Path | None, log: Log = _quiet,
+def ensure_features(store: Store, repo: str, root: Path | None, log: Log = quiet,
                     save: bool = True) -> tuple[dict[str, dict], float]:
     """Compute features for instances that lack them, stored batch by batch when ``save``
     (a read-only store keeps them in memory); returns them and the seconds spent."""
@@ -113,7 +108,7 @@ class RepoRealism:
 
 
 def score_repo(store: Store, repo: str, root: Path | None, *, save: bool = True,
-               log: Log = _quiet) -> RepoRealism:
+               log: Log = quiet) -> RepoRealism:
     """Features (lazily), the scorecard, calibration when labels allow, and a scoring pass."""
     fresh, secs = ensure_features(store, repo, root, log, save=save)
     t0 = time.monotonic()

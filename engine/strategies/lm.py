@@ -14,7 +14,7 @@ import random
 import re
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from engine.lm.batch import Ask, BatchStats, ask_all
 from engine.lm.client import Completion, LMClient, LMError, cache_key
 from engine.lm.parsing import Rejected, accept_function, splice_function, stub_function
 from engine.lm.prompts import modify_messages, rewrite_messages, sample_bug_kinds
+from engine.logs import Log
 from engine.models import Candidate
 from engine.store import LMCall, Store
 from engine.strategies.procedural import is_arid
@@ -37,7 +38,6 @@ MAX_FUNCTION_LINES = 150
 MAX_FILE_CHARS = 60_000  # rewrite shows the whole file; beyond this it is not worth the tokens
 DEFAULT_LIMIT = 30  # functions asked about per strategy and run when --max is not given
 
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)

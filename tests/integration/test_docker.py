@@ -79,7 +79,8 @@ class _Setup:
         v = build_validator(self.ws, self.repo, self.env, self.recipe, self.baseline,
                             self.testmap, workers=workers, timeout=timeout)
         try:
-            return {c.candidate_id: verdict for c, verdict in v.run(cands)}
+            with v:
+                return {c.candidate_id: verdict for c, verdict in v.run(cands)}
         finally:
             self.env.close()
 

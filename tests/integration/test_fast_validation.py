@@ -39,9 +39,9 @@ def _validate_three_ways(ws_dir: Path, repo_name: str, pick: int
     cands = everything[:pick]
     results: dict[str, dict[str, Verdict]] = {}
     for mode in ("full", "cold", "auto"):
-        validator = build_validator(ws, repo, env, recipe, baseline, testmap, mode=mode,
-                                    workers=2)
-        results[mode] = {c.candidate_id: v for c, v in validator.run(cands)}
+        with build_validator(ws, repo, env, recipe, baseline, testmap, mode=mode,
+                             workers=2) as validator:
+            results[mode] = {c.candidate_id: v for c, v in validator.run(cands)}
     return cands, results
 
 

@@ -62,8 +62,9 @@ def test_a_timeout_is_retried_alone_before_it_is_dropped(sample_ws: Path,
     validator = build_validator(ws, repo, env, recipe, baseline, testmap, workers=2,
                                 timeout=BUDGET)
     started: list[str] = []
-    verdicts = {c.modifier: v for c, v in validator.run(
-        [hang, slow], on_start=lambda c: started.append(c.modifier))}
+    with validator:
+        verdicts = {c.modifier: v for c, v in validator.run(
+            [hang, slow], on_start=lambda c: started.append(c.modifier))}
     assert sorted(started) == ["hang", "slow_once"]  # both ran in the pool first
 
     assert marker.exists()  # the first attempt of the slow one ran and was killed

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.models import Candidate, RepoRecord, Verdict
 from engine.setup import resolve_workers, usable_cores
-from engine.stages import ForgeRun
+from engine.stages import ForgeHooks, ForgeOptions, ForgeRun
 from engine.store import Store
 from engine.summary import ForgeSummary
 from engine.validation import RETRIED_ALONE
@@ -32,7 +32,7 @@ def _run(store: Store, retry: bool, log: list[str]) -> ForgeRun:
     summary = ForgeSummary("demo", ["procedural"])
     return ForgeRun(None, store, RepoRecord("demo", "/src", "path", "abc", "/r"),  # type: ignore[arg-type]
                     None, None, _baseline(), None, summary, "run1", 1,  # type: ignore[arg-type]
-                    log=log.append, retry_timeouts=retry)
+                    options=ForgeOptions(retry_timeouts=retry), hooks=ForgeHooks(log=log.append))
 
 
 def test_stored_timeouts_are_named_and_forgotten_on_request(tmp_path: Path) -> None:

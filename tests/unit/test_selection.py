@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from engine.diffs import PatchError, apply_patch, make_patch
+from engine.grading import ValidationConfig, grade, plan_timeout
 from engine.imports import ImportGraph
 from engine.models import PASSED, Baseline, BaselineTest
 from engine.selection import Planner, classify, plan_units
 from engine.testmap import IMPORT, TestMap
-from engine.validation import ValidationConfig, grade, plan_timeout
 
 
 def test_apply_patch_roundtrips_random_edits() -> None:
