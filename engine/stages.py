@@ -21,7 +21,7 @@ from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.setup import Log, base_tree, build_validator
 from engine.store import Store
-from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
+from engine.strategies.combine import CombineConfig, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
 from engine.summary import ForgeSummary
 from engine.testmap import TestMap
@@ -306,8 +306,7 @@ def _last_failure(at: Attempt) -> str:
 # ---------------------------------------------------------------------- combine
 def combine_stage(run: ForgeRun, config: CombineConfig, max_candidates: int | None) -> None:
     """Combine the validated single-entity bugs at the pinned commit, then re-validate."""
-    rows = run.store.combinable_instances(run.repo.name, run.repo.commit)
-    comps = [Component.from_row(r) for r in rows]
+    comps = run.store.combinable_instances(run.repo.name, run.repo.commit)
     root = Path(run.repo.path)
 
     def read(rel: str) -> str | None:

@@ -10,17 +10,13 @@ import json
 import os
 import tempfile
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from engine.store.base import StoreBase
 from engine.testmap import TestMap
 
-if TYPE_CHECKING:
-    import duckdb
 
-
-class TestMapMixin:
+class TestMapMixin(StoreBase):
     __test__ = False
-    con: duckdb.DuckDBPyConnection
 
     def save_test_map(self, baseline_id: str, tm: TestMap) -> None:
         funcs, lines = tm.rows()
