@@ -42,7 +42,7 @@ def input_path(raw: str) -> Path:
     return Path(raw)
 
 
-def common_options() -> argparse.ArgumentParser:
+def common_options() -> Parser:
     """Options every subcommand takes, for ``parents=[...]``."""
     common = Parser(add_help=False)
     common.add_argument("--workspace", default=argparse.SUPPRESS,

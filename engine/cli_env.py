@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engine.cli_common import dump_json, open_ws, to_stderr
 from engine.environments.base import BACKENDS
@@ -134,9 +134,11 @@ def cmd_env_rm(args: argparse.Namespace) -> int:
                            stored.recipe)
     images = []
     if backend == "docker":
+        from engine.environments.docker_env import DockerEnvironment
         from engine.environments.docker_image import list_images
 
-        images = [t for i in list_images(env.client, repo.name) for t in i.tags]
+        client = cast("DockerEnvironment", env).client
+        images = [t for i in list_images(client, repo.name) for t in i.tags]
     env.remove()
     if args.json:
         dump_json({"repo": repo.name, "backend": backend, "removed_root": str(env.root),

@@ -18,7 +18,7 @@ from engine.mining import MiningConfig, load_issues, mine
 from engine.strategies.combine import SCOPES, CombineConfig
 
 
-def mining_options() -> argparse.ArgumentParser:
+def mining_options() -> Parser:
     """The fix-commit filters, shared by ``mine`` and ``forge`` (``parents=[...]``)."""
     p = Parser(add_help=False)
     g = p.add_argument_group("PR mirroring (fix commits from the repo's history)")

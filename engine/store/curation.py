@@ -102,6 +102,25 @@ class DecisionState:
 
 
 @dataclass(frozen=True)
+class DecisionEvent:
+    """One row of the append-only decision log (``undoes_event_id``: the event an undo or
+    redo flips)."""
+
+    event_id: int
+    instance_id: str
+    curator: str
+    action: str
+    realism: str | None
+    clarity: int | None
+    test_validity: int | None
+    difficulty: str | None
+    note: str | None
+    seconds_spent: float
+    undoes_event_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class CuratorProgress:
     """One curator's totals over every instance (the progress pane's per-curator row)."""
 
@@ -258,16 +277,16 @@ class CurationMixin(StoreBase):
         rows = self.con.execute(sql, params).fetchall()
         return [DecisionState(*r) for r in rows]
 
-    def decision_events(self, curator: str | None = None) -> list[dict[str, Any]]:
+    def decision_events(self, curator: str | None = None) -> list[DecisionEvent]:
         """The raw event log in order (for audits, exports and tests)."""
-        sql = "SELECT * FROM decisions"
+        sql = ("SELECT event_id, instance_id, curator, action, realism, clarity, test_validity, "
+               "difficulty, note, seconds_spent, undoes_event_id, created_at FROM decisions")
         params: list[Any] = []
         if curator is not None:
             sql += " WHERE curator = ?"
             params.append(curator)
-        cur = self.con.execute(sql + " ORDER BY event_id", params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        rows = self.con.execute(sql + " ORDER BY event_id", params).fetchall()
+        return [DecisionEvent(*r) for r in rows]
 
     def _browse_where(self, f: BrowseFilter) -> tuple[str, list[Any]]:
         sql = (
