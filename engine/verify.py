@@ -23,11 +23,12 @@ from typing import Any
 
 from engine.diffs import reverse_patch
 from engine.environments import sandbox
+from engine.environments.base import Environment
 from engine.errors import UsageError
 from engine.export_rows import bug_patch
 from engine.generated import keep_args
 from engine.importing import SHA_RE, check_rows, read_rows, repo_in
-from engine.models import BAD_OUTCOMES, PASSED, TestRun
+from engine.models import BAD_OUTCOMES, PASSED, Recipe, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
 from engine.setup import ensure_environment, get_repo
 from engine.store import Store
@@ -160,7 +161,7 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
     the outcomes serve every row whose tests they include, instead of one near-full suite
     run per row.
     """
-    envs: dict[str, Any] = {}
+    envs: dict[str, tuple[Environment, Recipe, Path]] = {}
     fixed_runs: dict[tuple[str, str], TestRun] = {}
     orders: dict[tuple[str, str], Callable[[list[str]], list[str]]] = {}
     for row in rows:
