@@ -118,7 +118,7 @@ def _drop_image(ws: Workspace, store: Store, repo: RepoRecord, base_image: str |
     from engine.environments.detect import detect_recipe
 
     stored = store.get_environment(repo.name)
-    recipe = stored["recipe"] if stored else detect_recipe(Path(repo.path))
+    recipe = stored.recipe if stored else detect_recipe(Path(repo.path))
     env = DockerEnvironment(setup.env_root(ws, repo.name, "docker"), Path(repo.path), recipe,
                             base_image=base_image)
     for tag in (env.image, env.alias):

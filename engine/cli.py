@@ -22,38 +22,9 @@ from engine.cli_realism import register_realism
 from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
+from engine.export_rows import instance_json
 from engine.store import DatabaseError, damaged
 from engine.workspace import resolve_home
-
-
-# ---------------------------------------------------------------------- instance records
-def instance_json(rec: dict[str, Any]) -> dict[str, Any]:
-    """Map a store row to the documented JSON field names (SWE-smith/SWE-bench style)."""
-    out = {
-        "instance_id": rec["instance_id"],
-        "repo": rec["repo"],
-        "base_commit": rec["base_commit"],
-        "strategy": rec["strategy"],
-        "modifier": rec["modifier"],
-        "file": rec["file"],
-        "entity": rec["entity"],
-        "n_f2p": rec["n_f2p"],
-        "n_p2p": rec["n_p2p"],
-        "lines_changed": rec["lines_changed"],
-        "files_changed": rec["files_changed"],
-        "validation_seconds": rec["validation_seconds"],
-        "created_at": str(rec["created_at"]),
-    }
-    if "patch" in rec:
-        out.update(
-            patch=rec["patch"],
-            FAIL_TO_PASS=list(rec["fail_to_pass"]),
-            PASS_TO_PASS=list(rec["pass_to_pass"]),
-            problem_statement=rec.get("problem_statement") or "",
-            failures=rec.get("failures", {}),
-            meta=rec.get("meta", {}),
-        )
-    return out
 
 
 # ---------------------------------------------------------------------- commands
@@ -172,8 +143,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             env = store.get_environment(r.name)
             rows.append({
                 "repo": r.name, "commit": r.commit, "source": r.source,
-                "environment": env["backend"] if env else None,
-                "sandbox": sandbox_note(env["backend"]) if env else None,
+                "environment": env.backend if env else None,
+                "sandbox": sandbox_note(env.backend) if env else None,
                 "baseline_pass_rate": round(b.pass_rate, 4) if b else None,
                 "baseline_tests": len(b.tests) if b else None,
                 "candidates": s.candidates, "validated": s.validated, "dropped": s.dropped,
@@ -204,14 +175,15 @@ def cmd_instances(args: argparse.Namespace) -> int:
     _, store = open_ws(args)
     with store:
         if args.json:
-            recs = [store.get_instance(r["instance_id"]) for r in
-                    store.list_instances(args.repo, args.strategy, args.limit)]
-            dump_json([instance_json(r) for r in recs if r])
+            ids = [r.instance_id for r in
+                   store.list_instances(args.repo, args.strategy, args.limit)]
+            recs = store.instances(ids)
+            dump_json([instance_json(recs[i]) for i in ids if i in recs])
             return 0
         rows = store.list_instances(args.repo, args.strategy, args.limit)
     for r in rows:
-        print(f"{r['instance_id']:64} F2P {r['n_f2p']:>4}  P2P {r['n_p2p']:>4}  "
-              f"{r['file']}::{r['entity']}")
+        print(f"{r.instance_id:64} F2P {r.n_f2p:>4}  P2P {r.n_p2p:>4}  "
+              f"{r.file}::{r.entity}")
     print(f"{len(rows)} instances", file=sys.stderr)
     return 0
 

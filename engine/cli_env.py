@@ -71,10 +71,10 @@ def cmd_env_ls(args: argparse.Namespace) -> int:
             stored = store.get_environment(repo.name)
             if stored is None:
                 continue
-            env = make_environment(stored["backend"], env_root(ws, repo.name, stored["backend"]),
-                                   Path(repo.path), stored["recipe"])
-            row = _describe(env, repo.name, stored["recipe_hash"])
-            row.update(built_at=stored["built_at"], built=_built(env))
+            env = make_environment(stored.backend, env_root(ws, repo.name, stored.backend),
+                                   Path(repo.path), stored.recipe)
+            row = _describe(env, repo.name, stored.recipe_hash)
+            row.update(built_at=stored.built_at, built=_built(env))
             rows.append(row)
     images, problem = _images()
     if args.json:
@@ -126,12 +126,12 @@ def cmd_env_rm(args: argparse.Namespace) -> int:
     with store:
         repo = get_repo(store, args.repo)
         stored = store.get_environment(repo.name)
-    backend = args.backend or (stored["backend"] if stored else "venv")
+    backend = args.backend or (stored.backend if stored else "venv")
     if stored is None:
         print(f"{repo.name} has no environment yet")
         return 0
     env = make_environment(backend, env_root(ws, repo.name, backend), Path(repo.path),
-                           stored["recipe"])
+                           stored.recipe)
     images = []
     if backend == "docker":
         from engine.environments.docker_env import DockerEnvironment

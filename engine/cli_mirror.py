@@ -95,7 +95,7 @@ def cmd_mine(args: argparse.Namespace) -> int:
         repo = open_repo(ws, store, args.repo, to_stderr)
         checks = store.base_checks(repo.name)
         env = store.get_environment(repo.name)
-    roots = (env["recipe"] if env else detect_recipe(Path(repo.path))).source_roots
+    roots = (env.recipe if env else detect_recipe(Path(repo.path))).source_roots
     commits = mine(Path(repo.path), repo.commit, mining_config(args))
     mirror = Mirror(repo)
     rows = []

@@ -21,7 +21,7 @@ def _pick_repo(store: Store, name: str | None) -> str:
             raise UsageError(f"no repo named {name!r} in this workspace (known: "
                              f"{', '.join(repos) or 'none yet'}).")
         return name
-    with_instances = sorted({r["repo"] for r in store.list_instances()})
+    with_instances = sorted({r.repo for r in store.list_instances()})
     if len(with_instances) == 1:
         return with_instances[0]
     if not with_instances:

@@ -16,7 +16,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+
+from engine.instances import DedupRecord
 
 _WS = re.compile(r"\s+")
 
@@ -55,22 +56,22 @@ class Group:
         return self.members[1:]
 
 
-def find_groups(instances: Iterable[dict[str, Any]]) -> list[Group]:
+def find_groups(instances: Iterable[DedupRecord]) -> list[Group]:
     """Exact groups first; near groups only among instances no exact group already hides."""
-    records = sorted(instances, key=lambda r: r["instance_id"])
+    records = sorted(instances, key=lambda r: r.instance_id)
     exact: dict[str, Group] = {}
     for r in records:
-        key = f"{r['repo']}:{diff_hash(r['patch'])}"
-        exact.setdefault(key, Group("exact", key)).members.append(r["instance_id"])
+        key = f"{r.repo}:{diff_hash(r.patch)}"
+        exact.setdefault(key, Group("exact", key)).members.append(r.instance_id)
     hidden = {d for g in exact.values() if len(g.members) > 1 for d in g.duplicates}
     near: dict[str, Group] = {}
     for r in records:
-        if r["instance_id"] in hidden or not r.get("entity"):
+        if r.instance_id in hidden or not r.entity:
             continue
-        f2p = "|".join(sorted(r["fail_to_pass"]))
-        key = f"{r['repo']}:{r['file']}:{r['entity']}:" + hashlib.sha256(
+        f2p = "|".join(sorted(r.fail_to_pass))
+        key = f"{r.repo}:{r.file}:{r.entity}:" + hashlib.sha256(
             f2p.encode()).hexdigest()[:12]
-        near.setdefault(key, Group("near", key)).members.append(r["instance_id"])
+        near.setdefault(key, Group("near", key)).members.append(r.instance_id)
     return [g for g in [*exact.values(), *near.values()] if len(g.members) > 1]
 
 

@@ -311,3 +311,16 @@ def _swap_file_headers(patch: str) -> str:
             lines[i] = "--- " + ("a/" + new_name if not new.startswith("/dev/null") else new)
             lines[i + 1] = "+++ " + ("b/" + old_name if not old.startswith("/dev/null") else old)
     return "".join(lines)
+
+
+def count_changed_lines(patch: str) -> tuple[int, int]:
+    """(lines added + removed, files touched) of a unified diff."""
+    lines = files = 0
+    for line in patch.splitlines():
+        if line.startswith("+++ ") or line.startswith("--- "):
+            if line.startswith("+++ "):
+                files += 1
+            continue
+        if line.startswith(("+", "-")):
+            lines += 1
+    return lines, files

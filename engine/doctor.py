@@ -21,6 +21,7 @@ from typing import Any
 from engine.branches import branch_repo_problem
 from engine.errors import BugfoundryError, StoreError, UsageError
 from engine.export import find_layout
+from engine.instances import EnvironmentRecord
 from engine.logs import Log, quiet
 from engine.models import RepoRecord
 from engine.repos import copy_problem, reset_tree, restore_copy, tree_problem
@@ -195,16 +196,16 @@ class Doctor:
         return True
 
     # ------------------------------------------------------------------ environments
-    def _environment(self, rec: RepoRecord, stored: dict[str, Any] | None,
+    def _environment(self, rec: RepoRecord, stored: EnvironmentRecord | None,
                      copy_ok: bool) -> None:
         if stored is None:
             self.add(Check("environment", rec.name, note="not built yet (forge builds it)"))
             return
-        backend = stored["backend"]
+        backend = stored.backend
         check = self.add(Check("environment", rec.name, note=f"{backend}, pytest imports",
                                fix=f"doctor --repair rebuilds it (or: bugfoundry env build "
                                    f"{rec.name} --rebuild)"))
-        env = repo_environment(self.ws, rec, backend, stored["recipe"])
+        env = repo_environment(self.ws, rec, backend, stored.recipe)
         check.problem = _env_problem(env, rec, probe=copy_ok)
         if not check.problem and not copy_ok:
             check.problem = "not checked: its repo copy is not usable"
@@ -222,7 +223,7 @@ class Doctor:
         if still:
             check.fix = f"the rebuild failed: {still}"
         else:
-            check.repaired = f"rebuilt from its stored recipe ({stored['recipe'].hash})"
+            check.repaired = f"rebuilt from its stored recipe ({stored.recipe.hash})"
 
     # ------------------------------------------------------------------ work trees
     def _work_trees(self, repos: dict[str, RepoRecord]) -> None:

@@ -35,6 +35,7 @@ from engine import export_rows as er
 from engine.branches import BranchRequest, Commits, write_branches
 from engine.dedup import duplicate_ids, find_groups
 from engine.errors import UsageError
+from engine.instances import Instance
 from engine.outpaths import check_directory, check_file, output_path
 from engine.store import Store
 
@@ -187,7 +188,7 @@ def _select(store: Store, split: str, repo: str | None, rule: str, counts: Count
 class _Item:
     """One instance on its way out: the stored record, its exported id and test lists."""
 
-    inst: dict[str, Any]
+    inst: Instance
     states: list[Any]
     export_id: str
     f2p: list[str]
@@ -203,14 +204,14 @@ def _items(store: Store, selected: list[tuple[str, list[Any]]], rids: dict[str, 
         inst = store.get_instance(iid)
         if inst is None:
             continue
-        f2p, bad_f2p = er.usable_ids(list(inst["fail_to_pass"]))
-        p2p, bad_p2p = er.usable_ids(list(inst["pass_to_pass"]))
+        f2p, bad_f2p = er.usable_ids(list(inst.fail_to_pass))
+        p2p, bad_p2p = er.usable_ids(list(inst.pass_to_pass))
         counts["test_ids_with_whitespace_left_out"] += len(bad_f2p) + len(bad_p2p)
         if not f2p:
             counts["without_usable_fail_to_pass"] += 1
             continue
-        rid = rids[inst["repo"]]
-        out.append(_Item(inst, states, er.export_id(iid, inst["repo"], inst["base_commit"],
+        rid = rids[inst.repo]
+        out.append(_Item(inst, states, er.export_id(iid, inst.repo, inst.base_commit,
                                                       rid), f2p, p2p))
     return out
 
@@ -222,8 +223,8 @@ def _branches(store: Store, layout: Layout, items: list[_Item]
     by_repo: dict[str, list[BranchRequest]] = {}
     for it in items:
         tests = tuple(dict.fromkeys(t.split("::", 1)[0] for t in it.f2p))
-        by_repo.setdefault(it.inst["repo"], []).append(
-            BranchRequest(it.export_id, it.inst["base_commit"], it.inst["patch"], tests))
+        by_repo.setdefault(it.inst.repo, []).append(
+            BranchRequest(it.export_id, it.inst.base_commit, it.inst.patch, tests))
     shas: dict[str, Commits] = {}
     written: dict[str, str] = {}
     missing: dict[str, str] = {}
@@ -372,7 +373,7 @@ def _commands(ws: Workspace | None, store: Store, repos: list[str],
         out[name] = (list(DEFAULT_SESSION), [])
         stored = store.get_environment(name)
         if stored is not None:
-            out[name] = (list(DEFAULT_SESSION), list(stored["recipe"].test_paths))
+            out[name] = (list(DEFAULT_SESSION), list(stored.recipe.test_paths))
         if ws is None or stored is None:
             continue
         from engine.harness_images import probe_session
@@ -402,9 +403,9 @@ def _write_rows(store: Store, layout: Layout, fmt: str, kind: str, items: list[_
                 summary = _summary(it.states)
                 curators |= set(summary["decisions"])
                 commits = shas.get(it.export_id)
-                clean = it.inst["base_commit"]
-                session, paths = commands[it.inst["repo"]]
-                rid = rids[it.inst["repo"]]
+                clean = it.inst.base_commit
+                session, paths = commands[it.inst.repo]
+                rid = rids[it.inst.repo]
                 where = er.Where(
                     it.export_id, rid, commits.snapshot if commits else clean,
                     commits.bug if commits else clean, er.instance_image(it.export_id),
@@ -437,7 +438,7 @@ def _registrations(items: list[_Item], rids: dict[str, er.RepoId],
     """One entry per (repo, clean commit): what swebench 4 and SWE-smith register."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for it in items:
-        name, clean = it.inst["repo"], it.inst["base_commit"]
+        name, clean = it.inst.repo, it.inst.base_commit
         if (name, clean) in seen:
             continue
         rid = rids[name]
@@ -452,9 +453,9 @@ def _registrations(items: list[_Item], rids: dict[str, er.RepoId],
 
 def _image_requests(items: list[_Item], shas: dict[str, Commits],
                     rids: dict[str, er.RepoId]) -> list[dict[str, Any]]:
-    return [{"repo": it.inst["repo"], "export_id": it.export_id, "clean": it.inst["base_commit"],
+    return [{"repo": it.inst.repo, "export_id": it.export_id, "clean": it.inst.base_commit,
              "commits": shas[it.export_id], "image": er.instance_image(it.export_id),
-             "repo_image": er.repo_image(rids[it.inst["repo"]], it.inst["base_commit"])}
+             "repo_image": er.repo_image(rids[it.inst.repo], it.inst.base_commit)}
             for it in items if it.export_id in shas]
 
 

@@ -1,4 +1,8 @@
-"""What one exported row holds, for the harness that reads it (pure; no store, no docker).
+"""Instances to and from dataset rows, in one place (pure; no store, no docker).
+
+Every mapping between an ``Instance`` and a row lives here: ``instance_json`` (the CLI's
+``--json`` fields), ``swesmith_row`` / ``swebench_row`` (exports) and ``instance_from_row``
+(imports of our exports and of SWE-smith / SWE-bench task files).
 
 Checked against the clients themselves (swebench 5.0.2 and 4.1.0, swesmith 0.0.9,
 mini-swe-agent 2.4.6, Hugging Face datasets 5.2):
@@ -19,15 +23,18 @@ mini-swe-agent 2.4.6, Hugging Face datasets 5.2):
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.diffs import reverse_patch
+from engine.diffs import count_changed_lines, parse_patch, reverse_patch
+from engine.instances import Instance, InstanceRow
 
 DEFAULT_OWNER = "bugfoundry"
 IMAGE_NAMESPACE = "bugfoundry"  # swebench 4: --namespace bugfoundry
@@ -148,67 +155,158 @@ class Where:
     command: str  # the test command, as the harness runs it
 
 
-def provenance(inst: dict[str, Any], summary: dict[str, Any], f2p: list[str],
+def provenance(inst: Instance, summary: dict[str, Any], f2p: list[str],
                p2p: list[str]) -> dict[str, Any]:
     """What we add to every row: our own id and repo (import maps back), the test ids left
     out because no harness can match them (JSON text; import puts them back), the clean
     commit, how the bug was made, its realism and the curator-facing failure output."""
-    left = {"FAIL_TO_PASS": [t for t in inst["fail_to_pass"] if t not in set(f2p)],
-            "PASS_TO_PASS": [t for t in inst["pass_to_pass"] if t not in set(p2p)]}
+    left = {"FAIL_TO_PASS": [t for t in inst.fail_to_pass if t not in set(f2p)],
+            "PASS_TO_PASS": [t for t in inst.pass_to_pass if t not in set(p2p)]}
     return {
-        "bugfoundry_id": inst["instance_id"],
-        "bugfoundry_repo": inst["repo"],
+        "bugfoundry_id": inst.instance_id,
+        "bugfoundry_repo": inst.repo,
         "bugfoundry_left_out": json.dumps(left),
-        "clean_commit": inst["base_commit"],
-        "strategy": inst["strategy"],
-        "modifier": inst["modifier"],
-        "file": inst["file"],
-        "entity": inst["entity"],
+        "clean_commit": inst.base_commit,
+        "strategy": inst.strategy,
+        "modifier": inst.modifier,
+        "file": inst.file,
+        "entity": inst.entity,
         "realism": summary["realism"],
-        "failures": [{"test": t, "output": o} for t, o in (inst.get("failures") or {}).items()],
+        "failures": [{"test": t, "output": o} for t, o in (inst.failures or {}).items()],
     }
 
 
-def swesmith_row(inst: dict[str, Any], summary: dict[str, Any], where: Where,
+def swesmith_row(inst: Instance, summary: dict[str, Any], where: Where,
                  f2p: list[str], p2p: list[str]) -> dict[str, Any]:
     return {
         "instance_id": where.export_id,
-        "repo": where.rid.profile(inst["base_commit"]),
-        "patch": inst["patch"],
+        "repo": where.rid.profile(inst.base_commit),
+        "patch": inst.patch,
         "FAIL_TO_PASS": f2p,
         "PASS_TO_PASS": p2p,
         "image_name": where.image,
-        "problem_statement": inst.get("problem_statement") or "",
+        "problem_statement": inst.problem_statement or "",
         "base_commit": where.branch_bug,
-        "created_at": iso_time(inst["created_at"]),
+        "created_at": iso_time(inst.created_at),
         **provenance(inst, summary, f2p, p2p),
         "decision_summary": summary,
     }
 
 
-def swebench_row(inst: dict[str, Any], summary: dict[str, Any], where: Where,
+def swebench_row(inst: Instance, summary: dict[str, Any], where: Where,
                  f2p: list[str], p2p: list[str]) -> dict[str, Any]:
     return {
         "instance_id": where.export_id,
         "repo": where.rid.slug,
         "base_commit": where.snapshot,  # the state the fix applies to: the image's HEAD
-        "patch": reverse_patch(inst["patch"]),
+        "patch": reverse_patch(inst.patch),
         "test_patch": "",
-        "problem_statement": inst.get("problem_statement") or "",
+        "problem_statement": inst.problem_statement or "",
         "hints_text": "",
-        "created_at": iso_time(inst["created_at"]),
-        "version": f"bf-{inst['base_commit'][:12]}",
+        "created_at": iso_time(inst.created_at),
+        "version": f"bf-{inst.base_commit[:12]}",
         "FAIL_TO_PASS": json.dumps(f2p),
         "PASS_TO_PASS": json.dumps(p2p),
-        "environment_setup_commit": inst["base_commit"],
+        "environment_setup_commit": inst.base_commit,
         "image": where.image,
         "image_name": where.image,
         "eval_script": eval_script(where.command),
         "log_parser": LOG_PARSER,
         "eval_type": "pass_and_fail",
-        "bug_patch": inst["patch"],
+        "bug_patch": inst.patch,
         **provenance(inst, summary, f2p, p2p),
     }
+
+
+def instance_json(rec: InstanceRow) -> dict[str, Any]:
+    """An instance under the CLI's documented ``--json`` field names (SWE-smith/SWE-bench
+    style): the listing's fields, and for a whole instance its diff, tests and output."""
+    out: dict[str, Any] = {f.name: getattr(rec, f.name) for f in fields(InstanceRow)}
+    out["created_at"] = str(rec.created_at)
+    if isinstance(rec, Instance):
+        out.update(
+            patch=rec.patch,
+            FAIL_TO_PASS=list(rec.fail_to_pass),
+            PASS_TO_PASS=list(rec.pass_to_pass),
+            problem_statement=rec.problem_statement or "",
+            failures=rec.failures,
+            meta=rec.meta,
+        )
+    return out
+
+
+def bug_patch(row: dict[str, Any]) -> tuple[str, str]:
+    """The row's bug diff, and which kind of row it is."""
+    if row.get("bug_patch"):
+        return row["bug_patch"], "swebench"
+    if "environment_setup_commit" in row or "test_patch" in row:
+        return reverse_patch(row["patch"]), "swebench-external"
+    return row["patch"], "swesmith"
+
+
+def instance_from_row(row: dict[str, Any], source: str, repo: str) -> Instance:
+    """The instance a checked dataset row holds, as exported: the bug diff, the test lists
+    (with the ids left out of ours put back), provenance and failure output. ``source``
+    (the file) and the row's kind go in ``meta``; ``repo`` is the workspace repo."""
+    patch, kind = bug_patch(row)
+    lines, files = count_changed_lines(patch)
+    paths = [fp.path for fp in parse_patch(patch)]
+    failures = row.get("failures") or []
+    if isinstance(failures, list):
+        failures = {f["test"]: f["output"] for f in failures if isinstance(f, dict)}
+    summary = row.get("decision_summary")
+    if isinstance(summary, str):
+        summary = json.loads(summary or "null")
+    meta = {"imported_from": source, "imported_format": kind,
+            "decision_summary": summary, "realism": row.get("realism")}
+    # Our exports name instances and repos for the harnesses, and keep our own names too,
+    # and the test ids no harness could match (left out of the rows' lists).
+    left = _json(row.get("bugfoundry_left_out")) or {}
+    f2p = sorted([*row["FAIL_TO_PASS"], *left.get("FAIL_TO_PASS", [])])
+    p2p = sorted([*row["PASS_TO_PASS"], *left.get("PASS_TO_PASS", [])])
+    return Instance(
+        instance_id=row.get("bugfoundry_id") or row["instance_id"],
+        repo=repo,
+        # Our exports name the buggy branch commit in base_commit, the bug's own in
+        # clean_commit.
+        base_commit=row.get("clean_commit") or row.get("base_commit") or "",
+        strategy=row.get("strategy") or "imported",
+        modifier=row.get("modifier") or kind,
+        file=row.get("file") or (paths[0] if paths else ""),
+        entity=row.get("entity") or "",
+        n_f2p=len(f2p),
+        n_p2p=len(p2p),
+        lines_changed=lines,
+        files_changed=files,
+        validation_seconds=0.0,
+        created_at=_timestamp(row.get("created_at")),
+        candidate_id=f"{repo}.{hashlib.sha256(patch.encode()).hexdigest()[:16]}",
+        patch=patch,
+        fail_to_pass=f2p,
+        pass_to_pass=p2p,
+        failures=json.loads(json.dumps(failures)),  # stored as JSON: plain values only
+        problem_statement=row.get("problem_statement") or None,
+        meta=json.loads(json.dumps(meta, sort_keys=True, default=str)),
+    )
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(value)
+        return None
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            pass
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def features(row: dict[str, Any]) -> list[str]:

@@ -93,15 +93,15 @@ def build_for_export(ws: Workspace, store: Store, repos_dir: Path,
     for name, reqs in by_repo.items():
         stored = store.get_environment(name)
         rec = store.get_repo(name)
-        if rec is None or stored is None or (only_docker and stored["backend"] != "docker"):
+        if rec is None or stored is None or (only_docker and stored.backend != "docker"):
             continue
         env = cast("DockerEnvironment", make_environment(
-            "docker", env_root(ws, name, "docker"), Path(rec.path), stored["recipe"]))
+            "docker", env_root(ws, name, "docker"), Path(rec.path), stored.recipe))
         try:
             if not env.is_built():
                 log(f"{name}: building its docker environment image first ...")
             env.build(log=log)
-            repo = _Repo(name, env, stored["recipe"], repos_dir / f"{name}.git", rec.commit)
+            repo = _Repo(name, env, stored.recipe, repos_dir / f"{name}.git", rec.commit)
             built.update(_build_repo(repo, reqs, log))
         finally:
             env.close()

@@ -9,18 +9,17 @@ our ``bug_patch`` has a buggy ``base_commit``; its bug diff is stored as the rev
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.diffs import PatchError, parse_patch, reverse_patch, unsafe_path
+from engine.diffs import PatchError, parse_patch, unsafe_path
 from engine.errors import UsageError
-from engine.store import Store, count_changed_lines
+from engine.export_rows import instance_from_row
+from engine.store import Store
 
 REQUIRED = ("instance_id", "repo", "patch", "FAIL_TO_PASS", "PASS_TO_PASS")
 MAX_REPORTED = 5
@@ -164,78 +163,13 @@ def check_rows(path: Path, rows: list[dict[str, Any]], repos: set[str], what: st
                          f"{shown}{more}")
 
 
-def bug_patch(row: dict[str, Any]) -> tuple[str, str]:
-    """The row's bug diff, and which kind of row it is."""
-    if row.get("bug_patch"):
-        return row["bug_patch"], "swebench"
-    if "environment_setup_commit" in row or "test_patch" in row:
-        return reverse_patch(row["patch"]), "swebench-external"
-    return row["patch"], "swesmith"
-
-
-def _instance(row: dict[str, Any], source: str, repo: str) -> dict[str, Any]:
-    patch, kind = bug_patch(row)
-    lines, files = count_changed_lines(patch)
-    paths = [fp.path for fp in parse_patch(patch)]
-    failures = row.get("failures") or []
-    if isinstance(failures, list):
-        failures = {f["test"]: f["output"] for f in failures if isinstance(f, dict)}
-    summary = row.get("decision_summary")
-    if isinstance(summary, str):
-        summary = json.loads(summary or "null")
-    meta = {"imported_from": source, "imported_format": kind,
-            "decision_summary": summary, "realism": row.get("realism")}
-    # Our exports name instances and repos for the harnesses, and keep our own names too,
-    # and the test ids no harness could match (left out of the rows' lists).
-    iid = row.get("bugfoundry_id") or row["instance_id"]
-    left = _json(row.get("bugfoundry_left_out")) or {}
-    return {
-        "instance_id": iid,
-        "candidate_id": f"{repo}.{hashlib.sha256(patch.encode()).hexdigest()[:16]}",
-        "repo": repo,
-        # Our exports name the buggy branch commit in base_commit, the bug's own in clean_commit.
-        "base_commit": row.get("clean_commit") or row.get("base_commit") or "",
-        "strategy": row.get("strategy") or "imported",
-        "modifier": row.get("modifier") or kind,
-        "file": row.get("file") or (paths[0] if paths else ""),
-        "entity": row.get("entity") or "",
-        "patch": patch,
-        "fail_to_pass": sorted([*row["FAIL_TO_PASS"], *left.get("FAIL_TO_PASS", [])]),
-        "pass_to_pass": sorted([*row["PASS_TO_PASS"], *left.get("PASS_TO_PASS", [])]),
-        "lines_changed": lines,
-        "files_changed": files,
-        "failures": json.dumps(failures),
-        "problem_statement": row.get("problem_statement") or None,
-        "meta": json.dumps(meta, sort_keys=True, default=str),
-        "created_at": _timestamp(row.get("created_at")),
-    }
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            return json.loads(value)
-        return None
-    return value
-
-
-def _timestamp(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
-            pass
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def import_file(store: Store, path: Path) -> ImportResult:
     """Check every row, then import them all in one transaction (or none)."""
     path = Path(path)
     rows = read_rows(path, store)
     repos = {r.name for r in store.list_repos()}
     check_rows(path, rows, repos, "import")
-    instances = [_instance(row, str(path), repo_in(row, repos) or "") for row in rows]
+    instances = [instance_from_row(row, str(path), repo_in(row, repos) or "")
+                 for row in rows]
     added = store.import_instances(instances)
     return ImportResult(str(path), len(rows), added, len(rows) - added)

@@ -99,8 +99,8 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
     ``base_image`` and ``wheelhouse`` configure a docker build (and are remembered).
     """
     stored = store.get_environment(repo.name)
-    backend = backend or (stored["backend"] if stored else "venv")
-    recipe = stored["recipe"] if stored and not rebuild else detect_recipe(Path(repo.path))
+    backend = backend or (stored.backend if stored else "venv")
+    recipe = stored.recipe if stored and not rebuild else detect_recipe(Path(repo.path))
     env = repo_environment(ws, repo, backend, recipe, base_image=base_image,
                            wheelhouse=wheelhouse)
     if rebuild or not env.is_built():
@@ -114,7 +114,7 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
     else:
         if not env.generated_dir.is_dir():  # built before generated files were kept
             env.save_generated()
-        if stored is None or stored["backend"] != backend:
+        if stored is None or stored.backend != backend:
             store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
     return env, recipe
 

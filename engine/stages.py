@@ -24,7 +24,7 @@ from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
 from engine.setup import base_tree, build_validator
 from engine.store import Store
-from engine.strategies.combine import CombineConfig, Component, combinations, f2p_relation
+from engine.strategies.combine import CombineConfig, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
 from engine.summary import ForgeSummary
 from engine.testmap import TestMap
@@ -398,8 +398,7 @@ def combine_stage(run: ForgeRun) -> None:
     """Combine the validated single-entity bugs at the pinned commit, then re-validate."""
     config = replace(run.options.combine or CombineConfig(), seed=run.options.seed)
     max_candidates = run.options.max_candidates
-    rows = run.store.combinable_instances(run.repo.name, run.repo.commit)
-    comps = [Component.from_row(r) for r in rows]
+    comps = run.store.combinable_instances(run.repo.name, run.repo.commit)
     root = Path(run.repo.path)
 
     def read(rel: str) -> str | None:

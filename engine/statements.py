@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.instances import Instance
 from engine.leaks import find_leaks, test_function_name
 from engine.lm.batch import Ask, BatchStats, ask_all
 from engine.lm.client import Completion, LMClient, LMError, cache_key
@@ -82,10 +83,10 @@ def _display_name(entity: str) -> str:
     return name or entity
 
 
-def template_statement(rec: dict[str, Any]) -> str:
+def template_statement(rec: Instance) -> str:
     """SWE-smith-style static text: names the function and the symptom, nothing more."""
-    entity, module = rec.get("entity") or "this function", _module_of(rec.get("file") or "")
-    failures = rec.get("failures") or {}
+    entity, module = rec.entity or "this function", _module_of(rec.file or "")
+    failures = rec.failures or {}
     error = _error_line(next(iter(failures.values()), "")) if failures else ""
     exc = _exception_name(error)
     name = _display_name(entity)
@@ -101,15 +102,15 @@ def template_statement(rec: dict[str, Any]) -> str:
     return f"{title}\n\n{body}\n"
 
 
-def tests_statement(rec: dict[str, Any], repo_root: Path) -> str:
+def tests_statement(rec: Instance, repo_root: Path) -> str:
     """An issue built from the first failing test: its code is the reproduction, its final
     error the observed behaviour. Test names, fixtures' names and pytest stay out."""
-    failures = rec.get("failures") or {}
-    f2p = list(rec.get("fail_to_pass") or [])
+    failures = rec.failures or {}
+    f2p = list(rec.fail_to_pass or [])
     nodeid = next((n for n in f2p if n in failures), f2p[0] if f2p else "")
     error = _error_line(failures.get(nodeid, ""))
     src = test_source(repo_root, nodeid) if nodeid else None
-    entity = rec.get("entity") or "the library"
+    entity = rec.entity or "the library"
     title = f"Unexpected behaviour around `{_display_name(entity)}`"
     body = [title, ""]
     if src:
@@ -178,12 +179,12 @@ def write_statements(store: Store, repo: str, repo_root: Path, mode: str, *,
         return report
     for rec in recs:
         text = tests_statement(rec, repo_root) if mode == "tests" else template_statement(rec)
-        _save(store, rec, Statement(rec["instance_id"], mode, text), report)
+        _save(store, rec, Statement(rec.instance_id, mode, text), report)
     return report
 
 
-def _save(store: Store, rec: dict[str, Any], st: Statement, report: StatementsReport) -> None:
-    leaks = tuple(find_leaks(st.text, rec["patch"], rec.get("fail_to_pass") or ()))
+def _save(store: Store, rec: Instance, st: Statement, report: StatementsReport) -> None:
+    leaks = tuple(find_leaks(st.text, rec.patch, rec.fail_to_pass or ()))
     st = Statement(st.instance_id, st.kind, st.text, st.model, st.prompt_tokens,
                    st.completion_tokens, st.cost, leaks)
     store.save_statement(st)
@@ -191,22 +192,22 @@ def _save(store: Store, rec: dict[str, Any], st: Statement, report: StatementsRe
     report.leaking += int(bool(leaks))
 
 
-def _failure_text(rec: dict[str, Any]) -> str:
-    failures = rec.get("failures") or {}
+def _failure_text(rec: Instance) -> str:
+    failures = rec.failures or {}
     parts = []
-    for nodeid in list(rec.get("fail_to_pass") or [])[:MAX_TESTS]:
+    for nodeid in list(rec.fail_to_pass or [])[:MAX_TESTS]:
         tail = "\n".join((failures.get(nodeid) or "").splitlines()[-30:])
         parts.append(tail)
     return "\n\n".join(parts)[-MAX_FAILURE_CHARS:]
 
 
-def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[dict[str, Any]],
+def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[Instance],
               client: LMClient, report: StatementsReport, log: Log | None) -> None:
     asks = []
     for rec in recs:
-        tests = [(test_function_name(n), src) for n in list(rec["fail_to_pass"])[:MAX_TESTS]
+        tests = [(test_function_name(n), src) for n in list(rec.fail_to_pass)[:MAX_TESTS]
                  if (src := test_source(repo_root, n))]
-        asks.append(Ask(statement_messages(repo, rec["patch"], _failure_text(rec), tests),
+        asks.append(Ask(statement_messages(repo, rec.patch, _failure_text(rec), tests),
                         "statement"))
     if log:
         log(f"statements: asking {client.settings.model} for {len(asks)} issue texts ...")
@@ -214,7 +215,7 @@ def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[dict[str, Any
     calls = []
     for rec, ask, answer in zip(recs, asks, answers, strict=True):
         key = cache_key(client.settings, ask.messages)
-        call = LMCall(repo, "statement", rec["file"] or "", rec["entity"] or "", key,
+        call = LMCall(repo, "statement", rec.file or "", rec.entity or "", key,
                       status="error", model=client.settings.model)
         if isinstance(answer, LMError):
             report.failed[answer.reason] = report.failed.get(answer.reason, 0) + 1
@@ -223,8 +224,8 @@ def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[dict[str, Any
         text = _clean_answer(answer.text)
         call = answer.charge(call)
         report.cost += call.cost
-        _save(store, rec, _lm_statement(rec["instance_id"], text, answer), report)
-        calls.append(replace(call, status="ok", candidate_id=rec["candidate_id"] or ""))
+        _save(store, rec, _lm_statement(rec.instance_id, text, answer), report)
+        calls.append(replace(call, status="ok", candidate_id=rec.candidate_id or ""))
     store.log_lm_calls(calls)
 
 

@@ -23,11 +23,13 @@ from typing import Any
 
 from engine.diffs import reverse_patch
 from engine.environments import sandbox
+from engine.environments.base import Environment
 from engine.errors import UsageError
+from engine.export_rows import bug_patch
 from engine.generated import keep_args
-from engine.importing import SHA_RE, bug_patch, check_rows, read_rows, repo_in
+from engine.importing import SHA_RE, check_rows, read_rows, repo_in
 from engine.logs import Log, quiet
-from engine.models import BAD_OUTCOMES, PASSED, TestRun
+from engine.models import BAD_OUTCOMES, PASSED, Recipe, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
 from engine.setup import ensure_environment, get_repo
 from engine.store import Store
@@ -65,8 +67,8 @@ def foreign_rows(store: Store, rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for row in rows:
         rec = store.get_instance(str(row.get("bugfoundry_id") or row["instance_id"]))
-        if (rec is None or rec["meta"].get("imported_from")
-                or rec["patch"] != bug_patch(row)[0]):
+        if (rec is None or rec.meta.get("imported_from")
+                or rec.patch != bug_patch(row)[0]):
             out.append(str(row["instance_id"]))
     return out
 
@@ -81,7 +83,7 @@ def guard_foreign(store: Store, rows: list[dict[str, Any]], where: str,
     envs = {row_repo(r): store.get_environment(row_repo(r)) for r in rows
             if str(r["instance_id"]) in foreign}
     what = f"{len(foreign)} of {len(rows)} rows did not come from this workspace"
-    if all(e and e["backend"] == "docker" for e in envs.values()):
+    if all(e and e.backend == "docker" for e in envs.values()):
         note = "their tests run in docker containers (no network)"
         log(f"verify: {what}: {note}")
         return foreign, note
@@ -160,7 +162,7 @@ def verify_rows(ws: Workspace, store: Store, rows: list[dict[str, Any]], *,
     the outcomes serve every row whose tests they include, instead of one near-full suite
     run per row.
     """
-    envs: dict[str, Any] = {}
+    envs: dict[str, tuple[Environment, Recipe, Path]] = {}
     fixed_runs: dict[tuple[str, str], TestRun] = {}
     orders: dict[tuple[str, str], Callable[[list[str]], list[str]]] = {}
     for row in rows:

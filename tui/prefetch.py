@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from engine.instances import InstanceDetail
 from engine.store import DatabaseError, Store
 
-Detail = dict[str, Any]
+Detail = InstanceDetail
 
 
 class DetailCache:

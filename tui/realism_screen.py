@@ -48,7 +48,7 @@ def choose_repo(store: Store, wanted: str) -> tuple[str | None, list[str]]:
     """The repo to report on (the browse filter's, else the one with most instances)."""
     counts: dict[str, int] = {}
     for r in store.list_instances():
-        counts[r["repo"]] = counts.get(r["repo"], 0) + 1
+        counts[r.repo] = counts.get(r.repo, 0) + 1
     if wanted in counts:
         return wanted, sorted(counts)
     best = max(sorted(counts), key=lambda k: counts[k], default=None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -17,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Static
 
+from engine.instances import InstanceDetail
 from tui.browse import DECISION_BINDINGS, CurationScreen
 from tui.diffmodel import Frame, ParsedDiff, find_frame, parse_patch
 from tui.modals import RubricScreen
@@ -149,9 +149,9 @@ class ReviewScreen(CurationScreen):
             self.notify(f"no instance {instance_id}", severity="error")
             return
         self.instance_id = instance_id  # (the header title stays: changing it costs a layout)
-        self.diff = parse_patch(rec["patch"] or "")
-        lines, self.frames = failure_lines(rec["failures"], self.diff,
-                                           (rec.get("meta") or {}).get("collection_errors"))
+        self.diff = parse_patch(rec.patch or "")
+        lines, self.frames = failure_lines(rec.failures, self.diff,
+                                           rec.meta.get("collection_errors"))
         self.failures = TextLines(lines)
         self.jump_at = None
         self._show_diff()
@@ -182,9 +182,9 @@ class ReviewScreen(CurationScreen):
         ids = [lst.rows[j].instance_id for d in AHEAD if 0 <= (j := i + d) < len(lst.rows)]
         self.bf.details.prefetch(ids)
 
-    def _title(self, rec: dict[str, Any] | None = None) -> None:
+    def _title(self, rec: InstanceDetail | None = None) -> None:
         states = (
-            [d for d in rec["decisions"] if d.curator == self.bf.curator] if rec is not None
+            [d for d in rec.decisions if d.curator == self.bf.curator] if rec is not None
             else self.bf.store.current_decisions(self.bf.curator, [self.instance_id])
         )
         st = states[0] if states else None
@@ -237,7 +237,7 @@ class ReviewScreen(CurationScreen):
     def action_copy(self, what: str) -> None:
         """The instance id or its bug diff to the clipboard (OSC 52: works over SSH too)."""
         rec = self.bf.details.get(self.instance_id) if what == "diff" else None
-        text = rec["patch"] if rec is not None else self.instance_id
+        text = rec.patch if rec is not None else self.instance_id
         self.app.copy_to_clipboard(text)
         self.notify(f"copied the bug diff ({len(text.splitlines())} lines)" if rec is not None
                     else f"copied {self.instance_id}")

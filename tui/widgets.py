@@ -7,8 +7,9 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from engine.instances import Instance, InstanceDetail
 from engine.leaks import find_leaks
-from engine.store import BrowseRow, StoredScore
+from engine.store import BrowseRow, Statement, StoredScore
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("instance_id", "id"),
@@ -135,53 +136,53 @@ def realism_lines(score: StoredScore | None, blind: bool) -> Text:
     return text
 
 
-def metadata_text(rec: dict[str, Any], blind: bool = False,
+def metadata_text(rec: InstanceDetail, blind: bool = False,
                   duplicate_of: tuple[str, str] | None = None) -> Text:
     """F2P/P2P lists and provenance, compact enough for a side pane."""
-    meta = rec.get("meta", {})
-    env = rec.get("environment") or {}
-    base = rec.get("baseline") or {}
+    meta = rec.meta
+    env, base = rec.environment, rec.baseline
     text = Text()
-    text.append(f"{rec['repo']} @ {rec['base_commit'][:12]}   ", style="bold")
-    text.append(f"{rec['strategy']}/{rec['modifier']}   {rec['file']}::{rec['entity']}\n")
+    text.append(f"{rec.repo} @ {rec.base_commit[:12]}   ", style="bold")
+    text.append(f"{rec.strategy}/{rec.modifier}   {rec.file}::{rec.entity}\n")
     if duplicate_of is not None:
         kind, rep = duplicate_of
         text.append(
             f"duplicate of {rep} (the same diff): exports leave it out\n" if kind == "exact"
             else f"near-duplicate of {rep} (the same function and FAIL_TO_PASS set): "
                  "export --dedup near leaves it out\n", style="bold yellow")
-    if rec.get("problem_statement"):  # first: it is what the agent will be given
+    if rec.problem_statement:  # first: it is what the agent will be given
         text.append("Problem statement", style="bold")
-        text.append(f"  {statement_source(rec.get('statement'), rec)}\n", style="dim")
-        stored = rec.get("statement")
-        leaks = stored.get("leaks", []) if stored else find_leaks(
-            rec["problem_statement"], rec.get("patch") or "", rec.get("fail_to_pass") or ())
+        text.append(f"  {statement_source(rec.statement, rec)}\n", style="dim")
+        stored = rec.statement
+        leaks = list(stored.leaks) if stored else find_leaks(
+            rec.problem_statement, rec.patch or "", rec.fail_to_pass or ())
         for leak in leaks:
             text.append(f"⚠ leaks: {leak}\n", style="bold yellow")
-        text.append(rec["problem_statement"].strip() + "\n")
+        text.append(rec.problem_statement.strip() + "\n")
     text.append(
-        f"seed {meta.get('seed', '-')}  lines {rec['lines_changed']}  files "
-        f"{rec['files_changed']}  validation {rec['validation_seconds'] or 0:.2f}s  "
-        f"env {env.get('backend', '-')}  baseline suite {base.get('suite_seconds') or 0:.2f}s "
-        f"({base.get('passing', '-')} passing)\n", style="dim",
+        f"seed {meta.get('seed', '-')}  lines {rec.lines_changed}  files "
+        f"{rec.files_changed}  validation {rec.validation_seconds or 0:.2f}s  "
+        f"env {env.backend if env else '-'}  baseline suite "
+        f"{(base.suite_seconds if base else 0) or 0:.2f}s "
+        f"({base.passing if base else '-'} passing)\n", style="dim",
     )
     text.append(provenance_line(meta))
-    f2p = list(rec["fail_to_pass"])
+    f2p = list(rec.fail_to_pass)
     text.append(f"FAIL_TO_PASS ({len(f2p)}): ", style="bold red")
     text.append(", ".join(f2p[:8]) + (" …" if len(f2p) > 8 else "") + "\n")
-    text.append(f"PASS_TO_PASS: {len(rec['pass_to_pass'])} tests\n", style="bold green")
-    text.append_text(realism_lines(rec.get("realism_score"), blind))
-    for d in rec.get("decisions", []):
+    text.append(f"PASS_TO_PASS: {len(rec.pass_to_pass)} tests\n", style="bold green")
+    text.append_text(realism_lines(rec.realism_score, blind))
+    for d in rec.decisions:
         scores = [f"{name} {value}" for name, value in (
             ("clarity", d.clarity), ("test validity", d.test_validity),
             ("difficulty", d.difficulty)) if value is not None]
         if scores:
             text.append(f"rubric ({d.curator}): ", style="bold")
             text.append(", ".join(scores) + "\n")
-    noted = [d for d in rec.get("decisions", []) if d.note]
+    noted = [d for d in rec.decisions if d.note]
     for d in noted:
         text.append(f"note ({d.curator}): ", style="bold")
-        text.append(d.note + "\n")
+        text.append(f"{d.note}\n")
     if (lm := meta.get("lm")) and isinstance(lm, dict):
         text.append(f"written by {lm.get('model', '?')}: {lm.get('prompt_tokens', 0)}+"
                     f"{lm.get('completion_tokens', 0)} tokens, ${lm.get('cost', 0):.4f}\n",
@@ -189,14 +190,14 @@ def metadata_text(rec: dict[str, Any], blind: bool = False,
     return text
 
 
-def statement_source(st: dict[str, Any] | None, rec: dict[str, Any] | None = None) -> str:
+def statement_source(st: Statement | None, rec: Instance | None = None) -> str:
     """Where a problem statement came from, and what it cost."""
     if not st:
-        meta = (rec or {}).get("meta") or {}
+        meta = rec.meta if rec is not None else {}
         if meta.get("statement_source"):  # pr_mirror: the linked issue or the commit message
             return f"(from the fix's {meta['statement_source']})"
         return "(imported)" if meta.get("imported_from") else "(given with the instance)"
-    if st["kind"] != "lm":
-        return f"({st['kind']} template, offline)"
-    return (f"({st['model']}, {st['prompt_tokens']}+{st['completion_tokens']} tokens, "
-            f"${st['cost']:.4f})")
+    if st.kind != "lm":
+        return f"({st.kind} template, offline)"
+    return (f"({st.model}, {st.prompt_tokens}+{st.completion_tokens} tokens, "
+            f"${st.cost:.4f})")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.diffs import FilePatch, PatchError, apply_file_patch, parse_patch
+from engine.instances import FeatureInput
 from engine.realism.naturalness import NgramModel, tokens
 from engine.realism.sstub import EditKind, classify_blocks, classify_sources
 
@@ -214,16 +215,16 @@ def failure_kind(failures: dict[str, str], bug_lines: dict[str, set[int]]
 
 
 # ---------------------------------------------------------------------- one instance
-def compute(rec: dict[str, Any], read: Callable[[str], str | None] | None = None,
+def compute(rec: FeatureInput, read: Callable[[str], str | None] | None = None,
             model: NgramModel | None = None) -> Features:
-    """Features of one instance row (``patch``, ``fail_to_pass``, ``failures``).
+    """Features of one bug (its ``patch``, ``fail_to_pass`` and ``failures``).
 
     ``read(rel)`` returns a file of the repo at the base commit (None when unknown): with it
     the edit kind is found on whole files; without it, on the hunks alone.
     """
     f = Features()
     try:
-        files = parse_patch(rec.get("patch") or "")
+        files = parse_patch(rec.patch or "")
     except PatchError:
         files = []
     f.files = len(files)
@@ -247,9 +248,9 @@ def compute(rec: dict[str, Any], read: Callable[[str], str | None] | None = None
     kind = _combine(kinds) if kinds else EditKind("unparsable")
     f.edit_kind, f.edit_detail = kind.kind, kind.detail
     f.direction = direction_of(tags)
-    failures = rec.get("failures") or {}
+    failures = rec.failures or {}
     f.failure_kind, f.exceptions, f.crash_at_edit = failure_kind(failures, bug_lines)
-    f2p = list(rec.get("fail_to_pass") or [])
+    f2p = list(rec.fail_to_pass or [])
     f.n_f2p = len(f2p)
     f.f2p_files = len({t.split("::", 1)[0] for t in f2p})
     if model is not None and files:
@@ -289,8 +290,8 @@ def repo_model(root: Path | None) -> NgramModel | None:
     return NgramModel(files) if files else None
 
 
-def compute_many(recs: Iterable[dict[str, Any]], root: Path | None) -> dict[str, Features]:
+def compute_many(recs: Iterable[FeatureInput], root: Path | None) -> dict[str, Features]:
     """Features for many instances of one repo: one model, one file cache."""
     read = repo_reader(root)
     model = repo_model(root)
-    return {r["instance_id"]: compute(r, read, model) for r in recs}
+    return {r.instance_id: compute(r, read, model) for r in recs}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from engine.instances import FeatureInput
 from engine.logs import Log
 from engine.models import Candidate, Verdict
 from engine.realism.features import compute, repo_model, repo_reader
@@ -30,8 +31,8 @@ class RealismGate:
         self.threshold = threshold
 
     def score(self, cand: Candidate, verdict: Verdict) -> Score:
-        rec = {"patch": cand.patch, "fail_to_pass": verdict.fail_to_pass,
-               "failures": verdict.failures}
+        rec = FeatureInput(cand.candidate_id, cand.file, cand.patch, list(verdict.fail_to_pass),
+                           verdict.failures)
         features = compute(rec, self.read, self.model)
         f2p = frozenset(verdict.fail_to_pass)
         coupling = (max(ochiai(f2p, r.f2p) for r in self.card.real)

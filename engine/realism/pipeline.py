@@ -27,8 +27,8 @@ def ensure_features(store: Store, repo: str, root: Path | None, log: Log = quiet
     """Compute features for instances that lack them, stored batch by batch when ``save``
     (a read-only store keeps them in memory); returns them and the seconds spent."""
     start = time.monotonic()
-    missing = [r["instance_id"] for r in store.realism_inputs(repo, FEATURE_VERSION)
-               if r["features"] is None]
+    missing = [r.instance_id for r in store.realism_inputs(repo, FEATURE_VERSION)
+               if r.features is None]
     if not missing:
         return {}, 0.0
     log(f"realism: computing features of {len(missing)} instances ...")
@@ -37,7 +37,7 @@ def ensure_features(store: Store, repo: str, root: Path | None, log: Log = quiet
     done: dict[str, dict] = {}
     for k in range(0, len(missing), BATCH):
         recs = store.instances_for_features(missing[k:k + BATCH])
-        batch = {r["instance_id"]: compute(r, read, model).to_dict() for r in recs}
+        batch = {r.instance_id: compute(r, read, model).to_dict() for r in recs}
         if save:
             store.save_features(FEATURE_VERSION, batch)
         done.update(batch)
@@ -49,11 +49,11 @@ def load_items(store: Store, repo: str, fresh: dict[str, dict] | None = None) ->
     out = []
     fresh = fresh or {}
     for r in store.realism_inputs(repo, FEATURE_VERSION):
-        data = json.loads(r["features"]) if r["features"] else fresh.get(r["instance_id"])
+        data = json.loads(r.features) if r.features else fresh.get(r.instance_id)
         if data is None:
             continue
-        out.append(Item(r["instance_id"], r["strategy"] or "", r["modifier"] or "",
-                        Features.from_dict(data), frozenset(r["fail_to_pass"] or ())))
+        out.append(Item(r.instance_id, r.strategy or "", r.modifier or "",
+                        Features.from_dict(data), frozenset(r.fail_to_pass or ())))
     return out
 
 

@@ -31,6 +31,7 @@ from engine.store.curation import (
     BrowseRow,
     CurationMixin,
     CuratorProgress,
+    DecisionEvent,
     DecisionState,
     UndoRedo,
 )
@@ -51,7 +52,8 @@ class Store(ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin, Cura
 __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
-    "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionState", "RepoSummary", "Store",
+    "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionEvent", "DecisionState",
+    "RepoSummary", "Store",
     "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",
     "StoredScore", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
     "DatabaseError", "DatabaseLocked", "StoreClosed", "damaged", "instance_id_for",

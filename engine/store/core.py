@@ -23,17 +23,20 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
 import duckdb
 
+from engine.diffs import count_changed_lines
 from engine.errors import StoreError
+from engine.instances import EnvironmentRecord, Instance, InstanceRow
 from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
+from engine.store.base import StoreBase
 from engine.store.edge import DatabaseError, damaged, open_error, snapshot_copy
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -55,17 +58,24 @@ def instance_id_for(candidate: Candidate, commit: str) -> str:
     return f"{candidate.repo}.{commit[:8]}.{kind}__{candidate.patch_hash[:8]}"
 
 
-def count_changed_lines(patch: str) -> tuple[int, int]:
-    """(lines added + removed, files touched) of a unified diff."""
-    lines = files = 0
-    for line in patch.splitlines():
-        if line.startswith("+++ ") or line.startswith("--- "):
-            if line.startswith("+++ "):
-                files += 1
-            continue
-        if line.startswith(("+", "-")):
-            lines += 1
-    return lines, files
+# Columns of a whole instance, in ``Instance``'s field order (``instance_from_columns``).
+INSTANCE_COLUMNS = (
+    f"{LIST_COLUMNS}, candidate_id, patch, fail_to_pass, pass_to_pass, failures, "
+    "problem_statement, meta"
+)
+
+
+_INSTANCE_FIELDS = tuple(f.name for f in fields(Instance) if f.name != "statement")
+
+
+def instance_from_columns(row: Sequence[Any]) -> Instance:
+    """An ``Instance`` from a row of ``INSTANCE_COLUMNS`` (JSON text decoded)."""
+    rec = dict(zip(_INSTANCE_FIELDS, row, strict=True))
+    rec["fail_to_pass"] = list(rec["fail_to_pass"] or ())
+    rec["pass_to_pass"] = list(rec["pass_to_pass"] or ())
+    rec["failures"] = json.loads(rec["failures"] or "{}")
+    rec["meta"] = json.loads(rec["meta"] or "{}")
+    return Instance(**rec)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class RepoSummary:
     drop_reasons: dict[str, int]
 
 
-class StoreCore:
+class StoreCore(StoreBase):
     """A connection to the workspace database, owned by one thread of one process."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *,
@@ -144,16 +154,6 @@ class StoreCore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
-
     def schema_version(self) -> int:
         try:
             row = self.con.execute(
@@ -216,7 +216,7 @@ class StoreCore:
             [repo, backend, recipe.to_json(), recipe.hash, root, _now(), seconds],
         )
 
-    def get_environment(self, repo: str) -> dict[str, Any] | None:
+    def get_environment(self, repo: str) -> EnvironmentRecord | None:
         row = self.con.execute(
             "SELECT backend, recipe, recipe_hash, root, CAST(built_at AS VARCHAR), build_seconds "
             "FROM environments WHERE repo = ? ORDER BY built_at DESC LIMIT 1",
@@ -225,14 +225,8 @@ class StoreCore:
         if not row:
             return None
         backend, recipe, recipe_hash, root, built_at, seconds = row
-        return {
-            "backend": backend,
-            "recipe": Recipe.from_json(recipe),
-            "recipe_hash": recipe_hash,
-            "root": root,
-            "built_at": built_at,
-            "build_seconds": seconds,
-        }
+        return EnvironmentRecord(backend, Recipe.from_json(recipe), recipe_hash, root, built_at,
+                                 seconds)
 
     # ---------------------------------------------------------------- baselines
     def save_baseline(self, b: Baseline, recipe_hash: str, backend: str = "venv") -> None:
@@ -359,7 +353,7 @@ class StoreCore:
         if strategies:
             sql += " AND strategy IN (SELECT unnest(?))"
             params.append(list(strategies))
-        return int(self.con.execute(sql, params).fetchone()[0])
+        return int(self.scalar(sql, params))
 
     def get_candidate(self, candidate_id: str) -> Candidate | None:
         row = self.con.execute(
@@ -375,9 +369,8 @@ class StoreCore:
     ) -> str | None:
         """Store one verdict (and its instance when kept) atomically; returns the instance id."""
         instance_id = None
-        already = self.con.execute(
-            "SELECT count(*) FROM results WHERE candidate_id = ?", [verdict.candidate_id]
-        ).fetchone()[0]
+        already = self.scalar(
+            "SELECT count(*) FROM results WHERE candidate_id = ?", [verdict.candidate_id])
         if already:  # a resumed run never writes a candidate twice
             return None
         with self.transaction():
@@ -425,7 +418,7 @@ class StoreCore:
 
     def list_instances(
         self, repo: str | None = None, strategy: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceRow]:
         sql = f"SELECT {LIST_COLUMNS} FROM instances WHERE 1=1"
         params: list[Any] = []
         if repo:
@@ -437,21 +430,23 @@ class StoreCore:
         sql += " ORDER BY repo, instance_id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        cur = self.con.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        return [InstanceRow(*row) for row in self.con.execute(sql, params).fetchall()]
 
-    def get_instance(self, instance_id: str) -> dict[str, Any] | None:
-        cur = self.con.execute("SELECT * FROM instances WHERE instance_id = ?", [instance_id])
-        row = cur.fetchone()
-        if not row:
-            return None
-        rec = dict(zip([d[0] for d in cur.description], row, strict=True))
-        rec["failures"] = json.loads(rec["failures"] or "{}")
-        rec["meta"] = json.loads(rec["meta"] or "{}")
-        return self.with_statements({instance_id: rec})[instance_id]
+    def instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]:
+        """The instances of these ids that exist, with their newest problem statements."""
+        ids = list(dict.fromkeys(instance_ids))
+        if not ids:
+            return {}
+        cur = self.con.execute(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE instance_id IN (SELECT unnest(?))",
+            [ids])
+        recs = {row[0]: instance_from_columns(row) for row in cur.fetchall()}
+        return self.with_statements(recs)
 
-    def with_statements(self, recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def get_instance(self, instance_id: str) -> Instance | None:
+        return self.instances([instance_id]).get(instance_id)
+
+    def with_statements(self, recs: dict[str, Instance]) -> dict[str, Instance]:
         return recs  # engine.store.lm overlays problem statements written later
 
     def summary(self, repo: str) -> RepoSummary:
@@ -482,10 +477,8 @@ class StoreCore:
         return [tuple(r) for r in self.con.execute(sql, params).fetchall()]
 
     def mean_validation_seconds(self, repo: str) -> float:
-        row = self.con.execute(
-            "SELECT avg(duration) FROM results WHERE repo = ?", [repo]
-        ).fetchone()
-        return float(row[0] or 0.0)
+        return float(self.scalar(
+            "SELECT avg(duration) FROM results WHERE repo = ?", [repo]) or 0.0)
 
     def verdict_reasons(self, repo: str) -> list[tuple[str, str]]:
         """(candidate_id, reason) for every judged candidate of a repo."""

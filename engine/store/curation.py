@@ -5,15 +5,20 @@ Kept apart from ``core`` so each file stays readable; ``Store`` combines both.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.agreement import DECISION_LABELS, Label
+from engine.instances import BaselineFigures, InstanceDetail
+from engine.store.base import StoreBase
 from engine.store.core import _now
 from engine.store.realism import LATEST_SCORES
+
+if TYPE_CHECKING:
+    from engine.instances import EnvironmentRecord, Instance
+    from engine.store.realism import StoredScore
 
 DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
 REALISM_VALUES = ("realistic", "plausible", "artificial")
@@ -97,6 +102,25 @@ class DecisionState:
 
 
 @dataclass(frozen=True)
+class DecisionEvent:
+    """One row of the append-only decision log (``undoes_event_id``: the event an undo or
+    redo flips)."""
+
+    event_id: int
+    instance_id: str
+    curator: str
+    action: str
+    realism: str | None
+    clarity: int | None
+    test_validity: int | None
+    difficulty: str | None
+    note: str | None
+    seconds_spent: float
+    undoes_event_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class CuratorProgress:
     """One curator's totals over every instance (the progress pane's per-curator row)."""
 
@@ -119,8 +143,14 @@ class UndoRedo:
     instance_id: str
 
 
-class CurationMixin:
-    """Decision events and browsing; mixed into ``Store`` (needs ``con`` and ``transaction``)."""
+class CurationMixin(StoreBase):
+    """Decision events and browsing; mixed into ``Store``."""
+
+    if TYPE_CHECKING:  # provided by the other parts of ``Store``
+        def instances(self, instance_ids: Sequence[str]) -> dict[str, Instance]: ...
+        def get_environment(self, repo: str) -> EnvironmentRecord | None: ...
+        def realism_scores(self, ids: Sequence[str]) -> dict[str, StoredScore]: ...
+        def duplicate_instance_ids(self) -> set[str]: ...
 
     # ---------------------------------------------------------------- curation decisions
     # Decisions are an append-only event log. A normal event (accept/reject/skip/tag) is
@@ -175,9 +205,8 @@ class CurationMixin:
             raise ValueError(f"difficulty must be one of {DIFFICULTY_VALUES}, not {difficulty!r}")
         if not curator:
             raise ValueError("a decision needs a curator name")
-        known = self.con.execute(
-            "SELECT count(*) FROM instances WHERE instance_id = ?", [instance_id]
-        ).fetchone()[0]
+        known = self.scalar(
+            "SELECT count(*) FROM instances WHERE instance_id = ?", [instance_id])
         if not known:
             raise ValueError(f"no instance {instance_id!r}")
         return self._append_event(
@@ -190,13 +219,11 @@ class CurationMixin:
         clarity: int | None, test_validity: int | None, difficulty: str | None,
         note: str | None, seconds_spent: float, undoes: int | None,
     ) -> int:
-        row = self.con.execute(
+        return int(self.scalar(
             "INSERT INTO decisions VALUES (nextval('decision_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "?, ?) RETURNING event_id",
             [instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
-             float(seconds_spent), undoes, _now()],
-        ).fetchone()
-        return int(row[0])
+             float(seconds_spent), undoes, _now()]))
 
     def undo(self, curator: str) -> UndoRedo | None:
         """Cancel the curator's latest still-effective event; None when there is nothing."""
@@ -250,16 +277,16 @@ class CurationMixin:
         rows = self.con.execute(sql, params).fetchall()
         return [DecisionState(*r) for r in rows]
 
-    def decision_events(self, curator: str | None = None) -> list[dict[str, Any]]:
+    def decision_events(self, curator: str | None = None) -> list[DecisionEvent]:
         """The raw event log in order (for audits, exports and tests)."""
-        sql = "SELECT * FROM decisions"
+        sql = ("SELECT event_id, instance_id, curator, action, realism, clarity, test_validity, "
+               "difficulty, note, seconds_spent, undoes_event_id, created_at FROM decisions")
         params: list[Any] = []
         if curator is not None:
             sql += " WHERE curator = ?"
             params.append(curator)
-        cur = self.con.execute(sql + " ORDER BY event_id", params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        rows = self.con.execute(sql + " ORDER BY event_id", params).fetchall()
+        return [DecisionEvent(*r) for r in rows]
 
     def _browse_where(self, f: BrowseFilter) -> tuple[str, list[Any]]:
         sql = (
@@ -291,7 +318,7 @@ class CurationMixin:
             sql += f" AND i.instance_id IN ({self._disputed_sql()})"
         if f.duplicates:
             sql += " AND i.instance_id IN (SELECT unnest(?::VARCHAR[]))"
-            params.append(sorted(self.duplicate_instance_ids()))  # type: ignore[attr-defined]
+            params.append(sorted(self.duplicate_instance_ids()))
         if f.labelled_by:
             sql += (f" AND i.instance_id IN (WITH {self._current_sql('WHERE curator = ?')} "
                     "SELECT instance_id FROM cur)")
@@ -332,54 +359,37 @@ class CurationMixin:
     def count(self, filters: BrowseFilter) -> int:
         """The true number of instances matching ``filters``."""
         inner, params = self._browse_where(filters)
-        return int(self.con.execute(f"SELECT count(*) FROM ({inner}) b", params).fetchone()[0])
+        return int(self.scalar(f"SELECT count(*) FROM ({inner}) b", params))
 
-    def instance_detail(self, instance_id: str) -> dict[str, Any] | None:
+    def instance_detail(self, instance_id: str) -> InstanceDetail | None:
         """Everything the review screen shows: the instance, its decisions, env and baseline."""
         return self.instance_details([instance_id]).get(instance_id)
 
-    def instance_details(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """``instance_detail`` for several ids in four queries (the review screen prefetches).
+    def instance_details(self, instance_ids: Sequence[str]) -> dict[str, InstanceDetail]:
+        """``instance_detail`` for several ids in five queries (the review screen prefetches).
 
         Each query scans its table once whatever the number of ids, so reading the next few
         instances ahead costs about what reading one does.
         """
-        ids = list(dict.fromkeys(instance_ids))
-        if not ids:
+        recs = self.instances(instance_ids)
+        if not recs:
             return {}
-        cur = self.con.execute(
-            "SELECT * FROM instances WHERE instance_id IN (SELECT unnest(?))", [ids])
-        cols = [d[0] for d in cur.description]
-        recs: dict[str, dict[str, Any]] = {}
-        for row in cur.fetchall():
-            rec = dict(zip(cols, row, strict=True))
-            rec["failures"] = json.loads(rec["failures"] or "{}")
-            rec["meta"] = json.loads(rec["meta"] or "{}")
-            rec["decisions"] = []
-            recs[rec["instance_id"]] = rec
-        self.with_statements(recs)  # type: ignore[attr-defined]
-        for iid, sc in self.realism_scores(list(recs)).items():  # type: ignore[attr-defined]
-            recs[iid]["realism_score"] = sc
+        scores = self.realism_scores(list(recs))
+        decisions: dict[str, list[DecisionState]] = {iid: [] for iid in recs}
         for st in self.current_decisions(instance_ids=list(recs)):
-            recs[st.instance_id]["decisions"].append(st)
-        envs = {}
-        for repo in {r["repo"] for r in recs.values()}:
-            env = self.get_environment(repo)
-            envs[repo] = (
-                {"backend": env["backend"], "recipe_hash": env["recipe_hash"],
-                 "root": env["root"]} if env else None
-            )
-        base_ids = [b for r in recs.values() if (b := r["meta"].get("baseline_id"))]
+            decisions[st.instance_id].append(st)
+        envs = {repo: self.get_environment(repo) for repo in {r.repo for r in recs.values()}}
+        base_ids = [b for r in recs.values() if (b := r.meta.get("baseline_id"))]
         rows = self.con.execute(
             "SELECT baseline_id, runs, n_tests, n_passed, n_flaky, seconds FROM baselines "
             "WHERE baseline_id IN (SELECT unnest(?))", [list(dict.fromkeys(base_ids))]
         ).fetchall()
-        names = ("runs", "tests", "passing", "flaky", "suite_seconds")
-        bases = {r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}
-        for rec in recs.values():
-            rec["environment"] = envs.get(rec["repo"])
-            rec["baseline"] = bases.get(rec["meta"].get("baseline_id"))
-        return recs
+        bases = {r[0]: BaselineFigures(*r[1:]) for r in rows}
+        return {iid: InstanceDetail(
+            **{f.name: getattr(rec, f.name) for f in fields(rec)},
+            decisions=decisions[iid], realism_score=scores.get(iid),
+            environment=envs.get(rec.repo), baseline=bases.get(rec.meta.get("baseline_id")),
+        ) for iid, rec in recs.items()}
 
     # ---------------------------------------------------------------- several curators
     def _disputed_sql(self) -> str:

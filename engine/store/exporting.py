@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from engine.errors import UsageError
+from engine.instances import DedupRecord, Instance
+from engine.store.base import StoreBase
 
 
-class ExportMixin:
-    con: duckdb.DuckDBPyConnection
+class ExportMixin(StoreBase):
 
     def instance_ids(self, repo: str | None = None) -> list[str]:
         sql = "SELECT instance_id FROM instances"
@@ -30,7 +33,7 @@ class ExportMixin:
 
     def bug_patches(self, ids: list[str]) -> list[tuple[str, str, str, str]]:
         """(instance id, repo, base commit, bug diff) of these instances."""
-        return [tuple(r) for r in self.con.execute(  # type: ignore[misc]
+        return [(r[0], r[1], r[2], r[3]) for r in self.con.execute(
             "SELECT instance_id, repo, base_commit, patch FROM instances "
             "WHERE instance_id IN (SELECT unnest(?)) ORDER BY repo, instance_id",
             [ids]).fetchall()]
@@ -58,40 +61,36 @@ class ExportMixin:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
-    def import_instances(self, instances: list[dict[str, Any]]) -> int:
+    def import_instances(self, instances: Sequence[Instance]) -> int:
         """Insert imported instances in one transaction; ids already present are skipped.
         Returns how many were added."""
         present = {r[0] for r in self.con.execute(
             "SELECT instance_id FROM instances WHERE instance_id IN (SELECT unnest(?))",
-            [[i["instance_id"] for i in instances]]).fetchall()}
-        new = [i for i in instances if i["instance_id"] not in present]
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+            [[i.instance_id for i in instances]]).fetchall()}
+        new = [i for i in instances if i.instance_id not in present]
+        with self.transaction():
             for i in new:
                 self.con.execute(
                     "INSERT INTO instances VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [i["instance_id"], i["candidate_id"], i["repo"], i["base_commit"],
-                     i["strategy"], i["modifier"], i["file"], i["entity"], i["patch"],
-                     i["fail_to_pass"], i["pass_to_pass"], len(i["fail_to_pass"]),
-                     len(i["pass_to_pass"]), i["lines_changed"], i["files_changed"],
-                     i["failures"], i["problem_statement"], i["meta"], 0.0, i["created_at"]])
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+                    [i.instance_id, i.candidate_id, i.repo, i.base_commit, i.strategy,
+                     i.modifier, i.file, i.entity, i.patch, i.fail_to_pass, i.pass_to_pass,
+                     len(i.fail_to_pass), len(i.pass_to_pass), i.lines_changed,
+                     i.files_changed, json.dumps(i.failures), i.problem_statement,
+                     json.dumps(i.meta, sort_keys=True, default=str), i.validation_seconds,
+                     i.created_at])
         return len(new)
 
-    def dedup_records(self, repo: str | None = None) -> list[dict[str, Any]]:
+    def dedup_records(self, repo: str | None = None) -> list[DedupRecord]:
         """The fields duplicate detection compares, for every instance."""
         sql = "SELECT instance_id, repo, file, entity, patch, fail_to_pass FROM instances"
         params: list[str] = []
         if repo:
             sql += " WHERE repo = ?"
             params.append(repo)
-        cur = self.con.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        rows = self.con.execute(sql, params).fetchall()
+        return [DedupRecord(iid, repo_, file, entity, patch, list(f2p or ()))
+                for iid, repo_, file, entity, patch, f2p in rows]
 
     def duplicate_instance_ids(self) -> set[str]:
         """Instances that duplicate another (exact or near), cached until instances change."""

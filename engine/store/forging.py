@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import duckdb
+from engine.instances import Component
+from engine.store.base import StoreBase
 
 
-class ForgingMixin:
-    con: duckdb.DuckDBPyConnection
+class ForgingMixin(StoreBase):
 
     def save_base_check(self, repo: str, commit: str, recipe_hash: str, ok: bool,
                         reason: str = "", baseline_id: str = "") -> None:
@@ -43,7 +42,7 @@ class ForgingMixin:
 
     def combinable_instances(self, repo: str, commit: str,
                              exclude: tuple[str, ...] = ("combine", "pr_mirror")
-                             ) -> list[dict[str, Any]]:
+                             ) -> list[Component]:
         """Validated single-file, single-entity instances at ``commit`` (the pinned one),
         in a stable order: what combine merges."""
         cur = self.con.execute(
@@ -54,8 +53,8 @@ class ForgingMixin:
             "WHERE base_commit = ? AND files_changed = 1 AND entity <> '' "
             "AND NOT contains(entity, ', ') AND strategy NOT IN (SELECT unnest(?)) "
             "ORDER BY instance_id", [repo, commit, list(exclude)])
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        return [Component(iid, file, entity, patch, tuple(changed or ()), tuple(f2p or ()))
+                for iid, file, entity, patch, f2p, changed in cur.fetchall()]
 
     def instance_f2p(self, instance_ids: list[str]) -> dict[str, list[str]]:
         """FAIL_TO_PASS per instance id (the ones that exist)."""

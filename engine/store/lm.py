@@ -9,12 +9,14 @@ Statements are append-only: the latest per instance is the one shown and exporte
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.store.base import StoreBase
+
 if TYPE_CHECKING:
-    import duckdb
+    from engine.instances import Instance
 
 
 def _now() -> datetime:
@@ -55,8 +57,7 @@ class Statement:
     leaks: tuple[str, ...] = ()  # changed diff lines the text quotes (empty = clean)
 
 
-class LMMixin:
-    con: duckdb.DuckDBPyConnection
+class LMMixin(StoreBase):
 
     def lm_cached(self, keys: Sequence[str]) -> dict[str, str]:
         """Stored answers (``Completion`` JSON) for those of ``keys`` that have one."""
@@ -111,14 +112,9 @@ class LMMixin:
         return {r[0]: Statement(r[0], r[1], r[2], r[3] or "", int(r[4] or 0), int(r[5] or 0),
                                 float(r[6] or 0), tuple(r[7] or ())) for r in rows}
 
-    def with_statements(self, recs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def with_statements(self, recs: dict[str, Instance]) -> dict[str, Instance]:
         """Overlay each record's newest statement: its text becomes ``problem_statement`` and
-        the rest goes under ``statement`` (kind, model, tokens, cost, leaks)."""
+        the whole stored statement ``statement`` (kind, model, tokens, cost, leaks)."""
         for iid, st in self.latest_statements(list(recs)).items():
-            rec = recs[iid]
-            rec["problem_statement"] = st.text
-            rec["statement"] = {"kind": st.kind, "model": st.model, "cost": st.cost,
-                                "prompt_tokens": st.prompt_tokens,
-                                "completion_tokens": st.completion_tokens,
-                                "leaks": list(st.leaks)}
+            recs[iid] = replace(recs[iid], problem_statement=st.text, statement=st)
         return recs

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.instances import FeatureInput, RealismInput
+from engine.store.base import StoreBase
 from engine.store.core import _now
-
-if TYPE_CHECKING:
-    import duckdb
 
 # The latest score per instance, for joins (browse sort and filter).
 LATEST_SCORES = (
@@ -35,10 +34,9 @@ class StoredScore:
     reasons: list[dict[str, Any]]
 
 
-class RealismMixin:
-    con: duckdb.DuckDBPyConnection
+class RealismMixin(StoreBase):
 
-    def realism_inputs(self, repo: str, version: int) -> list[dict[str, Any]]:
+    def realism_inputs(self, repo: str, version: int) -> list[RealismInput]:
         """Every instance of ``repo`` with its cached features JSON (None when not computed)."""
         cur = self.con.execute(
             "SELECT i.instance_id, i.strategy, i.modifier, i.fail_to_pass, i.lines_changed, "
@@ -46,27 +44,22 @@ class RealismMixin:
             "arg_max(features, created_at) AS features FROM realism_features "
             "WHERE version = ? GROUP BY 1) f USING (instance_id) WHERE i.repo = ? "
             "ORDER BY i.instance_id", [version, repo])
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        return [RealismInput(iid, strategy, modifier, list(f2p or ()), lines, features)
+                for iid, strategy, modifier, f2p, lines, features in cur.fetchall()]
 
-    def instances_for_features(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The rows feature computation reads (patch, F2P, failure texts)."""
+    def instances_for_features(self, ids: Sequence[str]) -> list[FeatureInput]:
+        """What feature computation reads of these instances (patch, F2P, failure texts)."""
         cur = self.con.execute(
             "SELECT instance_id, file, patch, fail_to_pass, failures FROM instances "
             "WHERE instance_id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
-        cols = [d[0] for d in cur.description]
-        out = []
-        for r in cur.fetchall():
-            rec = dict(zip(cols, r, strict=True))
-            rec["failures"] = json.loads(rec["failures"] or "{}")
-            out.append(rec)
-        return out
+        return [FeatureInput(iid, file, patch, list(f2p or ()), json.loads(failures or "{}"))
+                for iid, file, patch, f2p, failures in cur.fetchall()]
 
     def save_features(self, version: int, rows: dict[str, dict[str, Any]]) -> None:
         if not rows:
             return
         now = _now()
-        with self.transaction():  # type: ignore[attr-defined]
+        with self.transaction():
             self.con.executemany(
                 "INSERT INTO realism_features VALUES (?, ?, ?, ?)",
                 [(iid, version, json.dumps(f, sort_keys=True), now) for iid, f in rows.items()])
@@ -76,7 +69,7 @@ class RealismMixin:
         if not rows:
             return
         now = _now()
-        with self.transaction():  # type: ignore[attr-defined]
+        with self.transaction():
             self.con.executemany(
                 "INSERT INTO realism_scores VALUES (?, ?, ?, ?, ?, ?)",
                 [(s.instance_id, model, s.score, s.probability, json.dumps(s.reasons), now)
@@ -93,9 +86,9 @@ class RealismMixin:
                 for r in rows}
 
     def count_scored(self, repo: str) -> int:
-        return int(self.con.execute(
+        return int(self.scalar(
             f"SELECT count(*) FROM instances i JOIN {LATEST_SCORES} s USING (instance_id) "
-            "WHERE i.repo = ?", [repo]).fetchone()[0])
+            "WHERE i.repo = ?", [repo]))
 
     def modifier_realism(self, repo: str) -> dict[tuple[str, str], tuple[int, float]]:
         """(strategy, modifier) -> (instances scored, mean latest score) for ``repo``."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from engine.errors import StoreError
+from engine.store.base import scalar
 from engine.store.core import StoreCore
 from engine.store.schema import SCHEMA_VERSION
 
@@ -68,10 +69,10 @@ def read_tables(path: Path) -> list[TableRead]:
     con = _open_damaged(path)
     try:
         out = []
-        catalog = con.execute("SELECT current_database()").fetchone()[0]
+        catalog = scalar(con, "SELECT current_database()")
         for table in _tables(con, catalog):
             try:
-                n = con.execute(f'SELECT count(hash("{table}")) FROM "{table}"').fetchone()[0]
+                n = scalar(con, f'SELECT count(hash("{table}")) FROM "{table}"')
                 out.append(TableRead(table, int(n)))
             except duckdb.Error as exc:
                 out.append(TableRead(table, None, _first_line(exc)))
@@ -133,12 +134,12 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str) -> Salvaged:
     result = Salvaged(table)
     insert = f'INSERT INTO main_db."{table}" BY NAME SELECT * FROM damaged."{table}"'
     try:
-        result.rows = con.execute(insert).fetchone()[0]
+        result.rows = scalar(con, insert)
         return result
     except duckdb.Error:
         result.whole = False
     try:
-        top = con.execute(f'SELECT max(rowid) FROM damaged."{table}"').fetchone()[0]
+        top = scalar(con, f'SELECT max(rowid) FROM damaged."{table}"')
     except duckdb.Error:
         return result  # not even its row ids read: nothing can be copied
     rows = _Rows(con, table)
@@ -146,8 +147,7 @@ def _copy_table(con: duckdb.DuckDBPyConnection, table: str) -> Salvaged:
     while pos < end:
         bad = rows.first_bad(pos, end)
         if bad > pos:
-            result.rows += con.execute(insert + " WHERE rowid >= ? AND rowid < ?",
-                                       [pos, bad]).fetchone()[0]
+            result.rows += scalar(con, insert + " WHERE rowid >= ? AND rowid < ?", [pos, bad])
         if bad == end:
             break
         pos = rows.first_good(bad, end)
@@ -216,7 +216,7 @@ def _drop_partial(con: duckdb.DuckDBPyConnection, copied: list[Salvaged]) -> Non
 
 def _advance_sequences(con: duckdb.DuckDBPyConnection) -> None:
     """Curation events are numbered by ``decision_seq``: it starts after the salvaged ones."""
-    top = con.execute("SELECT max(event_id) FROM main_db.decisions").fetchone()[0]
+    top = scalar(con, "SELECT max(event_id) FROM main_db.decisions")
     if top:
         con.execute("DROP SEQUENCE main_db.decision_seq")
         con.execute(f"CREATE SEQUENCE main_db.decision_seq START {int(top) + 1}")

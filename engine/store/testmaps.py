@@ -10,17 +10,13 @@ import json
 import os
 import tempfile
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from engine.store.base import StoreBase
 from engine.testmap import TestMap
 
-if TYPE_CHECKING:
-    import duckdb
 
-
-class TestMapMixin:
+class TestMapMixin(StoreBase):
     __test__ = False
-    con: duckdb.DuckDBPyConnection
 
     def save_test_map(self, baseline_id: str, tm: TestMap) -> None:
         funcs, lines = tm.rows()
@@ -32,8 +28,7 @@ class TestMapMixin:
             with open(lpath, "w", encoding="utf-8") as fh:
                 for t, f, ls in lines:
                     fh.write(json.dumps({"n": t, "f": f, "l": ls}) + "\n")
-            self.con.execute("BEGIN TRANSACTION")
-            try:
+            with self.transaction():
                 self.con.execute("DELETE FROM test_functions WHERE baseline_id = ?",
                                  [baseline_id])
                 self.con.execute("DELETE FROM test_lines WHERE baseline_id = ?", [baseline_id])
@@ -51,10 +46,6 @@ class TestMapMixin:
                     "INSERT INTO test_maps VALUES (?, ?, ?, ?, ?, ?)",
                     [baseline_id, len(tm.tests), len(tm.functions), tm.seconds,
                      datetime.now(UTC).replace(tzinfo=None), ""])
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            self.con.execute("COMMIT")
 
     def save_test_map_problem(self, baseline_id: str, problem: str) -> None:
         """Remember that the tracing run gave no usable map, and why."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
 
 from engine.diffs import PatchError, apply_patch, file_patch
+from engine.instances import Component
 from engine.models import Candidate
 
 SCOPES = ("file", "module")
@@ -35,22 +35,6 @@ class CombineConfig:
     per_group: int = 4  # combinations per file or module at most
     seed: int = 0
 
-
-@dataclass(frozen=True)
-class Component:
-    """A validated instance that may take part in a combination."""
-
-    instance_id: str
-    file: str
-    entity: str
-    patch: str
-    changed_lines: tuple[int, ...] = ()
-    f2p: tuple[str, ...] = field(default=(), compare=False)
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Component:
-        return cls(row["instance_id"], row["file"], row["entity"], row["patch"],
-                   tuple(row.get("changed") or ()), tuple(row.get("fail_to_pass") or ()))
 
 
 def module_key(rel: str, depth: int | None = None) -> str:

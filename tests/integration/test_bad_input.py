@@ -518,7 +518,7 @@ def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
     """An instance stored before import refused such rows: its diff creates ``/tmp/...``.
     git fast-import takes every instance of a repo in one stream, so that one path used to
     fail the stream and every instance went out without its branch."""
-    from engine.importing import _instance
+    from engine.export_rows import instance_from_row
     from engine.store import Store
 
     ws = tmp_path / "ws"
@@ -526,7 +526,7 @@ def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
     creates = "--- /dev/null\n+++ b//tmp/bf-evil-created.py\n@@ -0,0 +1 @@\n+X = 1\n"
     evil = _row("sample.6505d5f8.imported__0000000e", patch=_money_patch() + creates)
     with Store.open(ws / "bugfoundry.duckdb") as store:
-        assert store.import_instances([_instance(evil, "old-import", "sample")]) == 1
+        assert store.import_instances([instance_from_row(evil, "old-import", "sample")]) == 1
     out = tmp_path / "out.jsonl"
     assert main(["export", "--format", "swesmith", "--split", "all", "--dedup", "none",
                  "-o", str(out), "--workspace", str(ws)]) == 0

@@ -244,7 +244,7 @@ def _instances(ws: Path) -> dict[str, dict]:
         for iid in store.instance_ids():
             rec = store.get_instance(iid)
             assert rec is not None
-            out[iid] = {k: rec[k] for k in FIELDS}
+            out[iid] = {k: getattr(rec, k) for k in FIELDS}
         return out
 
 

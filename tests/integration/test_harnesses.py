@@ -40,8 +40,8 @@ def exported(sample_ws: Path, docker_base: str, tmp_path_factory: pytest.TempPat
     ws.mkdir()
     shutil.copy(sample_ws / "bugfoundry.duckdb", ws / "bugfoundry.duckdb")
     with Store.open(ws / "bugfoundry.duckdb") as store:
-        ids = [r["instance_id"] for r in store.list_instances("sample")
-               if r["strategy"] == "procedural"][:39:13]  # three of different modifiers
+        ids = [r.instance_id for r in store.list_instances("sample")
+               if r.strategy == "procedural"][:39:13]  # three of different modifiers
         for iid in ids:
             store.record_decision(iid, "ann", "accept")
     old = os.environ.get("BUGFOUNDRY_DOCKER_BASE")

@@ -178,11 +178,11 @@ def test_forge_with_lm_strategies_validates_and_reruns_from_cache(
 
     with Store.open(lm_ws / "bugfoundry.duckdb") as store:
         rows = store.list_instances("sample")
-        kinds = {r["strategy"] for r in rows}
+        kinds = {r.strategy for r in rows}
         assert kinds == {"lm_modify", "lm_rewrite"}
-        rec = store.get_instance(rows[0]["instance_id"])
-        assert rec["modifier"] == "gpt-4o-mini" and rec["meta"]["lm"]["cost"] > 0
-        assert rec["meta"]["lm"]["prompt_tokens"] > 0 and rec["fail_to_pass"]
+        rec = store.get_instance(rows[0].instance_id)
+        assert rec.modifier == "gpt-4o-mini" and rec.meta["lm"]["cost"] > 0
+        assert rec.meta["lm"]["prompt_tokens"] > 0 and rec.fail_to_pass
         calls = store.lm_call_summary("sample")
         reasons = {(p, s, r) for p, s, r, _n, _c in calls}
         assert ("lm_modify", "rejected", "revealing_comment") in reasons or (
@@ -208,7 +208,7 @@ def test_statements_from_the_model_and_offline(
         lm_one = next(s for s in sts.values() if s.kind == "lm")
         assert lm_one.model == MODEL and lm_one.leaks and lm_one.leaks[0].startswith("quotes")
         rec = store.get_instance(lm_one.instance_id)
-        assert rec["problem_statement"] == lm_one.text and rec["statement"]["cost"] > 0
+        assert rec.problem_statement == lm_one.text and rec.statement.cost > 0
         tests_one = next(s for s in sts.values() if s.kind == "tests")
         assert "It now fails with" in tests_one.text and "pytest" not in tests_one.text
         assert not any("names the failing test" in leak for leak in tests_one.leaks)
@@ -296,8 +296,8 @@ def test_pr_mirror_route_c_asks_the_model_to_undo_the_fix(
     assert out["kept_total"] == 1
     with Store.open(Path(ws) / "bugfoundry.duckdb") as store:
         (row,) = store.list_instances("calc")
-        rec = store.get_instance(row["instance_id"])
-    assert rec["meta"]["route"] == "c" and rec["strategy"] == "pr_mirror"
-    assert rec["fail_to_pass"] == ["tests/test_calc.py::test_mean_divides_by_the_count"]
-    assert "+    return acc / (len(xs) - 1)" in rec["patch"]
-    assert "mean() dividing by n - 1" in rec["problem_statement"]
+        rec = store.get_instance(row.instance_id)
+    assert rec.meta["route"] == "c" and rec.strategy == "pr_mirror"
+    assert rec.fail_to_pass == ["tests/test_calc.py::test_mean_divides_by_the_count"]
+    assert "+    return acc / (len(xs) - 1)" in rec.patch
+    assert "mean() dividing by n - 1" in rec.problem_statement

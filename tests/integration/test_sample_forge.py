@@ -84,7 +84,7 @@ def test_random_sample_rechecked_independently(
 ) -> None:
     ws = Workspace.open(sample_ws)
     with Store.open(ws.db_path) as store:
-        ids = [r["instance_id"] for r in store.list_instances("sample")]
+        ids = [r.instance_id for r in store.list_instances("sample")]
         picked = [store.get_instance(i) for i in random.Random(4).sample(ids, 8)]
     python = str(ws.env_path("sample") / "venv" / "bin" / "python")
     tree = tmp_path / "tree"
@@ -92,13 +92,13 @@ def test_random_sample_rechecked_independently(
     clean = _junit(python, tree, tmp_path / "clean.xml")
     assert clean and all(s in ("passed", "skipped") for s in clean.values())
     for inst in picked:
-        for nid in inst["fail_to_pass"] + inst["pass_to_pass"]:
-            assert clean[_junit_key(nid)] == "passed", (inst["instance_id"], nid)
-        subprocess.run(["git", "apply", "-"], cwd=tree, input=inst["patch"], text=True, check=True)
+        for nid in inst.fail_to_pass + inst.pass_to_pass:
+            assert clean[_junit_key(nid)] == "passed", (inst.instance_id, nid)
+        subprocess.run(["git", "apply", "-"], cwd=tree, input=inst.patch, text=True, check=True)
         try:
             bugged = _junit(python, tree, tmp_path / "bug.xml")
         finally:
             subprocess.run(["git", "checkout", "-q", "--", "."], cwd=tree, check=True)
-        for nid in inst["fail_to_pass"]:
+        for nid in inst.fail_to_pass:
             # a test that vanished (its module no longer imports) also counts as failing
-            assert bugged.get(_junit_key(nid), "failed") == "failed", (inst["instance_id"], nid)
+            assert bugged.get(_junit_key(nid), "failed") == "failed", (inst.instance_id, nid)

@@ -33,10 +33,10 @@ def test_prefetch_reads_ahead_on_its_own_thread(store: Store) -> None:
         Store.instance_detail = spy  # type: ignore[method-assign]
         cache.prefetch(ids[:3])
         cache.wait_idle()
-        assert all(cache.get(i)["instance_id"] == i for i in ids[:3])
+        assert all(cache.get(i).instance_id == i for i in ids[:3])
         assert (cache.hits, cache.misses) == (3, 0)
         assert seen_threads and all(t.startswith("bf-prefetch") for t in seen_threads)
-        assert cache.get(ids[5])["instance_id"] == ids[5] and cache.misses == 1
+        assert cache.get(ids[5]).instance_id == ids[5] and cache.misses == 1
         cache.prefetch(ids)  # more than fit: the LRU keeps the last ones
         cache.wait_idle()
         assert len(cache._entries) == 4
@@ -50,11 +50,11 @@ def test_a_decision_invalidates_and_a_stale_read_is_dropped(store: Store) -> Non
     (a,) = populate(store, 1)
     cache = DetailCache(store)
     try:
-        assert cache.get(a)["decisions"] == []
+        assert cache.get(a).decisions == []
         store.record_decision(a, "ann", "accept")
-        assert cache.get(a)["decisions"] == []  # cached: the caller must invalidate
+        assert cache.get(a).decisions == []  # cached: the caller must invalidate
         cache.invalidate(a)
-        assert [d.decision for d in cache.get(a)["decisions"]] == ["accept"]
+        assert [d.decision for d in cache.get(a).decisions] == ["accept"]
         # A read that started before a decision must not put its older copy back.
         gen = cache._generation.get(a, 0)
         cache.invalidate(a)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from engine.instances import InstanceDetail
+from tests.records import detail
 from tui.widgets import metadata_text, provenance_line
 
 
-def _rec(meta: dict) -> dict:
-    return {"repo": "sample", "base_commit": "5f2532d44f" + "0" * 30, "strategy": "pr_mirror",
-            "modifier": "route_b", "file": "ledgerkit/interest.py", "entity": "compound_amount",
-            "lines_changed": 2, "files_changed": 1, "validation_seconds": 1.0,
-            "fail_to_pass": ["tests/test_interest.py::test_long_term"], "pass_to_pass": [],
-            "meta": meta, "problem_statement": "Fix compound_amount()"}
+def _rec(meta: dict) -> InstanceDetail:
+    return detail(repo="sample", base_commit="5f2532d44f" + "0" * 30, strategy="pr_mirror",
+                  modifier="route_b", file="ledgerkit/interest.py", entity="compound_amount",
+                  lines_changed=2, files_changed=1, validation_seconds=1.0,
+                  fail_to_pass=["tests/test_interest.py::test_long_term"], pass_to_pass=[],
+                  meta=meta, problem_statement="Fix compound_amount()")
 
 
 def test_pr_mirror_and_combine_provenance() -> None:
@@ -31,12 +35,12 @@ def test_a_commit_message_statement_is_checked_for_leaks_and_comes_first() -> No
              "--- a/ledgerkit/interest.py\n+++ b/ledgerkit/interest.py\n@@ -37 +37 @@\n"
              "-    growth = (1 + rate) ** (periods * years)\n"
              "+    growth = (1 + rate) ** periods * years\n")
-    rec = {**_rec({"statement_source": "commit message"}), "patch": patch,
-           "problem_statement": "Fix compound_amount\n\nIt computed `growth = (1 + rate) "
-                                "** periods * years`; test_long_term caught it."}
+    rec = replace(_rec({"statement_source": "commit message"}), patch=patch,
+                  problem_statement="Fix compound_amount\n\nIt computed `growth = (1 + rate) "
+                                    "** periods * years`; test_long_term caught it.")
     lines = metadata_text(rec).plain.splitlines()
     assert lines[1] == "Problem statement  (from the fix's commit message)"
     assert "⚠ leaks: quotes `growth = (1 + rate) ** periods * years`" in lines
     assert "⚠ leaks: names the failing test test_long_term" in lines
-    clean = {**rec, "problem_statement": "Compound interest is wrong for multi-year terms."}
+    clean = replace(rec, problem_statement="Compound interest is wrong for multi-year terms.")
     assert not any(ln.startswith("⚠") for ln in metadata_text(clean).plain.splitlines())

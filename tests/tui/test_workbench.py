@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -395,8 +396,8 @@ def test_review_names_the_original_of_a_duplicate_and_copies(home: Path) -> None
         original = s.get_instance(ids[0])
         assert original is not None
         dup_id = ids[0] + "_again"  # sorts right after the original, never before it
-        copy = {**original, "instance_id": dup_id, "candidate_id": original["candidate_id"] + "x",
-                "failures": json.dumps(original["failures"]), "meta": json.dumps({})}
+        copy = replace(original, instance_id=dup_id, candidate_id=original.candidate_id + "x",
+                       meta={})
         s.import_instances([copy])
     seen: dict[str, object] = {}
 
@@ -416,4 +417,4 @@ def test_review_names_the_original_of_a_duplicate_and_copies(home: Path) -> None
 
     run_app(home, drive)
     assert f"duplicate of {ids[0]} (the same diff)" in seen["meta"]  # type: ignore[operator]
-    assert seen["id"] == dup_id and seen["diff"] == original["patch"]
+    assert seen["id"] == dup_id and seen["diff"] == original.patch

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.dedup import diff_hash, duplicate_ids, find_groups
 from engine.diffs import make_patch
+from engine.instances import DedupRecord
 
 OLD = "def f(a, b):\n    x = a + b\n    return x\n\n\ndef g(a, b):\n    x = a + b\n    return x\n"
 
 
-def _rec(iid: str, patch: str, entity: str, f2p: list[str]) -> dict:
-    return {"instance_id": iid, "repo": "r", "file": "m.py", "entity": entity, "patch": patch,
-            "fail_to_pass": f2p}
+def _rec(iid: str, patch: str, entity: str, f2p: list[str]) -> DedupRecord:
+    return DedupRecord(iid, "r", "m.py", entity, patch, f2p)
 
 
 def test_same_edit_from_two_strategies_or_shifted_is_one_bug() -> None:
@@ -37,7 +39,7 @@ def test_groups_and_representatives() -> None:
         _rec("r.3", b, "f", ["t1"]),  # another edit of f failing the same way: near
         _rec("r.4", b, "g", ["t2"]),
     ]
-    records[1]["patch"] = a.replace("@@ -1,", "@@ -1,")  # same text, hashed alike
+    records[1] = replace(records[1], patch=a.replace("@@ -1,", "@@ -1,"))  # hashed alike
     groups = {(g.kind, tuple(g.members)) for g in find_groups(records)}
     assert ("exact", ("r.1", "r.2")) in groups
     assert ("near", ("r.1", "r.3")) in groups  # r.2 is hidden by its exact group

@@ -9,24 +9,25 @@ import pytest
 
 from engine import export_rows as er
 from engine.harness_code import write
+from tests.records import instance
 
 CLEAN = "c1ea" + "0" * 36
-INST = {
-    "instance_id": "sample.c1ea0000.procedural_op_swap__3c9a01d2", "repo": "sample",
-    "base_commit": CLEAN, "strategy": "procedural", "modifier": "op_swap",
-    "file": "ledgerkit/interest.py", "entity": "describe_term",
-    "patch": "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n",
-    "problem_statement": "", "created_at": datetime(2026, 11, 26, 4, 57, 59),
-    "failures": {"tests/t.py::test_a": "E   assert 1 == 2"},
-    "fail_to_pass": ["tests/t.py::test_a", "tests/t.py::test_c[a b]"],
-    "pass_to_pass": ["tests/t.py::test_b"],
-}
+INST = instance(
+    instance_id="sample.c1ea0000.procedural_op_swap__3c9a01d2", repo="sample",
+    base_commit=CLEAN, strategy="procedural", modifier="op_swap",
+    file="ledgerkit/interest.py", entity="describe_term",
+    patch="diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n",
+    problem_statement="", created_at=datetime(2026, 11, 26, 4, 57, 59),
+    failures={"tests/t.py::test_a": "E   assert 1 == 2"},
+    fail_to_pass=["tests/t.py::test_a", "tests/t.py::test_c[a b]"],
+    pass_to_pass=["tests/t.py::test_b"],
+)
 SUMMARY = {"decisions": {"ann": "accept"}, "realism": "plausible"}
 
 
 def test_names_follow_swesmith_and_swebench_rules() -> None:
     rid = er.RepoId("bugfoundry", "sample")
-    eid = er.export_id(INST["instance_id"], "sample", CLEAN, rid)
+    eid = er.export_id(INST.instance_id, "sample", CLEAN, rid)
     assert eid == "bugfoundry__sample.c1ea0000.procedural_op_swap__3c9a01d2"
     # SWE-smith asserts instance_id.rsplit(".", 1)[0] == the profile's repo_name
     assert eid.rsplit(".", 1)[0] == rid.profile(CLEAN) == "bugfoundry__sample.c1ea0000"
@@ -52,7 +53,7 @@ def test_repo_ids() -> None:
 
 def test_rows_hold_each_clients_types() -> None:
     rid = er.RepoId("bugfoundry", "sample")
-    eid = er.export_id(INST["instance_id"], "sample", CLEAN, rid)
+    eid = er.export_id(INST.instance_id, "sample", CLEAN, rid)
     cmd = er.pytest_command(["-p", "no:cacheprovider"], ["tests"], verbose=True)
     where = er.Where(eid, rid, "s" * 40, "b" * 40, er.instance_image(eid),
                      er.repo_image(rid, CLEAN), cmd)
@@ -66,12 +67,12 @@ def test_rows_hold_each_clients_types() -> None:
     assert bench["eval_script"].splitlines() == [
         "cd /testbed", ": '>>>>> Start Test Output'", cmd, ": '>>>>> End Test Output'"]
     assert (bench["log_parser"], bench["eval_type"]) == ("parse_log_pytest", "pass_and_fail")
-    assert bench["bugfoundry_id"] == INST["instance_id"] and bench["bugfoundry_repo"] == "sample"
+    assert bench["bugfoundry_id"] == INST.instance_id and bench["bugfoundry_repo"] == "sample"
     assert json.loads(bench["bugfoundry_left_out"]) == {"FAIL_TO_PASS": ["tests/t.py::test_c[a b]"],
                                                         "PASS_TO_PASS": []}
     smith = er.swesmith_row(INST, SUMMARY, where, ["tests/t.py::test_a"], [])
     assert smith["repo"] == "bugfoundry__sample.c1ea0000" and smith["base_commit"] == "b" * 40
-    assert smith["FAIL_TO_PASS"] == ["tests/t.py::test_a"] and smith["patch"] == INST["patch"]
+    assert smith["FAIL_TO_PASS"] == ["tests/t.py::test_a"] and smith["patch"] == INST.patch
     assert cmd == ("python -m pytest -rA --tb=no --color=no --verbose -p no:cacheprovider tests")
 
 

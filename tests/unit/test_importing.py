@@ -41,11 +41,11 @@ def test_external_swebench_rows_become_bug_diffs(tmp_path: Path) -> None:
         inst = store.get_instance("calc-1")
     assert result.imported == 1 and inst is not None
     # Stored as "clean + bug": the reverse of the gold fix turns the clean code buggy.
-    assert apply_patch({"calc.py": CLEAN}, inst["patch"])["calc.py"] == BUGGY
-    assert inst["modifier"] == "swebench-external" and inst["file"] == "calc.py"
-    assert inst["problem_statement"] == "add() subtracts"
-    assert list(inst["fail_to_pass"]) == ["tests/t.py::test_add"]
-    assert inst["meta"]["imported_format"] == "swebench-external"
+    assert apply_patch({"calc.py": CLEAN}, inst.patch)["calc.py"] == BUGGY
+    assert inst.modifier == "swebench-external" and inst.file == "calc.py"
+    assert inst.problem_statement == "add() subtracts"
+    assert list(inst.fail_to_pass) == ["tests/t.py::test_add"]
+    assert inst.meta["imported_format"] == "swebench-external"
 
 
 def test_row_checks_and_all_or_nothing(tmp_path: Path) -> None:
@@ -79,8 +79,8 @@ def test_published_swebench_rows_with_test_lists_as_json_text(tmp_path: Path) ->
                 assert import_file(fresh, path).imported == 2
                 inst = fresh.get_instance("calc-1")
                 assert inst is not None
-                assert list(inst["fail_to_pass"]) == ["tests/t.py::test_add"]
-                assert list(inst["pass_to_pass"]) == ["tests/t.py::test_other",
+                assert list(inst.fail_to_pass) == ["tests/t.py::test_add"]
+                assert list(inst.pass_to_pass) == ["tests/t.py::test_other",
                                                       "tests/t.py::test_x"]
     broken = {**rows[0], "FAIL_TO_PASS": "[not json"}
     assert "FAIL_TO_PASS must be a list of test ids" in row_problems(broken)

@@ -13,6 +13,7 @@ from engine.lm.parsing import (
     stub_function,
 )
 from engine.statements import find_leaks, template_statement
+from tests.records import instance
 
 FILE = '''import math
 
@@ -94,9 +95,9 @@ def test_leak_check_flags_quoted_changed_lines_and_test_names() -> None:
 
 
 def test_template_statement_names_the_symptom_not_the_tests() -> None:
-    rec = {"entity": "Ledger.post", "file": "src/ledgerkit/ledger.py",
-           "failures": {"tests/t.py::test_post": "E   KeyError: 'usd'"},
-           "fail_to_pass": ["tests/t.py::test_post"]}
+    rec = instance(entity="Ledger.post", file="src/ledgerkit/ledger.py",
+                   failures={"tests/t.py::test_post": "E   KeyError: 'usd'"},
+                   fail_to_pass=["tests/t.py::test_post"])
     text = template_statement(rec)
     assert "KeyError" in text and "ledgerkit.ledger" in text and "test_post" not in text
 

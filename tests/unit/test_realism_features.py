@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.diffs import make_patch
+from engine.instances import FeatureInput
 from engine.realism.features import compute, exception_of, failure_kind
 from engine.realism.naturalness import NgramModel, tokens
 
@@ -15,9 +16,9 @@ ORIGINAL = (
 )
 
 
-def rec(buggy: str, failures: dict[str, str], original: str = ORIGINAL) -> dict:
-    return {"instance_id": "i", "patch": make_patch("pkg/m.py", original, buggy),
-            "fail_to_pass": list(failures), "failures": failures}
+def rec(buggy: str, failures: dict[str, str], original: str = ORIGINAL) -> FeatureInput:
+    return FeatureInput("i", "pkg/m.py", make_patch("pkg/m.py", original, buggy),
+                        list(failures), failures)
 
 
 def test_removed_assignment_with_name_error_at_the_edit_is_a_structural_tell() -> None:

@@ -53,7 +53,7 @@ def test_repo_env_baseline_roundtrip(tmp_path: Path) -> None:
         recipe = Recipe(steps=[["-e", ".[test]"]], notes=["n"])
         s.save_environment("demo", "venv", recipe, "/ws/envs/demo", 1.5)
         env = s.get_environment("demo")
-        assert env["recipe"] == recipe and env["recipe_hash"] == recipe.hash
+        assert env.recipe == recipe and env.recipe_hash == recipe.hash
         s.save_baseline(_baseline(), recipe.hash)
         b = s.latest_baseline("demo", "0123456789abcdef")
         assert b is not None and b.passing == {"t.py::a"} and b.flaky == {"t.py::b"}
@@ -90,8 +90,8 @@ def test_candidates_dedup_and_pending(tmp_path: Path) -> None:
             _cand(other, "op_change").candidate_id
         ]
         rec = s.get_instance(iid)
-        assert rec["fail_to_pass"] == ["t.py::a"] and rec["failures"]["t.py::a"]
-        assert rec["lines_changed"] == 2 and rec["files_changed"] == 1
+        assert rec.fail_to_pass == ["t.py::a"] and rec.failures["t.py::a"]
+        assert rec.lines_changed == 2 and rec.files_changed == 1
         summ = s.summary("demo")
         assert (summ.candidates, summ.validated, summ.pending) == (2, 1, 1)
 

@@ -158,8 +158,8 @@ def test_instance_detail(store: Store) -> None:
     (a,) = populate(store, 1)
     store.record_decision(a, "ann", "accept")
     d = store.instance_detail(a)
-    assert d["patch"].startswith("diff --git") and d["failures"]
-    assert d["environment"]["backend"] == "venv"
-    assert d["baseline"]["runs"] == 2
-    assert [s.decision for s in d["decisions"]] == ["accept"]
+    assert d.patch.startswith("diff --git") and d.failures
+    assert d.environment.backend == "venv"
+    assert d.baseline.runs == 2
+    assert [s.decision for s in d.decisions] == ["accept"]
     assert store.instance_detail("nope") is None
