@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import setup  # noqa: E402
-from engine.cli import main as cli_main  # noqa: E402
+from engine.cli.main import main as cli_main  # noqa: E402
 from engine.environments.docker_env import DockerEnvironment  # noqa: E402
 from engine.environments.docker_image import connect  # noqa: E402
-from engine.forge import generate_candidates  # noqa: E402
+from engine.forge import setup  # noqa: E402
+from engine.forge.run import generate_candidates  # noqa: E402
 from engine.models import RepoRecord, Verdict  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402

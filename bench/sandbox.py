@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.cli import main as cli_main  # noqa: E402
+from engine.cli.main import main as cli_main  # noqa: E402
 from engine.environments import sandbox  # noqa: E402
-from engine.setup import ensure_environment, get_repo  # noqa: E402
+from engine.forge.setup import ensure_environment, get_repo  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 from tests.procs import marked, new_marker, wait_gone  # noqa: E402

@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cli import main as cli_main  # noqa: E402
-from engine.forge import generate_candidates  # noqa: E402
+from engine.cli.main import main as cli_main  # noqa: E402
+from engine.forge.run import generate_candidates  # noqa: E402
+from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, open_repo  # noqa: E402
 from engine.models import Verdict  # noqa: E402
-from engine.setup import build_validator, ensure_baseline, ensure_environment, open_repo  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 

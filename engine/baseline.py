@@ -20,7 +20,7 @@ from engine.errors import BaselineError
 from engine.logs import Log, quiet
 from engine.models import PASSED, Baseline, BaselineTest, Recipe, TestRun
 from engine.testmap import IMPORT, TestMap, load_map_file
-from engine.testrun import last_line, run_pytest
+from engine.validation.testrun import last_line, run_pytest
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.branches import branch_repo_problem
+from engine.dataset.branches import branch_repo_problem
+from engine.dataset.export import find_layout
 from engine.errors import BugfoundryError, StoreError, UsageError
-from engine.export import find_layout
+from engine.forge.setup import repo_environment
 from engine.instances import EnvironmentRecord
 from engine.logs import Log, quiet
 from engine.models import RepoRecord
 from engine.repos import copy_problem, reset_tree, restore_copy, tree_problem
-from engine.setup import repo_environment
 from engine.store import DatabaseLocked, Store
 from engine.store.salvage import Salvaged, TableRead, read_tables, salvage
 from engine.workspace import Workspace, resolve_home

@@ -145,7 +145,7 @@ class Verdict:
 
     candidate_id: str
     kept: bool
-    reason: str  # "kept" or a drop reason (see engine.grading.DROP_REASONS)
+    reason: str  # "kept" or a drop reason (see engine.validation.grading.DROP_REASONS)
     detail: str = ""
     fail_to_pass: list[str] = field(default_factory=list)
     pass_to_pass: list[str] = field(default_factory=list)
@@ -153,7 +153,7 @@ class Verdict:
     failures: dict[str, str] = field(default_factory=dict)  # F2P nodeid -> failure text
     duration: float = 0.0
     worker: str = ""
-    path: str = ""  # how it was validated: hot | cold | full | none (engine/selection.py)
+    path: str = ""  # how it was validated: hot | cold | full | none (validation/selection.py)
     cpu: float = 0.0  # CPU seconds of the test processes (0 when not measured)
     collection_errors: dict[str, str] = field(default_factory=dict)  # where -> error text
 

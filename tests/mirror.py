@@ -12,8 +12,8 @@ from pathlib import Path
 import git
 
 from engine.diffs import PatchError, apply_patch, make_patch, parse_patch, reverse_patch
+from engine.forge.setup import build_validator, ensure_environment, get_repo
 from engine.models import Candidate
-from engine.setup import build_validator, ensure_environment, get_repo
 from engine.store import Store
 from engine.workspace import Workspace
 

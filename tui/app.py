@@ -221,7 +221,7 @@ class BugfoundryApp(App[int]):
 
     @work(thread=True, name="export", group="export", exit_on_error=False)
     def _export_worker(self, fmt: str) -> None:
-        from engine.export import export
+        from engine.dataset.export import export
 
         path = export_path(self.workspace.home, fmt, datetime.now())
         path.parent.mkdir(parents=True, exist_ok=True)

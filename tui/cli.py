@@ -1,6 +1,6 @@
 """The ``bugfoundry`` console script: the engine's headless CLI plus the ``tui`` command.
 
-The dependency points one way: this front end extends ``engine.cli``; the engine never
+The dependency points one way: this front end extends ``engine.cli.main``; the engine never
 imports the TUI. ``bugfoundry`` with no subcommand opens the workbench.
 """
 
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine import cli as engine_cli
+from engine.cli import main as engine_cli
 
 
 def cmd_tui(args: argparse.Namespace) -> int:

@@ -25,11 +25,11 @@ from textual.widgets import ProgressBar, Static
 
 from tui.services import workbench
 
-if TYPE_CHECKING:  # engine.forge is imported when a forge starts, not with the app
-    from engine.forge import ForgeHooks, ForgeOptions
+if TYPE_CHECKING:  # engine.forge.run is imported when a forge starts, not with the app
+    from engine.forge.run import ForgeHooks, ForgeOptions
+    from engine.forge.summary import ForgeSummary
     from engine.models import Candidate, Verdict
     from engine.store import Store
-    from engine.summary import ForgeSummary
     from engine.workspace import Workspace
 
     # The engine's ``forge`` entry, injectable so tests drive the screen with a stand-in.
@@ -196,8 +196,8 @@ def run_forge(job: ForgeJob, forge: ForgeFn | None, store: Store, ws: Workspace,
     """The worker thread's body: ``forge`` (None: the engine's) on a private cursor, every
     step posted."""
     from engine.errors import BugfoundryError
-    from engine.forge import ForgeHooks, ForgeOptions, lm_settings_for
-    from engine.forge import forge as engine_forge
+    from engine.forge.run import ForgeHooks, ForgeOptions, lm_settings_for
+    from engine.forge.run import forge as engine_forge
     from engine.lm.client import load_settings
 
     def log(line: str) -> None:

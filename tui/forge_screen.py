@@ -27,8 +27,8 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from engine.errors import UsageError
-from engine.forge import IMPLEMENTED_STRATEGIES, ForgeOptions
-from engine.setup import usable_cores
+from engine.forge.run import IMPLEMENTED_STRATEGIES, ForgeOptions
+from engine.forge.setup import usable_cores
 from tui.forge_runner import ForgeJob, ForgeRequest
 from tui.services import ForgeChanged, WorkbenchScreen
 

@@ -7,8 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from engine.dataset.leaks import find_leaks
 from engine.instances import Instance, InstanceDetail
-from engine.leaks import find_leaks
 from engine.store import BrowseRow, Statement, StoredScore
 
 COLUMNS: tuple[tuple[str, str], ...] = (

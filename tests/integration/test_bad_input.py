@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from tests.conftest import SAMPLE_BUNDLE
 
 pytestmark = pytest.mark.integration
@@ -518,7 +518,7 @@ def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
     """An instance stored before import refused such rows: its diff creates ``/tmp/...``.
     git fast-import takes every instance of a repo in one stream, so that one path used to
     fail the stream and every instance went out without its branch."""
-    from engine.export_rows import instance_from_row
+    from engine.dataset.rows import instance_from_row
     from engine.store import Store
 
     ws = tmp_path / "ws"
@@ -544,8 +544,8 @@ def test_one_row_with_an_absolute_path_costs_no_other_instance_its_branch(
 def test_a_worker_tree_removed_mid_run_is_made_again(sample_ws: Path) -> None:
     """Deleting ``work/<repo>/<k>`` while a forge runs (a cleanup, by hand) used to end the
     run in a traceback at the next candidate; the tree is now cloned again."""
+    from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, get_repo
     from engine.models import Candidate
-    from engine.setup import build_validator, ensure_baseline, ensure_environment, get_repo
     from engine.store import Store
     from engine.workspace import Workspace
 

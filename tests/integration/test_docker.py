@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.environments import sandbox
 from engine.environments.base import Environment
-from engine.forge import generate_candidates
+from engine.forge.run import generate_candidates
+from engine.forge.setup import build_validator, ensure_baseline, ensure_environment
+from engine.forge.setup import get_repo as store_repo
 from engine.models import Candidate, RepoRecord, Verdict
-from engine.setup import build_validator, ensure_baseline, ensure_environment
-from engine.setup import get_repo as store_repo
 from engine.store import Store
 from engine.testmap import TestMap
 from engine.workspace import Workspace

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.models import Candidate
 from engine.store import Store
 from tests.conftest import SAMPLE_BUNDLE

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.diffs import parse_patch
 from engine.store import Store
 from tests.conftest import SAMPLE_BUNDLE

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge import generate_candidates
+from engine.forge.run import generate_candidates
+from engine.forge.setup import build_validator, ensure_environment, get_repo
 from engine.models import Candidate, Verdict
-from engine.selection import classify
-from engine.setup import build_validator, ensure_environment, get_repo
 from engine.store import Store
+from engine.validation.selection import classify
 from engine.workspace import Workspace
 
 pytestmark = pytest.mark.integration

@@ -14,10 +14,10 @@ from engine.baseline import run_test_map
 from engine.diffs import make_patch
 from engine.environments.base import Environment
 from engine.environments.processes import ProcResult, run_process, spawn_process
-from engine.forkserver import ForkServer, HotUnavailable
 from engine.models import FAILED, PASSED, Baseline, BaselineTest, Recipe
-from engine.selection import Planner
 from engine.testmap import IMPORT
+from engine.validation.forkserver import ForkServer, HotUnavailable
+from engine.validation.selection import Planner
 
 CORE = '''import functools
 
@@ -211,8 +211,8 @@ def test_map_then_hot_swaps_match_the_disk(tiny) -> None:
 
 def test_warm_server_runs_fresh_sessions_from_disk(tiny) -> None:
     """The warm path: pre-imported pytest, each request a new session that reads the disk."""
-    from engine.forkserver import WarmServer
-    from engine.testrun import run_pytest
+    from engine.validation.forkserver import WarmServer
+    from engine.validation.testrun import run_pytest
 
     env, root, recipe = tiny
     warm = WarmServer(env, root, recipe)

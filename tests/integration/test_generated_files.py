@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.generated import kept, listing
 from engine.repos import reset_tree
 from tests.scmrepo import VERSION_FILE, scm_repo

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.store import Store
 from tests.clients import client
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.entities import parse_file
 from engine.lm.batch import Ask, BatchStats, ask_all
 from engine.lm.client import BudgetSpent, LMClient, LMError, LMSettings

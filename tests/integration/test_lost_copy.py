@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from tests.gitrepo import GitRepo
 
 pytestmark = pytest.mark.integration
@@ -178,8 +178,8 @@ def test_a_relative_source_is_recorded_absolute(tmp_path: Path, monkeypatch: pyt
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """``repo add tally`` from the source's parent: the record names the absolute path, so
     a lost copy is restored from any working directory."""
+    from engine.forge.setup import get_repo
     from engine.repos import ensure_copy
-    from engine.setup import get_repo
     from engine.store import Store
     from engine.workspace import Workspace
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.strategies.combine import RELATIONS
 
 from .conftest import cli_json

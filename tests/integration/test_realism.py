@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.realism.gate import modifier_weights
 from engine.store import Store
 from engine.workspace import Workspace

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.environments import sandbox
 from engine.environments.venv import VenvEnvironment
-from engine.setup import build_validator, ensure_baseline, ensure_environment, get_repo
+from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, get_repo
 from engine.store import Store
 from engine.workspace import Workspace
 from tests.procs import marked, new_marker, wait_gone

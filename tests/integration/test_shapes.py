@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
+from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, get_repo
 from engine.models import ERROR, PASSED, Candidate, Verdict
-from engine.setup import build_validator, ensure_baseline, ensure_environment, get_repo
 from engine.store import Store
-from engine.testrun import run_pytest
+from engine.validation.testrun import run_pytest
 from engine.workspace import Workspace
 from tests.shapes import collection_repo, ids_repo, plugin_repo, plugins_repo, registry_repo
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.forge.setup import build_validator, ensure_environment, get_repo
 from engine.models import Candidate
-from engine.setup import build_validator, ensure_environment, get_repo
 from engine.store import Store
-from engine.validation import RETRIED_ALONE, RETRY_SCALE
+from engine.validation.validator import RETRIED_ALONE, RETRY_SCALE
 from engine.workspace import Workspace
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.forge import STAGES, ForgeOptions, forge
-from engine.forkserver import ForkServer
-from engine.stages import ForgeRun
+from engine.cli.main import main
+from engine.forge.run import STAGES, ForgeOptions, forge
+from engine.forge.stages import ForgeRun
 from engine.store import Store
+from engine.validation.forkserver import ForkServer
 from engine.workspace import Workspace
 
 pytestmark = pytest.mark.integration

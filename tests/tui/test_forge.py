@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, ProgressBar
 
-from engine.cli import main as cli
+from engine.cli.main import main as cli
 from engine.store import BrowseFilter, Store
 from tests.integration.conftest import UV_CACHE
 from tests.tui.test_app import run_app

@@ -1,6 +1,6 @@
 """The forge screen driven by a stand-in for the engine's forge (no environment, no test runs).
 
-The stand-in has ``engine.forge.forge``'s signature and goes through the same hooks: it logs,
+The stand-in has ``engine.forge.run.forge``'s signature and goes through the same hooks: it logs,
 counts its candidates, stores two real instances through the cursor it is given, reports
 three verdicts, then returns a summary or raises. What the screen shows (status line, log,
 progress bar, notifications, the browse table) is asserted for each ending.
@@ -18,10 +18,10 @@ from rich.text import Text
 from textual.widgets import Button, ProgressBar, RichLog, Static
 
 from engine.errors import BugfoundryError
-from engine.forge import ForgeHooks, ForgeOptions
+from engine.forge.run import ForgeHooks, ForgeOptions
+from engine.forge.summary import ForgeSummary
 from engine.models import Verdict
 from engine.store import BrowseFilter, Store
-from engine.summary import ForgeSummary
 from engine.workspace import Workspace
 from tests.fakes import fake_baseline, fake_candidate, make_workspace
 from tui.app import BugfoundryApp

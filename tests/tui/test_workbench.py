@@ -10,7 +10,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 
-from engine.forge import ForgeOptions
+from engine.forge.run import ForgeOptions
 from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
 from tests.tui.test_app import run_app, states
@@ -214,8 +214,8 @@ def test_quitting_during_a_forge_asks_then_stops_it(home: Path) -> None:
     import asyncio
     import time
 
+    from engine.forge.summary import ForgeSummary
     from engine.models import Verdict
-    from engine.summary import ForgeSummary
     from tests.fakes import fake_candidate
     from tui.forge_runner import ForgeRequest
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from engine.branches import BranchRequest, valid_branch, write_branches
+from engine.dataset.branches import BranchRequest, valid_branch, write_branches
 from engine.diffs import file_patch, make_patch
 from tests.gitrepo import GitRepo
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from engine import export_rows as er
-from engine.harness_code import write
+from engine.dataset import rows as er
+from engine.dataset.harness_code import write
 from tests.records import instance
 
 CLEAN = "c1ea" + "0" * 36

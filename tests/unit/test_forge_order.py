@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from engine.forge import _interleave
+from engine.forge.run import _interleave
 
 
 def test_equal_weights_are_the_plain_round_robin() -> None:

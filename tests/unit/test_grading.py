@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from engine.baseline import fold_runs
-from engine.grading import grade, patch_paths, unsafe_paths, vanished
 from engine.models import ERROR, FAILED, MISSING, PASSED, SKIPPED, XFAILED, TestOutcome, TestRun
-from engine.testrun import covering_error, parse_report, settle
+from engine.validation.grading import grade, patch_paths, unsafe_paths, vanished
+from engine.validation.testrun import covering_error, parse_report, settle
 
 
 def _lines(*records: dict) -> list[str]:

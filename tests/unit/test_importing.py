@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.dataset.importing import import_file, row_problems
 from engine.diffs import apply_patch, make_patch
 from engine.errors import UsageError
-from engine.importing import import_file, row_problems
 from engine.models import RepoRecord
 from engine.store import Store
 

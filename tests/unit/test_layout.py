@@ -68,8 +68,8 @@ def test_nothing_outside_the_store_touches_a_connection() -> None:
 
 
 def test_console_script_adds_the_tui_but_engine_cli_stays_headless(capsys) -> None:
-    from engine.cli import build_parser
-    from engine.cli import main as engine_main
+    from engine.cli.main import build_parser
+    from engine.cli.main import main as engine_main
     from tui.cli import register
 
     assert engine_main([]) == 0 and "usage: bugfoundry" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.dataset.statements import find_leaks, template_statement
 from engine.lm.client import LMSettings, load_settings
 from engine.lm.parsing import (
     Rejected,
@@ -12,7 +13,6 @@ from engine.lm.parsing import (
     splice_function,
     stub_function,
 )
-from engine.statements import find_leaks, template_statement
 from tests.records import instance
 
 FILE = '''import math

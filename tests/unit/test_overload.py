@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.forge.setup import resolve_workers, usable_cores
+from engine.forge.stages import ForgeHooks, ForgeOptions, ForgeRun
+from engine.forge.summary import ForgeSummary
 from engine.models import Candidate, RepoRecord, Verdict
-from engine.setup import resolve_workers, usable_cores
-from engine.stages import ForgeHooks, ForgeOptions, ForgeRun
 from engine.store import Store
-from engine.summary import ForgeSummary
-from engine.validation import RETRIED_ALONE
+from engine.validation.validator import RETRIED_ALONE
 from tests.unit.test_store import PATCH, _baseline
 
 

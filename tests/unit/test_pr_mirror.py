@@ -172,8 +172,8 @@ def test_route_b_refuses_a_commit_whose_layout_changed() -> None:
     the pinned commit's package (the only one on the path): refused before any test runs."""
     from types import SimpleNamespace
 
+    from engine.forge.stages import Bases
     from engine.models import Baseline, Recipe
-    from engine.stages import Bases
 
     run = SimpleNamespace(recipe=Recipe(source_roots=["src"]),
                           baseline=Baseline("b", "r", "c", 2, {}, 1.0))

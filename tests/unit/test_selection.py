@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from engine.diffs import PatchError, apply_patch, make_patch
-from engine.grading import ValidationConfig, grade, plan_timeout
-from engine.imports import ImportGraph
 from engine.models import PASSED, Baseline, BaselineTest
-from engine.selection import Planner, classify, plan_units
 from engine.testmap import IMPORT, TestMap
+from engine.validation.grading import ValidationConfig, grade, plan_timeout
+from engine.validation.imports import ImportGraph
+from engine.validation.selection import Planner, classify, plan_units
 
 
 def test_apply_patch_roundtrips_random_edits() -> None:
@@ -255,7 +255,7 @@ def test_hunk_shapes_match_whole_module_shapes(old_line: str, new_lines: str,
     import types
 
     from engine.diffs import parse_patch
-    from engine.shapes import classify_hunks, summarize
+    from engine.validation.shapes import classify_hunks, summarize
 
     new = HUNK_MODULE.replace(old_line, new_lines, 1)
     fp = parse_patch(make_patch("m.py", HUNK_MODULE, new))[0]

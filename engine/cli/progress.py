@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.cli_common import to_stderr
+from engine.cli.common import to_stderr
 
 
 def print_summary(s: Any) -> None:

@@ -2,7 +2,7 @@
 
 The docker backend's environment image holds the pinned commit's files at ``/testbed`` (no
 ``.git``: validation mounts its own work trees) and the installed venv. Harnesses need more,
-and not the same thing (see ``engine.export_rows``):
+and not the same thing (see ``engine.dataset.rows``):
 
 - **harness base** (per repo): the environment image plus ``git``, a system git config that
   trusts ``/testbed``, a silent ``.bashrc`` (mini-swe-agent sources it before every command),
@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, cast
 from engine.environments.docker_image import short_error
 from engine.environments.factory import make_environment
 from engine.errors import BugfoundryError, EnvironmentBuildError
+from engine.forge.setup import ensure_environment, env_root, open_repo
 from engine.logs import Log
 from engine.repos import make_worker_tree
-from engine.setup import ensure_environment, env_root, open_repo
 
 if TYPE_CHECKING:
     from engine.environments.docker_env import DockerEnvironment

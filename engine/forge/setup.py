@@ -2,7 +2,7 @@
 baseline and test map, the worker trees and the validator on them.
 
 Shared by the forge pipeline, its stages, ``verify``, ``doctor``, the CLI and the benches, so it
-lives apart from ``engine.forge`` (which only runs the pipeline) and none of them import back.
+lives apart from ``engine.forge.run`` (which only runs the pipeline) and none of them import back.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from engine.environments.base import Environment
 from engine.environments.detect import detect_recipe
 from engine.environments.factory import make_environment
 from engine.errors import UsageError
-from engine.grading import ValidationConfig, timeout_for
 from engine.logs import Log, quiet
 from engine.models import Baseline, Recipe, RepoRecord
 from engine.repos import ensure_copy, make_worker_tree
-from engine.selection import Planner
 from engine.store import Store
 from engine.testmap import TestMap
-from engine.validation import Validator, list_tree_files
+from engine.validation.grading import ValidationConfig, timeout_for
+from engine.validation.selection import Planner
+from engine.validation.validator import Validator, list_tree_files
 from engine.workspace import Workspace
 
 

@@ -12,17 +12,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine import __version__, cli_env
-from engine.cli_args import Parser, count, finite, integer, positive_int, seconds
-from engine.cli_common import common_options, dump_json, input_path, open_ws, to_stderr
-from engine.cli_lm import add_lm_options, register_statements
-from engine.cli_mirror import add_combine_options, mining_options, register_mine
-from engine.cli_progress import Progress, print_summary
-from engine.cli_realism import register_realism
+from engine import __version__
+from engine.cli import env as cli_env
+from engine.cli.args import Parser, count, finite, integer, positive_int, seconds
+from engine.cli.common import common_options, dump_json, input_path, open_ws, to_stderr
+from engine.cli.lm import add_lm_options, register_statements
+from engine.cli.mirror import add_combine_options, mining_options, register_mine
+from engine.cli.progress import Progress, print_summary
+from engine.cli.realism import register_realism
+from engine.dataset.rows import instance_json
 from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
-from engine.export_rows import instance_json
 from engine.store import DatabaseError, damaged
 from engine.workspace import resolve_home
 
@@ -39,7 +40,7 @@ def cmd_repo_add(args: argparse.Namespace) -> int:
                        log=to_stderr)
         store.add_repo(rec)
         if args.backend or args.base_image or args.wheelhouse:  # build it now
-            from engine.setup import ensure_environment
+            from engine.forge.setup import ensure_environment
 
             ensure_environment(ws, store, rec, backend=args.backend or "docker",
                                base_image=args.base_image, wheelhouse=args.wheelhouse,
@@ -66,7 +67,7 @@ def cmd_repo_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from engine.setup import ensure_baseline, ensure_environment, open_repo
+    from engine.forge.setup import ensure_baseline, ensure_environment, open_repo
 
     ws, store = open_ws(args)
     with store:
@@ -88,9 +89,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def cmd_forge(args: argparse.Namespace) -> int:
-    from engine.cli_lm import lm_settings
-    from engine.cli_mirror import forge_kwargs
-    from engine.forge import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
+    from engine.cli.lm import lm_settings
+    from engine.cli.mirror import forge_kwargs
+    from engine.forge.run import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
 
     strategies = parse_strategies(args.strategy)
     stage_options = forge_kwargs(args)
@@ -222,8 +223,8 @@ Register = Callable[[Any, argparse.ArgumentParser], None]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.export import export, result_dict
-    from engine.outpaths import output_path
+    from engine.dataset.export import export, result_dict
+    from engine.dataset.outpaths import output_path
 
     output = output_path(args.output, "-o")  # Path("") would be the current directory
     ws, store = open_ws(args)
@@ -249,8 +250,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from engine.export import branches_dir
-    from engine.verify import check_dict, guard_foreign, load_rows, verify_rows
+    from engine.dataset.export import branches_dir
+    from engine.dataset.verify import check_dict, guard_foreign, load_rows, verify_rows
 
     ws, store = open_ws(args)
     with store:
@@ -285,7 +286,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from engine.importing import import_file
+    from engine.dataset.importing import import_file
 
     _, store = open_ws(args)
     with store:

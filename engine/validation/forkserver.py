@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from engine.environments.base import PLUGIN_DIR
 from engine.environments.processes import ProcResult
 from engine.models import Recipe, TestRun
-from engine.selection import Swap
-from engine.testrun import BASE_ARGS, parse_report, settle
+from engine.validation.selection import Swap
+from engine.validation.testrun import BASE_ARGS, parse_report, settle
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.dataset.leaks import find_leaks, test_function_name
 from engine.instances import Instance
-from engine.leaks import find_leaks, test_function_name
 from engine.lm.batch import Ask, BatchStats, ask_all
 from engine.lm.client import Completion, LMClient, LMError, cache_key
 from engine.lm.prompts import statement_messages

@@ -1,6 +1,6 @@
 """What a verdict is made of, apart from running anything: the drop reasons, a diff's paths,
 FAIL_TO_PASS and PASS_TO_PASS graded from a test run, the failure texts kept, and the time
-budget of each run (pure functions; ``engine.validation`` runs the processes).
+budget of each run (pure functions; ``engine.validation.validator`` runs the processes).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from engine.models import BAD_OUTCOMES, MISSING, PASSED, Baseline, TestRun
-from engine.selection import Plan
-from engine.testrun import failure_text
+from engine.validation.selection import Plan
+from engine.validation.testrun import failure_text
 
 # Every verdict has one of these reasons; the store keeps it, `status` and `forge` report it.
 DROP_REASONS: dict[str, str] = {
@@ -37,7 +37,7 @@ FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their las
 
 @dataclass
 class ValidationConfig:
-    mode: str = "auto"  # auto (hot where possible) | cold | full (see engine/selection.py)
+    mode: str = "auto"  # auto (hot where possible) | cold | full (see selection.py)
     timeout: float | None = None  # fixed seconds per run; None scales with the plan
     tb: str = "short"
     full_timeout: float = 60.0  # the whole suite's timeout (forge derives it from the baseline)

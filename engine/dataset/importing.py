@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.dataset.rows import instance_from_row
 from engine.diffs import PatchError, parse_patch, unsafe_path
 from engine.errors import UsageError
-from engine.export_rows import instance_from_row
 from engine.store import Store
 
 REQUIRED = ("instance_id", "repo", "patch", "FAIL_TO_PASS", "PASS_TO_PASS")
@@ -47,7 +47,7 @@ def read_rows(path: Path, store: Store | None = None) -> list[dict[str, Any]]:
     """Rows of a JSONL or Parquet file, or of an exported dataset directory; a file that is
     neither (junk, binary, a broken Parquet file) is a UsageError naming it and its line."""
     if path.is_dir():
-        from engine.export import find_layout
+        from engine.dataset.export import find_layout
 
         path = find_layout(path).data
     if not path.is_file():

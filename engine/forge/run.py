@@ -3,7 +3,7 @@
 Resumable by construction: candidates are generated deterministically (same arguments, same
 candidate ids), each verdict is committed as it arrives, and a rerun validates only candidates
 that have no verdict yet. Setting the repo up (environment, baseline, validator) is
-``engine.setup``; the stages after the first are ``engine.stages``.
+``engine.forge.setup``; the stages after the first are ``engine.forge.stages``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from pathlib import Path
 
 from engine.environments.base import Environment
 from engine.errors import UsageError
+from engine.forge.setup import ensure_baseline, ensure_environment, open_repo, resolve_workers
+from engine.forge.stages import ForgeHooks, ForgeOptions, ForgeRun, combine_stage, mirror_stage
+from engine.forge.summary import ForgeSummary
 from engine.lm.client import LMClient, LMSettings
 from engine.logs import Log
 from engine.models import Candidate, Recipe, RepoRecord
-from engine.selection import MODES
-from engine.setup import ensure_baseline, ensure_environment, open_repo, resolve_workers
-from engine.stages import ForgeHooks, ForgeOptions, ForgeRun, combine_stage, mirror_stage
 from engine.store import Store
-from engine.summary import ForgeSummary
+from engine.validation.selection import MODES
 from engine.workspace import Workspace
 
 

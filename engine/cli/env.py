@@ -1,6 +1,6 @@
 """``bugfoundry env build|ls|rm``: a repo's environment (venv or docker image), seen and removed.
 
-Kept apart from ``engine.cli`` so that module stays a readable size; ``build_parser`` calls
+Kept apart from ``engine.cli.main`` so that module stays a readable size; ``build_parser`` calls
 ``register`` here.
 """
 
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.cli_common import dump_json, open_ws, to_stderr
+from engine.cli.common import dump_json, open_ws, to_stderr
 from engine.environments.base import BACKENDS
 
 
@@ -27,7 +27,7 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_env_build(args: argparse.Namespace) -> int:
-    from engine.setup import ensure_environment, open_repo
+    from engine.forge.setup import ensure_environment, open_repo
 
     ws, store = open_ws(args)
     with store:
@@ -62,7 +62,7 @@ def _describe(env: Any, repo: str, recipe_hash: str) -> dict[str, Any]:
 def cmd_env_ls(args: argparse.Namespace) -> int:
     """Each repo's current environment, and every bugfoundry image the daemon holds."""
     from engine.environments.factory import make_environment
-    from engine.setup import env_root
+    from engine.forge.setup import env_root
 
     ws, store = open_ws(args)
     rows = []
@@ -120,7 +120,7 @@ def _images() -> tuple[list[dict[str, Any]], str]:
 def cmd_env_rm(args: argparse.Namespace) -> int:
     """Delete a repo's environment (for docker: its containers and every image of the repo)."""
     from engine.environments.factory import make_environment
-    from engine.setup import env_root, get_repo
+    from engine.forge.setup import env_root, get_repo
 
     ws, store = open_ws(args)
     with store:

@@ -5,14 +5,15 @@
   are the repo's own, unchanged), plus what swebench 5 and mini-swe-agent read.
 - ``parquet``: either kind of row (``rows``) as Parquet, with the very same types.
 
-Row contents and names are in ``engine.export_rows``. ``-o`` names a dataset directory
+Row contents and names are in ``engine.dataset.rows``. ``-o`` names a dataset directory
 (``README.md`` dataset card, ``data/test.jsonl`` or ``.parquet``, ``harness/``), or a single
-data file. Either way the manifest and the instance branches (``engine.branches``) live in a
+data file. Either way the manifest and the instance branches (``engine.dataset.branches``) live in a
 hidden folder beside the rows (``.bugfoundry/`` in a directory, ``.NAME.bugfoundry/`` beside a
 file), so ``load_dataset`` reads the rows alone. ``harness/`` holds the registration that
-swebench 4 and SWE-smith need (``engine.harness_code``). With images (the default when a
+swebench 4 and SWE-smith need (``engine.dataset.harness_code``). With images (the default when a
 repo's environment is docker, or ``images=True``), every instance gets an image that starts
-with the bug in ``/testbed`` and a per-repo image holds the branches (``engine.harness_images``).
+with the bug in ``/testbed`` and a per-repo image holds the branches
+(``engine.dataset.harness_images``).
 Nothing is overwritten without ``force``.
 """
 
@@ -31,12 +32,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine import export_rows as er
-from engine.branches import BranchRequest, Commits, write_branches
+from engine.dataset import rows as er
+from engine.dataset.branches import BranchRequest, Commits, write_branches
+from engine.dataset.outpaths import check_directory, check_file, output_path
 from engine.dedup import duplicate_ids, find_groups
 from engine.errors import UsageError
 from engine.instances import Instance
-from engine.outpaths import check_directory, check_file, output_path
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ def _items(store: Store, selected: list[tuple[str, list[Any]]], rids: dict[str, 
 
 def _branches(store: Store, layout: Layout, items: list[_Item]
               ) -> tuple[dict[str, Commits], dict[str, Any]]:
-    """Write every instance's branch and snapshot (``engine.branches``); the manifest's
+    """Write every instance's branch and snapshot (``engine.dataset.branches``); the manifest's
     account of repositories written and instances left without."""
     by_repo: dict[str, list[BranchRequest]] = {}
     for it in items:
@@ -279,7 +280,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     commands = _commands(ws, store, repos, log)
     n, curators, sample = _write_rows(store, layout, fmt, kind, items, shas, rids, commands,
                                       progress)
-    from engine import harness_code
+    from engine.dataset import harness_code
 
     written = harness_code.write(layout.harness, _registrations(items, rids, commands),
                                  layout.data)
@@ -291,7 +292,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     built: dict[str, str] = {}
     image_error = ""
     if ws is not None and images is not False:
-        from engine.harness_images import build_for_export
+        from engine.dataset.harness_images import build_for_export
 
         try:
             built = build_for_export(ws, store, layout.repos, _image_requests(items, shas, rids),
@@ -376,7 +377,7 @@ def _commands(ws: Workspace | None, store: Store, repos: list[str],
             out[name] = (list(DEFAULT_SESSION), list(stored.recipe.test_paths))
         if ws is None or stored is None:
             continue
-        from engine.harness_images import probe_session
+        from engine.dataset.harness_images import probe_session
 
         session = probe_session(ws, store, name, log)
         if session is not None:

@@ -21,19 +21,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.dataset.importing import SHA_RE, check_rows, read_rows, repo_in
+from engine.dataset.rows import bug_patch
 from engine.diffs import reverse_patch
 from engine.environments import sandbox
 from engine.environments.base import Environment
 from engine.errors import UsageError
-from engine.export_rows import bug_patch
+from engine.forge.setup import ensure_environment, get_repo
 from engine.generated import keep_args
-from engine.importing import SHA_RE, check_rows, read_rows, repo_in
 from engine.logs import Log, quiet
 from engine.models import BAD_OUTCOMES, PASSED, Recipe, TestRun
 from engine.repos import ensure_copy, make_worker_tree, reset_tree
-from engine.setup import ensure_environment, get_repo
 from engine.store import Store
-from engine.testrun import run_pytest
+from engine.validation.testrun import run_pytest
 from engine.workspace import Workspace
 
 

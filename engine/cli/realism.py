@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.dataset.outpaths import check_file, output_path
 from engine.errors import UsageError
-from engine.outpaths import check_file, output_path
 from engine.store import Store
 from engine.workspace import Workspace
 

@@ -3,7 +3,7 @@
 Paths, cheapest first:
 - ``hot``: the diff only changes bodies of existing functions or methods that tests call at run
   time. A warm pytest process forks, swaps the new code objects in and runs the covering
-  tests (``engine/forkserver.py``).
+  tests (``engine/validation/forkserver.py``).
 - ``cold``: anything else the map can still bound (module level, class bodies, decorators,
   signatures, functions run at import). A fresh pytest runs the tests whose modules import the
   changed file, with the diff on disk.
@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from engine.diffs import apply_patch, parse_patch
-from engine.imports import ImportGraph
 from engine.models import Baseline
-from engine.shapes import (
+from engine.testmap import IMPORT, TestMap
+from engine.validation.imports import ImportGraph
+from engine.validation.shapes import (
     Shape,
     Unit,
     _Summary,
@@ -33,7 +34,6 @@ from engine.shapes import (
     classify_hunks,
     summarize,
 )
-from engine.testmap import IMPORT, TestMap
 
 __all__ = ["MODES", "Plan", "Planner", "Shape", "Swap", "Unit", "classify", "plan_units",
            "summarize"]

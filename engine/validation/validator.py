@@ -1,7 +1,7 @@
 """Validation: run the tests that can see a candidate, keep it if a stable passing test fails.
 
 Each worker thread owns one work tree (a clone of the pinned commit) and, for the hot path, one
-warm fork server collected in that tree (``engine/forkserver.py``). ``engine/selection.py``
+warm fork server collected in that tree (``forkserver.py``). ``selection.py``
 plans each candidate: hot (fork, swap the changed functions in, run the covering tests), cold
 (diff on disk, a fresh pytest on the covering tests), full (diff on disk, the whole suite) or
 none (no test executes the change). A candidate is kept only if it holds the way a harness
@@ -9,7 +9,7 @@ checks it: its FAIL_TO_PASS tests, run alone in a fresh interpreter with the dif
 another hash seed, fail again (with tracebacks, the text a curator reads); a test that drew on
 unseeded randomness must fail in every one of several repetitions. Threads only run
 processes; verdicts go back to the caller's thread, which is the one that writes to the store.
-Grading a run and the time budgets are ``engine/grading.py``. A validator serves many
+Grading a run and the time budgets are ``engine/validation/grading.py``. A validator serves many
 ``run`` calls (every stage of a forge) with the same fork servers; its owner closes it.
 """
 
@@ -31,16 +31,6 @@ from typing import TYPE_CHECKING
 from engine.diffs import PatchError
 from engine.environments.sandbox import memory_problem
 from engine.errors import RepoError
-from engine.forkserver import ForkServer, HotUnavailable, WarmServer
-from engine.grading import (
-    ValidationConfig,
-    failure_texts,
-    grade,
-    patch_paths,
-    plan_timeout,
-    unsafe_paths,
-    vanished,
-)
 from engine.logs import Log, quiet
 from engine.models import (
     BAD_OUTCOMES,
@@ -53,8 +43,18 @@ from engine.models import (
     Verdict,
 )
 from engine.repos import reset_tree
-from engine.selection import Plan, Planner
-from engine.testrun import failure_text, last_line, run_pytest
+from engine.validation.forkserver import ForkServer, HotUnavailable, WarmServer
+from engine.validation.grading import (
+    ValidationConfig,
+    failure_texts,
+    grade,
+    patch_paths,
+    plan_timeout,
+    unsafe_paths,
+    vanished,
+)
+from engine.validation.selection import Plan, Planner
+from engine.validation.testrun import failure_text, last_line, run_pytest
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 
 from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline
 from engine.errors import BaselineError, EnvironmentBrokenError
+from engine.forge.setup import base_tree, build_validator
+from engine.forge.summary import ForgeSummary
 from engine.lm.client import LMClient, LMSettings
 from engine.logs import Log, quiet
 from engine.mining import FixCommit, MiningConfig, mine
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
-from engine.setup import base_tree, build_validator
 from engine.store import Store
 from engine.strategies.combine import CombineConfig, combinations, f2p_relation
 from engine.strategies.pr_mirror import NO_LM, Attempt, Mirror, Undo, outside_roots
-from engine.summary import ForgeSummary
 from engine.testmap import TestMap
-from engine.validation import RETRIED_ALONE, Validator
+from engine.validation.validator import RETRIED_ALONE, Validator
 from engine.workspace import Workspace
 
 RUN_ERROR_LIMIT = 5  # run errors before any other verdict that stop a forge

@@ -1,6 +1,6 @@
 """Command-line pieces for PR mirroring and combine: ``bugfoundry mine`` and the forge options.
 
-Kept out of ``engine/cli.py`` so each file stays readable; ``cli.build_parser`` wires them in.
+Kept out of ``engine/cli/main.py`` so each file stays readable; ``cli.build_parser`` wires them in.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import Parser, count, positive_int
-from engine.cli_common import dump_json, open_ws, to_stderr
+from engine.cli.args import Parser, count, positive_int
+from engine.cli.common import dump_json, open_ws, to_stderr
 from engine.errors import UsageError
 from engine.mining import MiningConfig, load_issues, mine
 from engine.strategies.combine import SCOPES, CombineConfig
@@ -79,7 +79,7 @@ def combine_config(args: argparse.Namespace) -> CombineConfig:
 
 
 def forge_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The stage options of ``bugfoundry forge``, as fields of ``engine.forge.ForgeOptions``."""
+    """The stage options of ``bugfoundry forge``, as fields of ``engine.forge.run.ForgeOptions``."""
     return {"mining": mining_config(args), "combine": combine_config(args),
             "issues": load_issues(Path(args.issues)) if args.issues else None}
 
@@ -87,7 +87,7 @@ def forge_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------- bugfoundry mine
 def cmd_mine(args: argparse.Namespace) -> int:
     from engine.environments.detect import detect_recipe
-    from engine.setup import open_repo
+    from engine.forge.setup import open_repo
     from engine.strategies.pr_mirror import Mirror, outside_roots
 
     ws, store = open_ws(args)

@@ -123,7 +123,7 @@ def _class_name(spec: dict[str, Any]) -> str:
 
 def write(folder: Path, registrations: Sequence[dict[str, Any]], data: Path) -> list[str]:
     """Write the harness modules for ``registrations`` (one per repo and clean commit, see
-    ``engine.export._registrations``); returns the file names written."""
+    ``engine.dataset.export._registrations``); returns the file names written."""
     folder.mkdir(parents=True, exist_ok=True)
     rel = _relative(data, folder)
     repos: dict[str, dict[str, str]] = {}

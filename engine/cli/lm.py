@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import amount, positive_int
+from engine.cli.args import amount, positive_int
 from engine.errors import UsageError
 from engine.lm.client import LMClient, LMSettings, load_settings
 from engine.store import Store
@@ -41,8 +41,8 @@ def lm_settings(args: argparse.Namespace, ws: Workspace) -> LMSettings:
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    from engine.setup import open_repo
-    from engine.statements import write_statements
+    from engine.dataset.statements import write_statements
+    from engine.forge.setup import open_repo
 
     ws = Workspace.open(getattr(args, "workspace", None))
     settings = lm_settings(args, ws)

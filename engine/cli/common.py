@@ -1,8 +1,8 @@
 """What every ``bugfoundry`` command module shares: opening the workspace, the stderr log line,
 the ``--json`` dump, the options every subcommand takes.
 
-``engine.cli`` builds the parser from the ``cli_*`` command modules; they take these helpers
-from here, so none of them imports ``engine.cli`` back.
+``engine.cli.main`` builds the parser from the ``cli_*`` command modules; they take these helpers
+from here, so none of them imports ``engine.cli.main`` back.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import Parser
+from engine.cli.args import Parser
 from engine.errors import UsageError
 from engine.store import Store
 from engine.workspace import Workspace
