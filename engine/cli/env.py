@@ -167,3 +167,35 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     rm.add_argument("--backend", choices=BACKENDS, default=None,
                     help="which one (default: the repo's current one)")
     rm.set_defaults(func=cmd_env_rm)
+
+
+def sandbox_options(parser: argparse.ArgumentParser) -> None:
+    """The venv backend's sandbox knobs (``engine/environments/sandbox.py``)."""
+    parser.add_argument("--sandbox", choices=("auto", "on", "off"), default=None,
+                        help="run tests in namespaces (no network, read-only host, private "
+                             "HOME and /tmp, no secrets): auto (default, where the kernel "
+                             "allows; one warning line where not), on (or fail), off "
+                             "(env BUGFOUNDRY_SANDBOX)")
+    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
+                        help="memory per test process, e.g. 3G (default), 0 for none "
+                             "(env BUGFOUNDRY_MEMORY_LIMIT)")
+    parser.add_argument("--max-processes", default=None, metavar="N",
+                        help="processes per sandbox (default 512; the kernel does not "
+                             "enforce it for root), 0 for none (env BUGFOUNDRY_MAX_PROCESSES)")
+
+
+def configure_sandbox(args: argparse.Namespace) -> None:
+    """Options given on the command line win over the environment variables."""
+    from engine.environments import sandbox
+
+    given = {k: getattr(args, k, None) for k in ("sandbox", "memory_limit", "max_processes")}
+    if all(v is None for v in given.values()):
+        sandbox.configure(None)
+        return
+    base = sandbox.Settings.from_env()
+    sandbox.configure(sandbox.Settings(
+        given["sandbox"] or base.mode,
+        sandbox.parse_size(given["memory_limit"]) if given["memory_limit"] is not None
+        else base.memory,
+        sandbox.parse_count(given["max_processes"]) if given["max_processes"] is not None
+        else base.processes))

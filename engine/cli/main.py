@@ -9,13 +9,14 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from engine import __version__
 from engine.cli import env as cli_env
-from engine.cli.args import Parser, count, finite, integer, positive_int, seconds
-from engine.cli.common import common_options, dump_json, input_path, open_ws, to_stderr
+from engine.cli.args import Parser, finite, integer, positive_int, seconds
+from engine.cli.common import common_options, dump_json, open_ws, to_stderr
+from engine.cli.dataset import register as register_dataset
+from engine.cli.env import configure_sandbox, sandbox_options
 from engine.cli.lm import add_lm_options, register_statements
 from engine.cli.mirror import add_combine_options, mining_options, register_mine
 from engine.cli.progress import Progress, print_summary
@@ -24,8 +25,6 @@ from engine.dataset.rows import instance_json
 from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
 from engine.errors import BugfoundryError, UsageError
-from engine.store import DatabaseError, damaged
-from engine.workspace import resolve_home
 
 
 # ---------------------------------------------------------------------- commands
@@ -222,135 +221,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 Register = Callable[[Any, argparse.ArgumentParser], None]
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from engine.dataset.export import export, result_dict
-    from engine.dataset.outpaths import output_path
-
-    output = output_path(args.output, "-o")  # Path("") would be the current directory
-    ws, store = open_ws(args)
-    with store:
-        def progress(n: int) -> None:
-            to_stderr(f"exported {n} instances ...")
-
-        result = export(store, output, fmt=args.format, split=args.split,
-                        repo=args.repo, rule=args.rule, force=args.force,
-                        dedup=args.dedup, rows=args.rows, progress=progress, ws=ws,
-                        repo_ids=args.repo_id, images=args.images, log=to_stderr)
-    if args.json:
-        dump_json(result_dict(result))
-    else:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.decisions.items()))
-        where = f"{result.root} (rows: {result.path})" if result.root else result.path
-        print(f"wrote {result.count} instances ({result.format}, {args.split} split) to "
-              f"{where}\n  manifest: {result.manifest}\n  decisions: {counts or 'none'}")
-        instance_images = sum(1 for v in result.images.values() if ":" not in v)
-        if result.images:
-            print(f"  images: {len(result.images)} ({instance_images} per instance)")
-    return 0
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from engine.dataset.export import branches_dir
-    from engine.dataset.verify import check_dict, guard_foreign, load_rows, verify_rows
-
-    ws, store = open_ws(args)
-    with store:
-        rows = load_rows(input_path(args.file), store)
-        if args.max:
-            rows = rows[: args.max]
-        foreign, isolation = guard_foreign(store, rows, args.file, to_stderr)
-        checks = []
-        branches = branches_dir(Path(args.file))
-        for check in verify_rows(ws, store, rows, log=to_stderr,
-                                 branches=branches if branches.is_dir() else None,
-                                 share=not args.each):
-            checks.append(check)
-            if not args.json:
-                mark = "ok  " if check.ok else "FAIL"
-                to_stderr(f"[{len(checks)}/{len(rows)}] {mark} {check.instance_id}")
-    failed = [c for c in checks if not c.ok]
-    if args.json:
-        dump_json([check_dict(c) for c in checks])
-    else:
-        on_branch = sum(c.start == "branch" for c in checks)
-        print(f"verified {len(checks)} instances from {args.file}: {len(checks) - len(failed)} "
-              f"hold, {len(failed)} fail ({on_branch} checked out from their instance branch)")
-        if foreign:
-            print(f"  {len(foreign)} rows from elsewhere: {isolation}")
-        if failed:
-            print(f"{'instance':<60} {'F2P fail w/ bug':>16} {'pass w/ fix':>12}  problem")
-            for c in failed:
-                print(f"{c.instance_id:<60} {c.f2p_failing_with_bug:>7}/{c.f2p:<8} "
-                      f"{c.passing_with_fix:>5}/{c.tests_with_fix:<6}  {c.problems[0]}")
-    return 1 if failed else 0
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from engine.dataset.importing import import_file
-
-    _, store = open_ws(args)
-    with store:
-        result = import_file(store, input_path(args.file))
-    if args.json:
-        dump_json(vars(result))
-    else:
-        print(f"imported {result.imported} instances from {result.path} "
-              f"({result.already_present} already present)")
-    return 0
-
-
-def cmd_dedup(args: argparse.Namespace) -> int:
-    from engine.dedup import find_groups
-
-    _, store = open_ws(args)
-    with store:
-        records = store.dedup_records(args.repo)
-    groups = find_groups(records)
-    if args.json:
-        dump_json([{"kind": g.kind, "key": g.key, "representative": g.representative,
-                "duplicates": g.duplicates} for g in groups])
-        return 0
-    n_dup = sum(len(g.duplicates) for g in groups)
-    n_exact = sum(len(g.duplicates) for g in groups if g.kind == "exact")
-    print(f"{len(records)} instances: {len(groups)} duplicate groups, {n_dup} duplicates "
-          f"({n_exact} exact: left out of exports by default; near ones with --dedup near)")
-    for g in groups[: args.show]:
-        print(f"  {g.kind:5} {g.representative}  <- {', '.join(g.duplicates)}")
-    return 0
-
-
-def sandbox_options(parser: argparse.ArgumentParser) -> None:
-    """The venv backend's sandbox knobs (``engine/environments/sandbox.py``)."""
-    parser.add_argument("--sandbox", choices=("auto", "on", "off"), default=None,
-                        help="run tests in namespaces (no network, read-only host, private "
-                             "HOME and /tmp, no secrets): auto (default, where the kernel "
-                             "allows; one warning line where not), on (or fail), off "
-                             "(env BUGFOUNDRY_SANDBOX)")
-    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
-                        help="memory per test process, e.g. 3G (default), 0 for none "
-                             "(env BUGFOUNDRY_MEMORY_LIMIT)")
-    parser.add_argument("--max-processes", default=None, metavar="N",
-                        help="processes per sandbox (default 512; the kernel does not "
-                             "enforce it for root), 0 for none (env BUGFOUNDRY_MAX_PROCESSES)")
-
-
-def configure_sandbox(args: argparse.Namespace) -> None:
-    """Options given on the command line win over the environment variables."""
-    from engine.environments import sandbox
-
-    given = {k: getattr(args, k, None) for k in ("sandbox", "memory_limit", "max_processes")}
-    if all(v is None for v in given.values()):
-        sandbox.configure(None)
-        return
-    base = sandbox.Settings.from_env()
-    sandbox.configure(sandbox.Settings(
-        given["sandbox"] or base.mode,
-        sandbox.parse_size(given["memory_limit"]) if given["memory_limit"] is not None
-        else base.memory,
-        sandbox.parse_count(given["max_processes"]) if given["max_processes"] is not None
-        else base.processes))
-
-
 def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     """The headless command set; ``register(subparsers, common)`` lets a front end add more."""
     common = common_options()
@@ -437,52 +307,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                       help="print every failing test's output, not only the first")
     show.set_defaults(func=cmd_show)
 
-    ex = sub.add_parser("export", parents=[common],
-                        help="write the curated split (or all instances) as JSONL or Parquet")
-    ex.add_argument("--format", required=True, choices=("swesmith", "swebench", "parquet"))
-    ex.add_argument("-o", "--output", required=True,
-                    help="a dataset directory to write (card, data/, harness/), or a .jsonl / "
-                         ".parquet file")
-    ex.add_argument("--rows", default="swesmith", choices=("swesmith", "swebench"),
-                    help="with --format parquet: which rows to write (default swesmith)")
-    ex.add_argument("--split", default="curated", choices=("curated", "all"))
-    ex.add_argument("--repo", default=None)
-    ex.add_argument("--rule", default="accept-no-reject",
-                    choices=("accept-no-reject", "any-accept", "unanimous"),
-                    help="when several curators decided: which instances are curated")
-    ex.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    ex.add_argument("--images", dest="images", action="store_true", default=None,
-                    help="build the harness images (default: when the repo's environment is "
-                         "docker)")
-    ex.add_argument("--no-images", dest="images", action="store_false",
-                    help="never build images (the rows still name them)")
-    ex.add_argument("--repo-id", action="append", default=[], metavar="[NAME=]OWNER/REPO",
-                    help="how a repo is named in the rows (default bugfoundry/NAME)")
-    ex.add_argument("--dedup", default="exact", choices=("exact", "near", "none"),
-                    help="leave out duplicates (see `bugfoundry dedup`): exact (default), "
-                         "near (also same entity and FAIL_TO_PASS set), none")
-    ex.set_defaults(func=cmd_export)
-
-    ver = sub.add_parser("verify", parents=[common],
-                         help="replay exported instances: the bug fails F2P, the fix passes all")
-    ver.add_argument("file", help="an export (JSONL or Parquet) of repos in this workspace")
-    ver.add_argument("--max", type=positive_int, default=None, help="only the first N rows")
-    ver.add_argument("--each", action="store_true",
-                     help="run the tests with the fix for every row, even when an earlier "
-                          "row's fix left the very same tree (by default that run is shared)")
-    sandbox_options(ver)
-    ver.set_defaults(func=cmd_verify)
-
-    imp = sub.add_parser("import", parents=[common],
-                         help="import an export or a SWE-smith / SWE-bench dataset for review")
-    imp.add_argument("file", help="JSONL or Parquet; malformed rows are reported, none imported")
-    imp.set_defaults(func=cmd_import)
-
-    dd = sub.add_parser("dedup", parents=[common],
-                        help="duplicate bugs: same normalised diff, or same entity and F2P set")
-    dd.add_argument("--repo", default=None)
-    dd.add_argument("--show", type=count, default=20, help="groups to list (default 20)")
-    dd.set_defaults(func=cmd_dedup)
+    register_dataset(sub, common)
 
     register_statements(sub, common)
     register_realism(sub, common)
@@ -508,13 +333,9 @@ def main(argv: Sequence[str] | None = None, *, register: Register | None = None,
     try:
         configure_sandbox(args)
         return int(args.func(args) or 0)
-    except BugfoundryError as exc:
+    except BugfoundryError as exc:  # the store's errors too: its edge translates DuckDB's
         to_stderr(f"bugfoundry: error: {exc}")
         return exc.exit_code
-    except DatabaseError as exc:  # damage that the opening read did not reach
-        error = damaged(resolve_home(args.workspace) / "bugfoundry.duckdb", exc)
-        to_stderr(f"bugfoundry: error: {error}")
-        return error.exit_code
     except KeyboardInterrupt:
         to_stderr("bugfoundry: interrupted; every finished result is saved. "
              "Rerun the same command to resume.")

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from engine.environments.docker_image import short_error
 from engine.environments.factory import make_environment
-from engine.errors import BugfoundryError, EnvironmentBuildError
+from engine.errors import BugfoundryError, EnvironmentBuildError, StoreError
 from engine.forge.setup import ensure_environment, env_root, open_repo
 from engine.logs import Log
 from engine.repos import make_worker_tree
@@ -61,6 +61,8 @@ def probe_session(ws: Workspace, store: Store, name: str, log: Log) -> list[str]
             return env.session_args(tree)
         finally:
             env.close()
+    except StoreError:
+        raise  # a damaged or locked database is the user's problem to hear, not a fallback
     except BugfoundryError as exc:
         log(f"{name}: the export uses plain pytest switches ({str(exc).splitlines()[0]})")
         return None
