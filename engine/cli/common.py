@@ -1,8 +1,8 @@
 """What every ``bugfoundry`` command module shares: opening the workspace, the stderr log line,
 the ``--json`` dump, the options every subcommand takes.
 
-``engine.cli.main`` builds the parser from the ``cli_*`` command modules; they take these helpers
-from here, so none of them imports ``engine.cli.main`` back.
+``main`` builds the parser from the command modules beside it; they take these helpers from
+here, so none of them imports ``main`` back.
 """
 
 from __future__ import annotations
