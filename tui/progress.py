@@ -136,8 +136,10 @@ class ProgressScreen(WorkbenchScreen):
     def show(self, figures: Figures) -> None:
         if not self.is_mounted:
             return  # closed while the figures were read
-        self.figures = figures
         self._mine()  # the list's count may have landed since the screen opened
+        if figures == self.figures:
+            return  # a second read (resume while the first was in flight) changed nothing
+        self.figures = figures
         cur = self.query_one("#curators", DataTable)
         cur.clear()
         for p in figures.curators:

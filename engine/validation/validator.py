@@ -93,6 +93,9 @@ class Validator:
         for w in self.workers:
             self._free.put(w)
         self._lock = threading.Lock()
+        # One pool for the validator's life: a fork server dies with the thread that started it
+        # (PDEATHSIG), so a pool per ``run`` killed every server at the end of each stage.
+        self._pool: ThreadPoolExecutor | None = None
         self.paths: dict[str, int] = {}  # verdicts per path (hot / cold / full / none)
         # FAIL_TO_PASS sets already run alone on the clean tree (many bugs share one set)
         self._clean: dict[tuple[str, ...], TestRun] = {}
@@ -374,41 +377,45 @@ class Validator:
         pending = iter(candidates)
         workers = len(self.workers)
         timed_out: list[tuple[Candidate, Verdict]] = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bf-validate") as pool:
-            running: dict[Future[Verdict], Candidate] = {}
-            try:
-                while True:
-                    while len(running) < workers:
-                        cand = next(pending, None)
-                        if cand is None:
-                            break
-                        if on_start:
-                            on_start(cand)
-                        running[pool.submit(self._task, cand)] = cand
-                    if not running:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bf-validate")
+        pool = self._pool
+        running: dict[Future[Verdict], Candidate] = {}
+        try:
+            while True:
+                while len(running) < workers:
+                    cand = next(pending, None)
+                    if cand is None:
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        cand = running.pop(fut)
-                        verdict = fut.result()
-                        if verdict.reason == "timeout":
-                            timed_out.append((cand, verdict))
-                        else:
-                            yield cand, verdict
-                for cand, first in timed_out:
-                    fut = pool.submit(self._alone, cand, first)
-                    running[fut] = cand
+                    if on_start:
+                        on_start(cand)
+                    running[pool.submit(self._task, cand)] = cand
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    cand = running.pop(fut)
                     verdict = fut.result()
-                    running.pop(fut)
-                    yield cand, verdict
-            finally:
-                for fut in running:
-                    fut.cancel()
-                if running:
-                    self.env.terminate_all()
+                    if verdict.reason == "timeout":
+                        timed_out.append((cand, verdict))
+                    else:
+                        yield cand, verdict
+            for cand, first in timed_out:
+                fut = pool.submit(self._alone, cand, first)
+                running[fut] = cand
+                verdict = fut.result()
+                running.pop(fut)
+                yield cand, verdict
+        finally:
+            for fut in running:
+                fut.cancel()
+            if running:
+                self.env.terminate_all()
+                wait(running)  # the pool outlives this run: let its threads come back
 
     def close(self) -> None:
-        """Stop the fork servers (their CPU time is then accounted to this process).
+        """Stop the fork servers (their CPU time is then accounted to this process), then the
+        threads that started them.
 
         ``run`` leaves them up, so one validator serves every stage of a forge; its owner
         closes it once, at the end (``with`` the validator, or ``ForgeRun``)."""
@@ -416,6 +423,9 @@ class Validator:
             for server in w.servers.values():
                 server.close()
             w.servers.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def __enter__(self) -> Validator:
         return self
