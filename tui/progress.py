@@ -7,6 +7,7 @@ decision loop on 50k instances; the kappa maths is ``engine.agreement``'s.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -31,9 +32,16 @@ from engine.store import CuratorProgress, Store
 from tui.commands import DISPUTED
 from tui.listing import session_pace
 from tui.services import WorkbenchScreen
-from tui.widgets import decision_text, realism_text, short_id
+from tui.widgets import decision_text, fill_table, realism_text, short_id
 
 MAX_DISPUTES = 500  # the table lists the first ones; the browse filter has them all
+COLUMNS = {
+    "curators": ("curator", "decided", "accept", "reject", "skip", "realism tagged", "time",
+                 "s/decision", "last active"),
+    "pairs": ("curators", "shared", "decision n", "kappa decision", "realism n",
+              "kappa realism"),
+    "disputes": ("instance", "differs on", "labels"),
+}
 
 
 @dataclass(frozen=True)
@@ -97,12 +105,8 @@ class ProgressScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.title = "progress and agreement"
         self.sub_title = f"curator {self.bf.curator}"
-        self.query_one("#curators", DataTable).add_columns(
-            "curator", "decided", "accept", "reject", "skip", "realism tagged", "time",
-            "s/decision", "last active")
-        self.query_one("#pairs", DataTable).add_columns(
-            "curators", "shared", "decision n", "kappa decision", "realism n", "kappa realism")
-        self.query_one("#disputes", DataTable).add_columns("instance", "differs on", "labels")
+        for table_id, labels in COLUMNS.items():
+            self.query_one(f"#{table_id}", DataTable).add_columns(*labels)
 
     def on_screen_resume(self) -> None:
         """Also on the first showing: loading on mount too filled the tables twice, and the
@@ -140,19 +144,17 @@ class ProgressScreen(WorkbenchScreen):
         if figures == self.figures:
             return  # a second read (resume while the first was in flight) changed nothing
         self.figures = figures
-        cur = self.query_one("#curators", DataTable)
-        cur.clear()
+        curators: list[tuple[Sequence[object], str | None]] = []
         for p in figures.curators:
             per = f"{p.seconds_spent / p.decided:.1f}" if p.decided else "-"
             last = f"{p.last_at:%Y-%m-%d %H:%M}" if p.last_at else "-"
             name = Text(p.curator, style="bold" if p.curator == self.bf.curator else "")
-            cur.add_row(name, p.decided, p.accepted, p.rejected, p.skipped, p.tagged,
-                        _hours(p.seconds_spent), per, last)
-        pairs = self.query_one("#pairs", DataTable)
-        pairs.clear()
-        for pa in figures.pairs:
-            pairs.add_row(f"{pa.a} × {pa.b}", pa.shared, pa.decision.n,
-                          kappa_cell(pa.decision), pa.realism.n, kappa_cell(pa.realism))
+            curators.append(((name, p.decided, p.accepted, p.rejected, p.skipped, p.tagged,
+                              _hours(p.seconds_spent), per, last), None))
+        fill_table(self.query_one("#curators", DataTable), COLUMNS["curators"], curators)
+        fill_table(self.query_one("#pairs", DataTable), COLUMNS["pairs"], [
+            ((f"{pa.a} × {pa.b}", pa.shared, pa.decision.n, kappa_cell(pa.decision),
+              pa.realism.n, kappa_cell(pa.realism)), None) for pa in figures.pairs])
         title = "Agreement (Cohen's kappa per pair; a skip abstains)"
         if not figures.pairs:
             title += ": no instance labelled by two curators yet"
@@ -162,8 +164,7 @@ class ProgressScreen(WorkbenchScreen):
                 f"{axis} {m:.2f}" if m is not None else f"{axis} undefined"
                 for axis, m in zip(("decision", "realism"), means, strict=True))
         self.query_one("#pairs-title", Static).update(title)
-        disputes = self.query_one("#disputes", DataTable)
-        disputes.clear()
+        disputes: list[tuple[Sequence[object], str | None]] = []
         for d in figures.disputes[:MAX_DISPUTES]:
             on_what = " and ".join(w for w, f in (("decision", d.on_decision),
                                                   ("realism", d.on_realism)) if f)
@@ -173,7 +174,8 @@ class ProgressScreen(WorkbenchScreen):
                 labels.append_text(decision_text(lab.decision))
                 labels.append("/")
                 labels.append_text(realism_text(lab.realism))
-            disputes.add_row(short_id(d.instance_id), on_what, labels, key=d.instance_id)
+            disputes.append(((short_id(d.instance_id), on_what, labels), d.instance_id))
+        fill_table(self.query_one("#disputes", DataTable), COLUMNS["disputes"], disputes)
         self.query_one("#disputes-title", Static).update(
             f"Disagreements: {len(figures.disputes)} (enter opens review; n walks them; "
             "D browses them)")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -201,3 +203,22 @@ def statement_source(st: Statement | None, rec: Instance | None = None) -> str:
         return f"({st.kind} template, offline)"
     return (f"({st.model}, {st.prompt_tokens}+{st.completion_tokens} tokens, "
             f"${st.cost:.4f})")
+
+
+def fill_table(table: DataTable, labels: Sequence[str],
+               rows: Sequence[tuple[Sequence[object], str | None]]) -> None:
+    """Replace a table's columns and rows, each column as wide as its widest cell.
+
+    The widths are given, not measured later: a ``DataTable`` measures new rows when the app
+    is idle, and a frame painted in between (a worker's rows landing on a loaded machine)
+    keeps a header laid out for the empty table until something else changes it."""
+    widths = [cell_len(label) for label in labels]
+    for cells, _key in rows:
+        for i, cell in enumerate(cells):
+            text = cell.plain if isinstance(cell, Text) else str(cell)
+            widths[i] = max(widths[i], cell_len(text))
+    table.clear(columns=True)
+    for label, width in zip(labels, widths, strict=True):
+        table.add_column(label, width=width)
+    for cells, key in rows:
+        table.add_row(*cells, key=key)
