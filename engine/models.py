@@ -81,6 +81,16 @@ class TestOutcome:
     message: str = ""  # short failure text (traceback tail), empty when passed
 
 
+@dataclass(frozen=True)
+class Hang:
+    """The test that ran past its own limit (``bugfoundry_watch``), which then killed the run."""
+
+    nodeid: str
+    seconds: float  # how long it had run when it was killed
+    baseline: float  # its duration in the clean baseline
+    limit: float  # the limit of its call phase (setup and teardown get more)
+
+
 @dataclass
 class TestRun:
     """The result of running pytest once on a tree."""
@@ -99,6 +109,7 @@ class TestRun:
     chance: dict[str, list[str]] = field(default_factory=dict)  # test -> randomness it used
     repeats: dict[str, tuple[int, int]] = field(default_factory=dict)  # test -> (runs, failed)
     fingerprints: dict[str, str] = field(default_factory=dict)  # test -> its parameters' hash
+    hung: Hang | None = None  # the per-test hang limit stopped the run (timed_out is set too)
 
     def status(self, nodeid: str) -> str:
         o = self.outcomes.get(nodeid)
@@ -156,6 +167,7 @@ class Verdict:
     path: str = ""  # how it was validated: hot | cold | full | none (validation/selection.py)
     cpu: float = 0.0  # CPU seconds of the test processes (0 when not measured)
     collection_errors: dict[str, str] = field(default_factory=dict)  # where -> error text
+    hung: str = ""  # the test that ran past its per-test limit (a timeout; not stored)
 
 
 @dataclass(frozen=True)

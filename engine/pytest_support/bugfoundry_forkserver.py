@@ -31,6 +31,7 @@ import types
 import pytest
 from bugfoundry_childwait import enter_child, wait_child
 from bugfoundry_report import _Reporter, memoize_statement_ranges
+from bugfoundry_watch import start as start_watch
 
 # Keep the real stdin/stdout for the protocol; pytest's output goes nowhere.
 _CMD_FD = os.dup(0)
@@ -160,6 +161,8 @@ class _Server:
                 code = SWAP_FAILED
                 return
             self.config.pluginmanager.register(reporter, "bugfoundry-child-reporter")
+            if cmd.get("limits"):  # per-test hang limits: a watcher in this child's group
+                start_watch(cmd["report"], cmd["limits"])
             self.config.option.tbstyle = cmd.get("tb", "no")
             for i, item in enumerate(selected):
                 nxt = selected[i + 1] if i + 1 < len(selected) else None

@@ -2,9 +2,11 @@
 
 It depends on nothing but pytest, because it runs inside the repo's own interpreter. It writes
 one JSON line per event to ``$BUGFOUNDRY_REPORT`` as the run goes, so a run killed by a timeout
-still leaves every result it reached. Subtest reports (pytest >= 9 and pytest-subtests) arrive as
-extra call-phase reports for the same node id, so a failing subtest marks its test failed. Each
-test's start is written too: when the process dies, the test that was running is known.
+still leaves every result it reached; with ``$BUGFOUNDRY_LIMITS`` a watcher
+(``bugfoundry_watch``) kills the run when one test runs far past its own baseline time.
+Subtest reports (pytest >= 9 and pytest-subtests) arrive as extra call-phase reports for the
+same node id, so a failing subtest marks its test failed. Each test's start is written too:
+when the process dies, the test that was running is known.
 
 Two switches serve the confirming runs that decide whether a bug is kept:
 ``$BUGFOUNDRY_TRACK_CHANCE`` reports the tests that consumed unseeded randomness (the global
@@ -18,6 +20,7 @@ import os
 import re
 import shutil
 import sys
+import time
 import types
 import zlib
 
@@ -99,7 +102,7 @@ class _Reporter:
                          "message": text[-6000:]})
 
     def pytest_runtest_logstart(self, nodeid, location):
-        self._write({"event": "start", "nodeid": nodeid})
+        self._write({"event": "start", "nodeid": nodeid, "at": time.time()})
 
     def pytest_collection_finish(self, session):
         record = {"event": "collected", "nodeids": [item.nodeid for item in session.items]}
@@ -123,6 +126,7 @@ class _Reporter:
             "when": report.when,
             "outcome": report.outcome,
             "duration": report.duration,
+            "at": time.time(),  # the phase's end: the hang watch times the next one from here
         }
         if hasattr(report, "wasxfail"):
             record["xfail"] = True
@@ -271,6 +275,11 @@ def pytest_configure(config):
         if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
             return
         config.pluginmanager.register(_Reporter(path), "bugfoundry-reporter")
+        limits = os.environ.get("BUGFOUNDRY_LIMITS")
+        if limits:  # per-test hang limits (bugfoundry_watch); the hot path starts its own
+            import bugfoundry_watch
+
+            bugfoundry_watch.start(path, limits)
         if os.environ.get("BUGFOUNDRY_TRACK_CHANCE") and not config.pluginmanager.has_plugin(
                 "bugfoundry-chance"):
             config.pluginmanager.register(_ChanceWatch(), "bugfoundry-chance")

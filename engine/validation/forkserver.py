@@ -202,13 +202,14 @@ class ForkServer(_Server):
 
     # ------------------------------------------------------------------ requests
     def run(self, tests: Sequence[str], swaps: Sequence[Swap], *, timeout: float,
-            tb: str = "no") -> HotResult:
-        """Run ``tests`` in a forked child with ``swaps`` installed."""
+            tb: str = "no", limits: Path | None = None) -> HotResult:
+        """Run ``tests`` in a forked child with ``swaps`` installed (and the per-test hang
+        watch when ``limits`` is given)."""
         fd, report = tempfile.mkstemp(prefix="bf-hot-", suffix=".jsonl", dir=self.env.scratch_dir)
         os.close(fd)
         cmd = {
             "tests": list(tests), "tb": tb, "timeout": timeout,
-            "report": report,
+            "report": report, "limits": str(limits) if limits is not None else "",
             "swaps": [{"path": str(self.tree / s.rel), "source": s.source,
                        "units": [[u.qualname, u.first_line, u.index] for u in s.units],
                        "classes": [[name, removed] for name, removed in s.classes]}
@@ -231,9 +232,12 @@ class ForkServer(_Server):
         if status == "crashed" and not rep.started:
             raise HotUnavailable(f"the forked child exited with {reply.get('exit')} before "
                                  "running a test")
-        outcomes = settle(rep, tests, timed_out=status == "timeout", died=status == "crashed")
+        timed_out = status == "timeout" or rep.hung is not None
+        outcomes = settle(rep, tests, timed_out=timed_out,
+                          died=status == "crashed" and not timed_out)
         run = TestRun(outcomes, int(reply.get("exit", 0)), float(reply.get("wall", 0.0)),
-                      status == "timeout", [], "", finished=rep.finished, chance=rep.chance)
+                      timed_out, [], "", finished=rep.finished, chance=rep.chance,
+                      hung=rep.hung)
         return HotResult(run, float(reply.get("cpu", 0.0)), str(status))
 
 

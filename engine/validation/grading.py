@@ -5,12 +5,13 @@ budget of each run (pure functions; ``engine.validation.validator`` runs the pro
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from engine.models import BAD_OUTCOMES, MISSING, PASSED, Baseline, TestRun
+from engine.models import BAD_OUTCOMES, FAILED, MISSING, PASSED, XFAILED, Baseline, TestRun
 from engine.validation.selection import Plan
 from engine.validation.testrun import failure_text
 
@@ -23,8 +24,9 @@ DROP_REASONS: dict[str, str] = {
     "does_not_parse": "a changed Python file no longer parses",
     "no_test_failed": "every stable test still passes (or only flaky tests failed)",
     "low_realism": "validated, but its realism score is below forge --min-realism",
-    "timeout": "the test run exceeded the per-candidate timeout, again when retried alone "
-               "with twice the budget (the bug hangs)",
+    "timeout": "one test ran far past its own baseline time, or the test run exceeded the "
+               "per-candidate timeout, again when retried alone with twice the budget "
+               "(the bug hangs)",
     "memory": "the test run hit the sandbox's memory limit (the bug allocates without end)",
     "run_error": "pytest itself could not run (usage or internal error)",
     "not_reproducible": "the failures did not reproduce in a fresh interpreter (chance, "
@@ -33,6 +35,12 @@ DROP_REASONS: dict[str, str] = {
 
 _DIFF_PATH_RE = re.compile(r"^(?:---|\+\+\+) (?:[ab]/)?(.+?)\s*$")
 FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their last lines
+# A test that runs HANG_FACTOR times its baseline duration plus HANG_GRACE seconds hangs: the
+# run is killed then (pytest_support/bugfoundry_watch.py), not when the whole budget is gone.
+HANG_FACTOR = 5.0
+HANG_GRACE = 2.0
+# Baseline outcomes whose duration timed the test's body (a skipped test's did not).
+TIMED_OUTCOMES = frozenset({PASSED, FAILED, XFAILED})
 
 
 @dataclass
@@ -44,6 +52,35 @@ class ValidationConfig:
     suite_seconds: float = 1.0  # one clean full-suite run (start-up + collection bound)
     slowest_test: float = 0.0  # the slowest baseline test (a session fixture's set-up lands there)
     scale: float = 1.0  # every budget times this (RETRY_SCALE while a timeout is retried alone)
+    hang_factor: float = HANG_FACTOR  # per-test limit: factor x baseline duration + grace;
+    hang_grace: float = HANG_GRACE  # a factor of 0 turns the per-test watch off
+
+
+@dataclass(frozen=True)
+class HangLimits:
+    """Per-test hang limits for one validator (see ``hang_limits``)."""
+
+    tests: dict[str, tuple[float, float]]  # nodeid -> (call-phase limit, baseline duration)
+    allowance: float  # added in setup and teardown: a shared fixture's cost lands there
+
+    def write(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"allowance": self.allowance, "tests": self.tests}, fh)
+
+
+def hang_limits(baseline: Baseline, config: ValidationConfig, load: float = 1.0) -> HangLimits:
+    """Each test's hang limit: ``hang_factor`` x its baseline duration + ``hang_grace``, times
+    the budget's scale and the load (workers per core, when above 1: tests slow down when more
+    of them share a core than the baseline had). Only tests the baseline timed whole and that
+    behave the same every run are watched; any other keeps the whole-run budget (pure)."""
+    if config.hang_factor <= 0:
+        return HangLimits({}, 0.0)
+    stretch = config.scale * max(1.0, load)
+    tests = {nid: (round((config.hang_factor * t.duration + config.hang_grace) * stretch, 3),
+                   t.duration)
+             for nid, t in baseline.tests.items()
+             if t.outcome in TIMED_OUTCOMES and not t.flaky and not t.unstable_id}
+    return HangLimits(tests, round(config.slowest_test * stretch, 3))
 
 
 def timeout_for(baseline: Baseline, override: float | None = None) -> float:

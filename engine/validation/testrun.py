@@ -27,6 +27,7 @@ from engine.models import (
     PASSED,
     SKIPPED,
     XFAILED,
+    Hang,
     Recipe,
     TestOutcome,
     TestRun,
@@ -54,6 +55,7 @@ class Report:
     chance: dict[str, list[str]] = field(default_factory=dict)  # test -> what it drew on
     repeats: dict[str, tuple[int, int]] = field(default_factory=dict)  # test -> (runs, failed)
     fingerprints: dict[str, str] = field(default_factory=dict)  # parametrized test -> params
+    hung: Hang | None = None  # the hang watch killed the run while this test ran
 
 
 def parse_report(lines: Iterable[str]) -> Report:
@@ -82,6 +84,9 @@ def parse_report(lines: Iterable[str]) -> Report:
                                          + rec.get("message", "")).strip()
         elif event == "finished":
             rep.finished = True
+        elif event == "hung":
+            rep.hung = Hang(str(rec.get("nodeid", "")), float(rec.get("seconds", 0.0)),
+                            float(rec.get("baseline", 0.0)), float(rec.get("limit", 0.0)))
         elif event == "start":
             rep.started.append(rec["nodeid"])
         elif event == "chance":
@@ -199,6 +204,7 @@ def run_pytest(
     runner: Any = None,
     hash_seed: int = 0,
     by_file: bool = False,
+    limits: Path | None = None,
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
 
@@ -210,7 +216,9 @@ def run_pytest(
 
     ``nodeids`` None runs the recipe's test paths (the whole suite). Bytecode writing is off so
     a tree reset between candidates can never leave a stale ``.pyc`` behind; Hypothesis gets
-    an empty example database of its own, as in a fresh checkout.
+    an empty example database of its own, as in a fresh checkout. With ``limits`` (a file
+    from ``grading.write_limits``) the run stops as soon as one test is past its own limit:
+    ``timed_out`` is set and ``hung`` names the test.
     """
     bad = next((n for n in nodeids or () if n.startswith("-")), None)
     if bad is not None:  # ids come from datasets too: never an option to pytest
@@ -232,6 +240,8 @@ def run_pytest(
             "HYPOTHESIS_STORAGE_DIRECTORY": hypothesis_dir,
             **(extra_env or {}),
         }
+        if limits is not None:
+            run_env["BUGFOUNDRY_LIMITS"] = str(limits)
         args = ["python", "-m", "pytest", *BASE_ARGS, *env.session_args(tree), f"--tb={tb}",
                 *recipe.pytest_args, *extra_args]
         if nodeids is None:
@@ -260,16 +270,17 @@ def run_pytest(
                 and rep.collect_errors and "found no collectors for" in output):
             return run_pytest(env, tree, recipe, nodeids, timeout=timeout, tb=tb,
                               extra_args=extra_args, extra_env=extra_env, runner=runner,
-                              hash_seed=hash_seed, by_file=True)
+                              hash_seed=hash_seed, by_file=True, limits=limits)
         tail = "\n".join(output.splitlines()[-25:])
         _conftest_error(rep, proc.returncode, output, tree)
-        died = not rep.finished and not proc.timed_out
-        outcomes = settle(rep, nodeids, timed_out=proc.timed_out, died=died)
+        timed_out = proc.timed_out or rep.hung is not None
+        died = not rep.finished and not timed_out
+        outcomes = settle(rep, nodeids, timed_out=timed_out, died=died)
         errors = [f"{w or '<session>'}: {last_line(t)}" for w, t in rep.collect_errors.items()]
-        return TestRun(outcomes, proc.returncode, proc.duration, proc.timed_out, errors, tail,
+        return TestRun(outcomes, proc.returncode, proc.duration, timed_out, errors, tail,
                        collect_messages=dict(rep.collect_errors), collected=rep.collected,
                        finished=rep.finished, chance=rep.chance, repeats=rep.repeats,
-                       fingerprints=rep.fingerprints)
+                       fingerprints=rep.fingerprints, hung=rep.hung)
     finally:
         for path in (report_path, selectfile):
             if path:

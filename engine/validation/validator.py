@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import queue
 import random
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -48,6 +50,7 @@ from engine.validation.grading import (
     ValidationConfig,
     failure_texts,
     grade,
+    hang_limits,
     patch_paths,
     plan_timeout,
     unsafe_paths,
@@ -63,6 +66,7 @@ CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, ever
 CONFIRM_ROUNDS = 3  # confirming runs of ever smaller FAIL_TO_PASS sets before giving up
 RETRY_SCALE = 2.0  # a timed-out candidate runs again alone, with this many times the budget
 RETRIED_ALONE = "retried alone"  # in the detail of every verdict that was
+NOT_RETRIED = "not retried"  # in the detail of a per-test hang (one test far past its time)
 
 
 @dataclass
@@ -100,6 +104,25 @@ class Validator:
         # FAIL_TO_PASS sets already run alone on the clean tree (many bugs share one set)
         self._clean: dict[tuple[str, ...], TestRun] = {}
         self._clean_seed = random.SystemRandom().randrange(1, 2**32 - 1)
+        self._limits: dict[float, Path] = {}  # budget scale -> the per-test limits file
+
+    def limits_file(self) -> Path | None:
+        """The per-test hang limits at the current budget scale, written once for every run
+        (None when the watch is off). Load counts workers per core: ``hang_limits``."""
+        scale = self.config.scale
+        with self._lock:
+            path = self._limits.get(scale)
+            if path is None:
+                limits = hang_limits(self.baseline, self.config,
+                                     len(self.workers) / (os.cpu_count() or 1))
+                if not limits.tests:
+                    return None
+                fd, name = tempfile.mkstemp(prefix="bf-limits-", suffix=".json",
+                                            dir=self.env.scratch_dir)
+                os.close(fd)
+                limits.write(name)
+                path = self._limits[scale] = Path(name)
+        return path
 
     # ------------------------------------------------------------------ one candidate
     def validate(self, cand: Candidate, worker: Worker | None = None) -> Verdict:
@@ -169,7 +192,8 @@ class Validator:
             return None
         assert plan.tests is not None
         try:
-            res = server.run(plan.tests, plan.swaps, timeout=plan_timeout(plan, self.config))
+            res = server.run(plan.tests, plan.swaps, timeout=plan_timeout(plan, self.config),
+                             limits=self.limits_file())
         except HotUnavailable as exc:
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
             return None
@@ -211,14 +235,15 @@ class Validator:
         reset_tree(tree)
         try:
             _write_files(tree, plan.patched)
+            limits = self.limits_file()
             try:
                 run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
-                                 tb="no", runner=warm)
+                                 tb="no", runner=warm, limits=limits)
             except HotUnavailable as exc:
                 self.log(f"warm path unavailable for {cid} ({exc}); using a new process")
                 warm = None
                 run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
-                                 tb="no")
+                                 tb="no", limits=limits)
             verdict = self.judge(cid, run, plan)
             verdict.path = "warm" if warm is not None else plan.mode
         finally:
@@ -335,6 +360,14 @@ class Validator:
         selected = plan.tests if plan is not None else None
         f2p, p2p = grade(self.baseline, run, selected)
         ran = sorted(n for n, o in run.outcomes.items() if o.outcome != MISSING)
+        if run.timed_out and run.hung is not None:
+            done = sum(1 for n in f2p if run.status(n) != MISSING)
+            hung = run.hung
+            return Verdict(cid, False, "timeout",
+                           f"{hung.nodeid} ran {hung.seconds:.1f} s (baseline "
+                           f"{hung.baseline:.2g} s, per-test limit {hung.limit:.1f} s); "
+                           f"{done} tests had already failed; {NOT_RETRIED}: a test this far "
+                           "past its own time hangs", tests_run=ran, hung=hung.nodeid)
         if run.timed_out:
             done = sum(1 for n in f2p if run.status(n) != MISSING)
             limit = plan_timeout(plan, self.config) if plan else self.config.full_timeout
@@ -372,7 +405,10 @@ class Validator:
         A candidate that timed out is held back: once every other one is done, it runs again
         alone (no other test process on the machine's cores) with ``RETRY_SCALE`` times the
         budget, and only a second timeout drops it. Tests slowed by load then no longer
-        pass for hangs (on 2 cores, 30 workers stored real bugs as ``timeout``).
+        pass for hangs (on 2 cores, 30 workers stored real bugs as ``timeout``). A candidate
+        stopped by the per-test watch (one test ``hang_factor`` times its own baseline time
+        and ``hang_grace`` seconds over, the factor already stretched by workers per core)
+        is dropped at once: load does not slow one test that much.
         """
         pending = iter(candidates)
         workers = len(self.workers)
@@ -396,7 +432,7 @@ class Validator:
                 for fut in done:
                     cand = running.pop(fut)
                     verdict = fut.result()
-                    if verdict.reason == "timeout":
+                    if verdict.reason == "timeout" and not verdict.hung:
                         timed_out.append((cand, verdict))
                     else:
                         yield cand, verdict
@@ -426,6 +462,10 @@ class Validator:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        for path in self._limits.values():
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self._limits.clear()
 
     def __enter__(self) -> Validator:
         return self
