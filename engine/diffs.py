@@ -125,11 +125,12 @@ def _body(prefix: str, lines: list[str]) -> list[str]:
     return out
 
 
-def changed_lines(old: str, new: str) -> tuple[int, ...]:
+def changed_lines(old: str, new: str, *, around_inserts: bool = False) -> tuple[int, ...]:
     """1-based line numbers of ``old`` that the change replaces or deletes, sorted.
 
     A pure insertion reports the line it is inserted before (or the last line at EOF), so every
-    non-empty change touches at least one original line.
+    non-empty change touches at least one original line; with ``around_inserts`` the line
+    after which it is inserted too (inserted code runs when control passes either neighbour).
     """
     a = split_lines(old)
     touched: set[int] = set()
@@ -138,6 +139,8 @@ def changed_lines(old: str, new: str) -> tuple[int, ...]:
             continue
         if i1 == i2:
             touched.add(min(i1 + 1, max(len(a), 1)))
+            if around_inserts and i1 >= 1:
+                touched.add(i1)
         else:
             touched.update(range(i1 + 1, i2 + 1))
     return tuple(sorted(touched))

@@ -22,6 +22,9 @@ def print_summary(s: Any) -> None:
     if s.drop_reasons:
         reasons = ", ".join(f"{k} {v}" for k, v in s.drop_reasons.items())
         print(f"  dropped {s.dropped_total}: {reasons}")
+    if s.skipped:
+        skips = ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items()))
+        print(f"  skipped before validation (could not be kept, not run): {skips}")
     if s.entities:
         print(f"  entities: {s.entities} seen, {s.entities_uncovered} never executed by a test "
               f"and {s.entities_arid} arid, skipped")

@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.entities import read_source
 from engine.environments.base import Environment
 from engine.errors import UsageError
+from engine.forge.prune import Pruner
 from engine.forge.setup import ensure_baseline, ensure_environment, open_repo, resolve_workers
 from engine.forge.stages import ForgeHooks, ForgeOptions, ForgeRun, combine_stage, mirror_stage
 from engine.forge.summary import ForgeSummary
@@ -88,14 +90,20 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
                         covered_lines: dict[str, set[int]] | None = None,
                         stats: dict[str, int] | None = None,
                         extra: Sequence[Candidate] = (),
-                        weights: dict[str, float] | None = None) -> list[Candidate]:
-    """All strategies' candidates, interleaved across modifiers, first ``max_candidates``.
+                        weights: dict[str, float] | None = None,
+                        skipped: dict[str, int] | None = None,
+                        first: set[str] | frozenset[str] = frozenset()) -> list[Candidate]:
+    """All strategies' candidates, interleaved across modifiers, first ``max_candidates``
+    worth a run.
 
     With ``covered_lines`` (from the baseline's test map) only code some test executes is
     mutated; ``stats`` receives how many entities were seen and skipped. ``extra`` holds
     candidates made elsewhere (the LM strategies, which need the store and a client).
     ``weights`` (per ``strategy/modifier``, see ``engine.realism.gate.modifier_weights``)
-    interleave the modifiers in proportion instead of evenly.
+    interleave the modifiers in proportion instead of evenly. Candidates that provably cannot
+    be kept (``engine.forge.prune``: unexecuted lines, code identical to the original or to an
+    earlier candidate) are left out before ``max_candidates`` is counted, and counted per
+    reason in ``skipped``. Candidates whose id is in ``first`` come before the others.
     """
     from engine.strategies import procedural
 
@@ -115,7 +123,14 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
     for c in extra:
         add(c)
     ordered = _interleave(buckets, weights or {})
-    return ordered[:max_candidates] if max_candidates else ordered
+    if first:
+        ordered.sort(key=lambda c: c.candidate_id not in first)  # stable
+    root = Path(repo.path)
+    pruner = Pruner(lambda rel: read_source(root / rel), covered_lines)
+    kept = list(pruner.keep(ordered, max_candidates))
+    if skipped is not None:
+        skipped.update(pruner.skipped)
+    return kept
 
 
 def _interleave(buckets: dict[str, list[Candidate]], weights: dict[str, float]
@@ -233,20 +248,25 @@ def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
     extra = (_lm_candidates(run.client, run.store, repo, lm_wanted, len(pooled), opts.seed,
                             opts.max_candidates, covered, summary, log)
              if lm_wanted and run.client is not None else [])
-    weights = None
-    if opts.prefer_realistic:
-        from engine.realism.gate import modifier_weights
+    from engine.realism.gate import modifier_weights, yield_prior
 
-        weights = modifier_weights(run.store, repo.name)
+    # The repo's verdicts so far weigh the modifiers; what was judged before goes first, so a
+    # rerun of the same command resumes the same candidates though the weights moved.
+    weights = (modifier_weights if opts.prefer_realistic else yield_prior)(run.store, repo.name)
+    judged = run.store.done_candidate_ids(repo.name) if weights else set()
     selected = generate_candidates(repo, [s for s in pooled if s == "procedural"], opts.seed,
                                    opts.max_candidates, covered_lines=covered, stats=stats,
-                                   extra=extra, weights=weights)
+                                   extra=extra, weights=weights, skipped=summary.skipped,
+                                   first=judged)
     summary.entities = stats.get("entities", 0)
     summary.entities_uncovered = stats.get("uncovered", 0)
     summary.entities_arid = stats.get("arid", 0)
     if summary.entities:
         log(f"entities: {summary.entities} seen, {summary.entities_uncovered} skipped as "
             f"never executed by a test, {summary.entities_arid} skipped as arid")
+    if summary.skipped:
+        log("candidates skipped before validation: " + ", ".join(
+            f"{n} {why}" for why, n in sorted(summary.skipped.items())))
     if not selected and "procedural" in pooled:
         log(f"procedural: no candidates: {summary._procedural_zero()}")
     run.validate(selected)

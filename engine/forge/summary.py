@@ -31,6 +31,9 @@ class ForgeSummary:
     entities: int = 0  # source entities seen by the procedural strategy
     entities_uncovered: int = 0  # skipped: no test executes them
     entities_arid: int = 0  # skipped: stubs, __repr__, overloads, protocols
+    # candidates left out before validation, per reason (engine.forge.prune): they could
+    # not be kept, so they cost no test run and have no verdict
+    skipped: dict[str, int] = field(default_factory=dict)
     mapped_functions: int = 0  # functions the test map saw executed (0 = no map)
     lm: dict[str, Any] = field(default_factory=dict)  # per LM strategy: asked, cached, cost, ...
     # pr_mirror: commits scanned, fix commits, skipped per reason, recovered per route, ...

@@ -58,13 +58,22 @@ class RealismGate:
                        cpu=verdict.cpu)
 
 
+def yield_prior(store: Store, repo: str) -> dict[str, float]:
+    """Per ``strategy/modifier``: the mean of a Beta(1, 1) prior on its yield updated with
+    this repo's verdicts, (kept + 1) / (validated + 2): a modifier whose bugs never validate
+    here sinks towards 0 and is sampled later (less under ``--max``); unknown = even odds."""
+    return {f"{strategy}/{modifier}": (kept + 1) / (validated + 2)
+            for strategy, modifier, validated, kept in store.yield_by_modifier(repo)}
+
+
 def modifier_weights(store: Store, repo: str) -> dict[str, float]:
-    """Per ``strategy/modifier``: how often its bugs validate here times how realistic they
-    score here (Laplace-smoothed yield x logistic of the mean score; unknown = even odds),
-    so a ``--max`` sample leans toward modifiers that pay off in this repo."""
+    """Per ``strategy/modifier``: how often its bugs validate here (``yield_prior``) times how
+    realistic they score here (logistic of the mean score), so a ``--max`` sample leans
+    toward modifiers that pay off in this repo."""
     realism = store.modifier_realism(repo)
     out: dict[str, float] = {}
-    for strategy, modifier, validated, kept in store.yield_by_modifier(repo):
+    for name, prior in yield_prior(store, repo).items():
+        strategy, _, modifier = name.partition("/")
         _n, mean = realism.get((strategy, modifier), (0, 0.0))
-        out[f"{strategy}/{modifier}"] = (kept + 1) / (validated + 2) / (1 + math.exp(-mean))
+        out[name] = prior / (1 + math.exp(-mean))
     return out

@@ -102,3 +102,28 @@ def test_random_sample_rechecked_independently(
         for nid in inst.fail_to_pass:
             # a test that vanished (its module no longer imports) also counts as failing
             assert bugged.get(_junit_key(nid), "failed") == "failed", (inst.instance_id, nid)
+
+
+def test_skipped_candidates_were_never_run(sample_ws: Path) -> None:
+    """Candidates the pruner leaves out (engine.forge.prune) cost no run and have no verdict;
+    every candidate it lets through was judged, so the kept set lost nothing runnable."""
+    from engine.forge.run import generate_candidates
+    from engine.strategies import procedural
+
+    with Store.open(sample_ws / "bugfoundry.duckdb") as store:
+        repo = store.get_repo("sample")
+        base = store.latest_baseline("sample")
+        assert repo is not None and base is not None
+        testmap = store.load_test_map(base.baseline_id)
+        assert testmap is not None
+        judged = store.done_candidate_ids("sample")
+    covered = testmap.covered_lines
+    skipped: dict[str, int] = {}
+    run = {c.candidate_id for c in generate_candidates(
+        repo, ["procedural"], 0, None, covered_lines=covered, skipped=skipped)}
+    everything = {c.candidate_id for c in procedural.generate(
+        "sample", Path(repo.path), seed=0, covered_lines=covered)}
+    left_out = everything - run
+    assert left_out and sum(skipped.values()) == len(left_out), skipped
+    assert not left_out & judged  # never run
+    assert run <= judged  # everything else was

@@ -1,0 +1,173 @@
+"""engine.forge.prune: candidates skipped before a test run (compiled-code equivalence and
+edits on lines no test executes), on real code strings traced for real."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from engine.diffs import make_patch
+from engine.forge.prune import (
+    DUPLICATE,
+    EQUIVALENT,
+    UNEXECUTED,
+    Pruner,
+    compile_module,
+    fingerprint,
+)
+from engine.models import Candidate
+
+REL = "pkg/mod.py"
+
+SOURCE = '''\
+import os
+
+LIMIT = 10
+
+
+def clamp(x, lo=0):
+    """Clamp x."""
+    if x < lo:
+        return lo
+    if x > LIMIT:
+        # never reached by the calls below
+        x = LIMIT
+        return x * 2
+    total = (
+        x +
+        lo)
+    scale = (1 *
+             1)
+    return total * scale
+
+
+def gen(n):
+    for i in range(n):
+        if i > 100:
+            yield i
+    return
+
+
+def uses_global(n):
+    if n > 100:
+        LIMIT = n
+    return LIMIT + n
+'''
+
+
+def _traced_lines(source: str, calls: Callable[[dict[str, Any]], None]) -> set[int]:
+    """Lines of ``source`` executed by importing it and running ``calls``: a real trace."""
+    seen: set[int] = set()
+
+    def tracer(frame: FrameType, event: str, _arg: object) -> Any:
+        if frame.f_code.co_filename == REL and event == "line":
+            seen.add(frame.f_lineno)
+        return tracer
+
+    ns: dict[str, Any] = {}
+    code = compile(source, REL, "exec")
+    sys.settrace(tracer)
+    try:
+        exec(code, ns)  # noqa: S102 - the module under test, as an import would run it
+        calls(ns)
+    finally:
+        sys.settrace(None)
+    return seen
+
+
+def _run_sample(ns: dict[str, Any]) -> None:
+    assert ns["clamp"](-1) == 0 and ns["clamp"](5) == 5
+    assert list(ns["gen"](3)) == []
+    try:  # the never-run assignment makes LIMIT local: executed code depends on it
+        ns["uses_global"](1)
+    except UnboundLocalError:
+        pass
+    else:
+        raise AssertionError("LIMIT should be local to uses_global")
+
+
+COVERED = {REL: _traced_lines(SOURCE, _run_sample)}
+
+
+def _cand(new: str, old: str = SOURCE) -> Candidate:
+    assert new != old
+    return Candidate(repo="r", strategy="procedural", modifier="m",
+                     patch=make_patch(REL, old, new), file=REL)
+
+
+def _pruner() -> Pruner:
+    return Pruner(lambda rel: SOURCE if rel == REL else None, COVERED)
+
+
+def _fp(source: str) -> object:
+    code = compile_module(source, REL)
+    assert code is not None
+    return fingerprint(code)
+
+
+def test_trace_is_what_the_cases_assume() -> None:
+    lines = COVERED[REL]
+    assert {9, 10, 14, 19} <= lines  # `if x < lo`, `return lo`, `total = (`, `return ...`
+    assert not {12, 13, 25, 31} & lines  # the unreached branches
+
+
+def test_fingerprint_ignores_layout_but_not_meaning() -> None:
+    moved = "\n\n" + SOURCE.replace("        # never reached by the calls below\n", "")
+    assert _fp(moved) == _fp(SOURCE)  # other line numbers, no comment: same code
+    assert _fp(SOURCE.replace("x < lo", "lo > x")) != _fp(SOURCE)
+    assert _fp(SOURCE.replace("LIMIT = 10", "LIMIT = 10.0")) != _fp(SOURCE)
+    assert _fp(SOURCE.replace("LIMIT = 10", "LIMIT = True")) != _fp("LIMIT = 1")
+    assert _fp("x = 2 + 3\n") == _fp("x = 3 + 2\n")  # folded to the same constant
+    assert _fp("def f(a):\n    return a\n") != _fp("def f(b):\n    return b\n")
+
+
+def test_equivalent_and_duplicate_candidates_are_skipped() -> None:
+    p = _pruner()
+    assert p.reason(_cand(SOURCE.replace("lo)\n", "lo)  # same\n"))) == EQUIVALENT
+    first = _cand(SOURCE.replace("x +\n        lo)", "lo +\n        x)"))
+    again = _cand(SOURCE.replace("x +\n        lo)", "lo + x)"))
+    assert p.reason(first) is None  # executed and different: it runs
+    assert p.reason(again) == DUPLICATE  # same code as the first
+    assert p.reason(first) is None  # the first stays runnable when judged again
+    broken = _cand(SOURCE.replace("return lo\n", "return lo +\n"))
+    assert p.reason(broken) is None  # does not compile here: in doubt, run it
+
+
+def test_edits_on_unexecuted_lines_are_skipped() -> None:
+    p = _pruner()
+    assert p.reason(_cand(SOURCE.replace("x * 2", "x * 3"))) == UNEXECUTED
+    assert p.reason(_cand(SOURCE.replace("        x = LIMIT\n", ""))) == UNEXECUTED
+    assert p.reason(_cand(SOURCE.replace("i > 100", "i >= 100"))) is None  # executed
+    assert p.reason(_cand(SOURCE.replace("return lo\n", "return lo - 1\n"))) is None
+    p.skipped.clear()
+    kept = list(p.keep([_cand(SOURCE.replace("x * 2", "x * 4")),
+                        _cand(SOURCE.replace("x < lo", "x <= lo"))]))
+    assert [c.patch for c in kept] == [_cand(SOURCE.replace("x < lo", "x <= lo")).patch]
+    assert p.skipped == {UNEXECUTED: 1}
+
+
+def test_unexecuted_edits_that_change_executed_code_still_run() -> None:
+    p = _pruner()
+    # a continuation line of an executed statement (folded: no line event of its own)
+    assert 18 not in COVERED[REL]
+    assert p.reason(_cand(SOURCE.replace("             1)", "             2)"))) is None
+    # deleting a never-reached yield makes gen a plain function
+    no_yield = SOURCE.replace("            yield i\n", "            pass\n")
+    assert p.reason(_cand(no_yield)) is None
+    # deleting a never-run assignment makes LIMIT global in the executed return
+    glob = SOURCE.replace("        LIMIT = n\n", "        pass\n")
+    assert p.reason(_cand(glob)) is None
+    # module-level code runs at import
+    assert p.reason(_cand(SOURCE.replace("LIMIT = 10", "LIMIT = 11"))) is None
+    # an insertion right after an executed line
+    inserted = SOURCE.replace("    return total * scale\n",
+                              "    total += 1\n    return total * scale\n")
+    assert p.reason(_cand(inserted)) is None
+
+
+def test_no_map_or_untraced_file_means_no_line_skip() -> None:
+    edit = _cand(SOURCE.replace("x * 2", "x * 3"))
+    assert Pruner(lambda rel: SOURCE, None).reason(edit) is None
+    assert Pruner(lambda rel: SOURCE, {"other.py": {1}}).reason(edit) is None
