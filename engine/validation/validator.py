@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import queue
 import random
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -50,12 +48,12 @@ from engine.validation.grading import (
     ValidationConfig,
     failure_texts,
     grade,
-    hang_limits,
     patch_paths,
     plan_timeout,
     unsafe_paths,
     vanished,
 )
+from engine.validation.hangs import LimitFiles, hang_detail
 from engine.validation.selection import Plan, Planner
 from engine.validation.testrun import failure_text, last_line, run_pytest
 
@@ -66,7 +64,6 @@ CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, ever
 CONFIRM_ROUNDS = 3  # confirming runs of ever smaller FAIL_TO_PASS sets before giving up
 RETRY_SCALE = 2.0  # a timed-out candidate runs again alone, with this many times the budget
 RETRIED_ALONE = "retried alone"  # in the detail of every verdict that was
-NOT_RETRIED = "not retried"  # in the detail of a per-test hang (one test far past its time)
 
 
 @dataclass
@@ -104,25 +101,7 @@ class Validator:
         # FAIL_TO_PASS sets already run alone on the clean tree (many bugs share one set)
         self._clean: dict[tuple[str, ...], TestRun] = {}
         self._clean_seed = random.SystemRandom().randrange(1, 2**32 - 1)
-        self._limits: dict[float, Path] = {}  # budget scale -> the per-test limits file
-
-    def limits_file(self) -> Path | None:
-        """The per-test hang limits at the current budget scale, written once for every run
-        (None when the watch is off). Load counts workers per core: ``hang_limits``."""
-        scale = self.config.scale
-        with self._lock:
-            path = self._limits.get(scale)
-            if path is None:
-                limits = hang_limits(self.baseline, self.config,
-                                     len(self.workers) / (os.cpu_count() or 1))
-                if not limits.tests:
-                    return None
-                fd, name = tempfile.mkstemp(prefix="bf-limits-", suffix=".json",
-                                            dir=self.env.scratch_dir)
-                os.close(fd)
-                limits.write(name)
-                path = self._limits[scale] = Path(name)
-        return path
+        self.limits = LimitFiles(baseline, config, len(self.workers), env)
 
     # ------------------------------------------------------------------ one candidate
     def validate(self, cand: Candidate, worker: Worker | None = None) -> Verdict:
@@ -193,7 +172,7 @@ class Validator:
         assert plan.tests is not None
         try:
             res = server.run(plan.tests, plan.swaps, timeout=plan_timeout(plan, self.config),
-                             limits=self.limits_file())
+                             limits=self.limits.current())
         except HotUnavailable as exc:
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
             return None
@@ -235,7 +214,7 @@ class Validator:
         reset_tree(tree)
         try:
             _write_files(tree, plan.patched)
-            limits = self.limits_file()
+            limits = self.limits.current()
             try:
                 run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
                                  tb="no", runner=warm, limits=limits)
@@ -360,16 +339,11 @@ class Validator:
         selected = plan.tests if plan is not None else None
         f2p, p2p = grade(self.baseline, run, selected)
         ran = sorted(n for n, o in run.outcomes.items() if o.outcome != MISSING)
-        if run.timed_out and run.hung is not None:
-            done = sum(1 for n in f2p if run.status(n) != MISSING)
-            hung = run.hung
-            return Verdict(cid, False, "timeout",
-                           f"{hung.nodeid} ran {hung.seconds:.1f} s (baseline "
-                           f"{hung.baseline:.2g} s, per-test limit {hung.limit:.1f} s); "
-                           f"{done} tests had already failed; {NOT_RETRIED}: a test this far "
-                           "past its own time hangs", tests_run=ran, hung=hung.nodeid)
         if run.timed_out:
             done = sum(1 for n in f2p if run.status(n) != MISSING)
+            if run.hung is not None:  # the per-test watch: not retried (see ``run``)
+                return Verdict(cid, False, "timeout", hang_detail(run.hung, done),
+                               tests_run=ran, hung=run.hung.nodeid)
             limit = plan_timeout(plan, self.config) if plan else self.config.full_timeout
             return Verdict(cid, False, "timeout",
                            f"killed after {limit:.0f}s; {done} tests had already failed",
@@ -462,10 +436,7 @@ class Validator:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        for path in self._limits.values():
-            with contextlib.suppress(OSError):
-                path.unlink()
-        self._limits.clear()
+        self.limits.remove()
 
     def __enter__(self) -> Validator:
         return self

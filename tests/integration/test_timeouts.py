@@ -17,7 +17,8 @@ import pytest
 from engine.forge.setup import build_validator, ensure_environment, get_repo
 from engine.models import Candidate
 from engine.store import Store
-from engine.validation.validator import NOT_RETRIED, RETRIED_ALONE, RETRY_SCALE
+from engine.validation.hangs import NOT_RETRIED
+from engine.validation.validator import RETRIED_ALONE, RETRY_SCALE
 from engine.workspace import Workspace
 
 pytestmark = pytest.mark.integration
