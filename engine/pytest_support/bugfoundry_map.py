@@ -140,6 +140,97 @@ def _tracer(frame, event, arg):
     return _local
 
 
+# --------------------------------------------------------------- sys.monitoring (3.12+)
+# Each event location reports once, then returns DISABLE; ``restart_events`` at every switch
+# of test re-arms them, so a function still reports once per test that runs it. Code outside
+# the tree costs one callback per test instead of one per call, and a line already seen costs
+# nothing until the next test: the tracing run costs little more than a plain one.
+_mon = getattr(sys, "monitoring", None)
+_tool: list[int] = []  # the monitoring tool id we hold, if any
+_remaining: dict[object, set[int]] = {}  # code -> its lines not yet seen by any test
+
+
+def _mon_start(code, offset):
+    info = _info.get(code)
+    if info is None:
+        info = _info[code] = _describe(code)
+        if info is not _OUTSIDE and info[2] not in _test_files:
+            want = set(info[3]) - _all_lines.get(info[2], set())
+            if want:
+                _remaining[code] = want
+                _mon.set_local_events(_tool[0], code, _mon.events.LINE)
+    if info is not _OUTSIDE:
+        _current[0][0][info[0]] = info[1]
+    return _mon.DISABLE
+
+
+def _mon_throw(code, offset, exc):
+    """PY_THROW cannot be disabled: it reports every time (rare: ``gen.throw``)."""
+    _mon_start(code, offset)
+
+
+def _mon_line(code, line):
+    rel = _info[code][2]
+    lines = _current[0][1]
+    seen = lines.get(rel)
+    if seen is None:
+        seen = lines[rel] = set()
+    seen.add(line)
+    every = _all_lines.get(rel)
+    if every is None:
+        every = _all_lines[rel] = set()
+    every.add(line)
+    left = _remaining.get(code)
+    if left is not None:
+        left.discard(line)
+        if not left:  # every line seen: no more line events from this code object, ever
+            del _remaining[code]
+            _mon.set_local_events(_tool[0], code, 0)
+    return _mon.DISABLE
+
+
+def _mon_claim():
+    """Take a free monitoring tool id (coverage.py's sysmon core holds COVERAGE_ID, a
+    debugger DEBUGGER_ID: both keep working beside us), or None when all are taken."""
+    if _mon is None or os.environ.get("BUGFOUNDRY_MAP_TRACER") == "settrace":
+        return None
+    for tool in (4, 3, 5, 2, 1, 0):
+        if _mon.get_tool(tool) is None:
+            _mon.use_tool_id(tool, "bugfoundry-map")
+            return tool
+    return None
+
+
+def _mon_begin(tool):
+    _tool.append(tool)
+    ev = _mon.events
+    # what settrace reports as "call"
+    _mon.register_callback(tool, ev.PY_START, _mon_start)
+    _mon.register_callback(tool, ev.PY_RESUME, _mon_start)
+    _mon.register_callback(tool, ev.PY_THROW, _mon_throw)
+    _mon.register_callback(tool, ev.LINE, _mon_line)
+    _mon.set_events(tool, ev.PY_START | ev.PY_RESUME | ev.PY_THROW)
+
+
+def _switched():
+    """A new context (test or ``<import>``): every location reports again, once."""
+    if _tool:
+        _mon.restart_events()
+
+
+def _stop():
+    if _tool:
+        _mon.set_events(_tool[0], 0)
+        for code in _remaining:
+            _mon.set_local_events(_tool[0], code, 0)
+        _mon.free_tool_id(_tool[0])
+        _tool.clear()
+    else:
+        sys.settrace(None)
+        threading.settrace(None)
+
+
+# --------------------------------------------------------------- sys.settrace (3.11 and older)
 def _start():
     sys.settrace(_tracer)
     threading.settrace(_tracer)
@@ -148,6 +239,8 @@ def _start():
 def _reclaim():
     """Put the tracer back if something took the hook (coverage started by a plugin or a
     ``.pth`` file, a debugger, a test that traces): the map would silently go empty."""
+    if _tool:
+        return
     current = sys.gettrace()
     if current is not _tracer:
         if current is not None:
@@ -165,6 +258,7 @@ class _MapPlugin:
     def pytest_runtest_protocol(self, item, nextitem):
         _reclaim()
         _current[0] = _contexts.setdefault(item.nodeid, ({}, {}))
+        _switched()
         return None
 
     @pytest.hookimpl(tryfirst=True)
@@ -179,13 +273,17 @@ class _MapPlugin:
             rel = _rel(str(path)) if path is not None else None
             if rel is not None:
                 _test_files.add(rel)
+        if _tool:  # test modules are not line-traced once known (as under settrace)
+            for code in [c for c in _remaining if _info[c][2] in _test_files]:
+                del _remaining[code]
+                _mon.set_local_events(_tool[0], code, 0)
 
     def pytest_runtest_logfinish(self, nodeid, location):
         _current[0] = _contexts[IMPORT]
+        _switched()
 
     def pytest_sessionfinish(self, session, exitstatus):
-        sys.settrace(None)
-        threading.settrace(None)
+        _stop()
         out = {}
         for ctx, (funcs, lines) in _contexts.items():
             out[ctx] = {
@@ -207,4 +305,8 @@ def pytest_configure(config):
 # Trace from the moment the plugin is imported (``-p`` plugins load before conftest files and
 # the test modules), so import-time execution of the project is attributed to <import>.
 if os.environ.get("BUGFOUNDRY_MAP"):
-    _start()
+    _claimed = _mon_claim()
+    if _claimed is None:
+        _start()
+    else:
+        _mon_begin(_claimed)
