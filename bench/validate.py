@@ -185,13 +185,16 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         f"{m} {k}/{t}" for m, (k, t) in sorted(by_mod.items())))
     kept_all = sum(k for k, _t in by_mod.values())
     print(f"yield overall: {kept_all}/{n} = {kept_all / n:.1%}")
-    same = n
+    same, disagree = n, {}
     if len(verdicts) > 1:
         ref_label = next(iter(verdicts))
         ref = verdicts[ref_label]
-        same = sum(all((vs[c].kept, sorted(vs[c].fail_to_pass))
-                       == (ref[c].kept, sorted(ref[c].fail_to_pass))
-                       for vs in verdicts.values()) for c in ref)
+        disagree = {c: {w: [vs[c].reason, sorted(vs[c].fail_to_pass)]
+                        for w, vs in verdicts.items()}
+                    for c in ref if not all((vs[c].kept, sorted(vs[c].fail_to_pass))
+                                            == (ref[c].kept, sorted(ref[c].fail_to_pass))
+                                            for vs in verdicts.values())}
+        same = n - len(disagree)
         print(f"agreement: {same}/{n} candidates with identical keep/drop and FAIL_TO_PASS "
               f"across {', '.join(verdicts)}")
     return {"repo": repo.name, "source": add[2], "tests": len(baseline.tests),
@@ -199,6 +202,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             "map_s": round(testmap.seconds, 2), "setup_s": round(setup_s, 2),
             "setup_cpu": round(setup_cpu, 2), "candidates": n, "all_candidates": len(everything),
             "floor": round(floor, 3), "kept": kept_all, "agreement": same,
+            "disagree": disagree,
             "ways": {k: {f: round(x, 4) if isinstance(x, float) else x for f, x in r.items()}
                      for k, r in rows.items()}}
 

@@ -385,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{total['silent_zeros']}; median first kept {total['median_first_kept_s']}s; "
           f"{time.monotonic() - started:.0f}s in all")
     print(f"results: {out}")
-    bad = total["silent_zeros"] or (total["hold_rate"] is not None and total["hold_rate"] < 1)
+    hold_rate = total["hold_rate"]
+    bad = total["silent_zeros"] or (isinstance(hold_rate, float) and hold_rate < 1)
     return 1 if bad else 0
 
 
