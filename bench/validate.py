@@ -1,9 +1,11 @@
 """Validate the same candidates three ways and print CPU per candidate side by side.
 
     python bench/validate.py SOURCE [--max N] [--seed S] [--workers W] [--workspace DIR]
+    python bench/validate.py [SOURCE ...] --zoo NAME,NAME|quick [--max N] [--out FILE]
 
 SOURCE is anything ``bugfoundry repo add`` takes (a path, a git URL, ``pypi:NAME==VER``, the
-sample bundle). The ways:
+sample bundle); ``--zoo`` adds entries of ``bench/zoo.py``'s ZOO list with their pins (each in
+a fresh workspace). The ways:
 
 - ``full``: a fresh pytest on the whole suite per candidate (what SWE-smith does, minus Docker);
 - ``subprocess``: a fresh pytest on the covering tests only (``--validation cold``);
@@ -13,17 +15,35 @@ sample bundle). The ways:
 CPU is measured with ``getrusage`` (this process plus every reaped child, fork servers and
 their forked children included). The floor is the sum, over candidates, of the covering tests'
 baseline durations: no validator that runs every covering test can go below it.
+
+After the repos, one row each and a pooled line (the issue-18 headline figures): suite
+seconds; CPU per candidate full / cold / hot; the floor; floor efficiency (floor / hot CPU);
+the hot way's path shares; the share of its CPU spent on candidates dropped as ``timeout``;
+kept per CPU-minute for the full way (validation CPU only, as SWE-smith counts it) and for the
+hot way *including* the baseline and test-map CPU, that setup amortised over every candidate a
+full forge of the repo validates (``forge``) and, stricter, over only the candidates measured
+here (``as run``); the ratio of the two. With ``--zoo`` or ``--out`` the figures are saved as
+JSON (default ``bench/results/validate.json``) with the bugfoundry commit, date, machine, args.
+
+A candidate's CPU is the getrusage delta from its start to its verdict (workers 1) plus, on the
+hot path, its forked child's CPU; a warm-path child is reaped by the warm server, so its CPU
+counts in the hot way's total (at close) but not in its candidate's share. A timed-out test run
+is reaped (the sandbox's init kills and reaps it), so its CPU is counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,6 +54,9 @@ from engine.models import Verdict  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from zoo import QUICK, RESULTS, ZOO, git_head, machine, repo_add_args  # noqa: E402
+
 WAYS = (("full", "full"), ("subprocess", "cold"), ("hot", "auto"))
 
 
@@ -43,51 +66,35 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("source")
-    ap.add_argument("--name", default=None)
-    ap.add_argument("--max", type=int, default=100, help="candidates (default 100)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--workspace", default=None, help="default: a fresh temporary directory")
-    ap.add_argument("--ways", default="full,subprocess,hot")
-    ap.add_argument("--pick", choices=("random", "spread"), default="random",
-                    help="random: a seeded uniform sample of every candidate a full forge "
-                         "would validate (its natural modifier mix); spread: round-robin over "
-                         "modifiers, as `forge --max` picks")
-    args = ap.parse_args(argv)
-    os.environ.setdefault("UV_CACHE_DIR",
-                          str(Path.home() / ".cache" / "bugfoundry-tests" / "uv"))
-    ws_dir = Path(args.workspace or tempfile.mkdtemp(prefix="bf-bench-"))
-    add = ["repo", "add", args.source, "--workspace", str(ws_dir)]
-    if args.name:
-        add += ["--name", args.name]
+def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str, Any] | None:
+    """Validate one repo's candidates every wanted way; print the single-repo report and
+    return its figures (None when there is nothing to compare)."""
     ws = Workspace.open(ws_dir)
     with Store.open(ws.db_path) as store:
         known = [r.name for r in store.list_repos()]
-    if not known and cli_main(add) != 0:
-        return 2
+    if not known and cli_main([*add, "--workspace", str(ws_dir)]) != 0:
+        return None
     with Store.open(ws.db_path) as store:
         name = args.name or store.list_repos()[0].name
         repo = open_repo(ws, store, name, print)
         env, recipe = ensure_environment(ws, store, repo, log=print)
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), _cpu()
         baseline = ensure_baseline(ws, store, repo, env, recipe, log=print)
         testmap = store.load_test_map(baseline.baseline_id)
-        setup_s = time.monotonic() - t0
+        setup_s, setup_cpu = time.monotonic() - t0, _cpu() - cpu0
     if testmap is None:
         print("no test map could be built; nothing to compare")
-        return 2
+        return None
     everything = generate_candidates(repo, ["procedural"], args.seed, None,
                                      covered_lines=testmap.covered_lines)
     if args.pick == "random":
-        import random
-
         cands = random.Random(args.seed).sample(everything, min(args.max, len(everything)))
     else:
         cands = everything[:args.max]
     n = len(cands)
+    if not n:
+        print(f"repo {repo.name}: no candidates; nothing to compare")
+        return None
     planner = build_validator(ws, repo, env, recipe, baseline, testmap, workers=1).planner
     plans = {c.candidate_id: planner.plan(c.patch) for c in cands}
     floor = sum(p.estimate for p in plans.values() if p.mode in ("hot", "cold"))
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"candidates: {n} of {len(everything)} procedural (seed {args.seed}, {args.pick} "
           f"pick), workers {args.workers}")
 
-    rows: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     verdicts: dict[str, dict[str, Verdict]] = {}
     wanted = [w.strip() for w in args.ways.split(",")]
     for label, mode in WAYS:
@@ -106,16 +113,44 @@ def main(argv: list[str] | None = None) -> int:
             continue
         validator = build_validator(ws, repo, env, recipe, baseline, testmap, mode=mode,
                                     workers=args.workers)
+        charge: dict[str, float] = {}
+        clock = {"at": _cpu(), "current": ""}
+
+        def tick(cid: str = "", clock: dict[str, Any] = clock,
+                 charge: dict[str, float] = charge) -> None:
+            """Charge the CPU since the last event to the candidate running in between."""
+            now = _cpu()
+            who = clock["current"] or cid
+            if who:
+                charge[who] = charge.get(who, 0.0) + now - clock["at"]
+            clock["at"] = now
+
+        def started(c: Any, clock: dict[str, Any] = clock, tick: Any = tick) -> None:
+            tick()
+            clock["current"] = c.candidate_id
+
         cpu0, wall0 = _cpu(), time.monotonic()
+        got: dict[str, Verdict] = {}
         with validator:  # closing reaps the fork servers, so their CPU is counted here
-            verdicts[label] = {c.candidate_id: v for c, v in validator.run(cands)}
+            for c, v in validator.run(cands, on_start=started):
+                tick(c.candidate_id)
+                clock["current"] = ""
+                got[c.candidate_id] = v
+        verdicts[label] = got
         cpu, wall = _cpu() - cpu0, time.monotonic() - wall0
-        kept = sum(v.kept for v in verdicts[label].values())
-        rows[label] = {"cpu": cpu, "wall": wall, "kept": kept,
-                       "hot": validator.paths.get("hot", 0),
-                       "hot_cpu": sum(v.cpu for v in verdicts[label].values() if v.path == "hot"),
-                       "hot_floor": sum(plans[c].estimate for c, v in verdicts[label].items()
-                                        if v.path == "hot")}
+        per_cand = {cid: charge.get(cid, 0.0) + (v.cpu if v.path == "hot" else 0.0)
+                    for cid, v in got.items()}
+        timeouts = [cid for cid, v in got.items() if v.reason == "timeout"]
+        rows[label] = {"cpu": cpu, "wall": wall, "kept": sum(v.kept for v in got.values()),
+                       "paths": dict(sorted(Counter(v.path or "checks"
+                                                    for v in got.values()).items())),
+                       "hot": sum(v.path == "hot" for v in got.values()),
+                       "hot_cpu": sum(v.cpu for v in got.values() if v.path == "hot"),
+                       "hot_floor": sum(plans[c].estimate for c, v in got.items()
+                                        if v.path == "hot"),
+                       "timeouts": len(timeouts),
+                       "timeout_cpu": sum(per_cand[c] for c in timeouts),
+                       "timeout_wall": sum(got[c].duration for c in timeouts)}
         print(f"  {label}: done in {wall:.1f}s wall ({dict(sorted(validator.paths.items()))})")
 
     print()
@@ -150,14 +185,179 @@ def main(argv: list[str] | None = None) -> int:
         f"{m} {k}/{t}" for m, (k, t) in sorted(by_mod.items())))
     kept_all = sum(k for k, _t in by_mod.values())
     print(f"yield overall: {kept_all}/{n} = {kept_all / n:.1%}")
+    same, disagree = n, {}
     if len(verdicts) > 1:
         ref_label = next(iter(verdicts))
         ref = verdicts[ref_label]
-        same = sum(all((vs[c].kept, sorted(vs[c].fail_to_pass))
-                       == (ref[c].kept, sorted(ref[c].fail_to_pass))
-                       for vs in verdicts.values()) for c in ref)
+        disagree = {c: {w: [vs[c].reason, sorted(vs[c].fail_to_pass)]
+                        for w, vs in verdicts.items()}
+                    for c in ref if not all((vs[c].kept, sorted(vs[c].fail_to_pass))
+                                            == (ref[c].kept, sorted(ref[c].fail_to_pass))
+                                            for vs in verdicts.values())}
+        same = n - len(disagree)
         print(f"agreement: {same}/{n} candidates with identical keep/drop and FAIL_TO_PASS "
               f"across {', '.join(verdicts)}")
+    return {"repo": repo.name, "source": add[2], "tests": len(baseline.tests),
+            "suite_s": round(baseline.seconds, 3), "suite_sum_s": round(suite_sum, 3),
+            "map_s": round(testmap.seconds, 2), "setup_s": round(setup_s, 2),
+            "setup_cpu": round(setup_cpu, 2), "candidates": n, "all_candidates": len(everything),
+            "floor": round(floor, 3), "kept": kept_all, "agreement": same,
+            "disagree": disagree,
+            "ways": {k: {f: round(x, 4) if isinstance(x, float) else x for f, x in r.items()}
+                     for k, r in rows.items()}}
+
+
+def headline(row: dict[str, Any]) -> dict[str, Any]:
+    """The issue-18 figures of one repo's (or the pooled) measurements."""
+    n, ways = row["candidates"], row["ways"]
+    out: dict[str, Any] = {"floor_per_cand": row["floor"] / n}
+    for label in ("full", "subprocess", "hot"):
+        if label in ways:
+            out[f"{label}_per_cand"] = ways[label]["cpu"] / n
+    hot, full = ways.get("hot"), ways.get("full")
+    if hot and hot["cpu"]:
+        out["floor_efficiency"] = row["floor"] / hot["cpu"]
+        out["paths"] = {k: hot["paths"].get(k, 0) / n for k in ("hot", "warm", "cold", "full")}
+        out["timeout_cpu_share"] = hot["timeout_cpu"] / hot["cpu"]
+        scale = row["all_candidates"] / n  # a forge validates every candidate once
+        out["kept_per_cpu_min_hot_as_run"] = hot["kept"] / ((hot["cpu"] + row["setup_cpu"]) / 60)
+        out["kept_per_cpu_min_hot"] = (hot["kept"] * scale / (
+            (hot["cpu"] * scale + row["setup_cpu"]) / 60))
+    if full and full["cpu"]:
+        out["kept_per_cpu_min_full"] = full["kept"] / (full["cpu"] / 60)
+        if "kept_per_cpu_min_hot" in out:
+            out["ratio"] = out["kept_per_cpu_min_hot"] / out["kept_per_cpu_min_full"]
+            out["ratio_as_run"] = (out["kept_per_cpu_min_hot_as_run"]
+                                   / out["kept_per_cpu_min_full"])
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every repo's candidates, CPU and setup summed as if one repo."""
+    ways: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        for label, w in r["ways"].items():
+            into = ways.setdefault(label, {"cpu": 0.0, "kept": 0, "timeout_cpu": 0.0,
+                                           "paths": {}})
+            into["cpu"] += w["cpu"]
+            into["kept"] += w["kept"]
+            into["timeout_cpu"] += w["timeout_cpu"]
+            for k, v in w["paths"].items():
+                into["paths"][k] = into["paths"].get(k, 0) + v
+    total = {"repo": "pooled", "suite_s": sum(r["suite_s"] for r in rows),
+             "candidates": sum(r["candidates"] for r in rows),
+             "all_candidates": sum(r["all_candidates"] for r in rows),
+             "setup_cpu": sum(r["setup_cpu"] for r in rows),
+             "floor": sum(r["floor"] for r in rows), "ways": ways}
+    # the forge projection per repo, summed (each repo scales by its own candidate count)
+    head = headline(total)
+    kept = sum(r["ways"]["hot"]["kept"] * r["all_candidates"] / r["candidates"] for r in rows
+               if "hot" in r["ways"])
+    cpu = sum(r["ways"]["hot"]["cpu"] * r["all_candidates"] / r["candidates"] + r["setup_cpu"]
+              for r in rows if "hot" in r["ways"])
+    if cpu and "kept_per_cpu_min_full" in head:
+        head["kept_per_cpu_min_hot"] = round(kept / (cpu / 60), 4)
+        head["ratio"] = round(head["kept_per_cpu_min_hot"] / head["kept_per_cpu_min_full"], 4)
+    return head
+
+
+SUMMARY = (f"{'repo':<16}{'suite s':>8}{'tests s':>8}{'full':>7}{'cold':>7}{'hot':>7}{'floor':>7}"
+           f"{'eff':>6}  {'hot/warm/cold/full':<19}{'tmo CPU':>8}{'full k/m':>9}"
+           f"{'hot k/m':>9}{'ratio':>7}")
+
+
+def summary_line(name: str, suite: float, tests: float, h: dict[str, Any]) -> str:
+    def f(key: str, fmt: str, width: int) -> str:
+        return format(format(h[key], fmt) if key in h else "-", f">{width}")
+
+    paths = ("/".join(f"{100 * h['paths'][k]:.0f}" for k in ("hot", "warm", "cold", "full"))
+             if "paths" in h else "-")
+    ratio = f"{h['ratio']:.1f}x" if "ratio" in h else "-"
+    return (f"{name:<16}{suite:>8.2f}{tests:>8.2f}{f('full_per_cand', '.3f', 7)}"
+            f"{f('subprocess_per_cand', '.3f', 7)}{f('hot_per_cand', '.3f', 7)}"
+            f"{f('floor_per_cand', '.3f', 7)}{f('floor_efficiency', '.0%', 6)}  {paths:<19}"
+            f"{f('timeout_cpu_share', '.1%', 8)}{f('kept_per_cpu_min_full', '.1f', 9)}"
+            f"{f('kept_per_cpu_min_hot', '.1f', 9)}{ratio:>7}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sources", nargs="*", metavar="SOURCE")
+    ap.add_argument("--zoo", default="", help="comma-separated zoo entries (bench/zoo.py), "
+                                              "or 'quick'")
+    ap.add_argument("--clones", type=Path, default=Path(os.environ.get(
+        "BUGFOUNDRY_ZOO_CLONES", Path.home() / ".cache" / "bugfoundry-zoo" / "clones")))
+    ap.add_argument("--out", type=Path, default=None,
+                    help="save the figures as JSON (default with --zoo: "
+                         "bench/results/validate.json)")
+    ap.add_argument("--name", default=None)
+    ap.add_argument("--max", type=int, default=100, help="candidates (default 100)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workspace", default=None, help="default: a fresh temporary directory "
+                                                      "(one SOURCE only)")
+    ap.add_argument("--ways", default="full,subprocess,hot")
+    ap.add_argument("--pick", choices=("random", "spread"), default="random",
+                    help="random: a seeded uniform sample of every candidate a full forge "
+                         "would validate (its natural modifier mix); spread: round-robin over "
+                         "modifiers, as `forge --max` picks")
+    args = ap.parse_args(argv)
+    adds: list[list[str]] = []
+    for source in args.sources:
+        adds.append(["repo", "add", source] + (["--name", args.name] if args.name else []))
+    names = ([e.name for e in ZOO if e.name in QUICK] if args.zoo == "quick"
+             else [n for n in args.zoo.split(",") if n])
+    by_name = {e.name: e for e in ZOO}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        ap.error(f"not in the zoo: {', '.join(unknown)} (see bench/zoo.py --list)")
+    for zname in names:
+        add = repo_add_args(by_name[zname], args.clones)
+        if isinstance(add, str):
+            print(f"{zname}: skipped ({add})")
+        else:
+            adds.append(add)
+    if not adds or (args.workspace and len(adds) > 1):
+        ap.error("give one SOURCE or --zoo entries (--workspace only with one SOURCE)")
+    if len(adds) > 1:
+        args.name = None  # each workspace holds one repo
+    os.environ.setdefault("UV_CACHE_DIR",
+                          str(Path.home() / ".cache" / "bugfoundry-tests" / "uv"))
+    started = time.monotonic()
+    results: list[dict[str, Any]] = []
+    for add in adds:
+        ws_dir = Path(args.workspace or tempfile.mkdtemp(prefix="bf-bench-"))
+        row = measure(add, ws_dir, args)
+        if row is None:
+            if len(adds) == 1:
+                return 2
+            continue
+        row["headline"] = headline(row)
+        results.append(row)
+    if not results:
+        return 2
+    total = pooled(results)
+    print(f"\n{SUMMARY}")
+    for r in results:
+        print(summary_line(r["repo"], r["suite_s"], r["suite_sum_s"], r["headline"]))
+    if len(results) > 1:
+        print(summary_line("pooled", sum(r["suite_s"] for r in results),
+                           sum(r["suite_sum_s"] for r in results), total))
+    print("suite s = one clean run's wall, tests s = sum of test durations; "
+          "CPU s per candidate; eff = floor / hot CPU; path shares of the hot way (%); tmo CPU "
+          "= share of the hot way's CPU on candidates dropped as timeout; k/m = kept per "
+          "CPU-minute: full = validation CPU only, hot = incl. baseline + test map CPU "
+          "amortised over every candidate a full forge validates (JSON: also as run)")
+    out = args.out or (RESULTS / "validate.json" if args.zoo else None)
+    if out is not None:
+        data = {"bugfoundry": git_head(), "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                "machine": machine(), "args": {k: str(v) if isinstance(v, Path) else v
+                                               for k, v in vars(args).items()},
+                "seconds": round(time.monotonic() - started, 1),
+                "pooled": total, "rows": results}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        print(f"results: {out}")
     return 0
 
 

@@ -198,23 +198,29 @@ def _said(err: str) -> str:
     return (errors[-1] if errors else (lines[-1] if lines else ""))[:400]
 
 
-def run_entry(entry: Entry, root: Path, clones: Path, max_candidates: int,
-              workers: int) -> Row:
+def repo_add_args(entry: Entry, clones: Path) -> list[str] | str:
+    """The ``repo add`` arguments for an entry (its pinned source, or its local clone at the
+    pinned commit), or why it is skipped here."""
     source = entry.source
     if entry.clone:
         clone = clones / entry.clone
         if not (clone / ".git").exists():
-            return Row(entry.name, f"clone:{entry.clone}", entry.shape, "skipped",
-                       message=f"no clone at {clone}")
+            return f"no clone at {clone}"
         source = str(clone)
-    row = Row(entry.name, source, entry.shape)
+    add = ["repo", "add", source, "--name", entry.name]
+    return add + ["--commit", entry.commit] if entry.commit else add
+
+
+def run_entry(entry: Entry, root: Path, clones: Path, max_candidates: int,
+              workers: int) -> Row:
+    add = repo_add_args(entry, clones)
+    if isinstance(add, str):
+        return Row(entry.name, f"clone:{entry.clone}", entry.shape, "skipped", message=add)
+    row = Row(entry.name, add[2], entry.shape)
     ws = root / entry.name
     shutil.rmtree(ws, ignore_errors=True)
     ws.mkdir(parents=True)
     t0 = time.monotonic()
-    add = ["repo", "add", source, "--name", entry.name]
-    if entry.commit:
-        add += ["--commit", entry.commit]
     code, _out, err = _bf(*add, ws=ws)
     row.seconds["repo_add"] = round(time.monotonic() - t0, 1)
     if code:
@@ -315,7 +321,11 @@ def totals(rows: list[Row]) -> dict[str, object]:
     }
 
 
-def _git_head() -> str:
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def git_head() -> str:
     res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                          text=True)
     return res.stdout.strip()
@@ -357,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for entry in entries:
         row = run_entry(entry, args.root, args.clones, args.max, args.workers)
-        row.commit = _git_head()
+        row.commit = git_head()
         rows.append(row)
         print_row(row)
         _save(out, _merged(rows, earlier), args, started)
@@ -375,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{total['silent_zeros']}; median first kept {total['median_first_kept_s']}s; "
           f"{time.monotonic() - started:.0f}s in all")
     print(f"results: {out}")
-    bad = total["silent_zeros"] or (total["hold_rate"] is not None and total["hold_rate"] < 1)
+    hold_rate = total["hold_rate"]
+    bad = total["silent_zeros"] or (isinstance(hold_rate, float) and hold_rate < 1)
     return 1 if bad else 0
 
 
@@ -404,10 +415,9 @@ def _save(out: Path, rows: list[Row], args: argparse.Namespace,
     total = totals(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     data = {
-        "bugfoundry": _git_head(),
+        "bugfoundry": git_head(),
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                   f"{platform.python_version()}",
+        "machine": machine(),
         "max": args.max, "workers": args.workers,
         "seconds": round(time.monotonic() - started, 1),
         "total": total,

@@ -46,9 +46,12 @@ class ServerProcess(Protocol):
     def kill(self) -> None: ...
 
 
-def _killpg(pgid: int) -> None:
+def _killpg(pgid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, sig)
+
+
+TERM_GRACE = 2.0  # seconds a timed-out command gets between SIGTERM and SIGKILL
 
 
 _LIVE: set[int] = set()  # process groups started by run_process and not yet reaped
@@ -119,12 +122,16 @@ def run_process(
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _killpg(proc.pid)
-        try:
-            out, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds a pipe
-            proc.kill()
-            out, err = "", ""
+        _killpg(proc.pid, signal.SIGTERM)  # the sandbox's init kills and reaps the run (its
+        try:  # CPU then reaches our RUSAGE_CHILDREN); a bare command usually just ends
+            out, err = proc.communicate(timeout=TERM_GRACE)
+        except subprocess.TimeoutExpired:
+            _killpg(proc.pid)
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:  # a grandchild escaped the group, holds a pipe
+                proc.kill()
+                out, err = "", ""
     except BaseException:
         _killpg(proc.pid)
         proc.kill()

@@ -154,7 +154,7 @@ class Sandbox:
         spec = {"mount": self.kind == "unshare", "readonly": self.active, "tmpfs": list(_TMPFS),
                 "tmpfs_size": self.settings.memory or 2**30, "cwd": str(Path(cwd).resolve()),
                 "rw": [str(p) for p in rw], "keep": [str(p) for p in ro],
-                "rlimits": self.rlimits(), "check": check,
+                "rlimits": self.rlimits(), "check": check, "own_group": self.kind == "unshare",
                 "parent": 0 if self.active else os.getpid()}
         init = [sys.executable, "-I", "-S", str(INIT), json.dumps(spec), "--", *argv]
         if self.kind == "unshare":

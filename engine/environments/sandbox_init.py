@@ -10,6 +10,12 @@ mount read-only, puts private tmpfs on /tmp and /dev/shm, and binds back the wri
 directories (and the read-only ones that lived under /tmp). Then, for every backend, the
 memory and process limits, and it stays as pid 1: it reaps orphans and, when the command
 exits, exits with its status, which tears the whole pid namespace down (nothing outlives it).
+
+With ``SPEC["own_group"]`` (unshare) the command runs in a process group of its own, and a
+SIGTERM to this init kills that group. A killed run is then always reaped by a living parent
+(this init, whose exit ``unshare`` waits for), so its CPU reaches ``RUSAGE_CHILDREN`` of the
+caller: before, a timeout's or the hang watch's SIGKILL of the whole group took ``unshare``
+with it and the run's CPU went to the host's init, unaccounted.
 """
 
 import contextlib
@@ -165,17 +171,24 @@ def main():
     os.chdir(spec["cwd"])  # the directory as now mounted (a bind, or under the new tmpfs)
     if spec.get("check"):
         sys.exit(0)
+    own_group = spec.get("own_group", False)
     pid = os.fork()
     if pid == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with this init
+            if own_group:
+                os.setpgid(0, 0)
             _limit(spec)
             os.execvp(argv[0], argv)
         except OSError as exc:
             sys.stderr.write(f"bugfoundry-sandbox: {argv[0]}: {exc.strerror}\n")
         os._exit(127)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # pass them on to the command
+    for sig in (signal.SIGINT, signal.SIGHUP):  # pass them on to the command
         signal.signal(sig, lambda n, _f: os.kill(pid, n))
+    if own_group:  # a timeout's SIGTERM: kill the command's group, reap it below, then exit
+        signal.signal(signal.SIGTERM, lambda _n, _f: os.killpg(pid, signal.SIGKILL))
+    else:
+        signal.signal(signal.SIGTERM, lambda n, _f: os.kill(pid, n))
     while True:  # pid 1: reap every orphan until the command itself exits
         try:
             got, status = os.wait()

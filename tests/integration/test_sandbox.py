@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -144,6 +145,34 @@ def test_the_process_cap(env: VenvEnvironment, tmp_path: Path) -> None:
               "            os.pause()\n        n += 1\nexcept OSError:\n    pass\nprint(n)\n")
     res = env.run(["python", "-c", script], cwd=tmp_path, timeout=60)
     assert int(res.stdout.split()[-1]) < sandbox.DEFAULT_PROCESSES, res.stdout + res.stderr
+
+
+BURN = ("import os, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a test that ignores SIGTERM\n"
+        "end = time.monotonic() + float(sys.argv[1])\n"
+        "while time.monotonic() < end:\n"
+        "    pass\n"
+        "os.killpg(os.getpgrp(), signal.SIGKILL)  # as the hang watch stops a run\n")
+
+
+def _children_cpu() -> float:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
+@pytest.mark.parametrize("how", ["timeout", "own group killed"])
+def test_a_killed_run_s_cpu_is_counted(env: VenvEnvironment, tmp_path: Path, how: str) -> None:
+    """The run's CPU reaches our RUSAGE_CHILDREN however it was stopped (bench/validate.py
+    measures with it): before, the kill took ``unshare`` along and the CPU went unreaped."""
+    _need_sandbox(env)
+    burn = "30" if how == "timeout" else "1.5"
+    cpu0, started = _children_cpu(), time.monotonic()
+    res = env.run(["python", "-c", BURN, burn], cwd=tmp_path, timeout=1.5 if how == "timeout"
+                  else 60)
+    cpu, wall = _children_cpu() - cpu0, time.monotonic() - started
+    assert res.timed_out == (how == "timeout"), res
+    assert wall < 10, wall  # a SIGTERM-proof run is still stopped promptly
+    assert cpu > 0.4, f"{cpu:.2f}s CPU counted of a {wall:.1f}s busy run"
 
 
 def test_without_unshare_runs_fall_back_with_one_warning_line(
