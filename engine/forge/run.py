@@ -250,10 +250,11 @@ def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
              if lm_wanted and run.client is not None else [])
     from engine.realism.gate import modifier_weights, yield_prior
 
-    # The repo's verdicts so far weigh the modifiers; what was judged before goes first, so a
-    # rerun of the same command resumes the same candidates though the weights moved.
+    # The repo's verdicts so far weigh the modifiers; what an earlier run with this seed judged
+    # goes first, so a rerun of the same command resumes the same candidates though the weights
+    # moved, while a new seed samples afresh (and does not re-draw another seed's verdicts).
     weights = (modifier_weights if opts.prefer_realistic else yield_prior)(run.store, repo.name)
-    judged = run.store.done_candidate_ids(repo.name) if weights else set()
+    judged = run.store.done_candidate_ids(repo.name, seed=opts.seed) if weights else set()
     selected = generate_candidates(repo, [s for s in pooled if s == "procedural"], opts.seed,
                                    opts.max_candidates, covered_lines=covered, stats=stats,
                                    extra=extra, weights=weights, skipped=summary.skipped,

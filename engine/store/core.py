@@ -410,11 +410,15 @@ class StoreCore(StoreBase):
                 )
         return instance_id
 
-    def done_candidate_ids(self, repo: str) -> set[str]:
-        rows = self.con.execute(
-            "SELECT candidate_id FROM results WHERE repo = ?", [repo]
-        ).fetchall()
-        return {r[0] for r in rows}
+    def done_candidate_ids(self, repo: str, seed: int | None = None) -> set[str]:
+        """Judged candidates of a repo; with ``seed``, only those first forged with that seed."""
+        sql = "SELECT candidate_id FROM results WHERE repo = ?"
+        params: list[Any] = [repo]
+        if seed is not None:
+            sql += (" AND candidate_id IN (SELECT candidate_id FROM candidates"
+                    " WHERE repo = ? AND seed = ?)")
+            params += [repo, seed]
+        return {r[0] for r in self.con.execute(sql, params).fetchall()}
 
     def list_instances(
         self, repo: str | None = None, strategy: str | None = None, limit: int | None = None
