@@ -171,3 +171,95 @@ def test_no_map_or_untraced_file_means_no_line_skip() -> None:
     edit = _cand(SOURCE.replace("x * 2", "x * 3"))
     assert Pruner(lambda rel: SOURCE, None).reason(edit) is None
     assert Pruner(lambda rel: SOURCE, {"other.py": {1}}).reason(edit) is None
+
+
+CLASSY = '''\
+class Version:
+    def __init__(self, major, minor=0):
+        self._major, self._minor = major, minor
+
+    def bump(self):
+        return Version(self._major + 1)
+
+    @staticmethod
+    def parse(text):
+        return Version(*map(int, text.split(".")))
+
+    @property
+    def major(self):
+        return self._major
+
+    @major.setter
+    def major(self, value):
+        raise AttributeError("read-only")
+
+    def minor(self, default=None):
+        return self._minor
+
+    def fallback(self, how=minor):
+        return how(self)
+
+
+def helper():
+    return Version.parse("1.2").bump()
+
+
+def other():
+    return helper()
+'''
+
+
+def _swap(source: str, first: str, second: str) -> str:
+    """``source`` with the two adjacent definitions starting with ``first`` and ``second``
+    (each up to the next blank line) swapped."""
+    a = source.index(first)
+    b = source.index(second)
+    end = source.find("\n\n", b)
+    end = len(source) if end < 0 else end + 2
+    block_a, block_b = source[a:b], source[b:end]
+    if not block_b.endswith("\n\n"):
+        block_b += "\n" if block_b.endswith("\n") else "\n\n"
+        block_a = block_a.rstrip("\n") + "\n"
+    return source[:a] + block_b + block_a + source[end:]
+
+
+def _behaviour(source: str) -> tuple[object, ...]:
+    ns: dict[str, Any] = {}
+    try:
+        exec(compile(source, REL, "exec"), ns)  # noqa: S102 - the module under test
+    except NameError as exc:
+        return ("import failed", str(exc))
+    v = ns["Version"](1, 2)
+    try:
+        v.major = 5
+        setter = "set"
+    except AttributeError as exc:
+        setter = str(exc)
+    return (sorted(vars(ns["Version"])), ns["other"]()._major, v.bump()._major, setter)
+
+
+def test_swapped_plain_definitions_are_equivalent_and_order_bound_ones_run() -> None:
+    p = Pruner(lambda rel: CLASSY if rel == REL else None, None)
+
+    def reason(new: str) -> str | None:
+        return p.reason(Candidate(repo="r", strategy="procedural", modifier="m",
+                                  patch=make_patch(REL, CLASSY, new), file=REL))
+
+    swapped_methods = _swap(CLASSY, "    def __init__", "    def bump")
+    swapped_static = _swap(CLASSY, "    def bump", "    @staticmethod")
+    swapped_funcs = _swap(CLASSY, "def helper", "def other")
+    for same in (swapped_methods, swapped_static, swapped_funcs):
+        assert _behaviour(same) == _behaviour(CLASSY)  # the proof's claim, checked by running
+        assert reason(same) == EQUIVALENT
+    # A setter defined before its property; a default naming the method defined before it.
+    setter_first = _swap(CLASSY, "    @property", "    @major.setter")
+    default_first = _swap(CLASSY, "    def minor", "    def fallback")
+    assert _behaviour(setter_first) != _behaviour(CLASSY)
+    assert reason(setter_first) is None
+    assert _behaviour(default_first) == ("import failed", "name 'minor' is not defined")
+    assert reason(default_first) is None
+    # Two defs of one name: which one wins depends on their order.
+    twice = CLASSY.replace("def other():", "def helper():")
+    swapped_twice = _swap(twice, "def helper():\n    return Version",
+                          "def helper():\n    return helper")
+    assert reason(swapped_twice) is None
