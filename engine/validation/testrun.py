@@ -131,8 +131,10 @@ def covering_error(nodeid: str, collect_errors: dict[str, str]) -> str | None:
 
 
 def settle(rep: Report, wanted: Sequence[str] | None, *, timed_out: bool,
-           died: bool) -> dict[str, TestOutcome]:
-    """Every wanted (or collected) test's outcome, including those that never reported.
+           died: bool, expected: Iterable[str] = ()) -> dict[str, TestOutcome]:
+    """Every wanted (or collected, and ``expected``) test's outcome, including those that
+    never reported. A whole-suite run names no ids, so a module that fails to import has no
+    collected tests: ``expected`` (the baseline's) lets its collection error fail them.
 
     A test that never reported is *failed* only with evidence: a collection error that covers
     it (status ERROR, with that error's text), or being the test that was running when the
@@ -142,7 +144,7 @@ def settle(rep: Report, wanted: Sequence[str] | None, *, timed_out: bool,
     outcomes = dict(rep.outcomes)
     finished = set(outcomes)
     running = [n for n in rep.started if n not in finished]
-    names = list(wanted) if wanted is not None else list(rep.collected)
+    names = list(wanted) if wanted is not None else [*rep.collected, *expected]
     for nid in dict.fromkeys([*names, *running]):
         if nid in outcomes:
             continue
@@ -205,6 +207,7 @@ def run_pytest(
     hash_seed: int = 0,
     by_file: bool = False,
     limits: Path | None = None,
+    expected: Iterable[str] = (),
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
 
@@ -214,7 +217,8 @@ def run_pytest(
     made again by file, where ``--continue-on-collection-errors`` lets the other modules run
     (poetry-core: 15 tests of another module were "not reported" under verify).
 
-    ``nodeids`` None runs the recipe's test paths (the whole suite). Bytecode writing is off so
+    ``nodeids`` None runs the recipe's test paths (the whole suite); ``expected`` then names
+    the tests it should report (see ``settle``). Bytecode writing is off so
     a tree reset between candidates can never leave a stale ``.pyc`` behind; Hypothesis gets
     an empty example database of its own, as in a fresh checkout. With ``limits`` (a file
     from ``grading.write_limits``) the run stops as soon as one test is past its own limit:
@@ -270,12 +274,13 @@ def run_pytest(
                 and rep.collect_errors and "found no collectors for" in output):
             return run_pytest(env, tree, recipe, nodeids, timeout=timeout, tb=tb,
                               extra_args=extra_args, extra_env=extra_env, runner=runner,
-                              hash_seed=hash_seed, by_file=True, limits=limits)
+                              hash_seed=hash_seed, by_file=True, limits=limits,
+                              expected=expected)
         tail = "\n".join(output.splitlines()[-25:])
         _conftest_error(rep, proc.returncode, output, tree)
         timed_out = proc.timed_out or rep.hung is not None
         died = not rep.finished and not timed_out
-        outcomes = settle(rep, nodeids, timed_out=timed_out, died=died)
+        outcomes = settle(rep, nodeids, timed_out=timed_out, died=died, expected=expected)
         errors = [f"{w or '<session>'}: {last_line(t)}" for w, t in rep.collect_errors.items()]
         return TestRun(outcomes, proc.returncode, proc.duration, timed_out, errors, tail,
                        collect_messages=dict(rep.collect_errors), collected=rep.collected,

@@ -215,14 +215,16 @@ class Validator:
         try:
             _write_files(tree, plan.patched)
             limits = self.limits.current()
+            # A whole-suite run must still fail the tests of a module that no longer imports.
+            expected = sorted(self.baseline.passing) if plan.tests is None else ()
             try:
                 run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
-                                 tb="no", runner=warm, limits=limits)
+                                 tb="no", runner=warm, limits=limits, expected=expected)
             except HotUnavailable as exc:
                 self.log(f"warm path unavailable for {cid} ({exc}); using a new process")
                 warm = None
                 run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
-                                 tb="no", limits=limits)
+                                 tb="no", limits=limits, expected=expected)
             verdict = self.judge(cid, run, plan)
             verdict.path = "warm" if warm is not None else plan.mode
         finally:
