@@ -25,6 +25,22 @@ def _shared_uv_cache() -> None:
     os.environ.setdefault("BUGFOUNDRY_SDIST_CACHE", str(UV_CACHE / "sdists"))
 
 
+def opened_repo(ws_dir: Path, name: str) -> tuple:
+    """(workspace, repo, environment, recipe, baseline, test map) of a forged workspace."""
+    from engine.forge.setup import ensure_environment, get_repo
+    from engine.store import Store
+    from engine.workspace import Workspace
+
+    ws = Workspace(ws_dir)
+    with Store.open(ws.db_path) as store:
+        repo = get_repo(store, name)
+        env, recipe = ensure_environment(ws, store, repo)
+        baseline = store.latest_baseline(repo.name, repo.commit)
+        assert baseline is not None
+        testmap = store.load_test_map(baseline.baseline_id)
+    return ws, repo, env, recipe, baseline, testmap
+
+
 def cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
     capsys.readouterr()
     code = main([*argv, "--json"])

@@ -13,26 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge.run import generate_candidates
-from engine.forge.setup import build_validator, ensure_environment, get_repo
 from engine.diffs import make_patch
+from engine.forge.run import generate_candidates
+from engine.forge.setup import build_validator
 from engine.models import Candidate, Verdict
-from engine.store import Store
 from engine.validation.selection import classify
-from engine.workspace import Workspace
+
+from .conftest import opened_repo
 
 pytestmark = pytest.mark.integration
 
 
 def _validate_three_ways(ws_dir: Path, repo_name: str, pick: int
                          ) -> tuple[list[Candidate], dict[str, dict[str, Verdict]]]:
-    ws = Workspace(ws_dir)
-    with Store.open(ws.db_path) as store:
-        repo = get_repo(store, repo_name)
-        env, recipe = ensure_environment(ws, store, repo)
-        baseline = store.latest_baseline(repo.name, repo.commit)
-        assert baseline is not None
-        testmap = store.load_test_map(baseline.baseline_id)
+    ws, repo, env, recipe, baseline, testmap = opened_repo(ws_dir, repo_name)
     assert testmap is not None and testmap.functions, "the baseline has no test map"
     everything = generate_candidates(repo, ["procedural"], 7, None,
                                      covered_lines=testmap.covered_lines)
@@ -99,13 +93,7 @@ def test_a_bug_that_breaks_a_test_module_s_import_fails_its_tests_on_every_path(
     no collected tests; its collection error must still fail them, as on the cold path
     (it did not: full validation called such bugs no_test_failed, 5 of 60 on tenacity and
     marshmallow in bench/validate.py)."""
-    ws = Workspace(sample_ws)
-    with Store.open(ws.db_path) as store:
-        repo = get_repo(store, "sample")
-        env, recipe = ensure_environment(ws, store, repo)
-        baseline = store.latest_baseline(repo.name, repo.commit)
-        assert baseline is not None
-        testmap = store.load_test_map(baseline.baseline_id)
+    ws, repo, env, recipe, baseline, testmap = opened_repo(sample_ws, "sample")
     rel = "ledgerkit/batch.py"
     source = (Path(repo.path) / rel).read_text()
     broken = source.replace("async def batched(", "async def batched_in(", 1)

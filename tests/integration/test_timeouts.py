@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.forge.setup import build_validator, ensure_environment, get_repo
+from engine.forge.setup import build_validator
 from engine.models import Candidate
-from engine.store import Store
 from engine.validation.hangs import NOT_RETRIED
 from engine.validation.validator import RETRIED_ALONE, RETRY_SCALE
-from engine.workspace import Workspace
+
+from .conftest import opened_repo
 
 pytestmark = pytest.mark.integration
 
@@ -40,22 +40,11 @@ def _candidate(root: Path, modifier: str, new: str, tail: str = "") -> Candidate
                      file=REL, entity="simple_interest")
 
 
-def _opened(sample_ws: Path) -> tuple:
-    ws = Workspace(sample_ws)
-    with Store.open(ws.db_path) as store:
-        repo = get_repo(store, "sample")
-        env, recipe = ensure_environment(ws, store, repo)
-        baseline = store.latest_baseline(repo.name, repo.commit)
-        assert baseline is not None
-        testmap = store.load_test_map(baseline.baseline_id)
-    return ws, repo, env, recipe, baseline, testmap
-
-
 def test_a_hang_is_caught_per_test_on_every_path(sample_ws: Path) -> None:
     """The sample's tests take milliseconds: a test looping forever is killed a few seconds
     in (5x its time + 2 s), named in the detail, and not retried, on the hot, warm, cold and
     full paths, although each run's budget is a minute."""
-    ws, repo, env, recipe, baseline, testmap = _opened(sample_ws)
+    ws, repo, env, recipe, baseline, testmap = opened_repo(sample_ws, "sample")
     root = Path(repo.path)
     hang = _candidate(root, "hang", HANG)
     # A module-level line too: an import-time change, so ``auto`` takes the warm path.
@@ -79,7 +68,7 @@ def test_a_hang_is_caught_per_test_on_every_path(sample_ws: Path) -> None:
 
 def test_a_timeout_is_retried_alone_before_it_is_dropped(sample_ws: Path,
                                                           tmp_path: Path) -> None:
-    ws, repo, env, recipe, baseline, testmap = _opened(sample_ws)
+    ws, repo, env, recipe, baseline, testmap = opened_repo(sample_ws, "sample")
     # Forged code writes only in the work tree and the sandbox's scratch (sandbox or not,
     # the scratch directory is in the workspace and outlives one attempt).
     marker = env.sandbox_root / f"first-attempt-ran-{tmp_path.name}"  # type: ignore[attr-defined]
