@@ -214,6 +214,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             print(f"floor efficiency on hot-path candidates (floor / forked-child CPU) = "
                   f"{r['hot_floor'] / r['hot_cpu']:.2f}; mean per hot candidate "
                   f"{1000 * r['hot_cpu'] / max(1, r['hot']):.0f} ms CPU")
+    held_timeouts = check_timeouts(ws, repo, env, recipe, baseline, testmap, cands, rows)
     last = verdicts[list(verdicts)[-1]]
     by_mod: dict[str, list[int]] = {}
     for c in cands:
@@ -240,6 +241,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             "map_s": round(testmap.seconds, 2), "setup_s": round(setup_s, 2),
             "setup_cpu": round(setup_cpu, 2), "candidates": n, "all_candidates": len(everything),
             "floor": round(floor, 3), "floor_tests": round(floor_tests, 3),
+            "timeouts_kept_unwatched": held_timeouts,
             "fork_cost": round(fork_cost, 5), "kept": kept_all, "agreement": same,
             "disagree": disagree,
             "ways": {k: {f: round(x, 4) if isinstance(x, float) else x for f, x in r.items()}
@@ -260,6 +262,26 @@ def measure_fork(validator: Any) -> float:
             except Exception as exc:  # noqa: BLE001 - the floor then has no fork term
                 print(f"    fork cost not measured: {exc}")
     return 0.0
+
+
+def check_timeouts(ws: Any, repo: Any, env: Any, recipe: Any, baseline: Any, testmap: Any,
+                   cands: list[Any], rows: dict[str, dict[str, Any]]) -> list[str] | None:
+    """The hot way's timed-out candidates validated again the slow, lenient way (a fresh
+    pytest on the whole suite, no per-test watch, the whole-suite budget): those it keeps
+    were dropped by a limit too tight (must be none). None when no timeout to check."""
+    wanted = {t["candidate"] for t in rows.get("hot", {}).get("timeout_list", [])}
+    if not wanted:
+        return None
+    validator = build_validator(ws, repo, env, recipe, baseline, testmap, mode="full",
+                                workers=1)
+    validator.config.hang_factor = 0.0  # no per-test watch
+    with validator:
+        kept = [c.candidate_id for c, v in validator.run([c for c in cands
+                                                          if c.candidate_id in wanted])
+                if v.kept]
+    print(f"timeouts of the hot way kept by a full run without the per-test watch: "
+          f"{len(kept)}/{len(wanted)}" + (f" ({', '.join(kept)})" if kept else ""))
+    return kept
 
 
 def headline(row: dict[str, Any]) -> dict[str, Any]:

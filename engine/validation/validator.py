@@ -5,9 +5,10 @@ warm fork server collected in that tree (``forkserver.py``). ``selection.py``
 plans each candidate: hot (fork, swap the changed functions in, run the covering tests), cold
 (diff on disk, a fresh pytest on the covering tests), full (diff on disk, the whole suite) or
 none (no test executes the change). A candidate is kept only if it holds the way a harness
-checks it: its FAIL_TO_PASS tests, run alone in a fresh interpreter with the diff on disk and
-another hash seed, fail again (with tracebacks, the text a curator reads); a test that drew on
-unseeded randomness must fail in every one of several repetitions. Threads only run
+checks it: its FAIL_TO_PASS tests, run alone in a fresh pytest session with the diff on disk
+and another hash seed (forked from a pytest-only server, or a new interpreter), fail again
+(with tracebacks, the text a curator reads); a test that drew on unseeded randomness must
+fail in every one of several repetitions. Threads only run
 processes; verdicts go back to the caller's thread, which is the one that writes to the store.
 Grading a run and the time budgets are ``engine/validation/grading.py``. A validator serves many
 ``run`` calls (every stage of a forge) with the same fork servers; its owner closes it.
