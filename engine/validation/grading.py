@@ -41,8 +41,8 @@ HANG_FACTOR = 5.0
 HANG_GRACE = 2.0
 # The same test's CPU budget: HANG_FACTOR x its baseline duration + HANG_CPU_GRACE CPU seconds.
 # Load slows wall time, not CPU time, so the grace is small and not stretched by load: a bug
-# that spins in a loop is stopped after half a CPU second, not 2 s (x load) of wall time.
-HANG_CPU_GRACE = 0.5
+# that spins in a loop is stopped after a quarter CPU second, not 2 s (x load) of wall time.
+HANG_CPU_GRACE = 0.25
 # Baseline outcomes whose duration timed the test's body (a skipped test's did not).
 TIMED_OUTCOMES = frozenset({PASSED, FAILED, XFAILED})
 

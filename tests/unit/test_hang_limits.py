@@ -29,9 +29,9 @@ def _baseline() -> Baseline:
 
 def test_a_limit_is_factor_times_the_baseline_plus_grace() -> None:
     limits = hang_limits(_baseline(), ValidationConfig(slowest_test=1.5))
-    # (wall limit, baseline, CPU limit): the CPU budget has a grace of 0.5 s, not 2 s
-    assert limits.tests == {"t.py::fast": (2.1, 0.02, 0.6), "t.py::slow": (9.5, 1.5, 8.0),
-                            "t.py::red": (4.0, 0.4, 2.5), "t.py::xf": (2.5, 0.1, 1.0)}
+    # (wall limit, baseline, CPU limit): the CPU budget has a grace of 0.25 s, not 2 s
+    assert limits.tests == {"t.py::fast": (2.1, 0.02, 0.35), "t.py::slow": (9.5, 1.5, 7.75),
+                            "t.py::red": (4.0, 0.4, 2.25), "t.py::xf": (2.5, 0.1, 0.75)}
     # Skipped (its body never ran), flaky and unstable ids keep the whole-run budget only.
     assert limits.allowance == 1.5  # setup and teardown: a shared fixture may land there
 
@@ -41,7 +41,7 @@ def test_limits_stretch_with_the_budget_scale_and_the_load_and_can_be_off() -> N
     limits = hang_limits(_baseline(), config, load=4.0)  # 8 workers on 2 cores
     # load stretches the wall limit only: a loaded core slows wall time, not CPU time
     assert limits.tests["t.py::slow"] == ((3.0 * 1.5 + 1.0) * 2.0 * 4.0, 1.5,
-                                          (3.0 * 1.5 + 0.5) * 2.0)
+                                          (3.0 * 1.5 + 0.25) * 2.0)
     assert limits.allowance == 8.0
     assert hang_limits(_baseline(), config, load=0.5).tests["t.py::slow"][0] == 11.0
     assert hang_limits(_baseline(), ValidationConfig(hang_factor=0)).tests == {}
