@@ -89,6 +89,7 @@ class Hang:
     seconds: float  # how long it had run when it was killed
     baseline: float  # its duration in the clean baseline
     limit: float  # the limit of its call phase (setup and teardown get more)
+    cpu: float | None = None  # CPU seconds it had used, when its CPU budget stopped it
 
 
 @dataclass

@@ -115,7 +115,7 @@ class _Server:
             if cmd.get("op") == "quit":
                 break
             try:
-                _send(self._run(cmd, by_id))
+                _send(_fork_cost(cmd) if cmd.get("op") == "fork_cost" else self._run(cmd, by_id))
             except Exception as exc:  # noqa: BLE001 - report, keep serving
                 _send({"id": cmd.get("id"), "status": "server_error", "message": repr(exc)})
         return True
@@ -285,6 +285,26 @@ class _Server:
                 for cls in [live, *subclasses]:
                     abc.update_abstractmethods(cls)
         return ""
+
+
+def _fork_cost(cmd):
+    """CPU of one bare fork + exit + wait of this warm parent, both sides (the floor's fixed
+    cost per candidate), averaged over ``n`` forks."""
+    import resource
+
+    def cpu():
+        me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN))
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    n = max(1, int(cmd.get("n", 5)))
+    start = cpu()
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child only exits
+            os._exit(0)
+        os.waitpid(pid, 0)
+    return {"id": cmd.get("id"), "status": "ok", "cpu": round((cpu() - start) / n, 6)}
 
 
 def _subclasses(cls):

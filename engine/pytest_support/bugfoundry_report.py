@@ -102,7 +102,8 @@ class _Reporter:
                          "message": text[-6000:]})
 
     def pytest_runtest_logstart(self, nodeid, location):
-        self._write({"event": "start", "nodeid": nodeid, "at": time.time()})
+        self._write({"event": "start", "nodeid": nodeid, "at": time.time(),
+                     "cpu": time.process_time()})
 
     def pytest_collection_finish(self, session):
         record = {"event": "collected", "nodeids": [item.nodeid for item in session.items]}
@@ -127,6 +128,7 @@ class _Reporter:
             "outcome": report.outcome,
             "duration": report.duration,
             "at": time.time(),  # the phase's end: the hang watch times the next one from here
+            "cpu": time.process_time(),  # (and its CPU budget)
         }
         if hasattr(report, "wasxfail"):
             record["xfail"] = True

@@ -13,6 +13,12 @@ active_count()``) and could not run while C code holds the GIL. The call phase g
 test's limit; setup and teardown get ``allowance`` more, since a session or module fixture's
 cost lands on whichever test comes first (or last) in this run, not where the baseline saw it.
 A test without a limit (new, unknown, skipped or flaky in the baseline) is not watched.
+
+A limit may carry a second, CPU budget (a third number: CPU seconds of the run's process in the
+phase, from the reporter's ``cpu`` stamps and ``/proc``). A test spinning in a loop burns CPU at
+once, while a loaded machine slows wall time, not CPU time; so the CPU budget needs no load
+stretch and only a small grace, and a spinning test is stopped after a fraction of a second
+of CPU instead of seconds of wall time. Without ``/proc`` only the wall-clock limit holds.
 """
 
 import contextlib
@@ -29,18 +35,23 @@ class Watch:
     """Which test is running, in which phase since when, and whether it is overdue (pure)."""
 
     def __init__(self, limits, allowance=0.0):
-        self.limits = limits  # nodeid -> (limit, baseline) in seconds
+        self.limits = limits  # nodeid -> (limit, baseline[, CPU limit]) in seconds
         self.allowance = float(allowance)
         self.current = None
         self.phase = ""
         self.since = 0.0
         self.began = 0.0
+        self.cpu_since = None  # the run's process CPU when the phase began (None: unknown)
+        self.cpu_began = None
 
     def feed(self, record):
         event = record.get("event")
         at = float(record.get("at") or 0.0)
+        cpu = record.get("cpu")
+        cpu = float(cpu) if cpu is not None else None
         if event == "start":
             self.current, self.phase, self.since, self.began = record.get("nodeid"), "setup", at, at
+            self.cpu_since = self.cpu_began = cpu
         elif event == "test" and record.get("nodeid") == self.current:
             when = record.get("when")
             if when == "setup":  # a failed or skipped setup goes straight to teardown
@@ -49,7 +60,7 @@ class Watch:
                 self.phase = "teardown"
             else:
                 self.current = None
-            self.since = at
+            self.since, self.cpu_since = at, cpu
         elif event == "finished":
             self.current = None
 
@@ -60,15 +71,44 @@ class Watch:
         limit = float(self.limits[self.current][0])
         return self.since + limit + (0.0 if self.phase == "call" else self.allowance)
 
-    def overdue(self, now):
-        """The ``hung`` record when the running test is past its deadline, else None."""
-        due = self.deadline()
-        if due is None or now < due:
+    def cpu_deadline(self):
+        """The process CPU time at which the running test is overdue, or None."""
+        if self.current is None or self.cpu_since is None:
             return None
-        limit, baseline = self.limits[self.current]
-        return {"event": "hung", "nodeid": self.current, "phase": self.phase,
+        limit = self.limits.get(self.current)
+        if limit is None or len(limit) < 3:
+            return None
+        return self.cpu_since + float(limit[2]) + (0.0 if self.phase == "call"
+                                                   else self.allowance)
+
+    def overdue(self, now, cpu=None):
+        """The ``hung`` record when the running test is past its deadline (wall clock, or
+        with ``cpu`` the process CPU time), else None."""
+        due = self.deadline()
+        if due is None:
+            return None
+        limit, baseline = self.limits[self.current][:2]
+        hung = {"event": "hung", "nodeid": self.current, "phase": self.phase,
                 "seconds": round(now - self.began, 3), "limit": float(limit),
                 "baseline": float(baseline)}
+        if now >= due:
+            return hung
+        cpu_due = self.cpu_deadline()
+        if cpu is None or cpu_due is None or cpu < cpu_due:
+            return None
+        used = cpu - (self.cpu_began if self.cpu_began is not None else self.cpu_since)
+        return {**hung, "clock": "cpu", "cpu": round(used, 3),
+                "limit": float(self.limits[self.current][2])}
+
+
+def process_cpu(pid):
+    """CPU seconds (user + system) of process ``pid`` from ``/proc``, or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def load_limits(path):
@@ -93,11 +133,16 @@ def _follow(report, watch, parent):
             with contextlib.suppress(ValueError):
                 watch.feed(json.loads(line))
         now = time.time()
-        hung = watch.overdue(now)
+        cpu_due = watch.cpu_deadline()
+        cpu = process_cpu(parent) if cpu_due is not None else None
+        hung = watch.overdue(now, cpu)
         if hung is not None:
             return hung
         due = watch.deadline()
-        time.sleep(min(POLL, max(0.02, due - now)) if due is not None else POLL)
+        wait = min(POLL, due - now) if due is not None else POLL
+        if cpu is not None:  # one thread burns at most a CPU second per second
+            wait = min(wait, cpu_due - cpu)
+        time.sleep(max(0.02, wait))
     return None
 
 

@@ -51,8 +51,10 @@ class _Server:
     kind = "server"
 
     def __init__(self, env: Environment, tree: Path, recipe: Recipe, *,
-                 startup_timeout: float = 600.0, log_dir: Path | None = None) -> None:
+                 startup_timeout: float = 600.0, log_dir: Path | None = None,
+                 hash_seed: int = 0) -> None:
         self.env = env
+        self.hash_seed = hash_seed  # fixed for the server's life: every child inherits it
         self.tree = tree
         self.recipe = recipe
         self.startup_timeout = startup_timeout
@@ -70,7 +72,7 @@ class _Server:
         """Start the server; raise HotUnavailable when it cannot serve."""
         self._hypothesis = tempfile.mkdtemp(prefix="bf-hypothesis-", dir=self.env.scratch_dir)
         env = {"PYTHONPATH": str(PLUGIN_DIR), "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONHASHSEED": "0", "PY_COLORS": "0",
+               "PYTHONHASHSEED": str(self.hash_seed), "PY_COLORS": "0",
                "HYPOTHESIS_STORAGE_DIRECTORY": self._hypothesis}
         with contextlib.suppress(OSError):
             self.log_path.unlink()
@@ -181,6 +183,14 @@ class WarmServer(_Server):
     last_cpu = 0.0
 
 
+class ConfirmServer(WarmServer):
+    """A warm server for the confirming runs, started at a non-zero hash seed: each child is
+    a fresh pytest session that imports the project anew from disk, at another hash seed than
+    the verdict run's 0, without paying an interpreter and pytest start-up per run."""
+
+    kind = "confirmserver"
+
+
 class ForkServer(_Server):
     """A warm pytest that collected the suite in ``tree`` (the hot path)."""
 
@@ -201,6 +211,13 @@ class ForkServer(_Server):
                                  "forking would be unsafe")
 
     # ------------------------------------------------------------------ requests
+    def fork_cost(self, n: int = 5) -> float:
+        """CPU seconds of one bare fork + exit + wait of this server (mean of ``n``)."""
+        reply = self._request({"op": "fork_cost", "n": n}, 30.0)
+        if reply.get("status") != "ok":
+            raise HotUnavailable(f"fork server answered {reply}")
+        return float(reply.get("cpu", 0.0))
+
     def run(self, tests: Sequence[str], swaps: Sequence[Swap], *, timeout: float,
             tb: str = "no", limits: Path | None = None) -> HotResult:
         """Run ``tests`` in a forked child with ``swaps`` installed (and the per-test hang

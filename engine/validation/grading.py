@@ -39,6 +39,10 @@ FULL_FAILURE_TEXTS = 100  # tracebacks kept whole; later failures keep their las
 # run is killed then (pytest_support/bugfoundry_watch.py), not when the whole budget is gone.
 HANG_FACTOR = 5.0
 HANG_GRACE = 2.0
+# The same test's CPU budget: HANG_FACTOR x its baseline duration + HANG_CPU_GRACE CPU seconds.
+# Load slows wall time, not CPU time, so the grace is small and not stretched by load: a bug
+# that spins in a loop is stopped after a quarter CPU second, not 2 s (x load) of wall time.
+HANG_CPU_GRACE = 0.25
 # Baseline outcomes whose duration timed the test's body (a skipped test's did not).
 TIMED_OUTCOMES = frozenset({PASSED, FAILED, XFAILED})
 
@@ -54,13 +58,15 @@ class ValidationConfig:
     scale: float = 1.0  # every budget times this (RETRY_SCALE while a timeout is retried alone)
     hang_factor: float = HANG_FACTOR  # per-test limit: factor x baseline duration + grace;
     hang_grace: float = HANG_GRACE  # a factor of 0 turns the per-test watch off
+    hang_cpu_grace: float = HANG_CPU_GRACE  # the CPU budget's grace; 0 turns that budget off
 
 
 @dataclass(frozen=True)
 class HangLimits:
     """Per-test hang limits for one validator (see ``hang_limits``)."""
 
-    tests: dict[str, tuple[float, float]]  # nodeid -> (call-phase limit, baseline duration)
+    # nodeid -> (call-phase limit, baseline duration[, call-phase CPU limit])
+    tests: dict[str, tuple[float, ...]]
     allowance: float  # added in setup and teardown: a shared fixture's cost lands there
 
     def write(self, path: str) -> None:
@@ -71,14 +77,22 @@ class HangLimits:
 def hang_limits(baseline: Baseline, config: ValidationConfig, load: float = 1.0) -> HangLimits:
     """Each test's hang limit: ``hang_factor`` x its baseline duration + ``hang_grace``, times
     the budget's scale and the load (workers per core, when above 1: tests slow down when more
-    of them share a core than the baseline had). Only tests the baseline timed whole and that
-    behave the same every run are watched; any other keeps the whole-run budget (pure)."""
+    of them share a core than the baseline had); and its CPU limit, ``hang_factor`` x the
+    duration + ``hang_cpu_grace``, times the scale only (the duration is wall time, never less
+    than the CPU the test used). Only tests the baseline timed whole and that behave the same
+    every run are watched; any other keeps the whole-run budget (pure)."""
     if config.hang_factor <= 0:
         return HangLimits({}, 0.0)
     stretch = config.scale * max(1.0, load)
-    tests = {nid: (round((config.hang_factor * t.duration + config.hang_grace) * stretch, 3),
-                   t.duration)
-             for nid, t in baseline.tests.items()
+
+    def limit(duration: float) -> tuple[float, ...]:
+        wall = round((config.hang_factor * duration + config.hang_grace) * stretch, 3)
+        if config.hang_cpu_grace <= 0:
+            return (wall, duration)
+        cpu = (config.hang_factor * duration + config.hang_cpu_grace) * config.scale
+        return (wall, duration, round(cpu, 3))
+
+    tests = {nid: limit(t.duration) for nid, t in baseline.tests.items()
              if t.outcome in TIMED_OUTCOMES and not t.flaky and not t.unstable_id}
     return HangLimits(tests, round(config.slowest_test * stretch, 3))
 
@@ -98,7 +112,10 @@ def plan_timeout(plan: Plan, config: ValidationConfig) -> float:
         return config.timeout * config.scale
     if plan.mode == "full":
         return config.full_timeout * config.scale
-    scaled = max(1.0, 1.0 + config.slowest_test, 5.0 * plan.estimate + 1.0)
+    # + the per-test grace: a hung test meets its own limit (wall, or CPU when it spins)
+    # before the whole-run budget, and is dropped at once instead of retried alone
+    grace = config.hang_grace if config.hang_factor > 0 else 0.0
+    scaled = max(1.0, 1.0 + config.slowest_test, 5.0 * plan.estimate + 1.0) + grace
     if plan.mode == "cold":
         return max(10.0, 2.0 * config.suite_seconds + scaled) * config.scale
     return scaled * config.scale

@@ -22,8 +22,13 @@ NOT_RETRIED = "not retried"  # in the detail of a per-test hang (one test far pa
 
 def hang_detail(hung: Hang, done: int) -> str:
     """The verdict's detail for a run the per-test watch stopped."""
-    return (f"{hung.nodeid} ran {hung.seconds:.1f} s (baseline {hung.baseline:.2g} s, "
-            f"per-test limit {hung.limit:.1f} s); {done} tests had already failed; "
+    if hung.cpu is not None:
+        ran = (f"{hung.nodeid} used {hung.cpu:.2f} s of CPU in {hung.seconds:.1f} s "
+               f"(baseline {hung.baseline:.2g} s, per-test CPU limit {hung.limit:.2f} s)")
+    else:
+        ran = (f"{hung.nodeid} ran {hung.seconds:.1f} s (baseline {hung.baseline:.2g} s, "
+               f"per-test limit {hung.limit:.1f} s)")
+    return (f"{ran}; {done} tests had already failed; "
             f"{NOT_RETRIED}: a test this far past its own time hangs")
 
 

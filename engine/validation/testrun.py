@@ -85,8 +85,10 @@ def parse_report(lines: Iterable[str]) -> Report:
         elif event == "finished":
             rep.finished = True
         elif event == "hung":
+            cpu = rec.get("cpu")
             rep.hung = Hang(str(rec.get("nodeid", "")), float(rec.get("seconds", 0.0)),
-                            float(rec.get("baseline", 0.0)), float(rec.get("limit", 0.0)))
+                            float(rec.get("baseline", 0.0)), float(rec.get("limit", 0.0)),
+                            float(cpu) if cpu is not None else None)
         elif event == "start":
             rep.started.append(rec["nodeid"])
         elif event == "chance":

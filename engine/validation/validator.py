@@ -5,9 +5,10 @@ warm fork server collected in that tree (``forkserver.py``). ``selection.py``
 plans each candidate: hot (fork, swap the changed functions in, run the covering tests), cold
 (diff on disk, a fresh pytest on the covering tests), full (diff on disk, the whole suite) or
 none (no test executes the change). A candidate is kept only if it holds the way a harness
-checks it: its FAIL_TO_PASS tests, run alone in a fresh interpreter with the diff on disk and
-another hash seed, fail again (with tracebacks, the text a curator reads); a test that drew on
-unseeded randomness must fail in every one of several repetitions. Threads only run
+checks it: its FAIL_TO_PASS tests, run alone in a fresh pytest session with the diff on disk
+and another hash seed (forked from a pytest-only server, or a new interpreter), fail again
+(with tracebacks, the text a curator reads); a test that drew on unseeded randomness must
+fail in every one of several repetitions. Threads only run
 processes; verdicts go back to the caller's thread, which is the one that writes to the store.
 Grading a run and the time budgets are ``engine/validation/grading.py``. A validator serves many
 ``run`` calls (every stage of a forge) with the same fork servers; its owner closes it.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.diffs import PatchError
 from engine.environments.sandbox import memory_problem
@@ -43,7 +44,8 @@ from engine.models import (
     Verdict,
 )
 from engine.repos import reset_tree
-from engine.validation.forkserver import ForkServer, HotUnavailable, WarmServer
+from engine.validation.cpu import CpuSplit, process_cpu
+from engine.validation.forkserver import ConfirmServer, ForkServer, HotUnavailable, WarmServer
 from engine.validation.grading import (
     ValidationConfig,
     failure_texts,
@@ -102,6 +104,7 @@ class Validator:
         self._clean: dict[tuple[str, ...], TestRun] = {}
         self._clean_seed = random.SystemRandom().randrange(1, 2**32 - 1)
         self.limits = LimitFiles(baseline, config, len(self.workers), env)
+        self.cpu = CpuSplit()  # where the CPU went, by phase (exact with one worker)
 
     # ------------------------------------------------------------------ one candidate
     def validate(self, cand: Candidate, worker: Worker | None = None) -> Verdict:
@@ -176,6 +179,8 @@ class Validator:
         except HotUnavailable as exc:
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
             return None
+        self.cpu.add("hot_children", res.cpu)
+        self.cpu.add("_forked", res.cpu, 0)
         verdict = self.judge(cid, res.run, plan)
         verdict.path, verdict.cpu = "hot", res.cpu
         return self.confirm(verdict, plan, worker) if verdict.kept else verdict
@@ -191,10 +196,12 @@ class Validator:
         if server is not None and server.alive:
             return server
         server = kind(self.env, worker.tree, self.recipe,
-                      startup_timeout=max(120.0, 5 * self.config.suite_seconds))
+                      startup_timeout=max(120.0, 5 * self.config.suite_seconds),
+                      hash_seed=self._clean_seed if kind is ConfirmServer else 0)
         try:
             reset_tree(worker.tree)
-            server.start()
+            with self.cpu.phase("server_starts"):
+                server.start()
         except HotUnavailable as exc:
             worker.off[name] = str(exc)
             self.log(f"{name} off on {worker.tree.name}: {exc}")
@@ -207,8 +214,9 @@ class Validator:
         session is forked from a pre-imported pytest (the warm server) when one runs."""
         tree = worker.tree
         timeout = plan_timeout(plan, self.config)
-        warm = (self._started(worker, WarmServer)
-                if self.config.mode == "auto" and plan.mode == "cold" else None)
+        started = (self._started(worker, WarmServer)
+                   if self.config.mode == "auto" and plan.mode == "cold" else None)
+        warm = started if isinstance(started, WarmServer) else None
         if warm is not None and set(plan.patched) & set(warm.info.get("loaded", ())):
             warm = None  # the server already imported a changed file: only a new process sees it
         reset_tree(tree)
@@ -218,26 +226,56 @@ class Validator:
             # A whole-suite run must still fail the tests of a module that no longer imports.
             expected = sorted(self.baseline.passing) if plan.tests is None else ()
             try:
-                run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
-                                 tb="no", runner=warm, limits=limits, expected=expected)
+                run = self._pytest("warm_runs" if warm else f"{plan.mode}_runs", tree,
+                                   plan.tests, timeout=timeout, tb="no", runner=warm,
+                                   limits=limits, expected=expected)
             except HotUnavailable as exc:
                 self.log(f"warm path unavailable for {cid} ({exc}); using a new process")
                 warm = None
-                run = run_pytest(self.env, tree, self.recipe, plan.tests, timeout=timeout,
-                                 tb="no", limits=limits, expected=expected)
+                run = self._pytest(f"{plan.mode}_runs", tree, plan.tests, timeout=timeout,
+                                   tb="no", limits=limits, expected=expected)
             verdict = self.judge(cid, run, plan)
             verdict.path = "warm" if warm is not None else plan.mode
         finally:
             reset_tree(tree)
         return self.confirm(verdict, plan, worker) if verdict.kept else verdict
 
+    def _pytest(self, phase: str, tree: Path, tests: list[str] | None, *,
+                runner: WarmServer | None = None, **kw: Any) -> TestRun:
+        """``run_pytest``, its CPU charged to ``phase`` (a warm child's from its server)."""
+        with self.cpu.phase(phase):
+            run = run_pytest(self.env, tree, self.recipe, tests, runner=runner, **kw)
+        if runner is not None:
+            self.cpu.add(phase, runner.last_cpu, 0)
+            self.cpu.add("_forked", runner.last_cpu, 0)
+        return run
+
+    def _confirming(self, phase: str, worker: Worker, tests: list[str],
+                    patched: dict[str, str | None], **kw: Any) -> TestRun:
+        """A confirming run of ``tests`` on the tree as it is (``patched`` on disk, or clean
+        when empty): in ``auto`` mode a child of the worker's confirm server (a fresh pytest
+        session at the validator's non-zero hash seed, the project imported anew from disk),
+        unless that server imported a changed file itself; else a new interpreter at
+        ``hash_seed``."""
+        server = self._started(worker, ConfirmServer) if self.config.mode == "auto" else None
+        _write_files(worker.tree, patched)  # again: a server's first start resets the tree
+        if isinstance(server, ConfirmServer) and not (
+                set(patched) & set(server.info.get("loaded", ()))):
+            try:
+                return self._pytest(phase, worker.tree, tests, runner=server, **kw)
+            except HotUnavailable as exc:
+                self.log(f"confirm server unavailable ({exc}); using a new process")
+        return self._pytest(phase, worker.tree, tests, **kw)
+
     def confirm(self, verdict: Verdict, plan: Plan, worker: Worker) -> Verdict:
         """Keep the candidate only if it holds as a harness would see it.
 
         The verdict run may be a forked child with swapped code, at hash seed 0, among other
-        tests. Here the FAIL_TO_PASS tests run alone in a new interpreter with the diff on
-        disk and another hash seed, as ``bugfoundry verify`` and a harness's no-op check run
-        them; this run's tracebacks are what the curator reads. A test that passes here, or
+        tests. Here the FAIL_TO_PASS tests run alone in a fresh pytest session that imports
+        the project anew with the diff on disk, at another hash seed, as ``bugfoundry
+        verify`` and a harness's no-op check run them (in ``auto`` mode a child of a server
+        that pre-imported only pytest and its plugins, ``_confirming``; else a new
+        interpreter); this run's tracebacks are what the curator reads. A test that passes here, or
         is not reported, depends on chance or on test order and is not FAIL_TO_PASS; so is a
         test that fails the same way without the bug when these tests run alone on the clean
         tree (it needs an earlier test of the suite). A test that failed but drew on
@@ -258,13 +296,13 @@ class Validator:
                 timeout = self._confirm_timeout(current, plan)
                 reset_tree(tree)
                 _write_files(tree, plan.patched)
-                run = run_pytest(self.env, tree, self.recipe, current, timeout=timeout,
-                                 tb=self.config.tb, hash_seed=seeds[0],
-                                 extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1"})
+                run = self._confirming("confirm_bug", worker, current, plan.patched,
+                                       timeout=timeout, tb=self.config.tb, hash_seed=seeds[0],
+                                       extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1"})
                 if run.timed_out:
                     return self._dropped(verdict, "timeout", f"the confirming run in a fresh "
                                          f"interpreter was killed after {timeout:.0f}s")
-                failing = self._holding(current, run, plan, tree, timeout, seeds, why)
+                failing = self._holding(current, run, plan, worker, timeout, seeds, why)
                 if failing == current or not failing:
                     settled = bool(failing)
                     break
@@ -292,7 +330,7 @@ class Validator:
         return max(10.0 * self.config.scale, 2.0 * self.config.suite_seconds
                    + plan_timeout(Plan("cold", "", tests, known), self.config))
 
-    def _holding(self, tests: list[str], run: TestRun, plan: Plan, tree: Path,
+    def _holding(self, tests: list[str], run: TestRun, plan: Plan, worker: Worker,
                  timeout: float, seeds: tuple[int, int], why: dict[str, int]) -> list[str]:
         """Of ``tests`` (run with the bug in ``run``), those that failed, pass alone on the
         clean tree, and, when they drew on chance, fail in every repetition; ``why`` counts
@@ -300,33 +338,33 @@ class Validator:
         failing = [n for n in tests if run.status(n) in BAD_OUTCOMES]
         _count(why, "passed with the bug", len(tests) - len(failing))
         if failing:
-            clean = self._clean_alone(tree, failing, timeout)
+            clean = self._clean_alone(worker, failing, timeout)
             held = [n for n in failing if clean.status(n) == PASSED]
             _count(why, "failed without the bug too, run alone", len(failing) - len(held))
             failing = held
-            _write_files(tree, plan.patched)  # (_clean_alone reset the tree)
+            _write_files(worker.tree, plan.patched)  # (_clean_alone reset the tree)
         chancy = [n for n in failing if n in run.chance]
         if chancy:
-            again = run_pytest(self.env, tree, self.recipe, chancy,
-                               timeout=timeout * CHANCE_REPEATS, tb="no", hash_seed=seeds[1],
-                               extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
+            again = self._pytest("confirm_chance", worker.tree, chancy,
+                                 timeout=timeout * CHANCE_REPEATS, tb="no", hash_seed=seeds[1],
+                                 extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
             lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
                      or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
             failing = [n for n in failing if n not in lucky]
             _count(why, f"passed in one of {CHANCE_REPEATS} repetitions (chance)", len(lucky))
         return failing
 
-    def _clean_alone(self, tree: Path, tests: list[str], timeout: float) -> TestRun:
-        """``tests`` run alone, in this order, on the clean tree, in a fresh interpreter
-        (cached: the clean tree is the same for every candidate)."""
+    def _clean_alone(self, worker: Worker, tests: list[str], timeout: float) -> TestRun:
+        """``tests`` run alone, in this order, on the clean tree, in a fresh pytest session
+        (``_confirming``; cached: the clean tree is the same for every candidate)."""
         key = tuple(tests)
         with self._lock:
             known = self._clean.get(key)
         if known is not None:
             return known
-        reset_tree(tree)
-        run = run_pytest(self.env, tree, self.recipe, tests, timeout=timeout, tb="no",
-                         hash_seed=self._clean_seed)
+        reset_tree(worker.tree)
+        run = self._confirming("confirm_clean", worker, tests, {}, timeout=timeout, tb="no",
+                               hash_seed=self._clean_seed)
         if not run.timed_out:
             with self._lock:
                 self._clean[key] = run
@@ -431,10 +469,14 @@ class Validator:
 
         ``run`` leaves them up, so one validator serves every stage of a forge; its owner
         closes it once, at the end (``with`` the validator, or ``ForgeRun``)."""
+        at = process_cpu()
         for w in self.workers:
             for server in w.servers.values():
                 server.close()
             w.servers.clear()
+        # reaped now: the servers' own CPU (start-up, collection, forking) and their children's
+        forked = self.cpu.seconds.pop("_forked", 0.0)
+        self.cpu.add("servers", process_cpu() - at - forked, 0)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

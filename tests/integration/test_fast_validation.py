@@ -17,6 +17,7 @@ from engine.diffs import make_patch
 from engine.forge.run import generate_candidates
 from engine.forge.setup import build_validator
 from engine.models import Candidate, Verdict
+from engine.validation.forkserver import ConfirmServer
 from engine.validation.selection import classify
 
 from .conftest import opened_repo
@@ -56,9 +57,21 @@ def _assert_same(cands: list[Candidate], results: dict[str, dict[str, Verdict]])
     return paths
 
 
-def test_sample_hot_cold_full_agree(sample_ws: Path) -> None:
+def test_sample_hot_cold_full_agree(sample_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    confirming: list[list[str]] = []  # the confirm server's runs (its pytest arguments)
+    run = ConfirmServer.run
+
+    def counted(self: ConfirmServer, args: list[str], **kw: object) -> object:
+        confirming.append(list(args))
+        return run(self, args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ConfirmServer, "run", counted)
     cands, results = _validate_three_ways(sample_ws, "sample", 42)
     paths = _assert_same(cands, results)
+    # In auto mode the confirming runs (bug on disk, then clean alone) fork from the confirm
+    # server, and still agree with the fresh interpreters of the cold and full ways.
+    kept_auto = sum(v.kept for v in results["auto"].values())
+    assert len(confirming) >= kept_auto + 1, (len(confirming), kept_auto)
     kept = sum(v.kept for v in results["full"].values())
     assert kept >= 25, kept  # the comparison is about real bugs, not 42 no-ops
     assert paths["hot"] >= 25 and paths["warm"] >= 2, paths  # both paths were exercised

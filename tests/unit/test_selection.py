@@ -199,11 +199,12 @@ def test_timeouts_scale_with_the_selected_tests(tmp_path: Path) -> None:
     plan = _planner(root, tm).plan(make_patch("pkg/core.py", SOURCE,
                                               SOURCE.replace("* 2", "* 3")))
     config = ValidationConfig(full_timeout=60.0, suite_seconds=1.5)
-    assert plan_timeout(plan, config) == 2.25  # 5 x 0.25 s + 1 s
+    assert plan_timeout(plan, config) == 4.25  # 5 x 0.25 s + 1 s + the per-test grace (2 s)
+    assert plan_timeout(plan, ValidationConfig(hang_factor=0)) == 2.25  # no per-test watch
     plan.mode = "cold"
     assert plan_timeout(plan, config) == 10.0  # a fresh process: at least 10 s
     quick = plan.__class__("hot", "", [], 0.0)
-    assert plan_timeout(quick, ValidationConfig(slowest_test=2.0)) == 3.0  # 1 s + slowest test
+    assert plan_timeout(quick, ValidationConfig(slowest_test=2.0)) == 5.0  # 1 s + slowest + 2
     plan.mode = "full"
     assert plan_timeout(plan, config) == 60.0
     assert plan_timeout(plan, ValidationConfig(timeout=3.0)) == 3.0
