@@ -64,8 +64,8 @@ _rel_cache: dict[str, object] = {}
 _contexts: dict[str, tuple[dict, dict]] = {IMPORT: ({}, {})}
 _current = [_contexts[IMPORT]]
 _all_lines: dict[str, set[int]] = {}  # rel -> every line seen, whatever the test
-# code objects all of whose lines are in _all_lines: no more line tracing
-_done: set[object] = set()
+# ids of code objects all of whose lines are in _all_lines: no more line tracing
+_done: set[int] = set()
 _test_files: set[str] = set()  # rel paths of the collected test modules (known after collection)
 
 
@@ -92,8 +92,20 @@ def _rel(filename):
 
 
 _OUTSIDE = ()
-# code object -> ((rel, qualname), first line, rel, lines) or _OUTSIDE
-_info: dict[object, object] = {}
+# id(code) -> ((rel, qualname), first line, rel, lines) or _OUTSIDE. Never keyed by the code
+# object itself: equal code objects of two files (two empty ``__init__.py``) would share one
+# entry, and hashing a code object hashes its constants at every lookup. ``_kept`` holds the
+# code objects seen, so no id is reused while the map runs.
+_info: dict[int, object] = {}
+_kept: list[object] = []
+
+
+def _info_of(code):
+    info = _info.get(id(code))
+    if info is None:
+        info = _info[id(code)] = _describe(code)
+        _kept.append(code)
+    return info
 
 
 def _describe(code):
@@ -106,24 +118,22 @@ def _describe(code):
 
 def _tracer(frame, event, arg):
     code = frame.f_code
-    info = _info.get(code)
-    if info is None:
-        info = _info[code] = _describe(code)
+    info = _info_of(code)
     if info is _OUTSIDE:
         return None
     key, first, rel, want = info
     funcs, lines = _current[0]
     funcs[key] = first
-    if code in _done:
+    if id(code) in _done:
         return None
     if rel in _test_files:
-        _done.add(code)
+        _done.add(id(code))
         return None
     every = _all_lines.get(rel)
     if every is None:
         every = _all_lines[rel] = set()
     if want <= every:
-        _done.add(code)
+        _done.add(id(code))
         return None
     seen = lines.get(rel)
     if seen is None:
@@ -147,17 +157,18 @@ def _tracer(frame, event, arg):
 # nothing until the next test: the tracing run costs little more than a plain one.
 _mon = getattr(sys, "monitoring", None)
 _tool: list[int] = []  # the monitoring tool id we hold, if any
-_remaining: dict[object, set[int]] = {}  # code -> its lines not yet seen by any test
+# id(code) -> (code, its lines not yet seen by any test)
+_remaining: dict[int, tuple[object, set[int]]] = {}
 
 
 def _mon_start(code, offset):
-    info = _info.get(code)
+    info = _info.get(id(code))
     if info is None:
-        info = _info[code] = _describe(code)
+        info = _info_of(code)
         if info is not _OUTSIDE and info[2] not in _test_files:
             want = set(info[3]) - _all_lines.get(info[2], set())
             if want:
-                _remaining[code] = want
+                _remaining[id(code)] = (code, want)
                 _mon.set_local_events(_tool[0], code, _mon.events.LINE)
     if info is not _OUTSIDE:
         _current[0][0][info[0]] = info[1]
@@ -170,7 +181,7 @@ def _mon_throw(code, offset, exc):
 
 
 def _mon_line(code, line):
-    rel = _info[code][2]
+    rel = _info[id(code)][2]
     lines = _current[0][1]
     seen = lines.get(rel)
     if seen is None:
@@ -180,11 +191,12 @@ def _mon_line(code, line):
     if every is None:
         every = _all_lines[rel] = set()
     every.add(line)
-    left = _remaining.get(code)
-    if left is not None:
+    got = _remaining.get(id(code))
+    if got is not None:
+        left = got[1]
         left.discard(line)
         if not left:  # every line seen: no more line events from this code object, ever
-            del _remaining[code]
+            del _remaining[id(code)]
             _mon.set_local_events(_tool[0], code, 0)
     return _mon.DISABLE
 
@@ -221,7 +233,7 @@ def _switched():
 def _stop():
     if _tool:
         _mon.set_events(_tool[0], 0)
-        for code in _remaining:
+        for code, _left in _remaining.values():
             _mon.set_local_events(_tool[0], code, 0)
         _mon.free_tool_id(_tool[0])
         _tool.clear()
@@ -274,9 +286,10 @@ class _MapPlugin:
             if rel is not None:
                 _test_files.add(rel)
         if _tool:  # test modules are not line-traced once known (as under settrace)
-            for code in [c for c in _remaining if _info[c][2] in _test_files]:
-                del _remaining[code]
-                _mon.set_local_events(_tool[0], code, 0)
+            for key, (code, _left) in list(_remaining.items()):
+                if _info[key][2] in _test_files:
+                    del _remaining[key]
+                    _mon.set_local_events(_tool[0], code, 0)
 
     def pytest_runtest_logfinish(self, nodeid, location):
         _current[0] = _contexts[IMPORT]

@@ -70,12 +70,18 @@ def test_gen_again():
 
 def test_box():
     assert Box(2).twice() == 4 and pick(-1) == "neg"
+
+
+def test_late_import():
+    import pkg.late  # noqa: F401
 '''
 
 
 def _project(root: Path) -> None:
     (root / "pkg").mkdir()
     (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "late").mkdir()  # empty too: its code object equals pkg/__init__.py's
+    (root / "pkg" / "late" / "__init__.py").write_text("")
     (root / "pkg" / "lib.py").write_text(LIB)
     (root / "tests").mkdir()
     (root / "tests" / "test_lib.py").write_text(TESTS)
@@ -132,6 +138,9 @@ def test_settrace_map_is_right(tmp_path: Path) -> None:
     assert funcs[("pkg/lib.py", "Box.twice.<locals>.inner")] == ["tests/test_lib.py::test_box"]
     assert IMPORT in funcs[("pkg/lib.py", "<module>")]
     assert 9 not in lines["pkg/lib.py"] and {5, 6, 7, 8, 23} <= set(lines["pkg/lib.py"])
+    # equal code objects of two files are told apart (they were merged when keyed by value)
+    assert funcs[("pkg/late/__init__.py", "<module>")] == ["tests/test_lib.py::test_late_import"]
+    assert funcs[("pkg/__init__.py", "<module>")] == [IMPORT]
 
 
 def test_monitoring_map_equals_settrace_map(tmp_path: Path) -> None:
