@@ -159,7 +159,9 @@ class _Server:
         if self.holders is None:
             raise ReloadError("the server could not index its modules")
         changes = {os.path.realpath(path): source for path, source in changes.items()}
-        fresh, redone = reload(self.holders, changes, self.test_modules, self.config)
+        wanted = {node.nodeid for item in selected
+                  if (node := item.getparent(pytest.Module)) is not None}
+        fresh, redone = reload(self.holders, changes, self.test_modules, self.config, wanted)
         out = []
         for item in selected:
             node = item.getparent(pytest.Module)

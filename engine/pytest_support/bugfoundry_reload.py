@@ -223,10 +223,12 @@ class _Finder(importlib.abc.MetaPathFinder):
         return None
 
 
-def reload(holders, changes, modules_of_nodes, config):
+def reload(holders, changes, modules_of_nodes, config, wanted=None):
     """Drop and re-import what ``changes`` (realpath -> source) reaches. Returns the new test
     items by node id and the node ids of the re-collected test modules (their old items must
-    not run). ``modules_of_nodes`` maps ``id(module)`` to the collected Module nodes of it."""
+    not run). ``modules_of_nodes`` maps ``id(module)`` to the collected Module nodes of it;
+    of the test modules to drop, only those in ``wanted`` (node ids; None: all) are collected
+    again, the others only imported (their import-time effects, as in the server)."""
     changed = [n for path in changes for n in holders.by_path.get(path, [])]
     drop = holders.closure(changed)
     plugins = {n for n in drop
@@ -235,6 +237,8 @@ def reload(holders, changes, modules_of_nodes, config):
     if why:
         raise ReloadError(why)
     nodes = {}
+    if wanted is None:
+        wanted = {n.nodeid for ns in modules_of_nodes.values() for n in ns}
     for name in drop:
         for node in modules_of_nodes.get(id(sys.modules.get(name)), ()):
             nodes[name] = node
@@ -252,12 +256,10 @@ def reload(holders, changes, modules_of_nodes, config):
             kept[name] = sys.modules[name]
     fresh = {}
     for name in [n for n in holders.order if n in drop]:
-        if name in sys.modules:
-            continue  # imported again by an earlier one
         try:
-            if name in nodes:
-                fresh.update(_recollect(nodes[name], config))
-            else:
+            if name in nodes:  # imported again through its fresh node, even if already done
+                fresh.update(_recollect(nodes[name], config, nodes[name].nodeid in wanted))
+            elif name not in sys.modules:  # else imported again by an earlier one
                 importlib.import_module(name)
         except ReloadError:
             raise
@@ -275,32 +277,21 @@ def reload(holders, changes, modules_of_nodes, config):
     return fresh, {node.nodeid for node in nodes.values()}
 
 
-def _recollect(node, config):
+def _recollect(node, config, collect=True):
     """The test items of a fresh Module node for ``node``'s file, by node id; its old fixture
-    definitions are forgotten first so the new ones (and only they) apply."""
+    definitions are forgotten first so the new ones (and only they) apply. Without
+    ``collect`` the module is only imported."""
     import pytest
 
-    manager = node.session._fixturemanager
-    defs = getattr(manager, "_arg2fixturedefs", None)
-    autouse = getattr(manager, "_nodeid_autousenames", None)
-    if not isinstance(defs, dict) or not isinstance(autouse, dict):
-        raise ReloadError("this pytest keeps fixtures in an unknown layout")
-    prefix = node.nodeid + "::"
-    for name, fixturedefs in list(defs.items()):
-        keep = [d for d in fixturedefs
-                if not (d.baseid == node.nodeid or str(d.baseid).startswith(prefix))]
-        if len(keep) != len(fixturedefs):
-            if keep:
-                defs[name] = keep
-            else:
-                del defs[name]
-    for key in [k for k in autouse if k == node.nodeid or str(k).startswith(prefix)]:
-        del autouse[key]
+    _forget_fixtures(node.session._fixturemanager, node.nodeid)
     try:
         new = type(node).from_parent(node.parent, path=node.path)
     except TypeError:
         new = type(node).from_parent(node.parent, fspath=node.fspath)
     items = []
+    if not collect:
+        new.obj  # noqa: B018 - imports the test module the way pytest does
+        return {}
 
     def walk(collector):
         for child in collector.collect():
@@ -313,3 +304,32 @@ def _recollect(node, config):
     config.hook.pytest_collection_modifyitems(session=node.session, config=config,
                                               items=list(items))
     return {item.nodeid: item for item in items}
+
+
+def _forget_fixtures(manager, nodeid):
+    """Forget the fixtures a test module (and its classes) defined by node id, so its new
+    node's take their place. Fixtures keyed by node object (pytest 9) need nothing: the new
+    node's items never see the old node's."""
+    prefix = nodeid + "::"
+
+    def ours(key):
+        return key == nodeid or str(key).startswith(prefix)
+
+    by_node = getattr(manager, "_arg2node2fixturedefs", None)
+    by_id = getattr(manager, "_arg2nodeid2fixturedefs", None)  # pytest 9's legacy half
+    flat = getattr(manager, "_arg2fixturedefs", None)  # pytest 6 to 8
+    autouse = getattr(manager, "_nodeid_autousenames", None)
+    if isinstance(by_node, dict) and isinstance(by_id, dict):
+        for per_id in by_id.values():
+            for key in [k for k in per_id if ours(k)]:
+                del per_id[key]
+    elif isinstance(flat, dict):
+        for name, fixturedefs in list(flat.items()):
+            keep = [d for d in fixturedefs if not ours(getattr(d, "baseid", ""))]
+            if len(keep) != len(fixturedefs):
+                flat[name] = keep
+    else:
+        raise ReloadError("this pytest keeps fixtures in an unknown layout")
+    if isinstance(autouse, dict):
+        for key in [k for k in autouse if ours(k)]:
+            del autouse[key]
