@@ -13,6 +13,11 @@ normal test loop it serves JSON-line commands read from its stdin and answers on
 3. the parent waits up to the timeout, kills the child's group when it is over, and answers
    with the status and the child's CPU time.
 
+A request with ``reload`` (an import-time change: decorators, class headers, defaults, module
+level) instead has the child import the changed modules, and every module holding their
+objects, anew and re-collect the test modules among them (``bugfoundry_reload``); the server
+indexes who holds what once, after collection.
+
 Every child starts from the same pristine parent, so candidates never leak into each other.
 """
 
@@ -96,6 +101,7 @@ class _Server:
         self.items = []
         self.index = {}  # (realpath, qualname) -> [function objects]
         self.holders = None  # who holds which tree module's objects (the reload path)
+        self.holders_cpu = -1.0  # CPU seconds the index took (-1: not built yet)
         self.test_modules = {}  # id(test module) -> [its collected Module nodes]
 
     def pytest_collection_finish(self, session):
@@ -105,10 +111,7 @@ class _Server:
     def pytest_runtestloop(self, session):
         by_id = {item.nodeid: i for i, item in enumerate(self.items)}
         self._build_index()
-        started = time.process_time()
-        self._index_modules()
-        _send({"event": "ready", "holders_cpu": round(time.process_time() - started, 3),
-               "collected": len(self.items), "pid": os.getpid(),
+        _send({"event": "ready", "collected": len(self.items), "pid": os.getpid(),
                "threads": threading.active_count(), "functions": len(self.index),
                "hot": hasattr(types.CodeType, "co_qualname")})
         _warm_source_caches(self.items)
@@ -141,6 +144,9 @@ class _Server:
                 self.index.setdefault((path, qual), []).append(obj)
 
     def _index_modules(self):
+        """Index, on the first reload request, the test modules' nodes and who holds which
+        tree module's objects (here in the parent, once, for every later child)."""
+        started = time.process_time()
         for item in self.items:
             node = item.getparent(pytest.Module)
             module = None
@@ -152,6 +158,7 @@ class _Server:
             self.holders = Holders(_ROOT)
         except Exception:  # noqa: BLE001 - no reload path; the engine falls back
             self.holders = None
+        self.holders_cpu = round(time.process_time() - started, 3)
 
     def _reload(self, changes, selected):
         """The items to run once the changed modules are imported anew (``ReloadError``
@@ -174,6 +181,8 @@ class _Server:
     def _run(self, cmd, by_id):
         positions = sorted(by_id[n] for n in cmd["tests"] if n in by_id)
         selected = [self.items[i] for i in positions]
+        if cmd.get("reload") and self.holders_cpu < 0:
+            self._index_modules()
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
@@ -187,7 +196,8 @@ class _Server:
                      RELOAD_FAILED: "reload_failed"}.get(code, "crashed")
         return {"id": cmd.get("id"), "status": state, "exit": code,
                 "cpu": round(usage.ru_utime + usage.ru_stime, 6),
-                "wall": round(time.monotonic() - started, 6), "selected": len(selected)}
+                "wall": round(time.monotonic() - started, 6), "selected": len(selected),
+                "index_cpu": self.holders_cpu}
 
     def _child(self, cmd, selected):
         code = 0
