@@ -195,16 +195,38 @@ class _Source(importlib.abc.Loader):
         return self.source
 
 
+class _Prefilled(importlib.abc.Loader):
+    """A dropped package's own loader, with its kept submodules set as attributes before its
+    code runs (the import system sets them only when it loads a submodule, and these stay)."""
+
+    def __init__(self, inner, children):
+        self.inner = inner
+        self.children = children
+
+    def create_module(self, spec):
+        return self.inner.create_module(spec) if hasattr(self.inner, "create_module") else None
+
+    def exec_module(self, module):
+        for attr, child in self.children.items():
+            if not hasattr(module, attr):
+                setattr(module, attr, child)
+        self.inner.exec_module(module)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 class _Finder(importlib.abc.MetaPathFinder):
     """Serves the candidate's files from memory; every other import goes on as usual."""
 
-    def __init__(self, sources):
+    def __init__(self, sources, prefill):
         self.sources = sources  # realpath -> new source
+        self.prefill = prefill  # dropped package -> {attribute: kept submodule}
         self.stems = {os.path.basename(os.path.dirname(p)) if p.endswith("__init__.py")
                       else os.path.basename(p)[:-3] for p in sources}
 
     def find_spec(self, name, path=None, target=None):
-        if name.rpartition(".")[2] not in self.stems:
+        if name.rpartition(".")[2] not in self.stems and name not in self.prefill:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -215,11 +237,15 @@ class _Finder(importlib.abc.MetaPathFinder):
             if spec is None:
                 continue
             origin = os.path.realpath(spec.origin) if spec.origin else ""
-            if origin not in self.sources:
+            if origin in self.sources:
+                spec = importlib.util.spec_from_file_location(
+                    name, spec.origin, loader=_Source(spec.origin, self.sources[origin]),
+                    submodule_search_locations=spec.submodule_search_locations)
+            elif name not in self.prefill:
                 return None
-            return importlib.util.spec_from_file_location(
-                name, spec.origin, loader=_Source(spec.origin, self.sources[origin]),
-                submodule_search_locations=spec.submodule_search_locations)
+            if name in self.prefill and spec.loader is not None:
+                spec.loader = _Prefilled(spec.loader, self.prefill[name])
+            return spec
         return None
 
 
@@ -245,15 +271,15 @@ def reload(holders, changes, modules_of_nodes, config, wanted=None):
     for path, source in changes.items():
         lines = source.splitlines(keepends=True)
         linecache.cache[path] = (len(source), None, lines, path)
-    sys.meta_path.insert(0, _Finder(changes))
-    importlib.invalidate_caches()
-    kept = {}
     for name in drop:
         sys.modules.pop(name, None)
+    prefill = {}
     for name in list(sys.modules):
         parent = name.rpartition(".")[0]
         if parent in drop:
-            kept[name] = sys.modules[name]
+            prefill.setdefault(parent, {})[name.rpartition(".")[2]] = sys.modules[name]
+    sys.meta_path.insert(0, _Finder(changes, prefill))
+    importlib.invalidate_caches()
     fresh = {}
     for name in [n for n in holders.order if n in drop]:
         try:
@@ -265,15 +291,6 @@ def reload(holders, changes, modules_of_nodes, config, wanted=None):
             raise
         except BaseException as exc:  # noqa: BLE001 - the new session reports it as pytest would
             raise ReloadError(f"re-importing {name} raised {exc!r}") from exc
-    for name, module in kept.items():  # what the import system set when the child loaded
-        parent = sys.modules.get(name.rpartition(".")[0])
-        attr = name.rpartition(".")[2]
-        if parent is None:
-            continue
-        if not hasattr(parent, attr):
-            setattr(parent, attr, module)
-        elif getattr(parent, attr) is not module and _owner(getattr(parent, attr)) != name:
-            raise ReloadError(f"{parent.__name__}.{attr} is not its submodule after the reload")
     return fresh, {node.nodeid for node in nodes.values()}
 
 
