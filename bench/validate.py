@@ -41,8 +41,9 @@ here (``as run``); the ratio of the two. With ``--zoo`` or ``--out`` the figures
 JSON (default ``bench/results/validate.json``) with the bugfoundry commit, date, machine, args.
 
 A candidate's CPU is the getrusage delta from its start to its verdict (workers 1) plus, on the
-hot path, its forked child's CPU; a warm-path child is reaped by the warm server, so its CPU
-counts in the hot way's total (at close) but not in its candidate's share. A timed-out test run
+hot, reload and warm paths, its forked child's CPU (reaped by the server, so counted in the
+hot way's total only at close); the hot way prints it per path (``path_cpu`` in the JSON,
+``import_time_vs_hot`` the reload and warm paths' cost over the hot path's). A timed-out test run
 is reaped (the sandbox's init kills and reaps it), so its CPU is counted.
 """
 
@@ -73,6 +74,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zoo import QUICK, RESULTS, ZOO, git_head, machine, repo_add_args  # noqa: E402
 
 WAYS = (("full", "full"), ("subprocess", "cold"), ("hot", "auto"))
+PATHS = ("hot", "reload", "warm", "cold", "full")  # the hot way's paths, cheapest first
+SERVED = ("hot", "reload", "warm")  # a server reaps their test run: its CPU is in Verdict.cpu
 
 
 def _cpu() -> float:
@@ -164,8 +167,14 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             split["servers"]["cpu"] = round(split["servers"]["cpu"] - probe, 4)
         split["engine"] = {"cpu": round(cpu - sum(p["cpu"] for p in split.values()), 4),
                            "runs": 0}
-        per_cand = {cid: charge.get(cid, 0.0) + (v.cpu if v.path == "hot" else 0.0)
+        per_cand = {cid: charge.get(cid, 0.0) + (v.cpu if v.path in SERVED else 0.0)
                     for cid, v in got.items()}
+        by_path: dict[str, list[float]] = {}  # path -> [candidates, CPU, of it test-run CPU]
+        for cid, v in got.items():
+            slot = by_path.setdefault(v.path or "checks", [0, 0.0, 0.0])
+            slot[0] += 1
+            slot[1] += per_cand[cid]
+            slot[2] += v.cpu
         timeouts = [cid for cid, v in got.items() if v.reason == "timeout"]
         rows[label] = {"cpu": cpu, "wall": wall, "kept": sum(v.kept for v in got.values()),
                        "paths": dict(sorted(Counter(v.path or "checks"
@@ -180,7 +189,9 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
                                          "wall": got[c].duration, "hung": got[c].hung,
                                          "detail": got[c].detail[:300]} for c in timeouts],
                        "timeout_cpu": sum(per_cand[c] for c in timeouts),
-                       "timeout_wall": sum(got[c].duration for c in timeouts)}
+                       "timeout_wall": sum(got[c].duration for c in timeouts),
+                       "path_cpu": {k: {"n": int(c), "cpu_per_cand": t / c, "run_per_cand": r / c}
+                                    for k, (c, t, r) in sorted(by_path.items())}}
         print(f"  {label}: done in {wall:.1f}s wall ({dict(sorted(validator.paths.items()))})")
         print(f"    CPU {cpu:.1f}s: " + ", ".join(
             f"{k} {v['cpu']:.1f}" + (f" ({v['runs']} runs)" if v["runs"] else "")
@@ -188,6 +199,9 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         for t in rows[label]["timeout_list"]:
             print(f"    timeout {t['candidate']} ({t['path']}): {t['cpu']:.2f}s CPU, "
                   f"{t['wall']:.2f}s wall; {t['detail'][:160]}")
+        print("    CPU s per candidate by path (all / its test run): " + ", ".join(
+            f"{k} {d['cpu_per_cand']:.3f} / {d['run_per_cand']:.3f} (n {d['n']})"
+            for k, d in rows[label]["path_cpu"].items()))
 
     floor = floor_tests + selected * fork_cost
     print()
@@ -295,7 +309,13 @@ def headline(row: dict[str, Any]) -> dict[str, Any]:
     hot, full = ways.get("hot"), ways.get("full")
     if hot and hot["cpu"]:
         out["floor_efficiency"] = row["floor"] / hot["cpu"]
-        out["paths"] = {k: hot["paths"].get(k, 0) / n for k in ("hot", "warm", "cold", "full")}
+        out["paths"] = {k: hot["paths"].get(k, 0) / n for k in PATHS}
+        cost = hot.get("path_cpu", {})
+        out["path_cpu_per_cand"] = {k: cost[k]["cpu_per_cand"] for k in PATHS if k in cost}
+        if "hot" in cost and cost["hot"]["cpu_per_cand"]:  # the issue-18 target: <= 2x
+            out["import_time_vs_hot"] = {
+                k: cost[k]["cpu_per_cand"] / cost["hot"]["cpu_per_cand"]
+                for k in ("reload", "warm") if k in cost}
         out["timeout_cpu_share"] = hot["timeout_cpu"] / hot["cpu"]
         scale = row["all_candidates"] / n  # a forge validates every candidate once
         out["kept_per_cpu_min_hot_as_run"] = hot["kept"] / ((hot["cpu"] + row["setup_cpu"]) / 60)
@@ -340,7 +360,7 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 SUMMARY = (f"{'repo':<16}{'suite s':>8}{'tests s':>8}{'full':>7}{'cold':>7}{'hot':>7}{'floor':>7}"
-           f"{'eff':>6}  {'hot/warm/cold/full':<19}{'tmo CPU':>8}{'full k/m':>9}"
+           f"{'eff':>6}  {'hot/rel/warm/cold/full':<23}{'tmo CPU':>8}{'full k/m':>9}"
            f"{'hot k/m':>9}{'ratio':>7}")
 
 
@@ -348,13 +368,13 @@ def summary_line(name: str, suite: float, tests: float, h: dict[str, Any]) -> st
     def f(key: str, fmt: str, width: int) -> str:
         return format(format(h[key], fmt) if key in h else "-", f">{width}")
 
-    paths = ("/".join(f"{100 * h['paths'][k]:.0f}" for k in ("hot", "warm", "cold", "full"))
+    paths = ("/".join(f"{100 * h['paths'].get(k, 0):.0f}" for k in PATHS)
              if "paths" in h else "-")
     ratio = f"{h['ratio']:.1f}x" if "ratio" in h else "-"
     gate = "*" if h.get("gated") else " "
     return (f"{name:<15}{gate}{suite:>8.2f}{tests:>8.2f}{f('full_per_cand', '.3f', 7)}"
             f"{f('subprocess_per_cand', '.3f', 7)}{f('hot_per_cand', '.3f', 7)}"
-            f"{f('floor_per_cand', '.3f', 7)}{f('floor_efficiency', '.0%', 6)}  {paths:<19}"
+            f"{f('floor_per_cand', '.3f', 7)}{f('floor_efficiency', '.0%', 6)}  {paths:<23}"
             f"{f('timeout_cpu_share', '.1%', 8)}{f('kept_per_cpu_min_full', '.1f', 9)}"
             f"{f('kept_per_cpu_min_hot', '.1f', 9)}{ratio:>7}")
 

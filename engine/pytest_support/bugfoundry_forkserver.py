@@ -13,6 +13,11 @@ normal test loop it serves JSON-line commands read from its stdin and answers on
 3. the parent waits up to the timeout, kills the child's group when it is over, and answers
    with the status and the child's CPU time.
 
+A request with ``reload`` (an import-time change: decorators, class headers, defaults, module
+level) instead has the child import the changed modules, and every module holding their
+objects, anew and re-collect the test modules among them (``bugfoundry_reload``); the server
+indexes who holds what once, after collection.
+
 Every child starts from the same pristine parent, so candidates never leak into each other.
 """
 
@@ -30,6 +35,7 @@ import types
 
 import pytest
 from bugfoundry_childwait import enter_child, wait_child
+from bugfoundry_reload import Holders, ReloadError, reload
 from bugfoundry_report import _Reporter, memoize_statement_ranges
 from bugfoundry_watch import start as start_watch
 
@@ -43,6 +49,7 @@ _ROOT = os.path.realpath(os.getcwd()) + os.sep
 
 SWAP_FAILED = 3
 CHILD_ERROR = 4
+RELOAD_FAILED = 5
 
 
 def _send(msg):
@@ -93,6 +100,9 @@ class _Server:
         self.config = config
         self.items = []
         self.index = {}  # (realpath, qualname) -> [function objects]
+        self.holders = None  # who holds which tree module's objects (the reload path)
+        self.holders_cpu = -1.0  # CPU seconds the index took (-1: not built yet)
+        self.test_modules = {}  # id(test module) -> [its collected Module nodes]
 
     def pytest_collection_finish(self, session):
         self.items = list(session.items)
@@ -133,9 +143,46 @@ class _Server:
                 qual = getattr(code, "co_qualname", code.co_name)
                 self.index.setdefault((path, qual), []).append(obj)
 
+    def _index_modules(self):
+        """Index, on the first reload request, the test modules' nodes and who holds which
+        tree module's objects (here in the parent, once, for every later child)."""
+        started = time.process_time()
+        for item in self.items:
+            node = item.getparent(pytest.Module)
+            module = None
+            with contextlib.suppress(Exception):
+                module = node.obj if node is not None else None
+            if module is not None and node not in self.test_modules.get(id(module), []):
+                self.test_modules.setdefault(id(module), []).append(node)
+        try:
+            self.holders = Holders(_ROOT)
+        except Exception:  # noqa: BLE001 - no reload path; the engine falls back
+            self.holders = None
+        self.holders_cpu = round(time.process_time() - started, 3)
+
+    def _reload(self, changes, selected):
+        """The items to run once the changed modules are imported anew (``ReloadError``
+        when that cannot be done soundly)."""
+        if self.holders is None:
+            raise ReloadError("the server could not index its modules")
+        changes = {os.path.realpath(path): source for path, source in changes.items()}
+        wanted = {node.nodeid for item in selected
+                  if (node := item.getparent(pytest.Module)) is not None}
+        fresh, redone = reload(self.holders, changes, self.test_modules, self.config, wanted)
+        out = []
+        for item in selected:
+            node = item.getparent(pytest.Module)
+            if node is None or node.nodeid not in redone:
+                out.append(item)
+            elif item.nodeid in fresh:  # a test the change removed is not run, as afresh
+                out.append(fresh[item.nodeid])
+        return out
+
     def _run(self, cmd, by_id):
         positions = sorted(by_id[n] for n in cmd["tests"] if n in by_id)
         selected = [self.items[i] for i in positions]
+        if cmd.get("reload") and self.holders_cpu < 0:
+            self._index_modules()
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child never returns
@@ -145,16 +192,25 @@ class _Server:
         if timed_out or code in (-signal.SIGXCPU, -signal.SIGKILL):
             state = "timeout"  # the wall clock or the CPU rlimit stopped it
         else:
-            state = {0: "ok", SWAP_FAILED: "swap_failed"}.get(code, "crashed")
+            state = {0: "ok", SWAP_FAILED: "swap_failed",
+                     RELOAD_FAILED: "reload_failed"}.get(code, "crashed")
         return {"id": cmd.get("id"), "status": state, "exit": code,
                 "cpu": round(usage.ru_utime + usage.ru_stime, 6),
-                "wall": round(time.monotonic() - started, 6), "selected": len(selected)}
+                "wall": round(time.monotonic() - started, 6), "selected": len(selected),
+                "index_cpu": self.holders_cpu}
 
     def _child(self, cmd, selected):
         code = 0
         try:
             enter_child(float(cmd["timeout"]))
             reporter = _Reporter(cmd["report"])
+            if cmd.get("reload"):
+                try:
+                    selected = self._reload(cmd["reload"], selected)
+                except ReloadError as exc:
+                    reporter._write({"event": "reload_error", "message": str(exc)})
+                    code = RELOAD_FAILED
+                    return
             error = self._swap(cmd.get("swaps", []))
             if error:
                 reporter._write({"event": "swap_error", "message": error})

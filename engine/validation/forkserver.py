@@ -219,9 +219,12 @@ class ForkServer(_Server):
         return float(reply.get("cpu", 0.0))
 
     def run(self, tests: Sequence[str], swaps: Sequence[Swap], *, timeout: float,
-            tb: str = "no", limits: Path | None = None) -> HotResult:
+            tb: str = "no", limits: Path | None = None,
+            reload: dict[str, str] | None = None) -> HotResult:
         """Run ``tests`` in a forked child with ``swaps`` installed (and the per-test hang
-        watch when ``limits`` is given)."""
+        watch when ``limits`` is given). ``reload`` (file -> new source, relative to the
+        tree) are import-time changes: the child imports them, and every module holding
+        their objects, anew and re-collects the test modules among those."""
         fd, report = tempfile.mkstemp(prefix="bf-hot-", suffix=".jsonl", dir=self.env.scratch_dir)
         os.close(fd)
         cmd = {
@@ -231,6 +234,7 @@ class ForkServer(_Server):
                        "units": [[u.qualname, u.first_line, u.index] for u in s.units],
                        "classes": [[name, removed] for name, removed in s.classes]}
                       for s in swaps],
+            "reload": {str(self.tree / rel): text for rel, text in (reload or {}).items()},
         }
         try:
             reply = self._request(cmd, timeout)
@@ -243,6 +247,10 @@ class ForkServer(_Server):
             message = next((json.loads(x).get("message", "") for x in lines
                             if '"swap_error"' in x), "")
             raise HotUnavailable(f"could not swap the code in: {message}")
+        if status == "reload_failed":
+            message = next((json.loads(x).get("message", "") for x in lines
+                            if '"reload_error"' in x), "")
+            raise HotUnavailable(f"could not import the change anew: {message}")
         if status not in ("ok", "timeout", "crashed"):
             raise HotUnavailable(f"fork server answered {reply}")
         rep = parse_report(lines)

@@ -6,7 +6,9 @@ Paths, cheapest first:
   tests (``engine/validation/forkserver.py``).
 - ``cold``: anything else the map can still bound (module level, class bodies, decorators,
   signatures, functions run at import). A fresh pytest runs the tests whose modules import the
-  changed file, with the diff on disk.
+  changed file, with the diff on disk. In ``auto`` mode such a plan is marked ``reload``: the
+  fork server's child first tries to import the changed modules (and their importers) anew
+  and re-collect the affected test modules (``pytest_support/bugfoundry_reload.py``).
 - ``full``: the whole suite with the diff on disk (``--full-suite``, no map, non-Python or test
   files changed).
 - ``none``: no test executes the changed code, so none can fail; nothing is run.
@@ -64,6 +66,9 @@ class Plan:
     estimate: float = 0.0  # sum of the selected tests' baseline durations (seconds)
     swaps: list[Swap] = field(default_factory=list)
     patched: dict[str, str | None] = field(default_factory=dict)
+    # An import-time change the fork server can import anew in its child (the reload path)
+    # before a new pytest session is tried.
+    reload: bool = False
 
 
 class Planner:
@@ -160,7 +165,7 @@ class Planner:
                 return Plan("hot", f"class statement re-run in {', '.join(class_level)}",
                             selected, self._estimate(selected), swaps, patched)
             return Plan("cold", f"import-time change in {', '.join(import_level)}", selected,
-                        self._estimate(selected), [], patched)
+                        self._estimate(selected), [], patched, reload=mode == "auto")
         selected = self.baseline.ordered(tests & self.passing)
         if not selected:
             return Plan("none", "no stable passing test executes the changed code", [], 0.0,

@@ -161,7 +161,7 @@ class Validator:
         if plan.mode == "none":
             return Verdict(cid, False, "no_test_failed", plan.reason,
                            pass_to_pass=sorted(self.baseline.passing), path="none")
-        if plan.mode == "hot":
+        if plan.mode == "hot" or plan.reload:
             verdict = self._hot(cid, plan, worker)
             if verdict is not None:
                 return verdict
@@ -175,14 +175,16 @@ class Validator:
         assert plan.tests is not None
         try:
             res = server.run(plan.tests, plan.swaps, timeout=plan_timeout(plan, self.config),
-                             limits=self.limits.current())
+                             limits=self.limits.current(),
+                             reload={r: t for r, t in plan.patched.items() if t is not None}
+                             if plan.reload else None)
         except HotUnavailable as exc:
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
             return None
         self.cpu.add("hot_children", res.cpu)
         self.cpu.add("_forked", res.cpu, 0)
         verdict = self.judge(cid, res.run, plan)
-        verdict.path, verdict.cpu = "hot", res.cpu
+        verdict.path, verdict.cpu = "reload" if plan.reload else "hot", res.cpu
         return self.confirm(verdict, plan, worker) if verdict.kept else verdict
 
     def _started(self, worker: Worker, kind: type[ForkServer] | type[WarmServer]
@@ -236,6 +238,7 @@ class Validator:
                                    tb="no", limits=limits, expected=expected)
             verdict = self.judge(cid, run, plan)
             verdict.path = "warm" if warm is not None else plan.mode
+            verdict.cpu = warm.last_cpu if isinstance(warm, WarmServer) else 0.0
         finally:
             reset_tree(tree)
         return self.confirm(verdict, plan, worker) if verdict.kept else verdict

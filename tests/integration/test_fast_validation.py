@@ -74,7 +74,7 @@ def test_sample_hot_cold_full_agree(sample_ws: Path, monkeypatch: pytest.MonkeyP
     assert len(confirming) >= kept_auto + 1, (len(confirming), kept_auto)
     kept = sum(v.kept for v in results["full"].values())
     assert kept >= 25, kept  # the comparison is about real bugs, not 42 no-ops
-    assert paths["hot"] >= 25 and paths["warm"] >= 2, paths  # both paths were exercised
+    assert paths["hot"] >= 25 and paths["reload"] >= 2, paths  # both paths were exercised
     assert {v.path for v in results["cold"].values()} <= {"cold", "none"}
     # The hot path ran only the covering tests; P2P for the rest was inferred.
     hot = [v for v in results["auto"].values() if v.path == "hot" and v.kept]

@@ -108,14 +108,27 @@ def _validate_one(tmp_path: Path, make: Callable[[Path], object], name: str, rel
     return verdict
 
 
-def test_an_import_time_bug_takes_the_warm_path_under_filterwarnings_error(
+def test_an_import_time_bug_takes_the_reload_or_warm_path_under_filterwarnings_error(
         tmp_path: Path) -> None:
     """The warm server pre-imports the installed pytest plugins; pytest then warns that it
-    cannot rewrite them, which ``filterwarnings = error`` made a crash in every warm run."""
-    verdict = _validate_one(tmp_path, plugins_repo, "plug", "src/plugpkg/core.py",
-                            'int("10")', 'int("11")')
-    assert verdict.path == "warm" and verdict.kept, verdict
-    assert verdict.fail_to_pass == ["tests/test_core.py::test_clamp_default"]
+    cannot rewrite them, which ``filterwarnings = error`` made a crash in every warm run. The
+    reload path (coverage, xdist and randomly loaded) keeps the same bug with the same test."""
+    src = tmp_path / "src-repo"
+    plugins_repo(src)
+    store, _repo, validator = _validator(tmp_path / "ws", src, "plug")
+    cand = _candidate("plug", "src/plugpkg/core.py", 'int("10")', 'int("11")', src)
+    with store:
+        try:
+            reloaded = validator.validate(cand)
+            plan = validator.planner.plan(cand.patch)
+            plan.reload = False  # as when a reload is refused: the warm server's new session
+            warm = validator._on_disk(cand.candidate_id, plan, validator.workers[0])
+        finally:
+            validator.close()
+    assert reloaded.path == "reload" and reloaded.kept, reloaded
+    assert warm.path == "warm" and warm.kept, warm
+    assert reloaded.fail_to_pass == warm.fail_to_pass == [
+        "tests/test_core.py::test_clamp_default"]
 
 
 def test_a_project_that_pytest_itself_imports_is_validated_fresh(tmp_path: Path) -> None:

@@ -42,12 +42,12 @@ def _candidate(root: Path, modifier: str, new: str, tail: str = "") -> Candidate
 
 def test_a_hang_is_caught_per_test_on_every_path(sample_ws: Path) -> None:
     """The sample's tests take milliseconds: a test looping forever is killed a few seconds
-    in (5x its time + 2 s), named in the detail, and not retried, on the hot, warm, cold and
+    in (5x its time + 2 s), named in the detail, and not retried, on the hot, reload, cold and
     full paths, although each run's budget is a minute."""
     ws, repo, env, recipe, baseline, testmap = opened_repo(sample_ws, "sample")
     root = Path(repo.path)
     hang = _candidate(root, "hang", HANG)
-    # A module-level line too: an import-time change, so ``auto`` takes the warm path.
+    # A module-level line too: an import-time change, so ``auto`` takes the reload path.
     at_import = _candidate(root, "hang_at_import", HANG, tail="\nIMPORT_TIME_MARK = 1\n")
     seen = {}
     for mode, cand in (("auto", hang), ("auto", at_import), ("cold", hang), ("full", hang)):
@@ -63,7 +63,7 @@ def test_a_hang_is_caught_per_test_on_every_path(sample_ws: Path) -> None:
         assert NOT_RETRIED in verdict.detail and RETRIED_ALONE not in verdict.detail
         # Killed ~2 s into the hung test, not after the minute's budget (nor twice it).
         assert verdict.duration < LONG_BUDGET / 4, (mode, verdict.duration)
-    assert sorted(seen) == ["cold", "full", "hot", "warm"], sorted(seen)
+    assert sorted(seen) == ["cold", "full", "hot", "reload"], sorted(seen)
 
 
 def test_a_timeout_is_retried_alone_before_it_is_dropped(sample_ws: Path,
