@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from engine.cli.main import main as cli_main  # noqa: E402
 from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, open_repo  # noqa: E402
 from engine.models import Candidate  # noqa: E402
 from engine.store import Store  # noqa: E402
+from engine.validation.cpu import process_cpu  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 REL = "ledgerkit/interest.py"
@@ -37,11 +37,6 @@ HANGS = {"sleep": '    while True:\n        __import__("time").sleep(0.05)\n',
 BUG = ('    return Money(principal.amount * annual_rate * days / 360, '
        'principal.currency).rounded()\n')
 
-
-def _cpu() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _candidate(root: Path, modifier: str, new: str) -> Candidate:
@@ -78,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         validator = build_validator(ws, repo, env, recipe, baseline, testmap, mode=mode)
         if factor is not None:
             validator.config.hang_factor = factor
-        cpu0, wall0 = _cpu(), time.monotonic()
+        cpu0, wall0 = process_cpu(), time.monotonic()
         with validator:
             verdicts = [v for _c, v in validator.run(cands)]
         last = verdicts[-1]
-        return _cpu() - cpu0, time.monotonic() - wall0, f"{last.path} {last.reason}: {last.detail}"
+        why = f"{last.path} {last.reason}: {last.detail}"
+        return process_cpu() - cpu0, time.monotonic() - wall0, why
 
     print(f"\n{'mode':<6}{'watch':<7}{'wall s':>8}{'CPU s':>8}  verdict")
     for mode in args.modes.split(","):

@@ -53,7 +53,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -68,6 +67,7 @@ from engine.forge.run import generate_candidates  # noqa: E402
 from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, open_repo  # noqa: E402
 from engine.models import Verdict  # noqa: E402
 from engine.store import Store  # noqa: E402
+from engine.validation.cpu import process_cpu  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,11 +77,6 @@ WAYS = (("full", "full"), ("subprocess", "cold"), ("hot", "auto"))
 PATHS = ("hot", "reload", "warm", "cold", "full")  # the hot way's paths, cheapest first
 SERVED = ("hot", "reload", "warm")  # a server reaps their test run: its CPU is in Verdict.cpu
 
-
-def _cpu() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -96,10 +91,10 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         name = args.name or store.list_repos()[0].name
         repo = open_repo(ws, store, name, print)
         env, recipe = ensure_environment(ws, store, repo, log=print)
-        t0, cpu0 = time.monotonic(), _cpu()
+        t0, cpu0 = time.monotonic(), process_cpu()
         baseline = ensure_baseline(ws, store, repo, env, recipe, log=print)
         testmap = store.load_test_map(baseline.baseline_id)
-        setup_s, setup_cpu = time.monotonic() - t0, _cpu() - cpu0
+        setup_s, setup_cpu = time.monotonic() - t0, process_cpu() - cpu0
     if testmap is None:
         print("no test map could be built; nothing to compare")
         return None
@@ -134,12 +129,12 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         validator = build_validator(ws, repo, env, recipe, baseline, testmap, mode=mode,
                                     workers=args.workers)
         charge: dict[str, float] = {}
-        clock = {"at": _cpu(), "current": ""}
+        clock = {"at": process_cpu(), "current": ""}
 
         def tick(cid: str = "", clock: dict[str, Any] = clock,
                  charge: dict[str, float] = charge) -> None:
             """Charge the CPU since the last event to the candidate running in between."""
-            now = _cpu()
+            now = process_cpu()
             who = clock["current"] or cid
             if who:
                 charge[who] = charge.get(who, 0.0) + now - clock["at"]
@@ -149,7 +144,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             tick()
             clock["current"] = c.candidate_id
 
-        cpu0, wall0 = _cpu(), time.monotonic()
+        cpu0, wall0 = process_cpu(), time.monotonic()
         got: dict[str, Verdict] = {}
         probe = 0.0
         with validator:  # closing reaps the fork servers, so their CPU is counted here
@@ -161,7 +156,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
                 fork_cost = measure_fork(validator)
                 probe = FORK_PROBES * fork_cost
         verdicts[label] = got
-        cpu, wall = _cpu() - cpu0 - probe, time.monotonic() - wall0
+        cpu, wall = process_cpu() - cpu0 - probe, time.monotonic() - wall0
         split = validator.cpu.snapshot()
         if "servers" in split:
             split["servers"]["cpu"] = round(split["servers"]["cpu"] - probe, 4)
