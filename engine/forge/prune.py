@@ -7,10 +7,10 @@ Two static proofs, both conservative (when in doubt, the candidate runs):
   object's shape alone (flags, locals, cells: a deleted ``yield`` or assignment can change how
   executed lines behave). No test can then see the change.
 - ``equivalent`` / ``duplicate_code``: the changed module compiles (in this process) to the same
-  code as the original, or as an earlier candidate's, line numbers aside; or it differs from
-  the original only in the order of adjacent plain ``def``s (no decorators but staticmethod
-  and classmethod, no default or annotation naming another of them), which binds the same
-  names to the same functions (the zoo's class_shuffle_funcs: 21 of 23 swaps no_test_failed).
+  code as the original, or as an earlier candidate's, line numbers aside; or it has the same
+  canonical form as the original (``engine.forge.canonical``): it only reorders plain
+  ``def``s, independent assignments in a function body, or the pure operands of a boolean
+  truth test (the zoo's class_shuffle_funcs, ctrl_shuffle and op_swap no-ops).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import CodeType
 
 from engine.diffs import PatchError, apply_patch, changed_lines, parse_patch
+from engine.forge.canonical import canonical
 from engine.models import Candidate
 
 UNEXECUTED = "unexecuted_lines"
@@ -103,65 +104,6 @@ def executed(lines: Iterable[int], spans: Mapping[int, tuple[int, int]],
         if any(n in covered for n in range(span[0], span[1] + 1)):
             return True
     return False
-
-
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
-
-
-def _signature_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Names read when the ``def`` statement runs: defaults, annotations, decorators."""
-    a = node.args
-    parts: list[ast.AST] = [*a.defaults, *(d for d in a.kw_defaults if d is not None),
-                            *node.decorator_list]
-    parts += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
-              if x is not None and x.annotation is not None]
-    if node.returns is not None:
-        parts.append(node.returns)
-    return {n.id for p in parts for n in ast.walk(p) if isinstance(n, ast.Name)}
-
-
-def _movable(node: ast.stmt) -> bool:
-    return isinstance(node, _DEFS) and all(
-        isinstance(d, ast.Name) and d.id in _PLAIN_DECORATORS for d in node.decorator_list)
-
-
-def _sort_runs(body: list[ast.stmt]) -> list[ast.stmt]:
-    """``body`` with each run of adjacent movable ``def``s stably sorted by name, unless one
-    of them reads another's name while it is being defined. Only the last ``def`` of a name
-    counts, and the stable sort keeps same-named ones in their order."""
-    out: list[ast.stmt] = []
-    i = 0
-    while i < len(body):
-        j = i
-        while j < len(body) and _movable(body[j]):
-            j += 1
-        if j == i:
-            out.append(body[i])
-            i += 1
-            continue
-        run = body[i:j]
-        names = {s.name for s in run if isinstance(s, _DEFS)}
-        if not any(_signature_names(s) & names for s in run if isinstance(s, _DEFS)):
-            run = sorted(run, key=lambda s: s.name if isinstance(s, _DEFS) else "")
-        out += run
-        i = j
-    return out
-
-
-def canonical(source: str) -> str | None:
-    """The module's AST with order-free runs of ``def``s sorted (``_sort_runs``), dumped
-    without positions; None when it does not parse."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    for node in ast.walk(tree):
-        for name in ("body", "orelse", "finalbody"):
-            stmts = getattr(node, name, None)
-            if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
-                setattr(node, name, _sort_runs(stmts))
-    return ast.dump(tree, include_attributes=False)
 
 
 @dataclass

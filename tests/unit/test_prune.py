@@ -263,3 +263,116 @@ def test_swapped_plain_definitions_are_equivalent_and_order_bound_ones_run() -> 
     swapped_twice = _swap(twice, "def helper():\n    return Version",
                           "def helper():\n    return helper")
     assert reason(swapped_twice) is None
+
+
+STATEFUL = '''\
+import enum
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Box:
+    def __init__(self, width, height, other):
+        self.width = width
+        self.height = height
+        self.area = self.width * self.height
+        self.ratio = other.scale
+        self.label = "box"
+        count = 0
+        count += 1
+        self.count = count
+
+    def fits(self, limit, strict):
+        self.mode = strict or limit
+        if limit is not None and strict:
+            return self.area < limit
+        if isinstance(limit, int) and limit > 0 or strict:
+            return True
+        return limit is None or limit.size > self.area
+
+
+def safe(data):
+    a = 1
+    try:
+        a = data.missing
+        b = 2
+    except AttributeError:
+        return a
+    return a + b
+'''
+
+
+def _box_behaviour(source: str) -> list[object]:
+    ns: dict[str, Any] = {}
+    exec(compile(source, REL, "exec"), ns)  # noqa: S102 - the module under test
+    scale = type("Scale", (), {"scale": 0.5, "size": 3})()
+    box = ns["Box"](2, 3, scale)
+    out: list[object] = [sorted(vars(box).items())]
+    for limit in (None, 0, 5, 10, scale):
+        for strict in (False, True):
+            try:
+                out.append(box.fits(limit, strict))
+            except (AttributeError, TypeError) as exc:
+                out.append(type(exc).__name__)
+    return out
+
+
+def _swap_lines(source: str, first: str, second: str) -> str:
+    """``source`` with the adjacent lines ``first`` and ``second`` (stripped) swapped."""
+    lines = source.splitlines(keepends=True)
+    i = next(n for n, line in enumerate(lines) if line.strip() == first)
+    assert lines[i + 1].strip() == second
+    lines[i], lines[i + 1] = lines[i + 1], lines[i]
+    return "".join(lines)
+
+
+def test_independent_reorders_are_equivalent_and_dependent_ones_run() -> None:
+    def reason(new: str) -> str | None:
+        p = Pruner(lambda rel: STATEFUL if rel == REL else None, None)
+        return p.reason(Candidate(repo="r", strategy="procedural", modifier="m",
+                                  patch=make_patch(REL, STATEFUL, new), file=REL))
+
+    same = [
+        # Two attribute writes from plain names: neither reads what the other writes.
+        _swap_lines(STATEFUL, "self.width = width", "self.height = height"),
+        # Pure truth tests with disjoint names, a pure builtin call among them.
+        STATEFUL.replace("limit is not None and strict", "strict and limit is not None"),
+        STATEFUL.replace("isinstance(limit, int) and limit > 0 or strict",
+                         "strict or isinstance(limit, int) and limit > 0"),
+    ]
+    for new in same:
+        assert new != STATEFUL
+        assert _box_behaviour(new) == _box_behaviour(STATEFUL)  # the claim, checked by running
+        assert reason(new) == EQUIVALENT, new
+    differ = [
+        # The area reads what the line before writes.
+        _swap_lines(STATEFUL, "self.height = height", "self.area = self.width * self.height"),
+        # An attribute load may raise: the write before it would then not happen (or would).
+        _swap_lines(STATEFUL, "self.ratio = other.scale", "self.label = \"box\""),
+        # Augmented assignment reads the name the line before binds.
+        _swap_lines(STATEFUL, "count = 0", "count += 1"),
+        # Enum members (a class body keeps its namespace order).
+        _swap_lines(STATEFUL, "RED = 1", "GREEN = 2"),
+        # In a try body, which local was bound before the exception shows in the handler.
+        _swap_lines(STATEFUL, "a = data.missing", "b = 2"),
+        # Operands sharing a name guard one another: limit.size needs limit not None.
+        STATEFUL.replace("limit is None or limit.size > self.area",
+                         "limit.size > self.area or limit is None"),
+        # A value, not a truth test: `x or y` gives one of them.
+        STATEFUL.replace("strict or limit", "limit or strict"),
+    ]
+    for new in differ:
+        assert new != STATEFUL
+        assert reason(new) is None, new
+
+
+def test_a_rebound_builtin_is_not_pure() -> None:
+    source = STATEFUL + "\n\ndef isinstance(x, y):\n    return print(x) or True\n"
+    p = Pruner(lambda rel: source if rel == REL else None, None)
+    new = source.replace("isinstance(limit, int) and limit > 0 or strict",
+                         "strict or isinstance(limit, int) and limit > 0")
+    assert p.reason(Candidate(repo="r", strategy="procedural", modifier="m",
+                              patch=make_patch(REL, source, new), file=REL)) is None
