@@ -17,6 +17,7 @@ from engine.realism.features import compute, repo_model, repo_reader
 from engine.realism.pipeline import ensure_features, load_items
 from engine.realism.scoring import Score, Scorecard, bins_of, ochiai
 from engine.store import Store
+from engine.strategies.priors import posterior_yield, shipped
 
 
 class RealismGate:
@@ -59,17 +60,20 @@ class RealismGate:
 
 
 def yield_prior(store: Store, repo: str) -> dict[str, float]:
-    """Per ``strategy/modifier``: the mean of a Beta(1, 1) prior on its yield updated with
-    this repo's verdicts, (kept + 1) / (validated + 2): a modifier whose bugs never validate
-    here sinks towards 0 and is sampled later (less under ``--max``); unknown = even odds."""
-    return {f"{strategy}/{modifier}": (kept + 1) / (validated + 2)
-            for strategy, modifier, validated, kept in store.yield_by_modifier(repo)}
+    """Per ``strategy/modifier``: its sampling weight, the square of its expected yield here
+    (``engine.strategies.priors``: the zoo's pooled rate updated with this repo's verdicts).
+    Squared so a modifier at half another's yield gets a quarter of its share under ``--max``:
+    every modifier stays represented while the ones that rarely validate stop costing runs."""
+    counts = {f"{strategy}/{modifier}": (validated, kept)
+              for strategy, modifier, validated, kept in store.yield_by_modifier(repo)}
+    names = set(counts) | set(shipped())
+    return {name: posterior_yield(name, *counts.get(name, (0, 0))) ** 2 for name in names}
 
 
 def modifier_weights(store: Store, repo: str) -> dict[str, float]:
-    """Per ``strategy/modifier``: how often its bugs validate here (``yield_prior``) times how
-    realistic they score here (logistic of the mean score), so a ``--max`` sample leans
-    toward modifiers that pay off in this repo."""
+    """Per ``strategy/modifier``: its yield weight here (``yield_prior``) times how realistic
+    its bugs score here (logistic of the mean score), so a ``--max`` sample leans toward
+    modifiers that pay off in this repo."""
     realism = store.modifier_realism(repo)
     out: dict[str, float] = {}
     for name, prior in yield_prior(store, repo).items():

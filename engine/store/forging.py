@@ -87,3 +87,9 @@ class ForgingMixin(StoreBase):
             "AND candidate_id IN (SELECT unnest(?)) RETURNING candidate_id",
             [repo, candidate_ids]).fetchall()
         return len(row)
+
+    def last_run_started(self, repo: str) -> str | None:
+        """When the latest forge of ``repo`` started (ISO text), None if it never ran."""
+        row = self.con.execute(
+            "SELECT max(started_at) FROM runs WHERE repo = ?", [repo]).fetchone()
+        return row[0].isoformat() if row and row[0] else None
