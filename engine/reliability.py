@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations, permutations
 
+from engine.agreement import DECISION_LABELS, Label, PairAgreement, pairwise
+
 Rating = tuple[str, str, str]  # (item, rater, value)
 
 
@@ -131,3 +133,35 @@ def confusion_matrices(ratings: Iterable[Rating], labels: Sequence[str] = ()
             counts = Counter((by[a][i], by[b][i]) for i in shared)
             out.append(Confusion(a, b, order, dict(counts)))
     return out
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    """Everything ``bugfoundry agreement`` and the progress screen show: Cohen's kappa per
+    pair, Fleiss' kappa and Krippendorff's alpha over all curators, and confusion matrices
+    per pair, on the decision axis (accept vs reject; a skip abstains from the statistics but
+    shows in the matrices) and on the realism axis."""
+
+    curators: tuple[str, ...]
+    pairs: list[PairAgreement]
+    decision: MultiAgreement
+    realism: MultiAgreement
+    decision_confusion: list[Confusion]
+    realism_confusion: list[Confusion]
+
+
+REALISM_ORDER = ("realistic", "plausible", "artificial")
+
+
+def agreement_report(labels: Iterable[Label]) -> AgreementReport:
+    """The report over curators' current labels (``Store.shared_labels``)."""
+    labels = list(labels)
+    decisions = [(lab.instance_id, lab.curator, lab.decision) for lab in labels
+                 if lab.decision]
+    realism = [(lab.instance_id, lab.curator, lab.realism) for lab in labels if lab.realism]
+    return AgreementReport(
+        tuple(sorted({lab.curator for lab in labels})), pairwise(labels),
+        multi_agreement(r for r in decisions if r[2] in DECISION_LABELS),
+        multi_agreement(realism),
+        confusion_matrices(decisions, (*DECISION_LABELS, "skip")),
+        confusion_matrices(realism, REALISM_ORDER))
