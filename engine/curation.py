@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,17 +267,32 @@ def resolve(instance_id: str, decisions: Sequence[str], final: str | None,
 
 
 # ---------------------------------------------------------------------- assignment
-def balanced_assignment(instance_ids: Sequence[str], curators: Sequence[str],
-                        overlap: int) -> dict[str, tuple[str, ...]]:
-    """Each instance to ``overlap`` distinct curators: instance i (in sorted id order) gets
-    curators i*K .. i*K+K-1 modulo n. Loads differ by at most one, every curator meets every
-    other about equally often, and the same inputs always give the same answer."""
+def balanced_assignment(instance_ids: Sequence[str], curators: Sequence[str], overlap: int,
+                        load: Mapping[str, int] | None = None) -> dict[str, tuple[str, ...]]:
+    """Each instance to ``overlap`` distinct curators, greedily: in sorted id order, each slot
+    goes to the curator with the least load (``load`` seeds it: their open queues), ties to
+    the one who shared fewest instances with those already picked, then to the earlier name.
+    Loads end at most one apart (when they start equal), every pair of curators meets on some
+    instance once there are enough of them, and the same inputs give the same answer."""
     names = list(dict.fromkeys(c.strip() for c in curators if c.strip()))
     if not names:
         raise UsageError("assign needs curators: --curators ann,bob,cy")
     if not 1 <= overlap <= len(names):
         raise UsageError(f"--overlap {overlap} needs at least {overlap} curators and must be "
                          f">= 1; {len(names)} given ({', '.join(names)}).")
-    n = len(names)
-    return {iid: tuple(names[(i * overlap + j) % n] for j in range(overlap))
-            for i, iid in enumerate(sorted(instance_ids))}
+    counts = {c: (load or {}).get(c, 0) for c in names}
+    met: Counter[tuple[str, str]] = Counter()
+    out: dict[str, tuple[str, ...]] = {}
+    for iid in sorted(instance_ids):
+        chosen: list[str] = []
+        for _ in range(overlap):
+            pick = min((c for c in names if c not in chosen), key=lambda c: (
+                counts[c], sum(met[(c, o)] for o in chosen), names.index(c)))
+            chosen.append(pick)
+        for c in chosen:
+            counts[c] += 1
+            for o in chosen:
+                if o != c:
+                    met[(c, o)] += 1
+        out[iid] = tuple(chosen)
+    return out

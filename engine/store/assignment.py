@@ -71,9 +71,7 @@ class AssignmentMixin(StoreBase):
         ``UsageError`` when the overlap does not fit the curators."""
         ids = self._undecided_ids(repo, unassigned=not reassign)
         load = {q.curator: q.remaining for q in self.curator_queues()}
-        names = list(dict.fromkeys(c.strip() for c in curators if c.strip()))
-        names.sort(key=lambda c: load.get(c, 0))  # stable: ties keep the given order
-        plan = balanced_assignment(ids, names, overlap)
+        plan = balanced_assignment(ids, curators, overlap, load)
         pairs = [(iid, c) for iid, cs in plan.items() for c in cs]
         with self.transaction():
             batch = int(self.scalar("SELECT nextval('assignment_seq')"))
