@@ -18,6 +18,7 @@ from engine.store.realism import LATEST_SCORES
 
 if TYPE_CHECKING:
     from engine.instances import EnvironmentRecord, Instance
+    from engine.store.adjudication import FinalDecision
     from engine.store.realism import StoredScore
 
 DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
@@ -164,6 +165,10 @@ class CurationMixin(StoreBase):
         def duplicate_instance_ids(self) -> set[str]: ...
         def _unsettled_sql(self) -> str: ...
         def _resolved_ids(self, decision: str) -> tuple[bool, list[str]]: ...
+        def final_decisions(self, instance_ids: Sequence[str] | None = None
+                            ) -> dict[str, FinalDecision]: ...
+        def assigned_curators(self, instance_ids: Sequence[str] | None = None
+                              ) -> dict[str, tuple[str, ...]]: ...
 
     # ---------------------------------------------------------------- curation decisions
     # Decisions are an append-only event log. A normal event (accept/reject/skip/tag) is
@@ -420,7 +425,7 @@ class CurationMixin(StoreBase):
         return self.instance_details([instance_id]).get(instance_id)
 
     def instance_details(self, instance_ids: Sequence[str]) -> dict[str, InstanceDetail]:
-        """``instance_detail`` for several ids in five queries (the review screen prefetches).
+        """``instance_detail`` for several ids in seven queries (the review screen prefetches).
 
         Each query scans its table once whatever the number of ids, so reading the next few
         instances ahead costs about what reading one does.
@@ -439,10 +444,13 @@ class CurationMixin(StoreBase):
             "WHERE baseline_id IN (SELECT unnest(?))", [list(dict.fromkeys(base_ids))]
         ).fetchall()
         bases = {r[0]: BaselineFigures(*r[1:]) for r in rows}
+        finals = self.final_decisions(list(recs))
+        assigned = self.assigned_curators(list(recs))
         return {iid: InstanceDetail(
             **{f.name: getattr(rec, f.name) for f in fields(rec)},
             decisions=decisions[iid], realism_score=scores.get(iid),
             environment=envs.get(rec.repo), baseline=bases.get(rec.meta.get("baseline_id")),
+            final=finals.get(iid), assigned=assigned.get(iid, ()),
         ) for iid, rec in recs.items()}
 
     # ---------------------------------------------------------------- several curators

@@ -47,6 +47,8 @@ def test_final_decision_settles_a_dispute_and_undo_reopens_it(store: Store) -> N
     assert store.current_decisions("cy") == []
     assert {lab.curator for lab in store.shared_labels()} == {"ann", "bob"}
     assert store.decision_events()[-1].role == "adjudicator"
+    detail = store.instance_detail(a)  # what the review screen reads, prefetched
+    assert detail is not None and detail.final == cur.final and len(detail.decisions) == 2
 
     res = store.resolved_decisions("any-accept")
     assert (res[a].decision, res[a].source, res[a].disputed) == ("reject", "final", True)
