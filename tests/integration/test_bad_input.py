@@ -277,7 +277,8 @@ def _cases() -> list[Case]:
              ("forge", "sample"), ("baseline", "sample"), ("env", "ls"),
              ("env", "build", "sample"), ("env", "rm", "sample"), ("mine", "sample"),
              ("statements", "sample", "--mode", "template"), ("realism",),
-             ("repo", "add", "{tmp}/nowhere")]
+             ("repo", "add", "{tmp}/nowhere"), ("disputes",), ("agreement",),
+             ("assign", "--curators", "a,b"), ("adjudicate", "x", "accept", "--curator", "c")]
     rows = _write_rows("rows.jsonl", _row())
     for argv in every:
         name = "-".join(a for a in argv[:2] if not a.startswith(("{", "-")))
