@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.models import Recipe
 
 if TYPE_CHECKING:
+    from engine.store.adjudication import FinalDecision
     from engine.store.curation import DecisionState
     from engine.store.lm import Statement
     from engine.store.realism import StoredScore
@@ -82,12 +83,15 @@ class BaselineFigures:
 @dataclass(frozen=True, slots=True)
 class InstanceDetail(Instance):
     """Everything the review screen shows: the instance, every curator's current decision,
-    its latest realism score, the environment and the baseline it was validated in."""
+    its final decision and assigned curators, its latest realism score, the environment and
+    the baseline it was validated in."""
 
     decisions: list[DecisionState] = field(default_factory=list)
     realism_score: StoredScore | None = None
     environment: EnvironmentRecord | None = None
     baseline: BaselineFigures | None = None
+    final: FinalDecision | None = None  # an adjudicator's settled decision
+    assigned: tuple[str, ...] = ()  # the curators whose queue holds it
 
 
 # ---------------------------------------------------------------------- narrow views

@@ -15,6 +15,15 @@ from engine import __version__
 from engine.cli import env as cli_env
 from engine.cli.args import Parser, finite, integer, positive_int, seconds
 from engine.cli.common import common_options, dump_json, open_ws, to_stderr
+from engine.cli.curation import (
+    curation_json,
+    curation_line,
+    decision_filter,
+    print_curation_status,
+    print_decisions,
+    status_json,
+)
+from engine.cli.curation import register as register_curation
 from engine.cli.dataset import register as register_dataset
 from engine.cli.env import configure_sandbox, sandbox_options
 from engine.cli.lm import add_lm_options, register_statements
@@ -152,8 +161,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "yield": round(s.validated / (s.validated + s.dropped), 4)
                 if (s.validated + s.dropped) else None,
             })
+        curation = status_json(store)
     if args.json:
-        dump_json({"workspace": str(store.path.parent), "repos": rows})
+        dump_json({"workspace": str(store.path.parent), "repos": rows, "curation": curation})
         return 0
     print(f"workspace {store.path.parent}")
     if not rows:
@@ -168,23 +178,27 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {row['sandbox']}")
         if row["drop_reasons"]:
             print("  drops: " + ", ".join(f"{k} {v}" for k, v in row["drop_reasons"].items()))
+    print_curation_status(curation)
     return 0
 
 
 def cmd_instances(args: argparse.Namespace) -> int:
     _, store = open_ws(args)
     with store:
+        rows = store.browse(decision_filter(args), sort="repo",
+                            limit=args.limit or 1 << 62)
+        ids = [r.instance_id for r in rows]
+        curation = store.curation(ids)
         if args.json:
-            ids = [r.instance_id for r in
-                   store.list_instances(args.repo, args.strategy, args.limit)]
             recs = store.instances(ids)
-            dump_json([instance_json(recs[i]) for i in ids if i in recs])
+            dump_json([{**instance_json(recs[i]), "curation": curation_json(curation.get(i))}
+                       for i in ids if i in recs])
             return 0
-        rows = store.list_instances(args.repo, args.strategy, args.limit)
     for r in rows:
+        said = curation_line(curation.get(r.instance_id))
         print(f"{r.instance_id:64} F2P {r.n_f2p:>4}  P2P {r.n_p2p:>4}  "
-              f"{r.file}::{r.entity}")
-    print(f"{len(rows)} instances", file=sys.stderr)
+              f"{r.file}::{r.entity}" + (f"  [{said}]" if said else ""))
+    print(f"{len(rows)} instance{'' if len(rows) == 1 else 's'}", file=sys.stderr)
     return 0
 
 
@@ -193,19 +207,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     _, store = open_ws(args)
     with store:
         rec = store.get_instance(args.instance_id)
+        cur = store.curation_of(args.instance_id)
     if rec is None:
         raise UsageError(f"no instance {args.instance_id!r}; list them with: "
                          "bugfoundry instances")
     data = instance_json(rec)
     if args.json:
-        dump_json(data)
+        dump_json({**data, "curation": curation_json(cur)})
         return 0
     print(f"{data['instance_id']}\n  repo {data['repo']} @ {data['base_commit'][:12]}  "
           f"{data['strategy']}/{data['modifier']}  {data['file']}::{data['entity']}")
     print(f"  FAIL_TO_PASS ({len(data['FAIL_TO_PASS'])}):")
     for t in data["FAIL_TO_PASS"][:20]:
         print(f"    {t}")
-    print(f"  PASS_TO_PASS: {len(data['PASS_TO_PASS'])} tests\n")
+    print(f"  PASS_TO_PASS: {len(data['PASS_TO_PASS'])} tests")
+    print_decisions(cur)
+    print()
     print(data["patch"])
     for where, text in (data["meta"].get("collection_errors") or {}).items():
         print(f"--- collection error in {where or 'the session'} ---\n{text}")
@@ -299,6 +316,14 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     ins.add_argument("--repo")
     ins.add_argument("--strategy")
     ins.add_argument("--limit", type=positive_int)
+    ins.add_argument("--decision", choices=("accept", "reject", "skip", "undecided",
+                                            "disputed"),
+                     help="with --curator: that curator's current decision; without: the "
+                          "resolved one (final, else the default export rule); disputed: "
+                          "conflicting curators, no final decision")
+    ins.add_argument("--curator", help="only instances this curator labelled (with "
+                                       "--decision: whose decision is compared)")
+    ins.add_argument("--assigned-to", metavar="NAME", help="only NAME's assigned queue")
     ins.set_defaults(func=cmd_instances)
 
     show = sub.add_parser("show", parents=[common], help="one instance: diff, tests, failure")
@@ -308,6 +333,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
 
     register_dataset(sub, common)
+    register_curation(sub, common)
 
     register_statements(sub, common)
     register_realism(sub, common)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.curation import RULES, in_split
 from engine.dataset import rows as er
 from engine.dataset.branches import BranchRequest, Commits, write_branches
 from engine.dataset.outpaths import check_directory, check_file, output_path
@@ -48,12 +49,6 @@ ROW_KINDS = ("swesmith", "swebench")
 SPLITS = ("curated", "all")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 DEDUP: dict[str, tuple[str, ...]] = {"none": (), "exact": ("exact",), "near": ("exact", "near")}
-RULES = {
-    "accept-no-reject": "in the split when at least one curator's current decision is accept "
-                        "and none is reject",
-    "any-accept": "in the split when at least one curator's current decision is accept",
-    "unanimous": "in the split when every curator who decided accepted",
-}
 DEFAULT_SESSION = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]
 
 
@@ -138,16 +133,6 @@ def find_layout(path: Path) -> Layout:
 def branches_dir(path: Path) -> Path:
     """Where an export's instance branches live (``<sidecar>/repos/<repo>.git``)."""
     return find_layout(path).repos
-
-
-def in_split(decisions: list[str], rule: str) -> bool:
-    """Whether an instance with these current decisions (one per curator) is curated (pure)."""
-    made = [d for d in decisions if d in ("accept", "reject")]
-    if rule == "any-accept":
-        return "accept" in made
-    if rule == "unanimous":
-        return bool(made) and all(d == "accept" for d in made)
-    return "accept" in made and "reject" not in made
 
 
 def _summary(states: list[Any]) -> dict[str, Any]:

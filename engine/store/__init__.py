@@ -1,6 +1,8 @@
 """The DuckDB store: the only package that speaks SQL.
 
 ``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
++ ``AdjudicationMixin`` (final decisions, disputes, resolution) + ``AssignmentMixin`` (overlap
+queues)
 + ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
 + ``LMMixin`` (LM response cache, LM call log, problem statements)
 + ``RealismMixin`` (realism features and scores) + ``ForgingMixin`` (PR mirroring's base
@@ -11,6 +13,13 @@ Its edge (``engine/store/edge.py``): every public method raises bugfoundry error
 their own cursor through ``Store.reader()``.
 """
 
+from engine.store.adjudication import (
+    AdjudicationMixin,
+    DecisionCounts,
+    FinalDecision,
+    InstanceCuration,
+)
+from engine.store.assignment import AssignmentBatch, AssignmentMixin, CuratorQueue
 from engine.store.core import (
     LIST_COLUMNS,
     MIGRATIONS,
@@ -26,6 +35,7 @@ from engine.store.curation import (
     DIFFICULTY_VALUES,
     REALISM_FILTERS,
     REALISM_VALUES,
+    RESOLVED_FILTERS,
     SORT_KEYS,
     BrowseFilter,
     BrowseRow,
@@ -44,14 +54,16 @@ from engine.store.testmaps import TestMapMixin
 
 
 @guarded
-class Store(ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin, CurationMixin,
-            StoreCore):
+class Store(ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin, AdjudicationMixin,
+            AssignmentMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
 __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
-    "REALISM_FILTERS", "REALISM_VALUES", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
+    "REALISM_FILTERS", "REALISM_VALUES", "RESOLVED_FILTERS", "AdjudicationMixin",
+    "AssignmentBatch", "AssignmentMixin", "CuratorQueue", "DecisionCounts", "FinalDecision",
+    "InstanceCuration", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionEvent", "DecisionState",
     "RepoSummary", "Store",
     "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",

@@ -18,12 +18,15 @@ from engine.store.realism import LATEST_SCORES
 
 if TYPE_CHECKING:
     from engine.instances import EnvironmentRecord, Instance
+    from engine.store.adjudication import FinalDecision
     from engine.store.realism import StoredScore
 
 DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
 REALISM_VALUES = ("realistic", "plausible", "artificial")
 DIFFICULTY_VALUES = ("<15m", "15m-1h", "1-4h", ">4h")  # SWE-bench Verified's buckets
-DECISION_FILTERS = ("", "undecided", "decided", "accept", "reject", "skip")
+# "disputed": curators' accept and reject conflict and no adjudicator settled it (any curator)
+DECISION_FILTERS = ("", "undecided", "decided", "accept", "reject", "skip", "disputed")
+RESOLVED_FILTERS = ("", "undecided", "accept", "reject", "skip")
 REALISM_FILTERS = ("", "untagged", *REALISM_VALUES)
 
 # Sort expressions are never null, so keyset comparisons stay total.
@@ -58,6 +61,10 @@ class BrowseFilter:
     labelled_by: str = ""  # only instances this curator has a current decision or tag on
     min_score: float | None = None  # realism score bounds (engine.realism; unscored never match)
     max_score: float | None = None
+    assigned_to: str = ""  # only this curator's assigned queue (``bugfoundry assign``)
+    # The instance's resolved decision (final, else the default export rule), whoever
+    # decided: one of RESOLVED_FILTERS ("undecided": no curator decision and no final).
+    resolved: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class DecisionState:
     seconds_spent: float
     decided_at: datetime
     events: int
+    reasons: tuple[str, ...] = ()  # reject reasons of the current decision (ids)
+    guidelines_version: str | None = None  # of the guidelines the latest event was made under
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,9 @@ class DecisionEvent:
     seconds_spent: float
     undoes_event_id: int | None
     created_at: datetime
+    role: str = "curator"  # or "adjudicator": a final decision (engine/store/adjudication.py)
+    reasons: tuple[str, ...] = ()
+    guidelines_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,12 @@ class CurationMixin(StoreBase):
         def get_environment(self, repo: str) -> EnvironmentRecord | None: ...
         def realism_scores(self, ids: Sequence[str]) -> dict[str, StoredScore]: ...
         def duplicate_instance_ids(self) -> set[str]: ...
+        def _unsettled_sql(self) -> str: ...
+        def _resolved_ids(self, decision: str) -> tuple[bool, list[str]]: ...
+        def final_decisions(self, instance_ids: Sequence[str] | None = None
+                            ) -> dict[str, FinalDecision]: ...
+        def assigned_curators(self, instance_ids: Sequence[str] | None = None
+                              ) -> dict[str, tuple[str, ...]]: ...
 
     # ---------------------------------------------------------------- curation decisions
     # Decisions are an append-only event log. A normal event (accept/reject/skip/tag) is
@@ -159,12 +177,15 @@ class CurationMixin(StoreBase):
     # nothing that was acknowledged. Current state per (instance, curator) folds the effective
     # events: the latest decision wins, and each rubric field takes its latest non-null value.
 
-    def _effective_sql(self, where: str = "") -> str:
+    def _effective_sql(self, where: str = "", role: str | None = "curator") -> str:
         """CTEs ``dec``, ``flips`` and ``eff`` (effective normal events), for a WITH clause.
 
-        ``where`` narrows the events scanned (by curator or instance); it is safe because an
-        undo/redo event carries the same curator and instance as the event it flips.
+        ``where`` ("WHERE ...") narrows the events scanned (by curator or instance), ``role``
+        to curators' or adjudicators' events (None: both); it is safe because an undo/redo
+        event carries the same curator, instance and role as the event it flips.
         """
+        if role is not None:
+            where = f"{where or 'WHERE 1=1'} AND role = '{role}'"
         return (
             f"dec AS (SELECT * FROM decisions {where}), "
             "flips AS (SELECT undoes_event_id AS eid, "
@@ -185,15 +206,25 @@ class CurationMixin(StoreBase):
             self._effective_sql(where) + ", cur AS (SELECT instance_id, curator, "
             "arg_max(action, event_id) FILTER (WHERE action IN ('accept', 'reject', 'skip')) "
             f"AS decision, {fields}, sum(seconds_spent) AS seconds_spent, "
-            "max(created_at) AS decided_at, count(*) AS events FROM eff GROUP BY ALL)"
+            "max(created_at) AS decided_at, count(*) AS events, "
+            "arg_max_null(reasons, event_id) FILTER (WHERE action IN ('accept', 'reject', "
+            "'skip')) AS reasons, arg_max(guidelines_version, event_id) FILTER "
+            "(WHERE guidelines_version IS NOT NULL) AS guidelines_version "
+            "FROM eff GROUP BY instance_id, curator)"
         )
 
     def record_decision(
         self, instance_id: str, curator: str, action: str, *, realism: str | None = None,
         clarity: int | None = None, test_validity: int | None = None,
         difficulty: str | None = None, note: str | None = None, seconds_spent: float = 0.0,
+        reasons: Sequence[str] = (), guidelines_version: str | None = None,
     ) -> int:
-        """Append one accept/reject/skip/tag event (committed at once); returns its event id."""
+        """Append one accept/reject/skip/tag event (committed at once); returns its event id.
+
+        ``reasons`` (reject only) are reject-reason ids (``engine.curation.Reason.id``; the
+        caller checks them against the workspace's list); ``guidelines_version`` is
+        ``engine.curation.Guidelines.version`` of the guidelines the curator worked under.
+        """
         if action not in DECISION_ACTIONS:
             raise ValueError(f"action must be one of {DECISION_ACTIONS}, not {action!r}")
         if realism is not None and realism not in REALISM_VALUES:
@@ -203,47 +234,62 @@ class CurationMixin(StoreBase):
                 raise ValueError(f"{name} must be 0-3, not {score!r}")
         if difficulty is not None and difficulty not in DIFFICULTY_VALUES:
             raise ValueError(f"difficulty must be one of {DIFFICULTY_VALUES}, not {difficulty!r}")
-        if not curator:
+        if reasons and action != "reject":
+            raise ValueError(f"reasons go with a reject, not with {action!r}")
+        self._check_decider(instance_id, curator)
+        return self._append_event(
+            instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
+            seconds_spent, None, reasons=reasons, guidelines_version=guidelines_version,
+        )
+
+    def _check_decider(self, instance_id: str, curator: str) -> None:
+        if not curator or not curator.strip():
             raise ValueError("a decision needs a curator name")
         known = self.scalar(
             "SELECT count(*) FROM instances WHERE instance_id = ?", [instance_id])
         if not known:
             raise ValueError(f"no instance {instance_id!r}")
-        return self._append_event(
-            instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
-            seconds_spent, None,
-        )
 
     def _append_event(
         self, instance_id: str, curator: str, action: str, realism: str | None,
         clarity: int | None, test_validity: int | None, difficulty: str | None,
-        note: str | None, seconds_spent: float, undoes: int | None,
+        note: str | None, seconds_spent: float, undoes: int | None, *, role: str = "curator",
+        reasons: Sequence[str] = (), guidelines_version: str | None = None,
     ) -> int:
         return int(self.scalar(
-            "INSERT INTO decisions VALUES (nextval('decision_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?) RETURNING event_id",
+            "INSERT INTO decisions (event_id, instance_id, curator, action, realism, clarity, "
+            "test_validity, difficulty, note, seconds_spent, undoes_event_id, created_at, "
+            "role, reasons, guidelines_version) VALUES (nextval('decision_seq'), ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
             [instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
-             float(seconds_spent), undoes, _now()]))
+             float(seconds_spent), undoes, _now(), role, list(reasons) or None,
+             guidelines_version]))
 
-    def undo(self, curator: str) -> UndoRedo | None:
-        """Cancel the curator's latest still-effective event; None when there is nothing."""
+    def undo(self, curator: str, *, instance_id: str | None = None,
+             role: str | None = None) -> UndoRedo | None:
+        """Cancel the curator's latest still-effective event (a final decision they set
+        included; ``instance_id``/``role`` narrow which); None when there is nothing."""
+        where, params = "WHERE curator = ?", [curator]
+        if instance_id is not None:
+            where += " AND instance_id = ?"
+            params.append(instance_id)
         row = self.con.execute(
-            f"WITH {self._effective_sql('WHERE curator = ?')} SELECT event_id, instance_id "
+            f"WITH {self._effective_sql(where, role)} SELECT event_id, instance_id, role "
             "FROM eff ORDER BY event_id DESC LIMIT 1",
-            [curator],
+            params,
         ).fetchone()
         if not row:
             return None
-        target, instance_id = int(row[0]), row[1]
-        eid = self._append_event(instance_id, curator, "undo", None, None, None, None, None,
-                                 0.0, target)
-        return UndoRedo(eid, target, instance_id)
+        target, iid = int(row[0]), row[1]
+        eid = self._append_event(iid, curator, "undo", None, None, None, None, None,
+                                 0.0, target, role=row[2])
+        return UndoRedo(eid, target, iid)
 
     def redo(self, curator: str) -> UndoRedo | None:
         """Re-apply the latest undone event, unless a new decision came after the undo."""
         row = self.con.execute(
-            f"WITH {self._effective_sql('WHERE curator = ?')} SELECT d.undoes_event_id, "
-            "d.instance_id FROM dec d LEFT JOIN flips f ON f.eid = d.undoes_event_id "
+            f"WITH {self._effective_sql('WHERE curator = ?', None)} SELECT d.undoes_event_id, "
+            "d.instance_id, d.role FROM dec d LEFT JOIN flips f ON f.eid = d.undoes_event_id "
             "WHERE d.action = 'undo' AND coalesce(f.u, 0) > coalesce(f.r, 0) "
             "AND d.event_id > (SELECT coalesce(max(event_id), 0) FROM dec "
             "WHERE action NOT IN ('undo', 'redo')) "
@@ -254,7 +300,7 @@ class CurationMixin(StoreBase):
             return None
         target, instance_id = int(row[0]), row[1]
         eid = self._append_event(instance_id, curator, "redo", None, None, None, None, None,
-                                 0.0, target)
+                                 0.0, target, role=row[2])
         return UndoRedo(eid, target, instance_id)
 
     def current_decisions(
@@ -271,22 +317,25 @@ class CurationMixin(StoreBase):
             params.append(list(instance_ids))
         sql = (
             f"WITH {self._current_sql(where)} SELECT instance_id, curator, decision, realism, "
-            "clarity, test_validity, difficulty, note, seconds_spent, decided_at, events "
-            "FROM cur ORDER BY instance_id, curator"
+            "clarity, test_validity, difficulty, note, seconds_spent, decided_at, events, "
+            "reasons, guidelines_version FROM cur ORDER BY instance_id, curator"
         )
         rows = self.con.execute(sql, params).fetchall()
-        return [DecisionState(*r) for r in rows]
+        return [DecisionState(*r[:-2], reasons=tuple(r[-2] or ()),  # type: ignore[misc]
+                              guidelines_version=r[-1]) for r in rows]
 
     def decision_events(self, curator: str | None = None) -> list[DecisionEvent]:
-        """The raw event log in order (for audits, exports and tests)."""
+        """The raw event log in order, both roles (for audits, exports and tests)."""
         sql = ("SELECT event_id, instance_id, curator, action, realism, clarity, test_validity, "
-               "difficulty, note, seconds_spent, undoes_event_id, created_at FROM decisions")
+               "difficulty, note, seconds_spent, undoes_event_id, created_at, role, reasons, "
+               "guidelines_version FROM decisions")
         params: list[Any] = []
         if curator is not None:
             sql += " WHERE curator = ?"
             params.append(curator)
         rows = self.con.execute(sql + " ORDER BY event_id", params).fetchall()
-        return [DecisionEvent(*r) for r in rows]
+        return [DecisionEvent(*r[:-2], reasons=tuple(r[-2] or ()),  # type: ignore[misc]
+                              guidelines_version=r[-1]) for r in rows]
 
     def _browse_where(self, f: BrowseFilter) -> tuple[str, list[Any]]:
         sql = (
@@ -306,6 +355,8 @@ class CurationMixin(StoreBase):
             sql += " AND c.decision IS NULL"
         elif f.decision == "decided":
             sql += " AND c.decision IS NOT NULL"
+        elif f.decision == "disputed":
+            sql += f" AND i.instance_id IN ({self._unsettled_sql()})"
         elif f.decision:
             sql += " AND c.decision = ?"
             params.append(f.decision)
@@ -323,6 +374,14 @@ class CurationMixin(StoreBase):
             sql += (f" AND i.instance_id IN (WITH {self._current_sql('WHERE curator = ?')} "
                     "SELECT instance_id FROM cur)")
             params.append(f.labelled_by)
+        if f.assigned_to:
+            sql += (" AND i.instance_id IN (SELECT instance_id FROM current_assignments "
+                    "WHERE curator = ?)")
+            params.append(f.assigned_to)
+        if f.resolved:
+            negate, ids = self._resolved_ids(f.resolved)
+            sql += f" AND i.instance_id {'NOT ' if negate else ''}IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(ids)
         if f.min_score is not None:
             sql += " AND s.score >= ?"
             params.append(f.min_score)
@@ -366,7 +425,7 @@ class CurationMixin(StoreBase):
         return self.instance_details([instance_id]).get(instance_id)
 
     def instance_details(self, instance_ids: Sequence[str]) -> dict[str, InstanceDetail]:
-        """``instance_detail`` for several ids in five queries (the review screen prefetches).
+        """``instance_detail`` for several ids in seven queries (the review screen prefetches).
 
         Each query scans its table once whatever the number of ids, so reading the next few
         instances ahead costs about what reading one does.
@@ -385,10 +444,13 @@ class CurationMixin(StoreBase):
             "WHERE baseline_id IN (SELECT unnest(?))", [list(dict.fromkeys(base_ids))]
         ).fetchall()
         bases = {r[0]: BaselineFigures(*r[1:]) for r in rows}
+        finals = self.final_decisions(list(recs))
+        assigned = self.assigned_curators(list(recs))
         return {iid: InstanceDetail(
             **{f.name: getattr(rec, f.name) for f in fields(rec)},
             decisions=decisions[iid], realism_score=scores.get(iid),
             environment=envs.get(rec.repo), baseline=bases.get(rec.meta.get("baseline_id")),
+            final=finals.get(iid), assigned=assigned.get(iid, ()),
         ) for iid, rec in recs.items()}
 
     # ---------------------------------------------------------------- several curators

@@ -215,8 +215,11 @@ def _drop_partial(con: duckdb.DuckDBPyConnection, copied: list[Salvaged]) -> Non
 
 
 def _advance_sequences(con: duckdb.DuckDBPyConnection) -> None:
-    """Curation events are numbered by ``decision_seq``: it starts after the salvaged ones."""
-    top = scalar(con, "SELECT max(event_id) FROM main_db.decisions")
-    if top:
-        con.execute("DROP SEQUENCE main_db.decision_seq")
-        con.execute(f"CREATE SEQUENCE main_db.decision_seq START {int(top) + 1}")
+    """Curation events are numbered by ``decision_seq`` and assignment batches by
+    ``assignment_seq``: each starts after the salvaged ones."""
+    for seq, sql in (("decision_seq", "SELECT max(event_id) FROM main_db.decisions"),
+                     ("assignment_seq", "SELECT max(batch) FROM main_db.assignments")):
+        top = scalar(con, sql)
+        if top:
+            con.execute(f"DROP SEQUENCE main_db.{seq}")
+            con.execute(f"CREATE SEQUENCE main_db.{seq} START {int(top) + 1}")

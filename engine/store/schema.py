@@ -6,7 +6,7 @@ by a newer bugfoundry is refused rather than misread.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -129,6 +129,27 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE baselines ADD COLUMN n_unstable INTEGER DEFAULT 0",
             # A tracing run that gave no usable map: why (not run again on every forge).
             "ALTER TABLE test_maps ADD COLUMN problem VARCHAR DEFAULT ''",
+        ],
+    ),
+    (
+        9,
+        [
+            # Curation v2: an adjudicator's final decision is a decision event with role
+            # 'adjudicator' (undone like any other); structured reject reasons and the
+            # version of the guidelines a decision was made under travel with each event.
+            "ALTER TABLE decisions ADD COLUMN role VARCHAR DEFAULT 'curator'",
+            "ALTER TABLE decisions ADD COLUMN reasons VARCHAR[]",
+            "ALTER TABLE decisions ADD COLUMN guidelines_version VARCHAR",
+            # Overlap assignment: append-only batches; an instance's current curators are
+            # those of the latest batch that assigned it.
+            "CREATE SEQUENCE IF NOT EXISTS assignment_seq START 1",
+            """CREATE TABLE assignments (
+                batch BIGINT, instance_id VARCHAR, curator VARCHAR, overlap INTEGER,
+                assigned_at TIMESTAMP)""",
+            """CREATE VIEW current_assignments AS
+                SELECT a.instance_id, a.curator, a.batch, a.assigned_at FROM assignments a
+                JOIN (SELECT instance_id, max(batch) AS batch FROM assignments GROUP BY 1) m
+                ON m.instance_id = a.instance_id AND m.batch = a.batch""",
         ],
     ),
 ]

@@ -277,7 +277,8 @@ def _cases() -> list[Case]:
              ("forge", "sample"), ("baseline", "sample"), ("env", "ls"),
              ("env", "build", "sample"), ("env", "rm", "sample"), ("mine", "sample"),
              ("statements", "sample", "--mode", "template"), ("realism",),
-             ("repo", "add", "{tmp}/nowhere")]
+             ("repo", "add", "{tmp}/nowhere"), ("disputes",), ("agreement",),
+             ("assign", "--curators", "a,b"), ("adjudicate", "x", "accept", "--curator", "c")]
     rows = _write_rows("rows.jsonl", _row())
     for argv in every:
         name = "-".join(a for a in argv[:2] if not a.startswith(("{", "-")))
@@ -418,6 +419,36 @@ def _cases() -> list[Case]:
         for cmd in ("import", "verify"):
             add(Case(f"{cmd}-row-{what}", (cmd, "{tmp}/in.jsonl"), expect,
                      _write_rows("in.jsonl", row), "prepared"))
+    # Curating as a team.
+    one = "sample.6505d5f8.imported__00000001"
+    add(Case("adjudicate-unknown-id", ("adjudicate", "nosuch", "accept", "--curator", "cy"),
+             "no instance 'nosuch'", None, "prepared"))
+    add(Case("adjudicate-bad-decision", ("adjudicate", one, "skip", "--curator", "cy"),
+             "invalid choice", None, "prepared"))
+    add(Case("adjudicate-unknown-reason", ("adjudicate", one, "reject", "--curator", "cy",
+                                           "--reason", "bogus"),
+             "unknown reject reason 'bogus'", None, "prepared"))
+    add(Case("adjudicate-reason-on-accept", ("adjudicate", one, "accept", "--curator", "cy",
+                                             "--reason", "trivial"),
+             "--reason goes with reject", None, "prepared"))
+    add(Case("adjudicate-undo-nothing", ("adjudicate", one, "undo", "--curator", "cy"),
+             "no final decision", None, "prepared"))
+    add(Case("assign-overlap-too-big", ("assign", "--curators", "ann", "--overlap", "2"),
+             "needs at least 2 curators", None, "prepared"))
+    add(Case("assign-overlap=0", ("assign", "--curators", "ann,bob", "--overlap", "0"),
+             ">= 1"))
+    add(Case("assign-no-curators", ("assign", "--curators", ","), "needs curators", None,
+             "prepared"))
+    add(Case("assign-unknown-repo", ("assign", "--curators", "a,b", "--repo", "nosuch"),
+             "no repo named", None, "prepared"))
+    add(Case("instances-decision-bogus", ("instances", "--decision", "maybe"),
+             "invalid choice"))
+    add(Case("curation-toml-broken", ("guidelines",), "cannot be read",
+             _write_bytes("ws/curation.toml", b"overlap = \n"), "prepared"))
+    add(Case("curation-toml-bad-reasons", ("assign", "--curators", "a,b"),
+             "reason ids must differ", _write_bytes(
+                 "ws/curation.toml", b"[[reasons]]\nid = 'x'\n[[reasons]]\nid = 'x'\n"),
+             "prepared"))
     # Realism report outputs.
     add(Case("realism-html-under-file", ("realism", "--html", "{tmp}/f/r.html"),
              "not a directory", _file("f"), "prepared"))
