@@ -70,11 +70,12 @@ def compile_tree(local, config, modules=None):
         except OSError:
             continue
         code = None
+        where = getattr(mod, "__file__", None) or path  # the name its code objects carry
         if type(loader).__name__ == REWRITER:
-            code = _rewritten(path, config)
+            code = _rewritten(where, config)
         elif isinstance(loader, importlib.abc.SourceLoader):
             with contextlib.suppress(Exception):
-                code = loader.source_to_code(data, getattr(mod, "__file__", path))
+                code = loader.source_to_code(data, where)
         if code is not None:
             out[path] = (data, code)
     return out
