@@ -179,6 +179,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
                        "hot_floor": sum(plans[c].estimate + fork_cost
                                         for c, v in got.items() if v.path == "hot"),
                        "timeouts": len(timeouts), "split": split,
+                       "fallbacks": dict(sorted(validator.fallbacks.items())),
                        "timeout_list": [{"candidate": c, "path": got[c].path,
                                          "cpu": round(per_cand[c], 3),
                                          "wall": got[c].duration, "hung": got[c].hung,
@@ -187,7 +188,9 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
                        "timeout_wall": sum(got[c].duration for c in timeouts),
                        "path_cpu": {k: {"n": int(c), "cpu_per_cand": t / c, "run_per_cand": r / c}
                                     for k, (c, t, r) in sorted(by_path.items())}}
-        print(f"  {label}: done in {wall:.1f}s wall ({dict(sorted(validator.paths.items()))})")
+        print(f"  {label}: done in {wall:.1f}s wall ({dict(sorted(validator.paths.items()))})"
+              + (f"; handed on to a new session: {dict(sorted(validator.fallbacks.items()))}"
+                 if validator.fallbacks else ""))
         print(f"    CPU {cpu:.1f}s: " + ", ".join(
             f"{k} {v['cpu']:.1f}" + (f" ({v['runs']} runs)" if v["runs"] else "")
             for k, v in sorted(split.items(), key=lambda kv: -kv[1]["cpu"])))

@@ -35,6 +35,7 @@ import types
 
 import pytest
 from bugfoundry_childwait import enter_child, wait_child
+from bugfoundry_codecache import compile_tree
 from bugfoundry_reload import Holders, ReloadError, reload
 from bugfoundry_report import _Reporter, memoize_statement_ranges
 from bugfoundry_watch import start as start_watch
@@ -103,6 +104,7 @@ class _Server:
         self.holders = None  # who holds which tree module's objects (the reload path)
         self.holders_cpu = -1.0  # CPU seconds the index took (-1: not built yet)
         self.test_modules = {}  # id(test module) -> [its collected Module nodes]
+        self.codes = {}  # realpath -> (source, code) of the tree's modules, for reloads
 
     def pytest_collection_finish(self, session):
         self.items = list(session.items)
@@ -158,17 +160,20 @@ class _Server:
             self.holders = Holders(_ROOT)
         except Exception:  # noqa: BLE001 - no reload path; the engine falls back
             self.holders = None
+        if self.holders is not None:
+            self.codes = compile_tree(self.holders.local, self.config)
         self.holders_cpu = round(time.process_time() - started, 3)
 
     def _reload(self, changes, selected):
         """The items to run once the changed modules are imported anew (``ReloadError``
         when that cannot be done soundly)."""
         if self.holders is None:
-            raise ReloadError("the server could not index its modules")
+            raise ReloadError("the server could not index its modules", "index")
         changes = {os.path.realpath(path): source for path, source in changes.items()}
         wanted = {node.nodeid for item in selected
                   if (node := item.getparent(pytest.Module)) is not None}
-        fresh, redone = reload(self.holders, changes, self.test_modules, self.config, wanted)
+        fresh, redone = reload(self.holders, changes, self.test_modules, self.config, wanted,
+                               self.codes)
         out = []
         for item in selected:
             node = item.getparent(pytest.Module)
@@ -206,9 +211,13 @@ class _Server:
             reporter = _Reporter(cmd["report"])
             if cmd.get("reload"):
                 try:
+                    started = time.process_time()
                     selected = self._reload(cmd["reload"], selected)
+                    reporter._write({"event": "reloaded",
+                                     "cpu": round(time.process_time() - started, 6)})
                 except ReloadError as exc:
-                    reporter._write({"event": "reload_error", "message": str(exc)})
+                    reporter._write({"event": "reload_error", "message": str(exc),
+                                     "kind": getattr(exc, "kind", "other")})
                     code = RELOAD_FAILED
                     return
             error = self._swap(cmd.get("swaps", []))

@@ -13,10 +13,16 @@ or functions' defaults/closures reaches a module, function, class or instance ow
 (``__module__``), or, for plain values (ints, strings, tuples), the very object another tree
 module binds at top level (``from m import LIMIT``). When unsure this drops more, never less.
 
+A conftest (or another registered plugin module of the tree) that holds such objects, e.g.
+through a test helper module (``from tests.base import User``), is not dropped but refreshed in
+place after the modules it imports are fresh (``bugfoundry_refresh``): its namespace is rebuilt
+and pytest's fixture definitions and hook implementations get its new functions.
+
 A reload is refused (``ReloadError``; the engine then runs a new pytest session) when a module
-to drop lives outside the tree or is not Python source, is a ``conftest.py`` or a registered
-pytest plugin, or when re-importing or re-collecting raises. Runs inside the target's
-interpreter; depends on nothing but pytest.
+to drop lives outside the tree or is not Python source, is the main module, a changed module is
+a registered pytest plugin, a plugin to refresh cannot be refreshed soundly, or when
+re-importing or re-collecting raises. Each refusal names its ``kind`` so the engine can count
+why. Runs inside the target's interpreter; depends on nothing but pytest.
 """
 
 import contextlib
@@ -28,6 +34,9 @@ import os
 import sys
 import types
 
+import bugfoundry_codecache as codecache
+from bugfoundry_refresh import RefreshError, check, refresh
+
 PLAIN = (int, float, complex, str, bytes, tuple, frozenset)  # owned by "builtins"
 SINGLETONS = (type(None), bool, type(Ellipsis), type(NotImplemented))
 PYTEST = ("_pytest.", "pytest", "pluggy")
@@ -35,7 +44,12 @@ DEPTH = 3  # how far into containers, classes and instances the index looks
 
 
 class ReloadError(Exception):
-    """The reload cannot be made sound; the candidate takes a new pytest session instead."""
+    """The reload cannot be made sound; the candidate takes a new pytest session instead.
+    ``kind`` is a short, stable category of why (counted by the engine)."""
+
+    def __init__(self, message, kind="other"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def _owner(value):
@@ -146,18 +160,23 @@ class Holders:
         return seen
 
     def refuse(self, names, plugins=()):
-        """Why dropping ``names`` (a ``closure``) cannot be sound, or ''."""
+        """Why dropping ``names`` (a ``closure``) cannot be sound, as (kind, message), or
+        None. ``plugins`` are the registered pytest plugins among them: a changed one cannot
+        be reloaded, a holder one (a conftest) is refreshed in place instead of dropped."""
         for name in sorted(names):
             path = self.local.get(name)
             if path is None:
-                return f"{name} holds objects of {names[name]} but is not a module of the tree"
+                return ("outside", f"{name} holds objects of {names[name]} but is not a "
+                        "module of the tree")
             if not path.endswith(".py"):
-                return f"{name} is not Python source ({os.path.basename(path)})"
-            if os.path.basename(path) == "conftest.py" or name == "__main__":
-                return f"{name} is a conftest or the main module"
-            if name in plugins:
-                return f"{name} is a registered pytest plugin"
-        return ""
+                return "not_source", f"{name} is not Python source ({os.path.basename(path)})"
+            if name == "__main__":
+                return "main", f"{name} is the main module"
+            if name in plugins and names[name] is None:
+                return "changed_plugin", f"{name} is a registered pytest plugin"
+            if os.path.basename(path) == "conftest.py" and name not in plugins:
+                return "conftest", f"{name} is a conftest pytest did not register"
+        return None
 
 
 def _dunder(key):
@@ -217,31 +236,39 @@ class _Prefilled(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Serves the candidate's files from memory; every other import goes on as usual."""
+    """Serves the candidate's files from memory, and the other dropped modules from the code
+    the server compiled (``codes``); every other import goes on as usual."""
 
-    def __init__(self, sources, prefill):
+    def __init__(self, sources, prefill, codes=None, dropped=()):
         self.sources = sources  # realpath -> new source
         self.prefill = prefill  # dropped package -> {attribute: kept submodule}
+        self.codes = codes or {}  # realpath -> (source bytes, code) compiled in the server
+        self.dropped = set(dropped) if self.codes else set()
         self.stems = {os.path.basename(os.path.dirname(p)) if p.endswith("__init__.py")
                       else os.path.basename(p)[:-3] for p in sources}
 
     def find_spec(self, name, path=None, target=None):
-        if name.rpartition(".")[2] not in self.stems and name not in self.prefill:
+        cached = name in self.dropped
+        if (name.rpartition(".")[2] not in self.stems and name not in self.prefill
+                and not cached):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
-            if type(finder).__name__ == "AssertionRewritingHook":
+            if type(finder).__name__ == codecache.REWRITER and not cached:
                 continue  # never a changed file (they are not test files)
             spec = finder.find_spec(name, path, target)
             if spec is None:
                 continue
-            origin = os.path.realpath(spec.origin) if spec.origin else ""
+            origin = codecache.realpath(spec)
+            code = codecache.fresh(self.codes, origin) if cached else None
             if origin in self.sources:
                 spec = importlib.util.spec_from_file_location(
                     name, spec.origin, loader=_Source(spec.origin, self.sources[origin]),
                     submodule_search_locations=spec.submodule_search_locations)
-            elif name not in self.prefill:
+            elif code is not None and spec.loader is not None:
+                spec.loader = codecache.Code(code, spec.loader)
+            elif name not in self.prefill and not cached:
                 return None
             if name in self.prefill and spec.loader is not None:
                 spec.loader = _Prefilled(spec.loader, self.prefill[name])
@@ -249,19 +276,25 @@ class _Finder(importlib.abc.MetaPathFinder):
         return None
 
 
-def reload(holders, changes, modules_of_nodes, config, wanted=None):
+def reload(holders, changes, modules_of_nodes, config, wanted=None, codes=None):
     """Drop and re-import what ``changes`` (realpath -> source) reaches. Returns the new test
     items by node id and the node ids of the re-collected test modules (their old items must
     not run). ``modules_of_nodes`` maps ``id(module)`` to the collected Module nodes of it;
     of the test modules to drop, only those in ``wanted`` (node ids; None: all) are collected
-    again, the others only imported (their import-time effects, as in the server)."""
+    again, the others only imported (their import-time effects, as in the server). ``codes``
+    (``bugfoundry_codecache.compile_tree``) spares compiling the unchanged ones again."""
     changed = [n for path in changes for n in holders.by_path.get(path, [])]
     drop = holders.closure(changed)
     plugins = {n for n in drop
                if config.pluginmanager.is_registered(sys.modules.get(n, object()))}
     why = holders.refuse(drop, plugins)
     if why:
-        raise ReloadError(why)
+        raise ReloadError(why[1], why[0])
+    for name in sorted(plugins):  # holders, by refuse: refreshed in place, never dropped
+        try:
+            check(sys.modules[name], config.pluginmanager, set(drop) - plugins, _owner)
+        except RefreshError as exc:
+            raise ReloadError(str(exc), "plugin_hook") from exc
     nodes = {}
     if wanted is None:
         wanted = {n.nodeid for ns in modules_of_nodes.values() for n in ns}
@@ -271,26 +304,34 @@ def reload(holders, changes, modules_of_nodes, config, wanted=None):
     for path, source in changes.items():
         lines = source.splitlines(keepends=True)
         linecache.cache[path] = (len(source), None, lines, path)
+    refreshed = {name: sys.modules[name] for name in plugins}
     for name in drop:
-        sys.modules.pop(name, None)
+        if name not in refreshed:
+            sys.modules.pop(name, None)
     prefill = {}
     for name in list(sys.modules):
         parent = name.rpartition(".")[0]
-        if parent in drop:
+        if parent in drop and parent not in refreshed:
             prefill.setdefault(parent, {})[name.rpartition(".")[2]] = sys.modules[name]
-    sys.meta_path.insert(0, _Finder(changes, prefill))
+    sys.meta_path.insert(0, _Finder(changes, prefill, codes,
+                                    [n for n in drop if n not in refreshed]))
     importlib.invalidate_caches()
     fresh = {}
     for name in [n for n in holders.order if n in drop]:
         try:
-            if name in nodes:  # imported again through its fresh node, even if already done
+            if name in refreshed:  # what it imports from the dropped ones is imported anew
+                refresh(refreshed[name], config,
+                        codecache.fresh(codes or {}, holders.local.get(name, "")))
+            elif name in nodes:  # imported again through its fresh node, even if already done
                 fresh.update(_recollect(nodes[name], config, nodes[name].nodeid in wanted))
             elif name not in sys.modules:  # else imported again by an earlier one
                 importlib.import_module(name)
         except ReloadError:
             raise
+        except RefreshError as exc:
+            raise ReloadError(str(exc), "refresh") from exc
         except BaseException as exc:  # noqa: BLE001 - the new session reports it as pytest would
-            raise ReloadError(f"re-importing {name} raised {exc!r}") from exc
+            raise ReloadError(f"re-importing {name} raised {exc!r}", "import") from exc
     return fresh, {node.nodeid for node in nodes.values()}
 
 
@@ -346,7 +387,7 @@ def _forget_fixtures(manager, nodeid):
             if len(keep) != len(fixturedefs):
                 flat[name] = keep
     else:
-        raise ReloadError("this pytest keeps fixtures in an unknown layout")
+        raise ReloadError("this pytest keeps fixtures in an unknown layout", "pytest")
     if isinstance(autouse, dict):
         for key in [k for k in autouse if ours(k)]:
             del autouse[key]

@@ -35,7 +35,12 @@ SERVER_PLUGIN = "bugfoundry_forkserver"
 
 
 class HotUnavailable(Exception):
-    """The hot path cannot answer for this candidate (or at all); use the cold path."""
+    """The hot path cannot answer for this candidate (or at all); use the cold path.
+    ``kind`` says why in a word (``reload:<why>`` for a refused reload), for counting."""
+
+    def __init__(self, message: str, kind: str = "hot") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -246,17 +251,18 @@ class ForkServer(_Server):
         if status == "swap_failed":
             message = next((json.loads(x).get("message", "") for x in lines
                             if '"swap_error"' in x), "")
-            raise HotUnavailable(f"could not swap the code in: {message}")
+            raise HotUnavailable(f"could not swap the code in: {message}", "swap")
         if status == "reload_failed":
-            message = next((json.loads(x).get("message", "") for x in lines
-                            if '"reload_error"' in x), "")
-            raise HotUnavailable(f"could not import the change anew: {message}")
+            event: dict[str, Any] = next((json.loads(x) for x in lines
+                                          if '"reload_error"' in x), {})
+            raise HotUnavailable(f"could not import the change anew: {event.get('message', '')}",
+                                 f"reload:{event.get('kind', 'other')}")
         if status not in ("ok", "timeout", "crashed"):
             raise HotUnavailable(f"fork server answered {reply}")
         rep = parse_report(lines)
         if status == "crashed" and not rep.started:
             raise HotUnavailable(f"the forked child exited with {reply.get('exit')} before "
-                                 "running a test")
+                                 "running a test", "crashed")
         timed_out = status == "timeout" or rep.hung is not None
         outcomes = settle(rep, tests, timed_out=timed_out,
                           died=status == "crashed" and not timed_out)

@@ -95,6 +95,9 @@ class Validator(Confirmer):
         # (PDEATHSIG), so a pool per ``run`` killed every server at the end of each stage.
         self._pool: ThreadPoolExecutor | None = None
         self.paths: dict[str, int] = {}  # verdicts per path (hot / cold / full / none)
+        # Why the hot or reload path handed a candidate on to a new pytest session, by kind
+        # (``reload:conftest``, ``reload:import``, ...): what keeps import-time changes warm.
+        self.fallbacks: dict[str, int] = {}
         # FAIL_TO_PASS sets already run alone on the clean tree (many bugs share one set)
         self._clean: dict[tuple[str, ...], TestRun] = {}
         self._clean_seed = random.SystemRandom().randrange(1, 2**32 - 1)
@@ -175,6 +178,8 @@ class Validator(Confirmer):
                              if plan.reload else None)
         except HotUnavailable as exc:
             self.log(f"hot path unavailable for {cid} ({exc}); using the cold path")
+            with self._lock:
+                self.fallbacks[exc.kind] = self.fallbacks.get(exc.kind, 0) + 1
             return None
         self.cpu.add("hot_children", res.cpu)
         self.cpu.add("_forked", res.cpu, 0)

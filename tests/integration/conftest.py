@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.models import Candidate
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +41,16 @@ def opened_repo(ws_dir: Path, name: str) -> tuple:
         assert baseline is not None
         testmap = store.load_test_map(baseline.baseline_id)
     return ws, repo, env, recipe, baseline, testmap
+
+
+def edit_candidate(root: Path, repo: str, rel: str, old: str, new: str) -> Candidate:
+    """A hand-made candidate replacing ``old`` (which must occur once) by ``new`` in ``rel``."""
+    text = (root / rel).read_text()
+    assert text.count(old) == 1, old
+    diff = "".join(difflib.unified_diff(text.splitlines(True),
+                                        text.replace(old, new).splitlines(True),
+                                        f"a/{rel}", f"b/{rel}"))
+    return Candidate(repo, "procedural", "handmade", diff, file=rel)
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:

@@ -3,7 +3,6 @@ the changed module and its holders anew, keeps exactly what a fresh pytest keeps
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from engine.forge.setup import build_validator, ensure_baseline, ensure_environm
 from engine.models import Candidate, Verdict
 from engine.store import Store
 from engine.workspace import Workspace
+from tests.integration.conftest import edit_candidate
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,7 @@ CHANGES = [  # (what, old, new): each runs at import time, none is a function-bo
 
 
 def _candidate(root: Path, old: str, new: str) -> Candidate:
-    text = (root / MONEY).read_text()
-    assert text.count(old) == 1, old
-    diff = "".join(difflib.unified_diff(text.splitlines(True),
-                                        text.replace(old, new).splitlines(True),
-                                        f"a/{MONEY}", f"b/{MONEY}"))
-    return Candidate("sample", "procedural", "handmade", diff, file=MONEY)
+    return edit_candidate(root, "sample", MONEY, old, new)
 
 
 def _verdicts(ws: Workspace, mode: str, cands: list[Candidate]) -> list[Verdict]:

@@ -74,7 +74,7 @@ def test_importers_of_classes_constants_and_their_holders_are_dropped(reload_mod
     # down), the package holds Base; alone and the registry pair share nothing with it.
     assert _names(drop) == {"base", "models", "consts", "deep", "<pkg>"}, drop
     assert drop[f"{PKG}.deep"] == f"{PKG}.models"  # reached through models
-    assert holders.refuse(drop) == ""
+    assert holders.refuse(drop) is None
 
 
 def test_a_module_a_change_registers_into_is_dropped_with_it(reload_mod, package):
@@ -96,10 +96,15 @@ def test_what_a_reload_cannot_redo_is_refused(reload_mod, package):
     root, mods = package
     holders = reload_mod.Holders(root, mods)
     drop = holders.closure([f"{PKG}.base"])
-    assert "registered pytest plugin" in holders.refuse(drop, plugins={f"{PKG}.models"})
+    # A changed module that is a registered plugin cannot be reloaded; a plugin that only
+    # holds the changed module's objects (a conftest) is refreshed in place instead.
+    assert holders.refuse(drop, plugins={f"{PKG}.base"}) == (
+        "changed_plugin", f"{PKG}.base is a registered pytest plugin")
+    assert holders.refuse(drop, plugins={f"{PKG}.models"}) is None
     outside = reload_mod.Holders(root, {**mods, "elsewhere": _holding(mods[f"{PKG}.base"])})
     why = outside.refuse(outside.closure([f"{PKG}.base"]))
-    assert why == f"elsewhere holds objects of {PKG}.base but is not a module of the tree"
+    assert why == ("outside",
+                   f"elsewhere holds objects of {PKG}.base but is not a module of the tree")
 
 
 def _holding(base: ModuleType) -> ModuleType:
@@ -107,3 +112,54 @@ def _holding(base: ModuleType) -> ModuleType:
     mod = ModuleType("elsewhere")
     mod.REGISTRY = {"base": base.Base}  # type: ignore[attr-defined]
     return mod
+
+
+def _conftest(source: str) -> ModuleType:
+    mod = ModuleType("conftest_like")
+    exec(compile(source, "conftest_like.py", "exec"), mod.__dict__)  # noqa: S102
+    return mod
+
+
+def test_a_plugin_hook_that_ran_with_dropped_objects_refuses_the_refresh(reload_mod, package):
+    """A conftest is refreshed in place only when none of its hooks that ran before the fork
+    (configure, collection) reached a dropped module's objects; run-time hooks are redone."""
+    import pluggy
+
+    root, mods = package
+    refresh_mod = sys.modules["bugfoundry_refresh"]
+    class Manager(pluggy.PluginManager):  # like pytest's: any pytest_* function is a hook
+        def parse_hookimpl_opts(self, plugin, name):  # type: ignore[no-untyped-def]
+            if name.startswith("pytest_"):
+                return {}  # type: ignore[return-value]
+            return super().parse_hookimpl_opts(plugin, name)
+
+    pm = Manager("pytest")
+
+    class Spec:
+        @pluggy.HookspecMarker("pytest")
+        def pytest_configure(self, config): ...
+
+        @pluggy.HookspecMarker("pytest")
+        def pytest_runtest_setup(self, item): ...
+
+    pm.add_hookspecs(Spec)
+    prelude = f"from {PKG}.base import Base\nfrom {PKG} import hooks\n"
+    cases = {  # hook source -> refused
+        "def pytest_configure(config):\n    config.marker = 'slow'\n": False,
+        "def pytest_configure(config):\n    config.base = Base\n": True,
+        "def helper():\n    return Base\n\n"
+        "def pytest_configure(config):\n    config.base = helper()\n": True,  # via a helper
+        f"def pytest_configure(config):\n    import {PKG}.base\n": True,
+        "def pytest_runtest_setup(item):\n    item.base = Base\n": False,  # runs in the child
+    }
+    dropped = {f"{PKG}.base", f"{PKG}.models"}
+    for source, refused in cases.items():
+        mod = _conftest(prelude + source)
+        pm.register(mod)
+        try:
+            refresh_mod.check(mod, pm, dropped, reload_mod._owner)
+            assert not refused, source
+        except refresh_mod.RefreshError as exc:
+            assert refused, (source, exc)
+        finally:
+            pm.unregister(mod)
