@@ -79,7 +79,7 @@ reject (a skip abstains) and on realism, over the instances both labelled; kappa
 class HelpScreen(ModalScreen[None]):
     """Keys and the realism rubric, over whatever screen is open."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,question_mark,q,f1", "dismiss", "Close", id="help.close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
@@ -96,6 +96,7 @@ class RubricScreen(ModalScreen[dict | None]):
         Binding("ctrl+s", "save", "Save", id="rubric.save"),
         Binding("escape", "dismiss(None)", "Cancel", id="rubric.cancel"),
     ]
+    AUTO_FOCUS = "#rubric-clarity"  # keys work at once: up/down pick, tab moves on
 
     def __init__(self, clarity: int | None, validity: int | None, difficulty: str | None) -> None:
         super().__init__()

@@ -29,10 +29,11 @@ from engine.agreement import (
     pairwise,
 )
 from engine.store import CuratorProgress, Store
+from tui.blind import short_id
 from tui.commands import DISPUTED
 from tui.listing import session_pace
 from tui.services import WorkbenchScreen
-from tui.widgets import decision_text, fill_table, realism_text, short_id
+from tui.widgets import decision_text, fill_table, realism_text
 
 MAX_DISPUTES = 500  # the table lists the first ones; the browse filter has them all
 COLUMNS = {

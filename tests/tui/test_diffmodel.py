@@ -122,7 +122,7 @@ def test_long_changed_lines_wrap_and_keep_the_edit_visible() -> None:
 
 
 def test_library_frames_are_shortened_and_dimmed() -> None:
-    from tui.review import failure_lines
+    from tui.failures import failure_lines
 
     out = ("pkg/a.py:11: in f\n    y = x - 1\n"
            "../../envs/x/venv/lib/python3.11/site-packages/_pytest/raises.py:624: in __init__\n"
@@ -138,7 +138,7 @@ def test_library_frames_are_shortened_and_dimmed() -> None:
 
 
 def test_collection_errors_come_first_and_long_failure_lists_fold() -> None:
-    from tui.review import SHOWN_FAILURES, failure_lines
+    from tui.failures import SHOWN_FAILURES, failure_lines
 
     failures = {"tests/test_t.py::test_a": "collection failed (tests/test_t.py): TypeError",
                 "tests/test_t.py::test_b": "collection failed (tests/test_t.py): TypeError"}

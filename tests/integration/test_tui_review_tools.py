@@ -1,0 +1,80 @@
+"""The review's re-run key and the export dialog on a real forged workspace (the sample repo).
+
+Real parts: the sample's environment, a real pytest run with the bug applied, a real export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Select
+
+from engine.store import Store
+from tui.app import BugfoundryApp
+from tui.export_screen import ExportScreen
+from tui.review import ReviewScreen
+
+pytestmark = pytest.mark.integration
+
+
+async def _until(pilot, cond, what: str, tries: int = 1200) -> None:  # noqa: ANN001
+    for _ in range(tries):
+        if cond():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_rerun_and_export_from_the_tui(sample_ws: Path, tmp_path: Path) -> None:
+    out = tmp_path / "picked.jsonl"
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        app = BugfoundryApp(Store.open(sample_ws / "bugfoundry.duckdb"), "tui-tools")
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, ReviewScreen)
+            iid = screen.instance_id
+            seen["f2p"] = list(app.store.get_instance(iid).fail_to_pass)  # type: ignore[union-attr]
+            await pilot.press("t")
+            await _until(pilot, lambda: iid in screen.reruns, "the re-run")
+            await pilot.pause()
+            seen["rerun"] = screen.reruns[iid]
+            seen["pane"] = screen.query_one("#failures").plain_text()
+            await pilot.press("a")  # accept it, so the export has a row
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("E")
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, ExportScreen)
+            dialog.query_one("#export-rule", Select).value = "any-accept"
+            dialog.query_one("#export-dedup", Select).value = "none"
+            dialog.query_one("#export-repo", Select).value = "sample"
+            dialog.query_one("#export-path", Input).value = str(out)
+            await pilot.press("ctrl+s")
+            await _until(pilot, lambda: out.exists() and not app.workers, "the export", 600)
+            await pilot.pause()
+            seen["notices"] = [n.message for n in app._notifications]
+
+    asyncio.run(main())
+    rerun = seen["rerun"]
+    assert not rerun.problem, rerun.problem  # type: ignore[attr-defined]
+    assert list(rerun.outcomes) == seen["f2p"]  # type: ignore[attr-defined]
+    assert rerun.still_failing == len(seen["f2p"])  # type: ignore[attr-defined,arg-type]
+    pane = str(seen["pane"])
+    assert pane.startswith(f"re-run: {len(seen['f2p'])} of {len(seen['f2p'])} "  # type: ignore[arg-type]
+                           "FAIL_TO_PASS fail with the bug")
+    assert "Error" in pane  # the tracebacks themselves, long form
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 1
+    manifest = next(p for p in out.parent.iterdir() if "manifest" in p.name)
+    text = manifest.read_text()
+    assert "any-accept" in text and "sample" in text
+    assert any(str(out) in n for n in seen["notices"])  # type: ignore[union-attr]
