@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -39,6 +39,8 @@ DECISION_BINDINGS: list[BindingType] = [
     Binding("U,ctrl+y", "redo", "Redo", show=False, id="redo"),
 ]
 
+# The app's help key, listed by each screen where its footer should show it.
+HELP_BINDING = Binding("question_mark,f1", "app.help", "Help", id="app.help")
 
 _SCORE = re.compile(r"^score(?P<op>[<>])=?(?P<value>[-+]?\d+(?:\.\d+)?)$", re.IGNORECASE)
 
@@ -74,7 +76,9 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
 class CurationScreen(WorkbenchScreen):
     """Shared decision keys; subclasses say which instance is current and what follows."""
 
-    BINDINGS = DECISION_BINDINGS
+    # Each screen lists its keys itself, in the footer's order (bindings inherited from a
+    # base class would come first, pushing "? Help" off an 80-column footer).
+    BINDINGS: ClassVar[list[BindingType]] = []
 
     shown_at: float = 0.0
 
@@ -154,9 +158,11 @@ class BrowseScreen(CurationScreen):
         Binding("escape", "focus_table", "Table", show=False, id="browse.table"),
         Binding("o", "open", "Review", id="browse.open"),
         *DECISION_BINDINGS,
+        HELP_BINDING,
         Binding("S", "cycle_sort", "Sort", id="browse.sort"),
         Binding("O", "reverse_sort", "Reverse", show=False, id="browse.reverse"),
         Binding("x", "cancel_forge", "Cancel forge", show=False, id="forge.cancel"),
+        Binding("q", "app.quit", "Quit", id="app.quit"),
         Binding("P", "app.progress", "Progress", id="app.progress"),
         Binding("F", "app.forge", "Forge", id="app.forge"),
         Binding("R", "app.realism", "Realism report", show=False, id="app.realism"),

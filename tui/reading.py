@@ -34,7 +34,7 @@ READING_BINDINGS = [
             id="review.next_match"),
     Binding("left_square_bracket", "next_match(-1)", "Previous match", show=False,
             id="review.prev_match"),
-    Binding("f", "full_failures", "Full failures", id="review.full_failures"),
+    Binding("f", "full_failures", "Full", id="review.full_failures"),
     Binding("w", "wide_failures", "Wide failures", show=False, id="review.wide_failures"),
     Binding("t", "rerun", "Re-run", id="review.rerun"),
 ]

@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from engine.instances import InstanceDetail
 from tui.blind import shown_id
-from tui.browse import DECISION_BINDINGS, CurationScreen
+from tui.browse import DECISION_BINDINGS, HELP_BINDING, CurationScreen
 from tui.diffmodel import Frame, parse_patch
 from tui.failures import failure_lines
 from tui.modals import RubricScreen
@@ -39,14 +39,16 @@ class ReviewScreen(ReadingMixin, CurationScreen):
     BINDINGS = [
         Binding("escape,b,q", "back", "Back", key_display="esc", id="review.back"),
         *DECISION_BINDINGS,
-        Binding("n,right", "step(1)", "Next", id="review.next"),
-        Binding("p,left", "step(-1)", "Prev", id="review.prev"),
+        HELP_BINDING,
+        Binding("n,right", "step(1)", "Next/prev", key_display="n/p", id="review.next"),
+        Binding("p,left", "step(-1)", "Prev", show=False, id="review.prev"),
         Binding("N,space", "next_undecided", "Undecided", id="review.next_undecided"),
+        *READING_BINDINGS,
+        # In the help and the README; the footer has no room left at 120 columns.
+        Binding("e", "edit_note", "Note", show=False, id="review.note"),
+        Binding("R", "rubric", "Rubric", show=False, id="review.rubric"),
         Binding("d", "toggle_diff", "Layout", show=False, id="review.diff_layout"),
         Binding("j", "jump", "Hunk", show=False, id="review.jump"),
-        Binding("e", "edit_note", "Note", id="review.note"),
-        Binding("R", "rubric", "Rubric", id="review.rubric"),
-        *READING_BINDINGS,
         Binding("c", "copy('id')", "Copy id", show=False, id="review.copy_id"),
         Binding("C", "copy('diff')", "Copy diff", show=False, id="review.copy_diff"),
     ]

@@ -29,8 +29,9 @@ REALISM_FILTERS = ("", "untagged", *REALISM_VALUES)
 # Sort expressions are never null, so keyset comparisons stay total.
 SORT_KEYS: dict[str, str] = {
     "instance_id": "instance_id",
-    # The id as the TUI shows it, without its ``repo.commit8.`` prefix (the repo has a column).
-    "short_id": "regexp_replace(instance_id, '^[^.]*\\.[^.]*\\.', '')",
+    # The id as the TUI shows it, without its ``repo.commit8.`` prefix (the repo has a column);
+    # ids without that prefix (imported ones) as they are. split_part: the cheapest (50k rows).
+    "short_id": "coalesce(nullif(split_part(instance_id, '.', 3), ''), instance_id)",
     "repo": "repo",
     "strategy": "coalesce(strategy, '') || '/' || coalesce(modifier, '')",
     "modifier": "coalesce(modifier, '')",
