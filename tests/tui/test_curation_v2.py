@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
-from textual.widgets import Footer, Select, Static
+from textual.widgets import Footer, Input, Select, Static
 from textual.widgets._footer import FooterKey
 
 from engine.store import Store, StoredScore
@@ -72,7 +72,9 @@ async def choose(pilot, select_id: str, value: str) -> None:  # noqa: ANN001
 
 def test_position_counter_never_passes_the_total_under_a_decision_filter(home: Path) -> None:
     async def steps(app, pilot, seen) -> None:  # noqa: ANN001
-        await choose(pilot, "#filter-decision", "undecided")
+        app.screen.query_one("#filter-decision", Select).value = "undecided"
+        await pilot.pause()
+        app.screen.query_one(InstanceTable).focus()
         await pilot.press("enter")  # opens the first undecided instance
         await pilot.pause()
         for _ in range(5):  # accept five: each leaves the "undecided" filter
@@ -365,3 +367,27 @@ def test_review_screen_knows_when_pytest_cut_an_assertion_diff() -> None:
     lines, _ = failure_lines({"t::a": cut, "t::b": "x" * 3000}, parse_patch(""))
     plain = [line.plain for line in lines]
     assert CUT_BY_PYTEST in plain and CUT_AT_START in plain
+
+
+def test_export_dialog_passes_rule_dedup_repo_and_path(home: Path) -> None:
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        await pilot.press("a", "E")  # accept the first row, open the dialog
+        await pilot.pause()
+        dialog = app.screen
+        seen["focused"] = app.focused.id if app.focused else None
+        dialog.query_one("#export-rule", Select).value = "any-accept"
+        dialog.query_one("#export-dedup", Select).value = "none"
+        dialog.query_one("#export-repo", Select).value = "demo"
+        dialog.query_one("#export-path", Input).value = "mine/picked.jsonl"  # the workspace's
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    seen = drive(home, steps)
+    assert seen["focused"] == "export-format"
+    out = home / "mine" / "picked.jsonl"
+    assert len(out.read_text().splitlines()) == 1
+    manifest = json.loads((out.parent / f".{out.name}.bugfoundry" / "manifest.json").read_text())
+    assert manifest["decision_rule"]["name"] == "any-accept"
+    assert manifest["filter"] == {"split": "curated", "repo": "demo", "dedup": "none"}
+    assert any(str(out) in n for n in seen["notices"])  # type: ignore[union-attr]
