@@ -47,6 +47,7 @@ def test_rerun_and_export_from_the_tui(sample_ws: Path, tmp_path: Path) -> None:
             await pilot.pause()
             seen["rerun"] = screen.reruns[iid]
             seen["pane"] = screen.query_one("#failures").plain_text()
+            print(seen["pane"][:1500])  # what a curator reads (shown with -s)
             await pilot.press("a")  # accept it, so the export has a row
             await pilot.press("escape")
             await pilot.pause()
@@ -74,7 +75,7 @@ def test_rerun_and_export_from_the_tui(sample_ws: Path, tmp_path: Path) -> None:
     assert "Error" in pane  # the tracebacks themselves, long form
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 1
-    manifest = next(p for p in out.parent.iterdir() if "manifest" in p.name)
-    text = manifest.read_text()
-    assert "any-accept" in text and "sample" in text
+    manifest = json.loads((out.parent / f".{out.name}.bugfoundry" / "manifest.json").read_text())
+    assert manifest["decision_rule"]["name"] == "any-accept"
+    assert manifest["filter"] == {"split": "curated", "repo": "sample", "dedup": "none"}
     assert any(str(out) in n for n in seen["notices"])  # type: ignore[union-attr]
