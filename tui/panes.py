@@ -168,6 +168,21 @@ class _WrappedRows:
         return start[logical] if 0 <= logical < len(start) else 0
 
 
+SEPARATORS = re.compile(r"::|/|\[|-")  # where a test id or a path may break
+
+
+def break_at_separators(line: Text, width: int) -> list[Text]:
+    """A line without spaces (a test id, a path) broken after ``::``, ``/``, ``[`` ... rather
+    than mid-word; a piece with no separator in reach is cut at the width."""
+    plain, cuts, start = line.plain, [], 0
+    while len(plain) - start > width:
+        ends = [m.end() for m in SEPARATORS.finditer(plain, start + 1, start + width)]
+        cut = ends[-1] if ends and ends[-1] > start + width // 3 else start + width
+        cuts.append(cut)
+        start = cut
+    return list(line.divide(cuts))
+
+
 class TextLines:
     """Prepared rich lines, soft-wrapped to the pane's width when ``wrap`` (map kept)."""
 
@@ -185,8 +200,10 @@ class TextLines:
 
                 console = Console(width=max(width, 10), legacy_windows=False)
                 for line in self.lines:
-                    parts = (line.wrap(console, max(width, 10)) if line.cell_len > width
-                             else [line])
+                    parts = ([line] if line.cell_len <= width
+                             else break_at_separators(line, max(width, 10))
+                             if " " not in line.plain.strip()[2:]
+                             else list(line.wrap(console, max(width, 10))))
                     rows.extend(parts)
                     counts.append(len(parts))
             else:
