@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,24 @@ async def _until(pilot, cond, what: str, tries: int = 1200) -> None:  # noqa: AN
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def private_copy(sample_ws: Path, ws: Path) -> Path:
+    """The sample's database copied (decisions made here stay here: other tests export the
+    shared workspace's curated split), its repo copy, environment and cache shared."""
+    ws.mkdir()
+    shutil.copy(sample_ws / "bugfoundry.duckdb", ws / "bugfoundry.duckdb")
+    for shared in ("repos", "envs", "cache"):
+        if (sample_ws / shared).exists():
+            (ws / shared).symlink_to(sample_ws / shared)
+    return ws
+
+
 def test_rerun_and_export_from_the_tui(sample_ws: Path, tmp_path: Path) -> None:
     out = tmp_path / "picked.jsonl"
+    ws = private_copy(sample_ws, tmp_path / "ws")
     seen: dict[str, object] = {}
 
     async def main() -> None:
-        app = BugfoundryApp(Store.open(sample_ws / "bugfoundry.duckdb"), "tui-tools")
+        app = BugfoundryApp(Store.open(ws / "bugfoundry.duckdb"), "tui-tools")
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
             await pilot.press("enter")
