@@ -239,23 +239,31 @@ class BrowseScreen(CurationScreen):
     def _reload(self) -> None:
         lst = self.bf.listing
         keep = lst.current or self.table.current_id  # the review's last instance, if any
+        # Back from review: find it where it was, even pages down (a filter change: no).
+        was = lst.index_of(lst.current) if lst.current is not None else None
         lst.current = None
         lst.reload()
         self.table.mark_sort(lst.sort, lst.descending)
         self.table.show_rows(lst.rows, clear=True)
         if keep is not None:
-            self._move_to(keep)
+            self._move_to(keep, was)
         self._status()
 
-    def _move_to(self, instance_id: str) -> None:
-        """Put the cursor on ``instance_id``, loading pages until it is there (or not)."""
+    def _move_to(self, instance_id: str, was: int | None) -> None:
+        """Put the cursor on ``instance_id``, loading pages as far as where it was before the
+        reload (never the whole listing); if it left the filter, on what took its place."""
         lst = self.bf.listing
         while (i := lst.index_of(instance_id)) is None:
+            if was is None or len(lst.rows) > was:
+                break
             page = lst.load_more()
             if not page:
-                return
+                break
             self.table.show_rows(page)
-        self.table.move_cursor(row=i)
+        if i is None and was is not None and lst.rows:
+            i = min(was, len(lst.rows) - 1)
+        if i is not None:
+            self.table.move_cursor(row=i)
 
     def on_screen_resume(self) -> None:
         self._reload()  # decisions made in review change rows and counts
