@@ -12,7 +12,6 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from engine.errors import StoreError, UsageError
 from engine.store import BrowseFilter, Store
 from engine.workspace import Workspace
 from tui.browse import BrowseScreen
-from tui.commands import CurationCommands, export_path
+from tui.commands import CurationCommands
 from tui.forge_runner import (
     ForgeCounted,
     ForgeFailed,
@@ -44,6 +43,9 @@ from tui.prefs import Prefs
 from tui.services import BlindChanged, ExportDone, ForgeChanged, Workbench, worker_failure
 
 if TYPE_CHECKING:
+    from textual.theme import Theme
+
+    from tui.export_screen import ExportRequest
     from tui.forge_runner import ForgeFn
 
 
@@ -66,7 +68,7 @@ class BugfoundryApp(App[int]):
     COMMANDS = App.COMMANDS | {CurationCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
         # Shown in the browse footer (its own copies); here so they work on every screen.
         Binding("P", "progress", "Progress", show=False, id="app.progress"),
         Binding("F", "forge", "Forge", show=False, id="app.forge"),
@@ -96,6 +98,9 @@ class BugfoundryApp(App[int]):
         self._quit_armed = False
 
     def on_mount(self) -> None:
+        if self.prefs.theme in self.available_themes:
+            self.theme = self.prefs.theme
+        self.theme_changed_signal.subscribe(self, self._theme_picked)
         self.listing.reload()
         self.push_screen(BrowseScreen())
         self.details.find_duplicates()  # off the UI thread; the review shows "duplicate of"
@@ -129,13 +134,14 @@ class BugfoundryApp(App[int]):
             self.push_screen(RealismScreen())
 
     def action_toggle_blind(self) -> None:
-        """Blind mode hides realism scores, so they cannot bias the tags they are fit to."""
+        """Blind mode hides realism scores (they cannot bias the tags they are fit to) and how
+        an instance was made: strategy, route, modifier, and the ids that spell them out."""
         self.prefs.blind = not self.prefs.blind
         self.save_prefs()
         for screen in self.screen_stack:
             screen.post_message(BlindChanged())
-        self.notify("blind mode: realism scores hidden" if self.prefs.blind
-                    else "realism scores shown")
+        self.notify("blind mode: realism scores, strategy, route and modifier hidden"
+                    if self.prefs.blind else "blind mode off: scores and provenance shown")
 
     def browse_screen(self) -> BrowseScreen:
         return next(s for s in self.screen_stack if isinstance(s, BrowseScreen))
@@ -153,6 +159,12 @@ class BugfoundryApp(App[int]):
 
         self.show_browse()
         self.push_screen(ReviewScreen(instance_id))
+
+    def _theme_picked(self, theme: Theme) -> None:
+        """Remember the theme picked in the palette for the next start."""
+        if theme.name != self.prefs.theme:
+            self.prefs.theme = theme.name
+            self.save_prefs()
 
     def save_prefs(self) -> None:
         try:
@@ -214,21 +226,28 @@ class BugfoundryApp(App[int]):
             screen.post_message(ForgeChanged(kept))
 
     # ---------------------------------------------------------------- exporting
-    def export_curated(self, fmt: str) -> None:
-        """Export the accepted instances to a new file under ``exports/`` (a thread worker)."""
-        self.notify(f"exporting the curated split ({fmt}) ...")
-        self._export_worker(fmt)
+    def ask_export(self, fmt: str = "swesmith") -> None:
+        """The export dialog (format, rule, dedup, repo, path), then the export worker."""
+        from tui.export_screen import ExportScreen
+
+        def chosen(req: ExportRequest | None) -> None:
+            if req is not None:
+                self.notify(f"exporting the curated split ({req.fmt}, rule {req.rule}, "
+                            f"dedup {req.dedup}) ...")
+                self._export_worker(req)
+
+        repos = [r.name for r in self.store.list_repos()]
+        self.push_screen(ExportScreen(self.workspace.home, repos, fmt), chosen)
 
     @work(thread=True, name="export", group="export", exit_on_error=False)
-    def _export_worker(self, fmt: str) -> None:
+    def _export_worker(self, req: ExportRequest) -> None:
         from engine.dataset.export import export
 
-        path = export_path(self.workspace.home, fmt, datetime.now())
-        path.parent.mkdir(parents=True, exist_ok=True)
+        req.path.parent.mkdir(parents=True, exist_ok=True)
         with self.store.reader() as store:
             # Images take minutes: the command line builds them (bugfoundry export --images).
-            result = export(store, path, fmt=fmt, split="curated", ws=self.workspace,
-                            images=False)
+            result = export(store, req.path, fmt=req.fmt, split="curated", ws=self.workspace,
+                            images=False, rule=req.rule, dedup=req.dedup, repo=req.repo)
         self.post_message(ExportDone(result.count, result.path, result.manifest))
 
     def on_export_done(self, message: ExportDone) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,29 +16,31 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
-from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES
+from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES, BrowseFilter
 from tui.forge_runner import ForgeBar
-from tui.listing import session_pace
+from tui.listing import plural, session_pace
 from tui.prefs import SavedFilter
 from tui.services import BlindChanged, ForgeChanged, WorkbenchScreen
-from tui.widgets import COLUMNS, InstanceTable
+from tui.widgets import COLUMNS, HIDDEN_IN_BLIND, InstanceTable, sort_label
 
 # Actions that write a decision; they are inert while a text field has focus.
 DECIDING = frozenset({"decide", "realism", "undo", "redo"})
 
-REALISM = Binding.Group("realism", compact=True)
-UNDO = Binding.Group("undo/redo", compact=True)
+# The footer shows one key per idea (1-3, u): at 120 columns it must end with "? Help".
 DECISION_BINDINGS: list[BindingType] = [
     Binding("a", "decide('accept')", "Accept", id="decide.accept"),
     Binding("r", "decide('reject')", "Reject", id="decide.reject"),
     Binding("s", "decide('skip')", "Skip", id="decide.skip"),
-    Binding("1", "realism('realistic')", "Realistic", id="realism.realistic", group=REALISM),
-    Binding("2", "realism('plausible')", "Plausible", id="realism.plausible", group=REALISM),
-    Binding("3", "realism('artificial')", "Artificial", id="realism.artificial", group=REALISM),
-    Binding("u", "undo", "Undo", id="undo", group=UNDO),
-    Binding("U,ctrl+y", "redo", "Redo", id="redo", group=UNDO),
+    Binding("1", "realism('realistic')", "Realism", key_display="1-3",
+            id="realism.realistic"),
+    Binding("2", "realism('plausible')", "Plausible", show=False, id="realism.plausible"),
+    Binding("3", "realism('artificial')", "Artificial", show=False, id="realism.artificial"),
+    Binding("u", "undo", "Undo", id="undo"),
+    Binding("U,ctrl+y", "redo", "Redo", show=False, id="redo"),
 ]
 
+# The app's help key, listed by each screen where its footer should show it.
+HELP_BINDING = Binding("question_mark,f1", "app.help", "Help", id="app.help")
 
 _SCORE = re.compile(r"^score(?P<op>[<>])=?(?P<value>[-+]?\d+(?:\.\d+)?)$", re.IGNORECASE)
 
@@ -74,7 +76,9 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
 class CurationScreen(WorkbenchScreen):
     """Shared decision keys; subclasses say which instance is current and what follows."""
 
-    BINDINGS = DECISION_BINDINGS
+    # Each screen lists its keys itself, in the footer's order (bindings inherited from a
+    # base class would come first, pushing "? Help" off an 80-column footer).
+    BINDINGS: ClassVar[list[BindingType]] = []
 
     shown_at: float = 0.0
 
@@ -153,13 +157,16 @@ class BrowseScreen(CurationScreen):
         Binding("slash", "focus_filter", "Filter", id="browse.filter"),
         Binding("escape", "focus_table", "Table", show=False, id="browse.table"),
         Binding("o", "open", "Review", id="browse.open"),
+        *DECISION_BINDINGS,
+        HELP_BINDING,
         Binding("S", "cycle_sort", "Sort", id="browse.sort"),
         Binding("O", "reverse_sort", "Reverse", show=False, id="browse.reverse"),
         Binding("x", "cancel_forge", "Cancel forge", show=False, id="forge.cancel"),
-        *DECISION_BINDINGS,
+        Binding("q", "app.quit", "Quit", id="app.quit"),
         Binding("P", "app.progress", "Progress", id="app.progress"),
         Binding("F", "app.forge", "Forge", id="app.forge"),
-        Binding("R", "app.realism", "Realism", id="app.realism"),
+        Binding("R", "app.realism", "Realism report", show=False, id="app.realism"),
+        Binding("E", "export", "Export", show=False, id="browse.export"),
     ]
 
     _reload_pending = False
@@ -183,6 +190,7 @@ class BrowseScreen(CurationScreen):
         self.title = "bugfoundry"
         self.sub_title = f"curator {self.bf.curator}"
         self.table.blind = self.bf.prefs.blind
+        self.table.mark_sort(self.bf.listing.sort, self.bf.listing.descending)
         self.table.show_rows(self.bf.listing.rows, clear=True)
         self._status()
         self.table.focus()
@@ -203,27 +211,59 @@ class BrowseScreen(CurationScreen):
 
     def _status(self) -> None:
         lst = self.bf.listing
-        if lst.total == 0 and not self.bf.store.count(replace(lst.filters, decision="")):
-            msg = ("no instances match: clear the filter" if lst.filters.disputed or
-                   lst.filters.text else
+        if lst.total == 0:
+            everything = self.bf.store.count(BrowseFilter(curator=self.bf.curator))
+            msg = (f"no instance matches {self.describe_filter()} "
+                   f"({plural(everything, 'instance')} in the workspace): / edits the filter"
+                   if everything else
                    "no instances yet: press F to forge some (or run  bugfoundry forge REPO)")
         else:
-            msg = (f"{lst.total} instances match · decided {lst.decided}/{lst.total} · "
+            matches = "instance matches" if lst.total == 1 else "instances match"
+            msg = (f"{lst.total} {matches} · decided {lst.decided}/{lst.total} · "
                    f"loaded {len(lst.rows)}{self._pace(lst.total - lst.decided)}")
         self.query_one("#status", Static).update(msg)
+
+    def describe_filter(self) -> str:
+        """The active filter as typed and picked, for "no instance matches ..."."""
+        lst = self.bf.listing
+        parts = [self.query_one("#filter-text", Input).value.strip()]
+        parts += [f"decision {lst.filters.decision}" if lst.filters.decision else "",
+                  f"realism {lst.filters.realism}" if lst.filters.realism else ""]
+        shown = ", ".join(p for p in parts if p)
+        return f"'{shown}'" if shown else "the filter"
 
     def _pace(self, left: int) -> str:
         minutes = (self.bf.clock() - self.bf.session_started) / 60
         return session_pace(self.bf.session_decisions, minutes, left)
 
     def _reload(self) -> None:
-        keep = self.table.current_id
         lst = self.bf.listing
+        keep = lst.current or self.table.current_id  # the review's last instance, if any
+        # Back from review: find it where it was, even pages down (a filter change: no).
+        was = lst.index_of(lst.current) if lst.current is not None else None
+        lst.current = None
         lst.reload()
+        self.table.mark_sort(lst.sort, lst.descending)
         self.table.show_rows(lst.rows, clear=True)
-        if keep is not None and (i := lst.index_of(keep)) is not None:
-            self.table.move_cursor(row=i)
+        if keep is not None:
+            self._move_to(keep, was)
         self._status()
+
+    def _move_to(self, instance_id: str, was: int | None) -> None:
+        """Put the cursor on ``instance_id``, loading pages as far as where it was before the
+        reload (never the whole listing); if it left the filter, on what took its place."""
+        lst = self.bf.listing
+        while (i := lst.index_of(instance_id)) is None:
+            if was is None or len(lst.rows) > was:
+                break
+            page = lst.load_more()
+            if not page:
+                break
+            self.table.show_rows(page)
+        if i is None and was is not None and lst.rows:
+            i = min(was, len(lst.rows) - 1)
+        if i is not None:
+            self.table.move_cursor(row=i)
 
     def on_screen_resume(self) -> None:
         self._reload()  # decisions made in review change rows and counts
@@ -274,6 +314,9 @@ class BrowseScreen(CurationScreen):
         if iid is not None:
             self.bf.open_review(iid)
 
+    def action_export(self) -> None:
+        self.bf.ask_export()
+
     def action_focus_filter(self) -> None:
         self.query_one("#filter-text", Input).focus()
 
@@ -285,7 +328,8 @@ class BrowseScreen(CurationScreen):
         self._reload()
 
     def action_cycle_sort(self) -> None:
-        keys = [key for key, _ in COLUMNS] + (["score"] if self.table.has_score else [])
+        keys = [key for key, _ in COLUMNS
+                if not (self.bf.prefs.blind and key in HIDDEN_IN_BLIND)]
         lst = self.bf.listing
         self._sort(keys[(keys.index(lst.sort) + 1) % len(keys)] if lst.sort in keys else keys[0])
 
@@ -302,7 +346,7 @@ class BrowseScreen(CurationScreen):
         lst.descending = (not lst.descending) if toggle else False
         lst.sort = key
         self._reload()
-        self.notify(f"sorted by {key}{' (descending)' if lst.descending else ''}")
+        self.notify(f"sorted by {sort_label(key, lst.descending)}")
 
     @on(Input.Changed, "#filter-text")
     def _text_changed(self, event: Input.Changed) -> None:
@@ -315,10 +359,12 @@ class BrowseScreen(CurationScreen):
     @on(Select.Changed, "#filter-decision")
     def _decision_changed(self, event: Select.Changed) -> None:
         self._set_filter(decision=str(event.value))
+        self.table.focus()  # so enter opens the instance, not the selector again
 
     @on(Select.Changed, "#filter-realism")
     def _realism_changed(self, event: Select.Changed) -> None:
         self._set_filter(realism=str(event.value))
+        self.table.focus()
 
     def _set_filter(self, **changes: Any) -> None:
         lst = self.bf.listing

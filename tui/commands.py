@@ -1,18 +1,16 @@
 """The command palette (ctrl+p): jump to an instance id, saved filters, forge, progress,
 export of the curated split.
 
-Saved filters live in ``<workspace>/tui.json`` (``tui.prefs``). Exports go to
-``<workspace>/exports/`` under a new timestamped name (never overwriting, ``export_path``),
-written by the app's export worker with its own cursor, with the manifest beside them.
+Saved filters live in ``<workspace>/tui.json`` (``tui.prefs``). Exports open the export
+dialog (``tui.export_screen``): a new timestamped name under ``<workspace>/exports/`` by
+default, written by the app's export worker with its own cursor, the manifest beside it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
-from pathlib import Path
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -56,8 +54,8 @@ class CurationCommands(Provider):
         for fmt, what in (("swesmith", "SWE-smith JSONL (patch = the bug)"),
                           ("swebench", "SWE-bench JSONL (patch = the fix)"),
                           ("parquet", "Parquet, zstd")):
-            out.append(Command(f"Export: curated split as {what}", partial(bf.export_curated, fmt),
-                               "accepted instances, to exports/ in the workspace, with a manifest"))
+            out.append(Command(f"Export: curated split as {what} ...", partial(bf.ask_export, fmt),
+                               "pick rule, dedup, repo and path (also E on the browse screen)"))
         for name, saved in sorted(bf.prefs.saved_filters.items()):
             out.append(Command(f"Filter: apply saved '{name}'", partial(self.apply, saved),
                                saved.describe()))
@@ -110,17 +108,3 @@ class CurationCommands(Provider):
             self.app.notify(f"saved the filter '{name}': {current.describe()}")
 
         self.app.push_screen(NameScreen("Save the current filter as"), save)
-
-
-EXTENSIONS = {"swesmith": "jsonl", "swebench": "jsonl", "parquet": "parquet"}
-
-
-def export_path(home: Path, fmt: str, now: datetime) -> Path:
-    """A new file under ``<workspace>/exports`` named after the format and the time."""
-    stamp = now.strftime("%Y%m%d-%H%M%S")
-    path = home / "exports" / f"curated-{fmt}-{stamp}.{EXTENSIONS[fmt]}"
-    k = 2
-    while path.exists():
-        path = home / "exports" / f"curated-{fmt}-{stamp}-{k}.{EXTENSIONS[fmt]}"
-        k += 1
-    return path

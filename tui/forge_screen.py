@@ -60,7 +60,10 @@ class ForgeScreen(WorkbenchScreen):
     """A form for ``bugfoundry forge`` and the live view of the running job."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back (forge keeps running)", id="forge.back"),
+        # One key, two labels: "keeps running" only while it does (check_action picks).
+        Binding("escape", "leave_running", "Back (forge keeps running)",
+                id="forge.back_running"),
+        Binding("escape", "back", "Back", id="forge.back"),
         Binding("ctrl+s", "start", "Start", id="forge.start"),
         Binding("x", "cancel", "Cancel forge", id="forge.cancel"),
     ]
@@ -122,6 +125,10 @@ class ForgeScreen(WorkbenchScreen):
             return self.bf.forge_running and not isinstance(self.focused, Input)
         if action == "start":
             return not self.bf.forge_running
+        if action == "leave_running":
+            return self.bf.forge_running
+        if action == "back":
+            return not self.bf.forge_running
         return True
 
     def request(self) -> ForgeRequest:
@@ -169,6 +176,9 @@ class ForgeScreen(WorkbenchScreen):
         self.bf.cancel_forge()
 
     def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_leave_running(self) -> None:
         self.app.pop_screen()
 
     def on_forge_changed(self, _: ForgeChanged) -> None:

@@ -19,11 +19,13 @@ class Listing:
 
     store: Store
     filters: BrowseFilter
-    sort: str = "instance_id"
+    sort: str = "short_id"  # the id as shown (its repo.commit8. prefix would decide otherwise)
     descending: bool = False
     rows: list[BrowseRow] = field(default_factory=list)
-    total: int = 0
+    total: int = 0  # what matches the filter now (a decision can take a row out of it)
+    listed: int = 0  # what matched at the last reload: the list n/p walk, rows stay in it
     decided: int = 0
+    current: str | None = None  # the instance last opened or walked to (browse follows it)
     exhausted: bool = False
     _index: dict[str, int] = field(default_factory=dict, repr=False)  # id -> row position
 
@@ -33,6 +35,7 @@ class Listing:
         self._index = {}
         self.exhausted = False
         self.refresh_counts()
+        self.listed = self.total
         self.load_more()
 
     def refresh_counts(self) -> None:
@@ -54,6 +57,8 @@ class Listing:
             self.rows.append(row)
         if len(page) < PAGE:
             self.exhausted = True
+        # Once all is loaded the walk is exactly the rows; before, at least them.
+        self.listed = len(self.rows) if self.exhausted else max(self.listed, len(self.rows))
         return page
 
     def index_of(self, instance_id: str) -> int | None:
@@ -86,6 +91,11 @@ class Listing:
             if not self.load_more():
                 return None
         return i
+
+
+def plural(n: int, word: str) -> str:
+    """``1 instance``, ``2 instances`` (the number with its noun)."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def session_pace(decisions: int, minutes: float, left: int) -> str:

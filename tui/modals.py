@@ -25,6 +25,11 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `u` / `U` (or `ctrl+y`) | undo / redo, unlimited, across sessions |
 | `enter` or `o` | review the highlighted instance (browse) |
 | `n` / `p`, `N` or `space` | next / previous, next undecided (review) |
+| `/`, then `]` / `[` | search the focused pane; next / previous match (review) |
+| `f` / `w` | failures pane full screen / wide (review) |
+| `t` | re-run the FAIL_TO_PASS tests with the bug applied, whole output (review) |
+| `home` / `end` | first / last loaded row (browse) |
+| `E` | export dialog: format, rule, dedup, repo, path (browse) |
 | `d` | unified or side-by-side diff (review) |
 | `j` (or click a marked frame) | jump from a traceback frame to its hunk; again for the next |
 | `e` | write a note (review); `enter` saves, `escape` cancels |
@@ -34,11 +39,13 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `P` | progress and agreement: per-curator counts, Cohen's kappa, disagreements |
 | `F` | forge: pick a repo and strategies, watch instances arrive, `x` cancels |
 | `R` | realism report (browse): score distribution, AUC and coverage per strategy |
-| `B` | blind mode: hide realism scores while labelling (they would bias the tags) |
+| `B` | blind mode: hide realism scores, strategy, route and modifier (neutral ids) |
 | `ctrl+p` | palette: jump to an id, save or apply a filter, open forge or progress |
-| `escape` / `q` | back / quit |
+| `?` or `F1` | this help |
+| `escape` / `q` | back / quit (in review `q` goes back too) |
 
-Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns,
+Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns
+(case-insensitive substrings: `mod:swap` keeps `op_swap`),
 `by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
 yours), `score>1` or `score<-2` bound the realism score, `is:disputed` keeps the instances
 curators disagree on and `is:duplicate` the duplicates of another instance. Decision keys do nothing
@@ -79,7 +86,7 @@ reject (a skip abstains) and on realism, over the instances both labelled; kappa
 class HelpScreen(ModalScreen[None]):
     """Keys and the realism rubric, over whatever screen is open."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,question_mark,q,f1", "dismiss", "Close", id="help.close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
@@ -96,6 +103,7 @@ class RubricScreen(ModalScreen[dict | None]):
         Binding("ctrl+s", "save", "Save", id="rubric.save"),
         Binding("escape", "dismiss(None)", "Cancel", id="rubric.cancel"),
     ]
+    AUTO_FOCUS = "#rubric-clarity"  # keys work at once: up/down pick, tab moves on
 
     def __init__(self, clarity: int | None, validity: int | None, difficulty: str | None) -> None:
         super().__init__()

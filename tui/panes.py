@@ -8,6 +8,7 @@ and caches the rendered strip; that is what keeps next-instance well under 50 ms
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Protocol
@@ -29,6 +30,7 @@ DEL_BG = Style(bgcolor="#3d1414")
 ADD_EMPH = Style(bgcolor="#1f7a3a", bold=True)
 DEL_EMPH = Style(bgcolor="#8c2323", bold=True)
 MARK = Style(bgcolor="#5f5f00", bold=True)
+FOUND = Style(bgcolor="#d7af00", color="black", bold=True)  # a search match
 HEADER_STYLE = {"header": Style(bold=True), "hunk": Style(color="cyan"),
                 "other": Style(dim=True)}
 SIGN_STYLE = {"add": Style(color="green", bold=True), "del": Style(color="red", bold=True),
@@ -166,6 +168,21 @@ class _WrappedRows:
         return start[logical] if 0 <= logical < len(start) else 0
 
 
+SEPARATORS = re.compile(r"::|/|\[|-")  # where a test id or a path may break
+
+
+def break_at_separators(line: Text, width: int) -> list[Text]:
+    """A line without spaces (a test id, a path) broken after ``::``, ``/``, ``[`` ... rather
+    than mid-word; a piece with no separator in reach is cut at the width."""
+    plain, cuts, start = line.plain, [], 0
+    while len(plain) - start > width:
+        ends = [m.end() for m in SEPARATORS.finditer(plain, start + 1, start + width)]
+        cut = ends[-1] if ends and ends[-1] > start + width // 3 else start + width
+        cuts.append(cut)
+        start = cut
+    return list(line.divide(cuts))
+
+
 class TextLines:
     """Prepared rich lines, soft-wrapped to the pane's width when ``wrap`` (map kept)."""
 
@@ -183,8 +200,10 @@ class TextLines:
 
                 console = Console(width=max(width, 10), legacy_windows=False)
                 for line in self.lines:
-                    parts = (line.wrap(console, max(width, 10)) if line.cell_len > width
-                             else [line])
+                    parts = ([line] if line.cell_len <= width
+                             else break_at_separators(line, max(width, 10))
+                             if " " not in line.plain.strip()[2:]
+                             else list(line.wrap(console, max(width, 10))))
                     rows.extend(parts)
                     counts.append(len(parts))
             else:
@@ -280,6 +299,7 @@ class TextPane(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.content: PaneContent = TextLines([])
         self.marked: int | None = None
+        self.term = ""  # a search term: its matches are highlighted (case-insensitive)
         self._strips: dict[tuple[int, int], Strip] = {}
         self._style: Style | None = None
 
@@ -301,6 +321,21 @@ class TextPane(ScrollView, can_focus=True):
             row = self.content.first_row(logical, self._width)
             self.scroll_to(y=max(0, row - 2), animate=False, immediate=True)
         self.refresh()
+
+    def search(self, term: str) -> list[int]:
+        """Highlight ``term`` and return the displayed rows holding it (at this width)."""
+        self.term = term.lower()
+        self._strips.clear()
+        self.refresh()
+        if not self.term:
+            return []
+        w = self._width
+        return [i for i in range(self.content.count(w))
+                if self.term in self.content.row(i, w).plain.lower()]
+
+    def show_row(self, row: int) -> None:
+        """Mark the logical line of displayed ``row`` and scroll it into view."""
+        self.mark(self.content.origin(row, self._width))
 
     def plain_text(self) -> str:
         """All rows as plain text at the current width (tests, copying)."""
@@ -337,6 +372,9 @@ class TextPane(ScrollView, can_focus=True):
             if self.marked is not None and self.content.origin(index, width) == self.marked:
                 text = text.copy()
                 text.stylize(MARK)
+            if self.term and self.term in text.plain.lower():
+                text = text.copy()
+                text.highlight_regex("(?i)" + re.escape(self.term), FOUND)
             segments = list(text.render(self.app.console, end=""))
             strip = Strip(segments, text.cell_len).apply_style(style)  # the pane's colours
             self._strips[key] = strip

@@ -1,4 +1,5 @@
-"""The TUI's own small settings file, ``<workspace>/tui.json``: saved filters and diff layout.
+"""The TUI's own small settings file, ``<workspace>/tui.json``: saved filters, diff layout,
+blind mode and theme.
 
 Kept out of the database on purpose: it must be writable when the database is open read-only
 (another process holds it), and it is a user's convenience, not data to export.
@@ -25,7 +26,7 @@ class SavedFilter:
     text: str = ""
     decision: str = ""
     realism: str = ""
-    sort: str = "instance_id"
+    sort: str = "short_id"
     descending: bool = False
 
     @classmethod
@@ -51,6 +52,7 @@ class Prefs:
     path: Path
     side_by_side: bool = False
     blind: bool = False  # hide realism scores while labelling (they would bias the tags)
+    theme: str = ""  # the Textual theme last picked ("" the default)
     saved_filters: dict[str, SavedFilter] = field(default_factory=dict)
 
     @classmethod
@@ -63,6 +65,7 @@ class Prefs:
             raw = json.loads(path.read_text(encoding="utf-8"))
             prefs.side_by_side = bool(raw.get("side_by_side", False))
             prefs.blind = bool(raw.get("blind", False))
+            prefs.theme = str(raw.get("theme", ""))
             prefs.saved_filters = {
                 str(name): SavedFilter.from_dict(f)
                 for name, f in dict(raw.get("saved_filters", {})).items()
@@ -77,6 +80,7 @@ class Prefs:
         data = {
             "side_by_side": self.side_by_side,
             "blind": self.blind,
+            "theme": self.theme,
             "saved_filters": {k: asdict(v) for k, v in sorted(self.saved_filters.items())},
         }
         tmp = self.path.with_suffix(".json.tmp")

@@ -29,10 +29,11 @@ from engine.agreement import (
     pairwise,
 )
 from engine.store import CuratorProgress, Store
+from tui.blind import shown_id
 from tui.commands import DISPUTED
 from tui.listing import session_pace
 from tui.services import WorkbenchScreen
-from tui.widgets import decision_text, fill_table, realism_text, short_id
+from tui.widgets import decision_text, fill_table, realism_text
 
 MAX_DISPUTES = 500  # the table lists the first ones; the browse filter has them all
 COLUMNS = {
@@ -174,7 +175,8 @@ class ProgressScreen(WorkbenchScreen):
                 labels.append_text(decision_text(lab.decision))
                 labels.append("/")
                 labels.append_text(realism_text(lab.realism))
-            disputes.append(((short_id(d.instance_id), on_what, labels), d.instance_id))
+            shown = shown_id(d.instance_id, self.bf.prefs.blind)
+            disputes.append(((shown, on_what, labels), d.instance_id))
         fill_table(self.query_one("#disputes", DataTable), COLUMNS["disputes"], disputes)
         self.query_one("#disputes-title", Static).update(
             f"Disagreements: {len(figures.disputes)} (enter opens review; n walks them; "

@@ -2,11 +2,14 @@
 
 Frames of a traceback that run through the diff are marked, and ``j`` (or a click on one)
 scrolls the diff to the hunk the frame lands in. ``d`` switches unified / side by side.
+Searching, pane sizes and re-running the tests are in ``tui.reading``.
+
+Regions (top to bottom): the title line, ``#review-main`` (diff | failures), ``#meta`` (the
+instance and every curator's labels), then one input line at a time (note or search).
 """
 
 from __future__ import annotations
 
-import re
 import time
 
 from rich.text import Text
@@ -17,95 +20,37 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Static
 
 from engine.instances import InstanceDetail
-from tui.browse import DECISION_BINDINGS, CurationScreen
-from tui.diffmodel import Frame, ParsedDiff, find_frame, parse_patch
+from tui.blind import shown_id
+from tui.browse import DECISION_BINDINGS, HELP_BINDING, CurationScreen
+from tui.diffmodel import Frame, parse_patch
+from tui.failures import failure_lines
 from tui.modals import RubricScreen
 from tui.panes import SideBySideDiff, TextLines, TextPane, UnifiedDiff
+from tui.reading import READING_BINDINGS, ReadingMixin
 from tui.services import BlindChanged
 from tui.widgets import decision_text, metadata_text, realism_text
 
-STEP = Binding.Group("next/prev", compact=True)
 AHEAD = (1, -1, 2, 3, 4)  # which neighbours to read ahead, most wanted first
 
 
-# A frame in an installed package: its long venv path shortened to the package's own path.
-LIB_FRAME = re.compile(r"^(\S*/)(site-packages|dist-packages|lib/python3\.\d+)/(\S+\.py:\d+: .*)$")
-FRAME_LINE = re.compile(r"^\S+\.py:\d+: ")
-
-
-SHOWN_FAILURES = 40  # tracebacks shown; the rest are folded into one line (all are stored)
-
-
-def failure_lines(
-    failures: dict[str, str], diff: ParsedDiff, collection_errors: dict[str, str] | None = None
-) -> tuple[list[Text], dict[int, Frame]]:
-    """The collection errors first (the real failure when a bug breaks an import), then each
-    F2P test's traceback as lines, and which lines are frames through the diff."""
-    lines: list[Text] = []
-    frames: dict[int, Frame] = {}
-    for where, text in (collection_errors or {}).items():
-        lines.append(Text(f"✖ collection error in {where or 'the session'}", style="bold red"))
-        _output_lines(text, diff, lines, frames)
-    if collection_errors:  # the tests they stopped are listed, not their copies of the error
-        stopped = [n for n, o in failures.items() if o.startswith("collection failed")]
-        if stopped:
-            lines.append(Text(f"{len(stopped)} FAIL_TO_PASS tests did not run because of it: "
-                              + ", ".join(stopped[:5]) + (" ..." if len(stopped) > 5 else ""),
-                              style="yellow"))
-            lines.append(Text(""))
-        failures = {n: o for n, o in failures.items() if n not in set(stopped)}
-    if not failures and not collection_errors:
-        lines.append(Text("(no failure output was recorded)", style="dim"))
-    shown = list(failures.items())[:SHOWN_FAILURES]
-    for nodeid, output in shown:
-        lines.append(Text(f"● {nodeid}", style="bold red"))
-        _output_lines(output, diff, lines, frames)
-    folded = len(failures) - len(shown)
-    if folded:
-        lines.append(Text(f"… {folded} more failing tests folded (all stored: "
-                          "`bugfoundry show ID` prints them)", style="bold"))
-    return lines, frames
-
-
-def _output_lines(output: str, diff: ParsedDiff, lines: list[Text],
-                  frames: dict[int, Frame]) -> None:
-    """One test's (or collection error's) output, frames through the diff marked."""
-    in_lib = False  # inside a frame of an installed package (pytest's own, a dependency)
-    for raw in output.splitlines():
-        frame = find_frame(raw, diff)
-        lib = LIB_FRAME.match(raw)
-        if frame is not None:
-            in_lib = False
-            frames[len(lines)] = frame
-            mark = "  ◀ in the diff" if frame.in_hunk else "  ◀ changed file"
-            lines.append(Text(raw + mark, style="bold yellow" if frame.in_hunk else "yellow"))
-        elif lib:
-            in_lib = True
-            lines.append(Text(f"{lib.group(2)}/{lib.group(3)}", style="dim"))
-        elif raw.startswith("E "):
-            lines.append(Text(raw, style="red"))
-        else:
-            if FRAME_LINE.match(raw):
-                in_lib = False
-            lines.append(Text(raw, style="dim" if in_lib else ""))
-    lines.append(Text(""))
-
-
-class ReviewScreen(CurationScreen):
+class ReviewScreen(ReadingMixin, CurationScreen):
     """One instance: the diff next to the failing tests' output, metadata below."""
 
     BINDINGS = [
+        Binding("escape,b,q", "back", "Back", key_display="esc", id="review.back"),
         *DECISION_BINDINGS,
-        Binding("n,right", "step(1)", "Next", id="review.next", group=STEP),
-        Binding("p,left", "step(-1)", "Prev", id="review.prev", group=STEP),
+        HELP_BINDING,
+        Binding("n,right", "step(1)", "Next/prev", key_display="n/p", id="review.next"),
+        Binding("p,left", "step(-1)", "Prev", show=False, id="review.prev"),
         Binding("N,space", "next_undecided", "Undecided", id="review.next_undecided"),
-        Binding("d", "toggle_diff", "Layout", id="review.diff_layout"),
-        Binding("j", "jump", "Hunk", id="review.jump"),
-        Binding("e", "edit_note", "Note", id="review.note"),
-        Binding("R", "rubric", "Rubric", id="review.rubric"),
+        *READING_BINDINGS,
+        # In the help and the README; the footer has no room left at 120 columns.
+        Binding("e", "edit_note", "Note", show=False, id="review.note"),
+        Binding("R", "rubric", "Rubric", show=False, id="review.rubric"),
+        Binding("d", "toggle_diff", "Layout", show=False, id="review.diff_layout"),
+        Binding("j", "jump", "Hunk", show=False, id="review.jump"),
         Binding("c", "copy('id')", "Copy id", show=False, id="review.copy_id"),
         Binding("C", "copy('diff')", "Copy diff", show=False, id="review.copy_diff"),
-        Binding("escape,b", "back", "Back", show=False, id="review.back"),
     ]
 
     def __init__(self, instance_id: str) -> None:
@@ -115,6 +60,7 @@ class ReviewScreen(CurationScreen):
         self.failures = TextLines([])
         self.frames: dict[int, Frame] = {}
         self.jump_at: int | None = None  # the failure line last jumped from
+        self.init_reading()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -125,12 +71,14 @@ class ReviewScreen(CurationScreen):
         yield TextPane(id="meta")
         yield Input(placeholder="note for this instance (enter saves, escape cancels)",
                     id="note")
+        yield Input(id="search")
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p still works
 
     def on_mount(self) -> None:
         self.title = "review"
         self.sub_title = f"curator {self.bf.curator}"
         self.query_one("#note", Input).display = False
+        self.query_one("#search", Input).display = False
         self.query_one("#failures", TextPane).border_title = "failing tests"
         self.query_one("#meta", TextPane).border_title = "metadata"
         self.show_instance(self.instance_id)
@@ -149,13 +97,17 @@ class ReviewScreen(CurationScreen):
             self.notify(f"no instance {instance_id}", severity="error")
             return
         self.instance_id = instance_id  # (the header title stays: changing it costs a layout)
+        self.bf.listing.current = instance_id  # the browse cursor follows on the way back
         self.diff = parse_patch(rec.patch or "")
         lines, self.frames = failure_lines(rec.failures, self.diff,
                                            rec.meta.get("collection_errors"))
         self.failures = TextLines(lines)
         self.jump_at = None
         self._show_diff()
-        self.query_one("#failures", TextPane).show(self.failures)
+        failures = self.query_one("#failures", TextPane)
+        failures.show(self.failures)
+        failures.border_title = "failing tests"
+        self.show_failures()  # a re-run of this instance replaces the stored output
         self.query_one("#meta", TextPane).show(
             TextLines(list(metadata_text(
                 rec, blind=self.bf.prefs.blind,
@@ -190,11 +142,17 @@ class ReviewScreen(CurationScreen):
         st = states[0] if states else None
         lst = self.bf.listing
         pos = lst.index_of(self.instance_id)
-        title = decision_text(st.decision if st else None)
+        # The id first: at 80 columns the end of the line is what gets cut.
+        title = Text(shown_id(self.instance_id, self.bf.prefs.blind), style="bold")
+        # Of the list n/p walk (a decision can take an instance out of the filter, not out
+        # of the walk); how many still match the filter, when that differs.
+        title.append(f"   {pos + 1 if pos is not None else '-'}/{lst.listed}")
+        if lst.total != lst.listed:
+            title.append(f" ({lst.total} still match)", style="dim")
+        title.append("   ")
+        title.append_text(decision_text(st.decision if st else None))
         title.append("  ")
         title.append_text(realism_text(st.realism if st else None))
-        where = f"{pos + 1}/{lst.total}" if pos is not None else f"-/{lst.total}"
-        title.append(f"   {where}   {self.instance_id}", style="bold")
         if self.frames:
             title.append(f"   {len(self.frames)} frame(s) through the diff: j jumps",
                          style="yellow")
@@ -314,5 +272,8 @@ class ReviewScreen(CurationScreen):
     def action_back(self) -> None:
         if self.query_one("#note", Input).has_focus:
             self._close_note()  # escape in the note field cancels the note, not the screen
+            return
+        if self.query_one("#search", Input).has_focus:
+            self.close_search()
             return
         self.app.pop_screen()

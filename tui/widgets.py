@@ -7,24 +7,33 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from engine.dataset.leaks import find_leaks
 from engine.instances import Instance, InstanceDetail
 from engine.store import BrowseRow, Statement, StoredScore
+from tui.blind import HIDDEN, shown_id
 
+# (sort key, header). What a curator decides on comes first, so at 80 columns the decision,
+# realism and score stay on screen; repo and strategy (often constant) go last.
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("instance_id", "id"),
-    ("repo", "repo"),
-    ("strategy", "strategy/modifier"),
-    ("n_f2p", "F2P"),
-    ("lines_changed", "lines"),
+    ("short_id", "id"),
     ("decision", "decision"),
     ("realism", "realism"),
+    ("score", "score"),
+    ("n_f2p", "F2P"),
+    ("lines_changed", "lines"),
+    ("repo", "repo"),
+    ("strategy", "strategy/modifier"),
 )
+LABELS = dict(COLUMNS) | {"instance_id": "full id"}
+HIDDEN_IN_BLIND = frozenset({"strategy"})  # and the id is a neutral one (tui.blind)
 
-# Columns whose values grow after the first paint get a fixed width (no truncation later).
-WIDTHS = {"decision": 8, "realism": 10}
+# Columns whose values grow after the first paint get a fixed width (no truncation later),
+# room left for the sort arrow.
+WIDTHS = {"decision": 10, "realism": 12, "score": 7}
 DECISION_STYLE = {"accept": "bold green", "reject": "bold red", "skip": "yellow"}
 REALISM_STYLE = {"realistic": "green", "plausible": "cyan", "artificial": "magenta"}
 
@@ -37,34 +46,43 @@ def realism_text(realism: str | None) -> Text:
     return Text(realism or "·", style=REALISM_STYLE.get(realism or "", "dim"))
 
 
+def signed(value: float) -> str:
+    """``+1.2`` / ``-0.3``, and ``0.0`` for anything that rounds to zero (never ``-0.0``)."""
+    rounded = round(value, 1)
+    return "0.0" if rounded == 0 else f"{rounded:+.1f}"
+
+
 def score_text(score: float | None, blind: bool = False) -> Text:
     """A realism score cell: signed log-odds, green leaning real, magenta leaning synthetic."""
     if score is None or blind:
         return Text("·", style="dim")
     style = "green" if score >= 0.4 else ("magenta" if score <= -0.4 else "")
-    return Text(f"{score:+.1f}", style=style, justify="right")
+    return Text(signed(score), style=style, justify="right")
 
 
-def short_id(instance_id: str) -> str:
-    """The id without its ``repo.commit8.`` prefix: the repo has its own column."""
-    parts = instance_id.split(".", 2)
-    return parts[2] if len(parts) == 3 else instance_id
-
-
-def row_cells(row: BrowseRow, score: bool = False, blind: bool = False) -> tuple[Any, ...]:
-    cells = (
-        short_id(row.instance_id), row.repo, f"{row.strategy}/{row.modifier}", row.n_f2p,
-        row.lines_changed, decision_text(row.decision), realism_text(row.realism),
+def row_cells(row: BrowseRow, blind: bool = False) -> tuple[Any, ...]:
+    return (
+        shown_id(row.instance_id, blind), decision_text(row.decision), realism_text(row.realism),
+        score_text(row.score, blind), row.n_f2p, row.lines_changed, row.repo,
+        Text("·", style="dim") if blind else f"{row.strategy}/{row.modifier}",
     )
-    return (*cells, score_text(row.score, blind)) if score else cells
+
+
+def sort_label(key: str, descending: bool) -> str:
+    """How a toast names a sort: the header's word and its direction."""
+    return f"{LABELS.get(key, key)} {'▼ descending' if descending else '▲ ascending'}"
 
 
 class InstanceTable(DataTable):
     """A row-cursor DataTable fed page by page; asks for more rows near its end."""
 
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False, id="table.first"),
+        Binding("end", "scroll_bottom", "Last loaded row", show=False, id="table.last"),
+    ]
+
     LOAD_AHEAD = 20
-    has_score = False  # the score column appears once some instance has a realism score
-    blind = False  # blind mode: the score column shows dots
+    blind = False  # blind mode: neutral ids, no strategy, score dots
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -72,14 +90,22 @@ class InstanceTable(DataTable):
         for key, label in COLUMNS:
             self.add_column(label, key=key, width=WIDTHS.get(key))
 
+    def mark_sort(self, sort: str, descending: bool) -> None:
+        """Put the sort arrow on the sorted column's header (the others lose theirs)."""
+        for key, label in COLUMNS:
+            column = self.columns[ColumnKey(key)]
+            column.label = Text(f"{label} {'▼' if descending else '▲'}" if key == sort
+                                else label)
+            if column.auto_width:
+                column.content_width = max(column.content_width, column.label.cell_len)
+        self._require_update_dimensions = True
+        self.refresh()
+
     def show_rows(self, rows: list[BrowseRow], *, clear: bool = False) -> None:
         if clear:
             self.clear()
-        if not self.has_score and any(r.score is not None for r in rows):
-            self.add_column("score", key="score", width=6, default=Text("·", style="dim"))
-            self.has_score = True
         for row in rows:
-            self.add_row(*row_cells(row, self.has_score, self.blind), key=row.instance_id)
+            self.add_row(*row_cells(row, self.blind), key=row.instance_id)
 
     def update_row(self, row: BrowseRow) -> None:
         """Repaint the decision and realism cells of one row (no full refresh)."""
@@ -87,8 +113,7 @@ class InstanceTable(DataTable):
             return
         self.update_cell(row.instance_id, "decision", decision_text(row.decision))
         self.update_cell(row.instance_id, "realism", realism_text(row.realism))
-        if self.has_score:
-            self.update_cell(row.instance_id, "score", score_text(row.score, self.blind))
+        self.update_cell(row.instance_id, "score", score_text(row.score, self.blind))
 
     @property
     def near_end(self) -> bool:
@@ -129,11 +154,11 @@ def realism_lines(score: StoredScore | None, blind: bool) -> Text:
     p = score.probability
     style = "green" if p >= 0.6 else ("magenta" if p <= 0.4 else "yellow")
     text.append(f"Realism {p:.2f} ({verdict_words(p)})", style=f"bold {style}")
-    text.append(f"  score {score.score:+.1f} · {score.model}\n", style="dim")
+    text.append(f"  score {signed(score.score)} · {score.model}\n", style="dim")
     counted = [r for r in score.reasons if r.get("counted", True) and abs(r["points"]) >= 0.05]
     top = [r for r in counted if r["points"] > 0][:3] + [r for r in counted if r["points"] < 0][:3]
     for r in sorted(top, key=lambda r: -abs(r["points"])):
-        text.append(f"  {r['points']:+.1f} ", style="green" if r["points"] > 0 else "magenta")
+        text.append(f"  {signed(r['points'])} ", style="green" if r["points"] > 0 else "magenta")
         text.append(r["text"] + "\n")
     return text
 
@@ -145,16 +170,20 @@ def metadata_text(rec: InstanceDetail, blind: bool = False,
     env, base = rec.environment, rec.baseline
     text = Text()
     text.append(f"{rec.repo} @ {rec.base_commit[:12]}   ", style="bold")
-    text.append(f"{rec.strategy}/{rec.modifier}   {rec.file}::{rec.entity}\n")
+    # Blind mode: strategy, modifier and a PR mirror's route say "real" or "synthetic".
+    made = HIDDEN if blind else f"{rec.strategy}/{rec.modifier}"
+    text.append(f"{made}   {rec.file}::{rec.entity}\n")
     if duplicate_of is not None:
         kind, rep = duplicate_of
+        rep = shown_id(rep, blind) if blind else rep
         text.append(
             f"duplicate of {rep} (the same diff): exports leave it out\n" if kind == "exact"
             else f"near-duplicate of {rep} (the same function and FAIL_TO_PASS set): "
                  "export --dedup near leaves it out\n", style="bold yellow")
     if rec.problem_statement:  # first: it is what the agent will be given
         text.append("Problem statement", style="bold")
-        text.append(f"  {statement_source(rec.statement, rec)}\n", style="dim")
+        source = "(source hidden: blind mode)" if blind else statement_source(rec.statement, rec)
+        text.append(f"  {source}\n", style="dim")
         stored = rec.statement
         leaks = list(stored.leaks) if stored else find_leaks(
             rec.problem_statement, rec.patch or "", rec.fail_to_pass or ())
@@ -168,7 +197,8 @@ def metadata_text(rec: InstanceDetail, blind: bool = False,
         f"{(base.suite_seconds if base else 0) or 0:.2f}s "
         f"({base.passing if base else '-'} passing)\n", style="dim",
     )
-    text.append(provenance_line(meta))
+    if not blind:
+        text.append(provenance_line(meta))
     f2p = list(rec.fail_to_pass)
     text.append(f"FAIL_TO_PASS ({len(f2p)}): ", style="bold red")
     text.append(", ".join(f2p[:8]) + (" …" if len(f2p) > 8 else "") + "\n")
@@ -185,7 +215,7 @@ def metadata_text(rec: InstanceDetail, blind: bool = False,
     for d in noted:
         text.append(f"note ({d.curator}): ", style="bold")
         text.append(f"{d.note}\n")
-    if (lm := meta.get("lm")) and isinstance(lm, dict):
+    if (lm := meta.get("lm")) and isinstance(lm, dict) and not blind:
         text.append(f"written by {lm.get('model', '?')}: {lm.get('prompt_tokens', 0)}+"
                     f"{lm.get('completion_tokens', 0)} tokens, ${lm.get('cost', 0):.4f}\n",
                     style="dim")

@@ -32,6 +32,9 @@ REALISM_FILTERS = ("", "untagged", *REALISM_VALUES)
 # Sort expressions are never null, so keyset comparisons stay total.
 SORT_KEYS: dict[str, str] = {
     "instance_id": "instance_id",
+    # The id as the TUI shows it, without its ``repo.commit8.`` prefix (the repo has a column);
+    # ids without that prefix (imported ones) as they are. split_part: the cheapest (50k rows).
+    "short_id": "coalesce(nullif(split_part(instance_id, '.', 3), ''), instance_id)",
     "repo": "repo",
     "strategy": "coalesce(strategy, '') || '/' || coalesce(modifier, '')",
     "modifier": "coalesce(modifier, '')",
@@ -50,7 +53,7 @@ class BrowseFilter:
     """What the listing shows; ``curator`` is whose decisions are joined in."""
 
     curator: str = ""
-    repo: str = ""
+    repo: str = ""  # repo, strategy, modifier: case-insensitive substrings
     strategy: str = ""
     modifier: str = ""
     decision: str = ""  # one of DECISION_FILTERS
@@ -346,11 +349,11 @@ class CurationMixin(StoreBase):
             "ON s.instance_id = i.instance_id WHERE 1=1"
         )
         params: list[Any] = [f.curator]
-        for col in ("repo", "strategy", "modifier"):
+        for col in ("repo", "strategy", "modifier"):  # substrings, any case (as typed in a filter)
             value = getattr(f, col)
             if value:
-                sql += f" AND i.{col} = ?"
-                params.append(value)
+                sql += f" AND strpos(lower(coalesce(i.{col}, '')), ?) > 0"
+                params.append(value.lower())
         if f.decision == "undecided":
             sql += " AND c.decision IS NULL"
         elif f.decision == "decided":

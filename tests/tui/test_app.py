@@ -21,6 +21,7 @@ from engine.workspace import Workspace
 from tests.fakes import make_workspace
 from tui import listing
 from tui.app import BugfoundryApp
+from tui.blind import short_id
 from tui.browse import BrowseScreen
 from tui.opening import open_for_tui
 from tui.review import ReviewScreen
@@ -286,7 +287,7 @@ def test_filter_tokens_and_sort(home: Path) -> None:
         seen["filters"] = app.listing.filters
         app.screen.query_one("#filter-text", Input).value = ""
         await pilot.pause()
-        for _ in range(3):  # id -> repo -> strategy/modifier -> F2P
+        for _ in range(4):  # id -> decision -> realism -> score -> F2P
             await pilot.press("S")
         await pilot.press("O")  # descending
         await pilot.pause()
@@ -378,7 +379,7 @@ def test_review_navigation_and_next_undecided(home: Path) -> None:
         await pilot.press("r", "n", "n")
         assert screen.instance_id == ids[5]
         title = str(screen.query_one("#review-title").render())
-        assert f"6/30   {ids[5]}" in title
+        assert title.startswith(f"{short_id(ids[5])}   6/30   ")
 
     run_app(home, drive)
     assert sorted(d for d, _ in states(home).values()) == ["accept", "reject", "skip"]

@@ -122,7 +122,7 @@ def test_long_changed_lines_wrap_and_keep_the_edit_visible() -> None:
 
 
 def test_library_frames_are_shortened_and_dimmed() -> None:
-    from tui.review import failure_lines
+    from tui.failures import failure_lines
 
     out = ("pkg/a.py:11: in f\n    y = x - 1\n"
            "../../envs/x/venv/lib/python3.11/site-packages/_pytest/raises.py:624: in __init__\n"
@@ -138,7 +138,7 @@ def test_library_frames_are_shortened_and_dimmed() -> None:
 
 
 def test_collection_errors_come_first_and_long_failure_lists_fold() -> None:
-    from tui.review import SHOWN_FAILURES, failure_lines
+    from tui.failures import SHOWN_FAILURES, failure_lines
 
     failures = {"tests/test_t.py::test_a": "collection failed (tests/test_t.py): TypeError",
                 "tests/test_t.py::test_b": "collection failed (tests/test_t.py): TypeError"}
@@ -152,3 +152,17 @@ def test_collection_errors_come_first_and_long_failure_lists_fold() -> None:
     assert any(t.startswith("2 FAIL_TO_PASS tests did not run because of it") for t in text)
     assert sum(t.startswith("● ") for t in text) == SHOWN_FAILURES
     assert text[-1].startswith("… 7 more failing tests folded")
+
+
+def test_test_ids_wrap_at_their_separators_not_mid_word() -> None:
+    from rich.text import Text
+
+    from tui.panes import TextLines
+
+    nodeid = "● tests/unit/test_accounts.py::TestSavings::test_accrue_interest[monthly-12]"
+    lines = TextLines([Text(nodeid), Text("E   assert a == b and words wrap at spaces")])
+    rows = [lines.row(i, 30).plain for i in range(lines.count(30))]
+    assert rows[:4] == ["● tests/unit/", "test_accounts.py::", "TestSavings::",
+                        "test_accrue_interest[monthly-"]
+    assert "".join(rows[:5]) == nodeid  # nothing lost
+    assert rows[5].startswith("E   assert a == b")

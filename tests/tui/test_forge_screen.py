@@ -99,6 +99,7 @@ def _drive(home: Path, fake: FakeForge) -> dict[str, object]:
             await pilot.pause(0.1)
             seen["live"] = str(screen.query_one("#forge-status", Static).render())
             seen["live_start_disabled"] = screen.query_one("#forge-start", Button).disabled
+            seen["back_live"] = app.screen.active_bindings["escape"].binding.description
             fake.gate.set()
             await _until(pilot, lambda: not app.forge_running, "the forge to end")
             await pilot.pause(0.1)
@@ -110,6 +111,7 @@ def _drive(home: Path, fake: FakeForge) -> dict[str, object]:
             bar = screen.query_one("#forge-screen-progress", ProgressBar)
             seen["bar"] = (bar.total, bar.progress)
             seen["start_disabled"] = screen.query_one("#forge-start", Button).disabled
+            seen["back_done"] = app.screen.active_bindings["escape"].binding.description
             seen["notices"] = [(n.title, n.message, n.severity) for n in app._notifications]
             await pilot.press("escape")
             await pilot.pause(0.8)  # the browse table's debounced reload
@@ -128,6 +130,8 @@ def test_the_forge_screen_follows_a_forge_to_its_end(home: Path) -> None:
     assert str(seen["live"]).startswith(
         "forge demo (procedural): 2/3 judged · kept 2 of 2 this run (yield 100%) · ETA ")
     assert seen["live_start_disabled"] is True
+    # The footer said "forge keeps running" after it was done (issue 19).
+    assert (seen["back_live"], seen["back_done"]) == ("Back (forge keeps running)", "Back")
     assert seen["status"] == ("forge demo (procedural) done: 3/3 judged · kept 2 of 3 this run "
                               "(yield 67%)")
     assert seen["status_style"] == "green"

@@ -73,6 +73,21 @@ def test_review_layout(app: BugfoundryApp, snap_compare) -> None:
     assert snap_compare(app, run_before=pressing("enter", "1"), terminal_size=SIZE)
 
 
+SMALL = (80, 24)  # the smallest terminal a curator should be able to work in
+
+
+def test_browse_layout_80x24(app: BugfoundryApp, snap_compare) -> None:
+    assert snap_compare(app, run_before=pressing("a", "2", "down", "r"), terminal_size=SMALL)
+
+
+def test_review_layout_80x24(app: BugfoundryApp, snap_compare) -> None:
+    assert snap_compare(app, run_before=pressing("enter", "1"), terminal_size=SMALL)
+
+
+def test_review_failures_full_screen(app: BugfoundryApp, snap_compare) -> None:
+    assert snap_compare(app, run_before=pressing("down", "enter", "f"), terminal_size=SIZE)
+
+
 def test_review_side_by_side_after_a_jump(app: BugfoundryApp, snap_compare) -> None:
     assert snap_compare(app, run_before=pressing("enter", "d", "j"), terminal_size=SIZE)
 

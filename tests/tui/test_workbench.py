@@ -128,7 +128,7 @@ def test_saved_filters_through_the_palette(home: Path) -> None:
 
     async def drive(app: BugfoundryApp, pilot) -> None:
         await pilot.press("slash", *"mod:op_swap", "enter")
-        await pilot.press("S")  # sort by repo
+        await pilot.press("S")  # sort by the next column after the id: decision
         await pilot.pause()
         await _palette(pilot, "save the current")
         assert isinstance(app.screen, NameScreen)
@@ -140,7 +140,7 @@ def test_saved_filters_through_the_palette(home: Path) -> None:
 
     run_app(home, drive)
     prefs = Prefs.load(home)
-    assert prefs.saved_filters == {"swaps": SavedFilter(text="mod:op_swap", sort="repo")}
+    assert prefs.saved_filters == {"swaps": SavedFilter(text="mod:op_swap", sort="decision")}
 
     async def reopen(app: BugfoundryApp, pilot) -> None:
         await _palette(pilot, "apply saved 'swaps'")
@@ -152,7 +152,7 @@ def test_saved_filters_through_the_palette(home: Path) -> None:
         await _palette(pilot, "delete saved 'swaps'")
 
     run_app(home, reopen)
-    assert seen["filters"].modifier == "op_swap" and seen["sort"] == "repo"
+    assert seen["filters"].modifier == "op_swap" and seen["sort"] == "decision"
     assert seen["text"] == "mod:op_swap" and seen["total"] == 10
     assert Prefs.load(home).saved_filters == {}
 
@@ -279,6 +279,7 @@ def test_palette_exports_the_curated_split(home: Path) -> None:
         await pilot.press("r")
         await pilot.pause()
         await _palette(pilot, "export: curated split as SWE-bench")
+        await pilot.press("ctrl+s")  # the export dialog, its defaults as they are
         for _ in range(50):
             await pilot.pause(0.05)
             if list((home / "exports").glob("*.jsonl")):
@@ -305,6 +306,7 @@ def test_a_failed_export_is_shown(home: Path) -> None:
 
     async def drive(app: BugfoundryApp, pilot) -> None:
         await _palette(pilot, "export: curated split as SWE-bench")
+        await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
         seen["notices"] = [(n.title, n.message, n.severity) for n in app._notifications]
