@@ -19,19 +19,20 @@ from dataclasses import dataclass, field
 
 from engine.instances import DedupRecord
 
-_WS = re.compile(r"\s+")
+SPACE = " \t\n\v\f\r"  # ASCII whitespace only: the store's SQL twin (duplicate_map) agrees
+_WS = re.compile(f"[{SPACE}]+")
 
 
 def normalized_diff(patch: str) -> str:
     """The bug's content: per file, the removed and added lines without spacing noise."""
     out: list[str] = []
-    for line in patch.splitlines():
+    for line in patch.split("\n"):
         if line.startswith(("diff --git", "index ", "@@", "\\")):
             continue
         if line.startswith(("--- ", "+++ ")):
-            out.append(line[:4] + line[4:].strip().removeprefix("a/").removeprefix("b/"))
+            out.append(line[:4] + line[4:].strip(SPACE).removeprefix("a/").removeprefix("b/"))
         elif line[:1] in ("+", "-", " "):
-            body = _WS.sub(" ", line[1:]).strip()
+            body = _WS.sub(" ", line[1:]).strip(" ")
             if body:
                 out.append(line[0] + body)
     return "\n".join(out)

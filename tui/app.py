@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from tui.forge_runner import ForgeFn
 
 
+FIRST_PAINT_GRACE = 0.5  # seconds the first frame has to itself before background work starts
+
+
 def default_curator() -> str:
     """$BUGFOUNDRY_CURATOR, else the login name: decisions always carry a curator."""
     env = os.environ.get("BUGFOUNDRY_CURATOR")
@@ -88,7 +91,7 @@ class BugfoundryApp(App[int]):
         self.workspace = workspace or Workspace(store.path.parent)
         self.read_only = read_only
         self.prefs = prefs or Prefs.load(self.workspace.home)
-        self.details = DetailCache(store)
+        self.details = DetailCache(store, cache_file=self.workspace.cache_dir / "duplicates.json")
         self.listing = Listing(store, BrowseFilter(curator=curator))
         self.session_started = clock()
         self.session_decisions = 0  # accept/reject/skip keys this session, for rate and ETA
@@ -101,9 +104,15 @@ class BugfoundryApp(App[int]):
         if self.prefs.theme in self.available_themes:
             self.theme = self.prefs.theme
         self.theme_changed_signal.subscribe(self, self._theme_picked)
+        # First paint first: the first page and its counts, nothing else. The duplicate map
+        # (the review's "duplicate of") and the review's modules load after the first frame.
         self.listing.reload()
         self.push_screen(BrowseScreen())
-        self.details.find_duplicates()  # off the UI thread; the review shows "duplicate of"
+        self.set_timer(FIRST_PAINT_GRACE, self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        self.details.find_duplicates()  # on the reader thread, in SQL (off the GIL)
+        self.details.warm_imports()
         if self.read_only is not None:
             self.notify(self.read_only.notice, title="read-only", severity="warning",
                         timeout=10)

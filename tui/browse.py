@@ -170,6 +170,7 @@ class BrowseScreen(CurationScreen):
     ]
 
     _reload_pending = False
+    _first_resume = True
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -266,7 +267,10 @@ class BrowseScreen(CurationScreen):
             self.table.move_cursor(row=i)
 
     def on_screen_resume(self) -> None:
-        self._reload()  # decisions made in review change rows and counts
+        if self._first_resume:  # the app loaded the first page just before: show it as is
+            self._first_resume = False
+        else:
+            self._reload()  # decisions made in review change rows and counts
         self.forge_update()
 
     def on_forge_changed(self, message: ForgeChanged) -> None:

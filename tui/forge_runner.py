@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -226,6 +227,11 @@ def run_forge(job: ForgeJob, forge: ForgeFn | None, store: Store, ws: Workspace,
         hooks = ForgeHooks(
             log=log, on_total=on_total, on_verdict=on_verdict, should_stop=job.stop.is_set)
         summary = (forge or engine_forge)(ws, reader, r.repo, list(r.strategies), options, hooks)
+        repo = reader.get_repo(r.repo)
+        if forge is None and repo is not None and Path(repo.path).is_dir():
+            from engine.dataset.statements import fill_missing
+
+            fill_missing(reader, repo.name, Path(repo.path), log=log)  # none left empty
         post(ForgeFinished(job, summary))
     except BugfoundryError as exc:
         post(ForgeFailed(job, str(exc)))

@@ -39,12 +39,8 @@ class Listing:
         self.load_more()
 
     def refresh_counts(self) -> None:
-        """True counts for the active filter (cheap: no page is materialised)."""
-        self.total = self.store.count(self.filters)
-        if self.filters.decision in ("", "decided"):
-            self.decided = self.store.count(replace(self.filters, decision="decided"))
-        else:
-            self.decided = 0 if self.filters.decision == "undecided" else self.total
+        """True counts for the active filter (one scan; no page is materialised)."""
+        self.total, self.decided = self.store.counts(self.filters)
 
     def load_more(self) -> list[BrowseRow]:
         """Fetch the next page after the last loaded row; [] once everything is loaded."""

@@ -12,10 +12,13 @@ older than that decision.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from engine.instances import InstanceDetail
@@ -24,11 +27,48 @@ from engine.store import DatabaseError, Store
 Detail = InstanceDetail
 
 
+def _load_duplicates(path: Path | None, stamp: str) -> dict[str, tuple[str, str]] | None:
+    """The cached duplicate map when it was computed over the same instances, else None."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("stamp") != stamp:
+        return None
+    return {k: (v[0], v[1]) for k, v in data.get("duplicates", {}).items()}
+
+
+def _save_duplicates(path: Path | None, stamp: str, found: dict[str, tuple[str, str]]) -> None:
+    """Write the cache atomically; a read-only workspace just goes without."""
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"stamp": stamp, "duplicates": found}), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    for name in ("tui.review", "tui.modals", "tui.panes"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    with contextlib.suppress(Exception):
+        importlib.import_module("tui.panes").highlight_code("x = 1\n")  # builds the lexer
+
+
 class DetailCache:
     """An LRU of ``Store.instance_detail`` results, filled ahead by one reader thread."""
 
-    def __init__(self, store: Store, size: int = 64) -> None:
+    def __init__(self, store: Store, size: int = 64, cache_file: Path | None = None) -> None:
         self.store = store
+        # The duplicate map of the last start, reused while no instance was added (2-3 s of
+        # SQL at 50k instances otherwise, on every start).
+        self.cache_file = cache_file
         self.size = size
         self.hits = 0
         self.misses = 0
@@ -74,9 +114,20 @@ class DetailCache:
         """(Re)compute ``duplicates`` on the reader thread (at start and after a forge)."""
         self._submit(self._find_duplicates)
 
+    def warm_imports(self) -> None:
+        """Import the review's modules on the reader thread (~0.5 s: panes, modals,
+        highlighting), so the first Enter after start does not pay for them."""
+        self._submit(_warm_imports)
+
     def _find_duplicates(self) -> None:
         with contextlib.suppress(DatabaseError):  # the store is closing
-            self.duplicates = self._store().duplicate_map()
+            reader = self._store()
+            stamp = reader.instances_stamp()
+            found = _load_duplicates(self.cache_file, stamp)
+            if found is None:
+                found = reader.duplicate_map()
+                _save_duplicates(self.cache_file, stamp, found)
+            self.duplicates = found
 
     def _submit(self, fn: Any, *args: Any) -> None:
         if self._pool is None:

@@ -27,19 +27,52 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         result = export(store, output, fmt=args.format, split=args.split,
                         repo=args.repo, rule=args.rule, force=args.force,
-                        dedup=args.dedup, rows=args.rows, progress=progress, ws=ws,
+                        dedup="none" if args.keep_duplicates else args.dedup, rows=args.rows,
+                        statements=args.statements, progress=progress, ws=ws,
                         repo_ids=args.repo_id, images=args.images, log=to_stderr)
     if args.json:
         dump_json(result_dict(result))
     else:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(result.decisions.items()))
-        where = f"{result.root} (rows: {result.path})" if result.root else result.path
-        print(f"wrote {result.count} instances ({result.format}, {args.split} split) to "
-              f"{where}\n  manifest: {result.manifest}\n  decisions: {counts or 'none'}")
+        for line in export_summary(result, args.split, args.rule):
+            print(line)
         instance_images = sum(1 for v in result.images.values() if ":" not in v)
         if result.images:
             print(f"  images: {len(result.images)} ({instance_images} per instance)")
     return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
+def export_summary(result: Any, split: str, rule: str) -> list[str]:
+    """What an export wrote, counted so the figures add up to the rows: the rows by decision
+    outcome, every instance in scope, what was left out and why, statements by source."""
+    where = f"{result.root} (rows: {result.path})" if result.root else result.path
+    rule_note = f", rule {rule}" if split == "curated" else ""
+    lines = [f"wrote {result.count} instances ({result.format}, {split} split{rule_note}) to "
+             f"{where}", f"  manifest: {result.manifest}",
+             f"  exported: {_counts(result.exported)}",
+             f"  decisions of all {sum(result.decisions.values())} instances: "
+             f"{_counts(result.decisions)}"]
+    left = [f"{n} {kind} duplicates" for kind, n in result.duplicates_by_kind.items() if n]
+    left += [f"{n} {why.replace('_', ' ')}" for why, n in result.left_out.items()
+             if n and why != "test_ids_with_whitespace_left_out"]
+    lines.append(f"  left out: {', '.join(left) or 'nothing'}"
+                 + (" (--keep-duplicates keeps duplicates)" if result.duplicates_left_out
+                    else ""))
+    lines.append(f"  problem statements: {_counts(result.statements)}"
+                 + (f"; {result.statements_replaced} replaced by an offline one because they "
+                    "gave the fix away (manifest: statements)" if result.statements_replaced
+                    else ""))
+    if result.statements.get("none"):
+        lines.append(f"  warning: {result.statements['none']} rows have an empty "
+                     "problem_statement (--no-statements)")
+    if result.realism_ties:
+        lines.append(f"  warning: {result.realism_ties} rows have a realism tie between "
+                     "curators: exported with realism null and realism_tie true (the votes "
+                     "are in decision_summary.realism_votes)")
+    return lines
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -106,7 +139,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     n_dup = sum(len(g.duplicates) for g in groups)
     n_exact = sum(len(g.duplicates) for g in groups if g.kind == "exact")
     print(f"{len(records)} instances: {len(groups)} duplicate groups, {n_dup} duplicates "
-          f"({n_exact} exact: left out of exports by default; near ones with --dedup near)")
+          f"({n_exact} exact); exports keep one per group unless --keep-duplicates")
     for g in groups[: args.show]:
         print(f"  {g.kind:5} {g.representative}  <- {', '.join(g.duplicates)}")
     return 0
@@ -135,9 +168,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                     help="never build images (the rows still name them)")
     ex.add_argument("--repo-id", action="append", default=[], metavar="[NAME=]OWNER/REPO",
                     help="how a repo is named in the rows (default bugfoundry/NAME)")
-    ex.add_argument("--dedup", default="exact", choices=("exact", "near", "none"),
-                    help="leave out duplicates (see `bugfoundry dedup`): exact (default), "
-                         "near (also same entity and FAIL_TO_PASS set), none")
+    ex.add_argument("--dedup", default="near", choices=("exact", "near", "none"),
+                    help="leave out duplicates (see `bugfoundry dedup`), keeping one per group: "
+                         "near (default: exact ones and the same entity failing the same "
+                         "FAIL_TO_PASS set), exact, none")
+    ex.add_argument("--keep-duplicates", action="store_true",
+                    help="export duplicates too (the same as --dedup none)")
+    ex.add_argument("--no-statements", dest="statements", action="store_false",
+                    help="leave problem statements as stored, even empty (default: an "
+                         "offline one, marked in problem_statement_source, where none was "
+                         "written or the stored one gives the fix away)")
     ex.set_defaults(func=cmd_export)
 
     ver = sub.add_parser("verify", parents=[common],

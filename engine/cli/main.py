@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from engine import __version__
@@ -117,6 +118,11 @@ def cmd_forge(args: argparse.Namespace) -> int:
         summary = forge(ws, store, args.repo, strategies, options, ForgeHooks(
             log=progress.log, on_total=progress.start, on_verdict=progress.advance))
         progress.stop()
+        repo = store.get_repo(args.repo)
+        if args.statements and repo is not None and Path(repo.path).is_dir():
+            from engine.dataset.statements import fill_missing
+
+            fill_missing(store, repo.name, Path(repo.path), log=to_stderr)
     boxed = sandbox_note(summary.backend)
     if args.json:
         dump_json({**summary.to_dict(), "sandbox": boxed})
@@ -298,6 +304,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg.add_argument("--min-realism", type=finite, default=None, metavar="SCORE",
                     help="drop validated bugs whose realism score is below SCORE (log-odds; "
                          "> 0 leans realistic), recorded as low_realism")
+    fg.add_argument("--no-statements", dest="statements", action="store_false",
+                    help="write no problem statements (default: an offline one, from the "
+                         "failing tests, for each instance without one)")
     fg.add_argument("--prefer-realistic", action="store_true",
                     help="with --max: sample modifiers in proportion to how well their bugs "
                          "validate and score in this repo so far")

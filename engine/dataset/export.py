@@ -27,16 +27,17 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.curation import RULES, in_split
+from engine.curation import RULES
 from engine.dataset import rows as er
 from engine.dataset.branches import BranchRequest, Commits, write_branches
 from engine.dataset.outpaths import check_directory, check_file, output_path
-from engine.dedup import duplicate_ids, find_groups
+from engine.dataset.selection import DEDUP, OUTCOMES, Resolved, row_summary, select
+from engine.dataset.statements import Chosen, statement_for_export
 from engine.errors import UsageError
 from engine.instances import Instance
 from engine.store import Store
@@ -48,7 +49,6 @@ FORMATS = ("swesmith", "swebench", "parquet")
 ROW_KINDS = ("swesmith", "swebench")
 SPLITS = ("curated", "all")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
-DEDUP: dict[str, tuple[str, ...]] = {"none": (), "exact": ("exact",), "near": ("exact", "near")}
 DEFAULT_SESSION = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]
 
 
@@ -61,6 +61,13 @@ class ExportResult:
     decisions: dict[str, int] = field(default_factory=dict)
     root: str = ""  # the dataset directory, when one was written
     images: dict[str, str] = field(default_factory=dict)  # image -> what it is for
+    exported: dict[str, int] = field(default_factory=dict)  # outcome -> rows (sums to count)
+    duplicates_left_out: int = 0
+    duplicates_by_kind: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # other reasons -> instances
+    realism_ties: int = 0
+    statements: dict[str, int] = field(default_factory=dict)  # source -> rows
+    statements_replaced: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,59 +142,28 @@ def branches_dir(path: Path) -> Path:
     return find_layout(path).repos
 
 
-def _summary(states: list[Any]) -> dict[str, Any]:
-    decisions = {s.curator: s.decision for s in states if s.decision}
-    realism = Counter(s.realism for s in states if s.realism)
-    return {
-        "decisions": decisions,
-        "realism": realism.most_common(1)[0][0] if realism else None,
-        "realism_votes": dict(realism),
-        "rubric": {s.curator: {"clarity": s.clarity, "test_validity": s.test_validity,
-                               "difficulty": s.difficulty} for s in states
-                   if s.clarity is not None or s.test_validity is not None or s.difficulty},
-        "notes": {s.curator: s.note for s in states if s.note},
-    }
-
-
-def _select(store: Store, split: str, repo: str | None, rule: str, counts: Counter[str],
-            skip: set[str]) -> list[tuple[str, list[Any]]]:
-    """The instances in the split (ids and their curators' states), counting decisions."""
-    states_by_id: dict[str, list[Any]] = {}
-    for s in store.current_decisions():
-        states_by_id.setdefault(s.instance_id, []).append(s)
-    out = []
-    for iid in store.instance_ids(repo):
-        states = states_by_id.get(iid, [])
-        decided = [s.decision for s in states if s.decision]
-        counts["accept" if "accept" in decided else "reject" if "reject" in decided
-               else "skip" if decided else "undecided"] += 1
-        if split == "curated" and not in_split(decided, rule):
-            continue
-        if iid in skip:
-            counts["duplicates_left_out"] += 1
-            continue
-        out.append((iid, states))
-    return out
-
-
 @dataclass
 class _Item:
-    """One instance on its way out: the stored record, its exported id and test lists."""
+    """One instance on its way out: the stored record, its decisions, exported id, test lists
+    and problem statement."""
 
     inst: Instance
-    states: list[Any]
+    resolved: Resolved
     export_id: str
     f2p: list[str]
     p2p: list[str]
+    statement: Chosen
 
 
-def _items(store: Store, selected: list[tuple[str, list[Any]]], rids: dict[str, er.RepoId],
-           counts: Counter[str]) -> list[_Item]:
+def _items(store: Store, chosen: list[Resolved], rids: dict[str, er.RepoId],
+           counts: Counter[str], statements: bool) -> list[_Item]:
     """The instances to write, with test ids no log parser can match left out (an instance
-    left without FAIL_TO_PASS is not exported)."""
+    left without FAIL_TO_PASS is not exported) and, with ``statements``, a problem statement
+    for each (an offline one where none was written or the stored one gives the fix away)."""
     out = []
-    for iid, states in selected:
-        inst = store.get_instance(iid)
+    roots: dict[str, Path | None] = {}
+    for r in chosen:
+        inst = store.get_instance(r.instance_id)
         if inst is None:
             continue
         f2p, bad_f2p = er.usable_ids(list(inst.fail_to_pass))
@@ -196,9 +172,12 @@ def _items(store: Store, selected: list[tuple[str, list[Any]]], rids: dict[str, 
         if not f2p:
             counts["without_usable_fail_to_pass"] += 1
             continue
+        if inst.repo not in roots:
+            rec = store.get_repo(inst.repo)
+            roots[inst.repo] = Path(rec.path) if rec and Path(rec.path).is_dir() else None
         rid = rids[inst.repo]
-        out.append(_Item(inst, states, er.export_id(iid, inst.repo, inst.base_commit,
-                                                      rid), f2p, p2p))
+        out.append(_Item(inst, r, er.export_id(r.instance_id, inst.repo, inst.base_commit, rid),
+                         f2p, p2p, statement_for_export(inst, roots[inst.repo], statements)))
     return out
 
 
@@ -233,7 +212,7 @@ def _branches(store: Store, layout: Layout, items: list[_Item]
 
 def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
            repo: str | None = None, rule: str = "accept-no-reject", force: bool = False,
-           dedup: str = "exact", rows: str = "swesmith",
+           dedup: str = "near", rows: str = "swesmith", statements: bool = True,
            progress: Callable[[int], None] | None = None, ws: Workspace | None = None,
            repo_ids: Sequence[str] = (), images: bool | None = False,
            log: Callable[[str], None] = lambda _m: None) -> ExportResult:
@@ -242,21 +221,21 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
 
     ``images`` True builds the harness images, None builds them when a repo's environment is
     docker, False never (the rows still name them). Images and the exact test command need
-    ``ws``, the workspace.
+    ``ws``, the workspace. ``dedup`` leaves near (and exact) duplicates out by default;
+    ``statements`` False leaves problem statements as stored (even empty).
     """
     _check_options(fmt, split, rows, rule, dedup)
     layout = layout_for(output_path(path, "-o"), fmt)
     _check_output(layout, force)
     counts: Counter[str] = Counter()
-    skip = duplicate_ids(find_groups(store.dedup_records(repo)), DEDUP[dedup])
     kind = rows if fmt == "parquet" else fmt
-    selected = _select(store, split, repo, rule, counts, skip)
-    repos = store.repos_of([iid for iid, _ in selected])
+    sel = select(store, split, repo, rule, dedup)
+    repos = store.repos_of([r.instance_id for r in sel.chosen])
     try:
         rids = er.parse_repo_ids(repo_ids, repos)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    items = _items(store, selected, rids, counts)
+    items = _items(store, sel.chosen, rids, counts, statements)
     for p in layout.parts():  # --force: nothing left from the previous export
         if p.is_dir():
             shutil.rmtree(p)
@@ -284,18 +263,24 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
                                      only_docker=images is None, log=log)
         except UsageError as exc:
             image_error = str(exc)
-    left_out = counts.pop("duplicates_left_out", 0)
-    decisions = {k: v for k, v in counts.items() if k in ("accept", "reject", "skip",
-                                                         "undecided")}
+    exported = Counter(it.resolved.outcome for it in items)
+    sources = Counter(it.statement.source for it in items)
+    replaced = sum(1 for it in items if it.statement.replaced)
+    ties = sum(1 for it in items if row_summary(it.resolved)["realism_tie"])
     manifest = {
         "format": fmt, "rows": kind, "path": str(layout.data), "count": n,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "filter": {"split": split, "repo": repo, "dedup": dedup},
         "decision_rule": {"name": rule, "text": RULES[rule]},
-        "decisions": decisions,
-        "duplicates_left_out": left_out,
-        "left_out": {k: v for k, v in counts.items() if k not in (
-            "accept", "reject", "skip", "undecided")},
+        # every instance in scope by outcome; "exported" the rows written (sums to count)
+        "decisions": _ordered(sel.decisions),
+        "exported": _ordered(exported),
+        "duplicates_left_out": sum(sel.duplicates.values()),
+        "duplicates_left_out_by_kind": dict(sel.duplicates),
+        "left_out": dict(counts),
+        "realism_ties": ties,
+        "statements": {"sources": dict(sources), "replaced_for_leaks": replaced,
+                       "examples_replaced": _replaced_examples(items)},
         "curators": sorted(curators),
         "repos": {name: rid.slug for name, rid in rids.items()},
         "branches": branches,
@@ -310,8 +295,20 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     if image_error:
         raise UsageError(f"wrote {n} rows to {layout.data}, but the images could not be "
                          f"built: {image_error}")
-    return ExportResult(str(layout.data), str(layout.manifest), fmt, n, decisions,
-                        str(layout.root or ""), built)
+    return ExportResult(str(layout.data), str(layout.manifest), fmt, n,
+                        _ordered(sel.decisions), str(layout.root or ""), built,
+                        _ordered(exported), sum(sel.duplicates.values()),
+                        dict(sel.duplicates), dict(counts), ties, dict(sources), replaced)
+
+
+def _ordered(counts: Counter[str]) -> dict[str, int]:
+    return {k: counts[k] for k in OUTCOMES if counts[k]}
+
+
+def _replaced_examples(items: list[_Item]) -> dict[str, list[str]]:
+    """Up to five rows whose stored statement was replaced, and what it gave away."""
+    return dict(list({it.export_id: list(it.statement.replaced)
+                      for it in items if it.statement.replaced}.items())[:5])
 
 
 def _check_output(layout: Layout, force: bool) -> None:
@@ -386,7 +383,7 @@ def _write_rows(store: Store, layout: Layout, fmt: str, kind: str, items: list[_
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for it in items:
-                summary = _summary(it.states)
+                summary = row_summary(it.resolved)
                 curators |= set(summary["decisions"])
                 commits = shas.get(it.export_id)
                 clean = it.inst.base_commit
@@ -396,7 +393,9 @@ def _write_rows(store: Store, layout: Layout, fmt: str, kind: str, items: list[_
                     it.export_id, rid, commits.snapshot if commits else clean,
                     commits.bug if commits else clean, er.instance_image(it.export_id),
                     er.repo_image(rid, clean), er.pytest_command(session, paths, verbose=True))
-                row = row_of(it.inst, summary, where, it.f2p, it.p2p)
+                inst = replace(it.inst, problem_statement=it.statement.text)
+                row = row_of(inst, summary, where, it.f2p, it.p2p)
+                row["problem_statement_source"] = it.statement.source
                 if "decision_summary" in row:  # free-form keys: JSON text in every format
                     row["decision_summary"] = json.dumps(summary, default=str)
                 fh.write(json.dumps(row, default=str) + "\n")

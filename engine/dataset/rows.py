@@ -258,7 +258,8 @@ def instance_from_row(row: dict[str, Any], source: str, repo: str) -> Instance:
     if isinstance(summary, str):
         summary = json.loads(summary or "null")
     meta = {"imported_from": source, "imported_format": kind,
-            "decision_summary": summary, "realism": row.get("realism")}
+            "decision_summary": summary, "realism": row.get("realism"),
+            "problem_statement_source": row.get("problem_statement_source")}
     # Our exports name instances and repos for the harnesses, and keep our own names too,
     # and the test ids no harness could match (left out of the rows' lists).
     left = _json(row.get("bugfoundry_left_out")) or {}

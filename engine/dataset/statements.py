@@ -232,3 +232,75 @@ def _write_lm(store: Store, repo: str, repo_root: Path, recs: list[Instance],
 def _lm_statement(instance_id: str, text: str, answer: Completion) -> Statement:
     return Statement(instance_id, "lm", text, answer.model, answer.prompt_tokens,
                      answer.completion_tokens, round(answer.cost, 6))
+
+
+# ------------------------------------------------------------------ statements on export
+OFFLINE = ("offline:tests", "offline:template")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The statement an exported row carries and where it came from: ``lm``,
+    ``offline:tests``/``offline:template`` (written without a model, from the failing tests),
+    ``pr_mirror:<the fix's issue or commit message>``, ``imported``, ``given``, or ``none``
+    (empty, only with ``--no-statements``). ``replaced`` holds the leaks of a statement this
+    one replaced."""
+
+    text: str
+    source: str
+    replaced: tuple[str, ...] = ()
+
+
+def source_of(rec: Instance) -> str:
+    """Where ``rec.problem_statement`` came from (see :class:`Chosen`)."""
+    if not (rec.problem_statement or "").strip():
+        return "none"
+    if rec.statement is not None:
+        return "lm" if rec.statement.kind == "lm" else f"offline:{rec.statement.kind}"
+    meta = rec.meta or {}
+    if meta.get("statement_source"):
+        return f"pr_mirror:{meta['statement_source']}"
+    return "imported" if meta.get("imported_from") else "given"
+
+
+def offline_statement(rec: Instance, repo_root: Path | None) -> Chosen:
+    """A statement written without a model: from the failing tests (their code and error;
+    never the diff) when it gives nothing away, else the template."""
+    if repo_root is not None:
+        text = tests_statement(rec, repo_root)
+        if not find_leaks(text, rec.patch, rec.fail_to_pass or ()):
+            return Chosen(text, "offline:tests")
+    return Chosen(template_statement(rec), "offline:template")
+
+
+def statement_for_export(rec: Instance, repo_root: Path | None, fill: bool = True) -> Chosen:
+    """The row's statement: the stored one unless it is empty or gives the fix away (then,
+    with ``fill``, an offline one in its place)."""
+    source = source_of(rec)
+    text = rec.problem_statement or ""
+    if not fill:
+        return Chosen(text, source)
+    if source == "none":
+        return offline_statement(rec, repo_root)
+    leaks = tuple(find_leaks(text, rec.patch, rec.fail_to_pass or ()))
+    if leaks:
+        return replace(offline_statement(rec, repo_root), replaced=leaks)
+    return Chosen(text, source)
+
+
+def fill_missing(store: Store, repo: str, repo_root: Path, log: Log | None = None) -> int:
+    """After a forge: an offline statement for each of ``repo``'s instances without any
+    (a PR mirror's issue text is kept), so nothing reaches the review or an export without
+    one. Returns how many were written."""
+    report = StatementsReport()
+    recs = store.instances(store.instance_ids(repo))
+    for rec in recs.values():
+        if source_of(rec) == "none":
+            chosen = offline_statement(rec, repo_root)
+            kind = chosen.source.split(":", 1)[1]
+            _save(store, rec, Statement(rec.instance_id, kind, chosen.text), report)
+    n = sum(report.written.values())
+    if n and log:
+        log(f"statements: wrote {n} offline statements (from the failing tests, never the "
+            "diff; `bugfoundry statements --mode lm` writes a model's)")
+    return n

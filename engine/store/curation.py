@@ -423,6 +423,14 @@ class CurationMixin(StoreBase):
         inner, params = self._browse_where(filters)
         return int(self.scalar(f"SELECT count(*) FROM ({inner}) b", params))
 
+    def counts(self, filters: BrowseFilter) -> tuple[int, int]:
+        """(matching, decided by ``filters.curator`` among them) in one scan: the browse
+        status line's figures."""
+        inner, params = self._browse_where(filters)
+        row = self.con.execute(f"SELECT count(*), count(decision) FROM ({inner}) b",
+                               params).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def instance_detail(self, instance_id: str) -> InstanceDetail | None:
         """Everything the review screen shows: the instance, its decisions, env and baseline."""
         return self.instance_details([instance_id]).get(instance_id)

@@ -85,12 +85,24 @@ def test_curated_split_in_every_format(decided, tmp_path: Path, capsys) -> None:
     assert manifest["branches"]["without_branch"] == 0
     assert manifest["count"] == 3 and manifest["curators"] == ["ann", "bob"]
     assert manifest["decision_rule"]["name"] == "accept-no-reject"
-    assert manifest["decisions"]["accept"] == 4 and manifest["decisions"]["reject"] == 1
+    # Counted as exported: the dispute (ann accepts, bob rejects) is no accept.
+    assert manifest["exported"] == {"accept": 3}
+    assert {k: v for k, v in manifest["decisions"].items() if k != "undecided"} == {
+        "accept": 3, "reject": 1, "disputed": 1, "skip": 1}
+    # ann said plausible, bob realistic: a tie, exported as such and said so.
+    assert row["realism"] is None and json.loads(row["decision_summary"])["realism_tie"]
+    assert manifest["realism_ties"] == 1
+    assert "1 rows have a realism tie" in capsys.readouterr().out
+    # Every row has a problem statement (the forge wrote offline ones), marked as such.
+    assert all(r["problem_statement"].strip() for r in smith)
+    assert {r["problem_statement_source"] for r in smith} == {"offline:tests"}
     assert manifest["repos"] == {"sample": "bugfoundry/sample"}
 
     # Other rules and the whole set.
     assert _export(ws, "swesmith", out / "any.jsonl", "--rule", "any-accept") == 0
     assert len((out / "any.jsonl").read_text().splitlines()) == 4
+    manifest = json.loads((_sidecar(out / "any.jsonl") / "manifest.json").read_text())
+    assert manifest["exported"] == {"accept": 3, "disputed": 1}
     assert _export(ws, "swesmith", out / "all.jsonl", "--split", "all") == 0
     with Store.open(ws / "bugfoundry.duckdb") as store:
         n_all = len(store.instance_ids())
@@ -254,7 +266,8 @@ def test_export_then_import_gives_identical_instances(decided, tmp_path: Path, c
     for fmt, ext, rows in (("swesmith", "jsonl", "swesmith"), ("swebench", "jsonl", "swesmith"),
                            ("parquet", "parquet", "swesmith"), ("parquet", "parquet", "swebench")):
         out = tmp_path / f"all-{fmt}-{rows}.{ext}"
-        assert _export(ws, fmt, out, "--split", "all", "--rows", rows) == 0
+        assert _export(ws, fmt, out, "--split", "all", "--rows", rows,
+                       "--keep-duplicates") == 0
         fresh = _fresh(tmp_path / f"fresh-{fmt}-{rows}")
         assert main(["import", str(out), "--workspace", str(fresh)]) == 0
         # (an instance whose every FAIL_TO_PASS id has a space cannot be graded: not exported)
@@ -295,15 +308,18 @@ def test_near_duplicates_left_out_on_request(decided, tmp_path: Path, capsys) ->
     assert near  # the sample has several edits of one function failing the same tests
     assert _export(ws, "swesmith", tmp_path / "none.jsonl", "--split", "all", "--dedup",
                    "none") == 0
-    assert _export(ws, "swesmith", tmp_path / "near.jsonl", "--split", "all", "--dedup",
-                   "near") == 0
+    assert _export(ws, "swesmith", tmp_path / "near.jsonl", "--split", "all") == 0  # default
     kept = {json.loads(x)["bugfoundry_id"]
             for x in (tmp_path / "near.jsonl").read_text().splitlines()}
     everything = {json.loads(x)["bugfoundry_id"]
                   for x in (tmp_path / "none.jsonl").read_text().splitlines()}
     assert kept == everything - near
     manifest = json.loads((_sidecar(tmp_path / "near.jsonl") / "manifest.json").read_text())
-    assert manifest["duplicates_left_out"] == len(near)
+    assert manifest["duplicates_left_out"] == len(near) + manifest[
+        "duplicates_left_out_by_kind"].get("exact", 0)
+    assert manifest["duplicates_left_out_by_kind"]["near"] == len(near)
+    out = capsys.readouterr().out
+    assert f"{len(near)} near duplicates" in out and "--keep-duplicates" in out
     # The TUI's `is:duplicate` filter lists exactly these.
     from engine.store import BrowseFilter
     from tui.browse import parse_filter_text

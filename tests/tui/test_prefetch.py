@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,41 @@ def test_a_decision_invalidates_and_a_stale_read_is_dropped(store: Store) -> Non
         assert a not in cache._entries
     finally:
         cache.close()
+
+
+def test_duplicate_map_is_cached_until_instances_change(store: Store, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """The second start reads the duplicate map from the workspace cache (no SQL pass over
+    every diff); a new instance makes the cache stale."""
+    ids = populate(store, 4)
+    original = store.get_instance(ids[0])
+    assert original is not None
+    store.import_instances([replace(original, instance_id=ids[0] + "_again",
+                                    candidate_id="again")])
+    cache_file = tmp_path / "cache" / "duplicates.json"
+    first = DetailCache(store, cache_file=cache_file)
+    first.find_duplicates()
+    first.wait_idle()
+    first.close()
+    assert first.duplicates == {ids[0] + "_again": ("exact", ids[0])}
+    assert cache_file.is_file()
+
+    def no_sql(self: Store) -> dict:  # noqa: ARG001
+        raise AssertionError("the cached map should have been used")
+
+    monkeypatch.setattr(Store, "duplicate_map", no_sql)
+    second = DetailCache(store, cache_file=cache_file)
+    second.find_duplicates()
+    second.wait_idle()
+    second.close()
+    assert second.duplicates == first.duplicates
+    populate(store, 2, repo="other")  # new instances: stale, so computed again
+    with pytest.raises(AssertionError, match="cached map"):
+        store.duplicate_map()  # (still the stand-in: a recompute would be seen)
+    monkeypatch.undo()
+    third = DetailCache(store, cache_file=cache_file)
+    third.find_duplicates()
+    third.wait_idle()
+    third.close()
+    assert third.duplicates == first.duplicates
+    assert json.loads(cache_file.read_text())["stamp"] == store.instances_stamp()
