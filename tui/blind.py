@@ -2,24 +2,19 @@
 
 An instance id spells out its strategy and modifier (``procedural_op_swap__141fd036``), and a
 PR mirror's route and fix commit say "this one is real". In blind mode the TUI shows a
-neutral id instead and leaves strategy, route and modifier out. ``blind_id`` is the only
-place that makes that id, so an engine-side blind id can replace it in one line.
+neutral id instead (``engine.blind.blind_id``, the one the engine's blind views use) and
+leaves strategy, route and modifier out.
 """
 
 from __future__ import annotations
 
-import hashlib
+from engine.blind import blind_id
 
 
 def short_id(instance_id: str) -> str:
     """The id without its ``repo.commit8.`` prefix: the repo has its own column."""
     parts = instance_id.split(".", 2)
     return parts[2] if len(parts) == 3 else instance_id
-
-
-def blind_id(instance_id: str) -> str:
-    """A stable neutral id: a short hash of the full id (says nothing about how it was made)."""
-    return "#" + hashlib.sha1(instance_id.encode("utf-8")).hexdigest()[:10]
 
 
 def shown_id(instance_id: str, blind: bool) -> str:

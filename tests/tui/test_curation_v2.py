@@ -312,8 +312,8 @@ def test_blind_mode_hides_strategy_route_and_modifier(home: Path) -> None:
     for where in ("cells", "title", "meta"):
         shown = str(seen[where])
         assert not [w for w in words if w in shown], (where, shown)
-    assert str(seen["title"]).startswith("#")  # a neutral id
-    assert not str(seen["after"]).startswith("#")  # the real one is back
+    assert str(seen["title"]).startswith("bug-")  # a neutral id (engine.blind.blind_id)
+    assert not str(seen["after"]).startswith("bug-")  # the real one is back
 
 
 def test_search_in_the_failures_pane_highlights_and_walks_matches(home: Path) -> None:
