@@ -146,3 +146,30 @@ class Component:
     patch: str
     changed_lines: tuple[int, ...] = ()
     f2p: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class BrowseFilter:
+    """What the listing shows; ``curator`` is whose decisions are joined in."""
+
+    curator: str = ""
+    repo: str = ""  # repo, strategy, modifier: case-insensitive substrings
+    strategy: str = ""
+    modifier: str = ""
+    decision: str = ""  # one of DECISION_FILTERS
+    realism: str = ""  # one of REALISM_FILTERS
+    text: str = ""  # substring of id, file or function
+    disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
+    duplicates: bool = False  # only duplicates of another instance (engine.dedup's groups)
+    labelled_by: str = ""  # only instances this curator has a current decision or tag on
+    min_score: float | None = None  # realism score bounds (engine.realism; unscored never match)
+    max_score: float | None = None
+    assigned_to: str = ""  # only this curator's assigned queue (``bugfoundry assign``)
+    # The instance's resolved decision (final, else the default export rule), whoever
+    # decided: one of RESOLVED_FILTERS ("undecided": no curator decision and no final).
+    resolved: str = ""
+    # Left out: these duplicates (the TUI's queue shows one instance per duplicate group,
+    # with the ids it computed off the UI thread) unless ``duplicates`` asks for them; and
+    # whatever each negated filter (``-is:dup``, ``-repo:x``) would list.
+    hidden_duplicates: tuple[str, ...] = ()
+    negated: tuple[BrowseFilter, ...] = ()

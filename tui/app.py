@@ -6,12 +6,14 @@ its own cursor of the same database, so the TUI stays the one process that holds
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
 import time
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +38,7 @@ from tui.forge_runner import (
     ForgeRequest,
     run_forge,
 )
-from tui.listing import Listing
+from tui.listing import Listing, plural
 from tui.opening import ReadOnly, open_for_tui
 from tui.prefetch import DetailCache
 from tui.prefs import Prefs
@@ -91,7 +93,9 @@ class BugfoundryApp(App[int]):
         self.workspace = workspace or Workspace(store.path.parent)
         self.read_only = read_only
         self.prefs = prefs or Prefs.load(self.workspace.home)
-        self.details = DetailCache(store, cache_file=self.workspace.cache_dir / "duplicates.json")
+        self.details = DetailCache(store, cache_file=self.workspace.cache_dir / "duplicates.json",
+                                   on_duplicates=self._duplicates_known)
+        self.show_duplicates = False  # the queue shows one instance per duplicate group
         self.listing = Listing(store, BrowseFilter(curator=curator))
         self.session_started = clock()
         self.session_decisions = 0  # accept/reject/skip keys this session, for rate and ETA
@@ -116,6 +120,33 @@ class BugfoundryApp(App[int]):
         if self.read_only is not None:
             self.notify(self.read_only.notice, title="read-only", severity="warning",
                         timeout=10)
+
+    # ---------------------------------------------------------------- duplicates
+    def _duplicates_known(self) -> None:
+        """On the reader thread: the duplicate map is in; hide all but one per group."""
+        with contextlib.suppress(RuntimeError):  # the app is closing
+            self.call_from_thread(self.apply_duplicates, True)
+
+    def apply_duplicates(self, first: bool = False) -> None:
+        """Leave every duplicate but its group's first instance out of the listing, unless
+        the curator asked to see them (``D``); browse reloads now, or when it is back."""
+        found = self.details.duplicates or {}
+        hidden = () if self.show_duplicates else tuple(sorted(found))
+        if hidden == self.listing.filters.hidden_duplicates:
+            return
+        self.listing.filters = replace(self.listing.filters, hidden_duplicates=hidden)
+        if isinstance(self.screen, BrowseScreen):
+            self.screen.reload_listing()
+        if hidden and first:
+            self.notify(f"{plural(len(hidden), 'duplicate')} hidden: one per group shown "
+                        "(D shows them, -is:duplicate hides them in any filter)")
+
+    def action_toggle_duplicates(self) -> None:
+        self.show_duplicates = not self.show_duplicates
+        n = len(self.details.duplicates or {})
+        self.apply_duplicates()
+        self.notify(f"showing {plural(n, 'duplicate')}" if self.show_duplicates
+                    else f"{plural(n, 'duplicate')} hidden: one per group shown")
 
     # ---------------------------------------------------------------- navigation
     def action_help(self) -> None:

@@ -51,15 +51,21 @@ FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
 def parse_filter_text(raw: str) -> dict[str, Any]:
     """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements,
     ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``),
-    ``score>1`` / ``score<-2`` bound the realism score."""
+    ``score>1`` / ``score<-2`` bound the realism score; ``-`` before any of them (or a word)
+    leaves out what it alone would list (``-is:duplicate``, ``-repo:attrs``, ``-by:ann``)."""
     found: dict[str, Any] = {field: "" for field in set(FILTER_TOKENS.values())}
     found.update(min_score=None, max_score=None)
     disputed = duplicates = False
     words = []
+    negated: list[BrowseFilter] = []
     for word in raw.split():
         name, sep, value = word.partition(":")
         bound = _SCORE.match(word)
-        if bound:
+        if word.startswith("-") and len(word) > 1 and not word[1:].startswith("-"):
+            alone = parse_filter_text(word[1:])
+            alone.pop("negated")
+            negated.append(BrowseFilter(**alone))
+        elif bound:
             key = "min_score" if bound.group("op") == ">" else "max_score"
             found[key] = float(bound.group("value"))
         elif sep and name.lower() in FILTER_TOKENS and value:
@@ -70,7 +76,8 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
             duplicates = True
         else:
             words.append(word)
-    return {**found, "text": " ".join(words), "disputed": disputed, "duplicates": duplicates}
+    return {**found, "text": " ".join(words), "disputed": disputed, "duplicates": duplicates,
+            "negated": tuple(negated)}
 
 
 class CurationScreen(WorkbenchScreen):
@@ -167,6 +174,8 @@ class BrowseScreen(CurationScreen):
         Binding("F", "app.forge", "Forge", id="app.forge"),
         Binding("R", "app.realism", "Realism report", show=False, id="app.realism"),
         Binding("E", "export", "Export", show=False, id="browse.export"),
+        Binding("D", "app.toggle_duplicates", "Duplicates", show=False,
+                id="app.duplicates"),
     ]
 
     _reload_pending = False
@@ -236,6 +245,10 @@ class BrowseScreen(CurationScreen):
     def _pace(self, left: int) -> str:
         minutes = (self.bf.clock() - self.bf.session_started) / 60
         return session_pace(self.bf.session_decisions, minutes, left)
+
+    def reload_listing(self) -> None:
+        """The listing's filters changed outside the filter bar (duplicates hidden/shown)."""
+        self._reload()
 
     def _reload(self) -> None:
         lst = self.bf.listing

@@ -48,7 +48,9 @@ Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow c
 (case-insensitive substrings: `mod:swap` keeps `op_swap`),
 `by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
 yours), `score>1` or `score<-2` bound the realism score, `is:disputed` keeps the instances
-curators disagree on and `is:duplicate` the duplicates of another instance. Decision keys do nothing
+curators disagree on and `is:duplicate` the duplicates of another instance (hidden by default:
+one per group is listed, `D` shows them); `-` before a token leaves its matches out
+(`-repo:x`, `-is:disputed`). Decision keys do nothing
 while a text field has focus, and nothing at all when the database is open read-only
 (another process holds it).
 

@@ -16,7 +16,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,10 @@ def _warm_imports() -> None:
 class DetailCache:
     """An LRU of ``Store.instance_detail`` results, filled ahead by one reader thread."""
 
-    def __init__(self, store: Store, size: int = 64, cache_file: Path | None = None) -> None:
+    def __init__(self, store: Store, size: int = 64, cache_file: Path | None = None,
+                 on_duplicates: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.on_duplicates = on_duplicates  # called on the reader thread once they are known
         # The duplicate map of the last start, reused while no instance was added (2-3 s of
         # SQL at 50k instances otherwise, on every start).
         self.cache_file = cache_file
@@ -128,6 +130,8 @@ class DetailCache:
                 found = reader.duplicate_map()
                 _save_duplicates(self.cache_file, stamp, found)
             self.duplicates = found
+        if self.on_duplicates is not None and self.duplicates is not None:
+            self.on_duplicates()
 
     def _submit(self, fn: Any, *args: Any) -> None:
         if self._pool is None:

@@ -6,12 +6,12 @@ Kept apart from ``core`` so each file stays readable; ``Store`` combines both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.agreement import DECISION_LABELS, Label
-from engine.instances import BaselineFigures, InstanceDetail
+from engine.instances import BaselineFigures, BrowseFilter, InstanceDetail
 from engine.store.base import StoreBase
 from engine.store.core import _now
 from engine.store.realism import LATEST_SCORES
@@ -46,28 +46,6 @@ SORT_KEYS: dict[str, str] = {
     "score": "coalesce(score, -1e9)",  # unscored instances sort first (ascending)
     "created_at": "created_at",
 }
-
-
-@dataclass(frozen=True)
-class BrowseFilter:
-    """What the listing shows; ``curator`` is whose decisions are joined in."""
-
-    curator: str = ""
-    repo: str = ""  # repo, strategy, modifier: case-insensitive substrings
-    strategy: str = ""
-    modifier: str = ""
-    decision: str = ""  # one of DECISION_FILTERS
-    realism: str = ""  # one of REALISM_FILTERS
-    text: str = ""  # substring of id, file or function
-    disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
-    duplicates: bool = False  # only duplicates of another instance (engine.dedup's groups)
-    labelled_by: str = ""  # only instances this curator has a current decision or tag on
-    min_score: float | None = None  # realism score bounds (engine.realism; unscored never match)
-    max_score: float | None = None
-    assigned_to: str = ""  # only this curator's assigned queue (``bugfoundry assign``)
-    # The instance's resolved decision (final, else the default export rule), whoever
-    # decided: one of RESOLVED_FILTERS ("undecided": no curator decision and no final).
-    resolved: str = ""
 
 
 @dataclass(frozen=True)
@@ -396,6 +374,13 @@ class CurationMixin(StoreBase):
             sql += (" AND (strpos(lower(i.instance_id), ?) > 0 OR strpos(lower(i.file), ?) > 0 "
                     "OR strpos(lower(i.entity), ?) > 0)")
             params += [needle] * 3
+        if f.hidden_duplicates and not f.duplicates:
+            sql += " AND i.instance_id NOT IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(f.hidden_duplicates))
+        for neg in f.negated:  # ``-token``: whatever the token alone would list, left out
+            inner, more = self._browse_where(replace(neg, curator=f.curator))
+            sql += f" AND i.instance_id NOT IN (SELECT instance_id FROM ({inner}) n)"
+            params += more
         return sql, params
 
     def browse(

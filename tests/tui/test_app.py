@@ -307,9 +307,13 @@ def test_parse_filter_text() -> None:
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",
         "disputed": False, "duplicates": False, "labelled_by": "",
-        "min_score": None, "max_score": None,
+        "min_score": None, "max_score": None, "negated": (),
     }
     assert parse_filter_text("by:bob")["labelled_by"] == "bob"
+    neg = parse_filter_text("-is:duplicate repo:demo -by:bob -x")
+    assert neg["repo"] == "demo" and neg["text"] == "" and neg["duplicates"] is False
+    assert [(n.duplicates, n.labelled_by, n.text) for n in neg["negated"]] == [
+        (True, "", ""), (False, "bob", ""), (False, "", "x")]
     bounds = parse_filter_text("score>1.5 score<=-0.5 x")
     assert (bounds["min_score"], bounds["max_score"], bounds["text"]) == (1.5, -0.5, "x")
     assert parse_filter_text("IS:Disputed x")["disputed"] is True

@@ -396,3 +396,66 @@ def test_export_dialog_passes_rule_dedup_repo_and_path(home: Path) -> None:
     assert manifest["decision_rule"]["name"] == "any-accept"
     assert manifest["filter"] == {"split": "curated", "repo": "demo", "dedup": "none"}
     assert any(str(out) in n for n in seen["notices"])  # type: ignore[union-attr]
+
+
+def _add_duplicates(home: Path, of: list[int]) -> list[str]:
+    """Record, for each k in ``of``, the same bug as fake instance k at another line (an exact
+    duplicate for engine.dedup); returns the new instance ids."""
+    from dataclasses import replace as dc_replace
+
+    from engine.models import Verdict
+    from tests.fakes import fake_baseline, fake_candidate
+
+    with Store.open(home / "bugfoundry.duckdb") as store:
+        run = store.start_run("demo", ["procedural"], 8, None, 1, {})
+        base = fake_baseline("demo")
+        out = []
+        for k in of:
+            c = fake_candidate(k)
+            c = dc_replace(c, patch=c.patch.replace(f"@@ -{k + 1},3 +{k + 1},3 @@",
+                                                    f"@@ -{k + 90},3 +{k + 90},3 @@"),
+                           modifier="op_swap")
+            store.add_candidates(run, [c])
+            v = Verdict(c.candidate_id, True, "kept", fail_to_pass=["tests/test_m.py::test_0"],
+                        pass_to_pass=[], tests_run=["tests/test_m.py::test_0"], failures={},
+                        duration=0.2, worker="w0")
+            iid = store.record_result(c, v, base)
+            assert iid is not None
+            out.append(iid)
+        return out
+
+
+def test_the_queue_shows_one_instance_per_duplicate_group_and_any_filter_negates(
+        home: Path) -> None:
+    dups = _add_duplicates(home, [3, 4, 5])
+    with Store.open(home / "bugfoundry.duckdb") as store:
+        hidden = set(store.duplicate_map())
+    assert len(hidden) == 3  # one of each pair is the group's representative
+
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        for _ in range(40):  # the duplicate map arrives from the reader thread
+            await pilot.pause(0.05)
+            if app.listing.filters.hidden_duplicates:
+                break
+        seen["shown"] = {r.instance_id for r in app.listing.rows}
+        seen["swaps"] = {r.instance_id for r in app.listing.rows if r.modifier == "op_swap"}
+        seen["status"] = status(app)
+        await pilot.press("D")  # show them all
+        await pilot.pause()
+        seen["all"] = {r.instance_id for r in app.listing.rows}
+        await pilot.press("D")
+        await pilot.pause()
+        app.screen.query_one("#filter-text", Input).value = "is:duplicate"
+        await pilot.pause()
+        seen["only_dups"] = {r.instance_id for r in app.listing.rows}
+        app.screen.query_one("#filter-text", Input).value = "-mod:op_swap"
+        await pilot.pause()
+        seen["negated"] = {r.instance_id for r in app.listing.rows}
+
+    seen = drive(home, steps)
+    assert len(seen["all"]) == 33 and set(dups) <= seen["all"]
+    assert seen["shown"] == seen["all"] - hidden and len(seen["shown"]) == 30
+    assert "33" not in seen["status"]
+    assert any("3 duplicates hidden" in str(n) for n in seen["notices"])
+    assert seen["only_dups"] == hidden  # asked for, the duplicates show though hidden by default
+    assert seen["swaps"] and seen["negated"] == seen["shown"] - seen["swaps"]
