@@ -119,28 +119,35 @@ def _called_from(key, frame):
 
 
 def _cold_credit(contexts):
-    """Credit every function to the tests that ran one of its callers without it, until
-    nothing changes (a cache filler's own helpers follow it); returns the credits added.
+    """Credit a function to the tests that ran its caller without it when it looks cached:
+    it ran in the first test (or ``<import>``) that ran that caller, as a cache's first miss
+    does. Repeated until nothing changes (a cache filler's own helpers follow it); returns
+    the credits added.
 
     A function whose result is memoized runs in the first test that needs it only; a later
     test reaches its caller and reads the cached result. The map must name every test that
     sees a change to it (each test runs in a fresh process on the validator's paths, so its
     cache starts cold there), or those tests are never run and their failures are missed.
-    A caller that skips the function on a branch adds its tests too: a few more tests to run,
-    never a wrong verdict. ``<import>`` is never credited (that would send a change to the
-    cold path)."""
-    tests_of = {}  # key -> contexts that ran it
+    A caller that skips the function on a branch also passes the rule when its first test
+    took that branch: a few more tests to run, never a wrong verdict. ``<import>`` is never
+    credited (that would send a change to the cold path)."""
+    tests_of = {}  # key -> contexts that ran it (credited ones added as they come)
     firsts = {}  # key -> its first line
-    for ctx, (funcs, _lines) in contexts.items():
+    opened = {}  # key -> the first context (in run order) that ran it
+    for ctx, (funcs, _lines) in contexts.items():  # dicts keep the order tests ran in
         for key, first in funcs.items():
             tests_of.setdefault(key, set()).add(ctx)
             firsts[key] = first
+            opened.setdefault(key, ctx)
+    ran = {key: frozenset(found) for key, found in tests_of.items()}  # before any credit
     added = 0
     for _round in range(6):
         changed = False
         for key, callers in _callers.items():
             have = tests_of.setdefault(key, set())
             for caller in callers:
+                if opened.get(caller) not in ran.get(key, ()):
+                    continue  # the caller's first run did without it: a branch, not a cache
                 more = tests_of.get(caller, set()) - have
                 more.discard(IMPORT)
                 if more:
