@@ -14,9 +14,11 @@ a fresh workspace). The ways:
 
 CPU is measured with ``getrusage`` (this process plus every reaped child, fork servers and
 their forked children included). The floor is, per candidate that has covering tests, one
-fork of the warm parent plus the covering tests' baseline durations (the floor of
-``shared/reference/performance.md``): no validator that runs every covering test in its own
-process can go below it. The fork's cost is measured on the hot way's fork server after its
+fork of the warm parent plus the covering tests' CPU, measured per test in one more clean
+run of the suite (the floor of ``shared/reference/performance.md``): no validator that runs
+every covering test in its own process can go below it. Wall durations would overstate it on
+suites that sleep (tenacity); the JSON keeps that floor too (``floor_wall``). The fork's
+cost is measured on the hot way's fork server after its
 candidates (CPU of a bare fork + exit + wait, both sides, mean of ``FORK_PROBES``; 0 when no
 fork server ran), and that probe's CPU is not counted in the hot way.
 
@@ -66,8 +68,10 @@ from engine.cli.main import main as cli_main  # noqa: E402
 from engine.forge.run import generate_candidates  # noqa: E402
 from engine.forge.setup import build_validator, ensure_baseline, ensure_environment, open_repo  # noqa: E402
 from engine.models import Verdict  # noqa: E402
+from engine.repos import make_worker_tree  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.validation.cpu import process_cpu  # noqa: E402
+from engine.validation.testrun import run_pytest  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -110,7 +114,10 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         return None
     planner = build_validator(ws, repo, env, recipe, baseline, testmap, workers=1).planner
     plans = {c.candidate_id: planner.plan(c.patch) for c in cands}
-    floor_tests = sum(p.estimate for p in plans.values() if p.mode in ("hot", "cold"))
+    test_cpu = tests_cpu(ws, repo, env, recipe, baseline)
+    floor_wall = sum(p.estimate for p in plans.values() if p.mode in ("hot", "cold"))
+    cpu_of = {cid: sum(test_cpu.get(t, 0.0) for t in p.tests or ()) for cid, p in plans.items()}
+    floor_tests = sum(cpu_of[cid] for cid, p in plans.items() if p.mode in ("hot", "cold"))
     selected = sum(p.mode in ("hot", "cold") for p in plans.values())
     fork_cost = 0.0
     suite_sum = sum(t.duration for t in baseline.tests.values())
@@ -176,7 +183,7 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
                                                     for v in got.values()).items())),
                        "hot": sum(v.path == "hot" for v in got.values()),
                        "hot_cpu": sum(v.cpu for v in got.values() if v.path == "hot"),
-                       "hot_floor": sum(plans[c].estimate + fork_cost
+                       "hot_floor": sum(cpu_of[c] + fork_cost
                                         for c, v in got.items() if v.path == "hot"),
                        "timeouts": len(timeouts), "split": split,
                        "fallbacks": dict(sorted(validator.fallbacks.items())),
@@ -211,8 +218,9 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         print(f"{label:<12}{per:>12.3f}{rate:>14.1f}{int(r['kept']):>6}{r['wall']:>9.1f}"
               f"{r['hot'] / n:>11.0%}")
     print(f"{'floor':<12}{floor / n:>12.3f}{'':>14}{'':>6}{'':>9}{'':>11}"
-          f"   (covering tests' baseline durations {floor_tests / n:.3f} + one fork "
-          f"{fork_cost * 1000:.1f} ms per selected candidate)")
+          f"   (covering tests' CPU in a clean run {floor_tests / n:.3f} + one fork "
+          f"{fork_cost * 1000:.1f} ms per selected candidate; on wall durations "
+          f"{(floor_wall + selected * fork_cost) / n:.3f})")
     if "full" in rows:
         for label in ("subprocess", "hot"):
             if label in rows and rows[label]["cpu"]:
@@ -253,6 +261,8 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             "map_s": round(testmap.seconds, 2), "setup_s": round(setup_s, 2),
             "setup_cpu": round(setup_cpu, 2), "candidates": n, "all_candidates": len(everything),
             "floor": round(floor, 3), "floor_tests": round(floor_tests, 3),
+            "floor_basis": "cpu", "floor_wall": round(floor_wall + selected * fork_cost, 3),
+            "suite_cpu_s": round(sum(test_cpu.values()), 3),
             "timeouts_kept_unwatched": held_timeouts,
             "fork_cost": round(fork_cost, 5), "kept": kept_all, "agreement": same,
             "disagree": disagree,
@@ -261,6 +271,21 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
 
 
 GATE_SECONDS = 0.5  # the targets apply to suites whose tests take this long (sum of durations)
+def tests_cpu(ws: Workspace, repo: Any, env: Any, recipe: Any, baseline: Any) -> dict[str, float]:
+    """Each test's CPU in one more clean run of the suite (its share of the floor: a test
+    that sleeps costs its wall time but not a core's). A test the run does not report, or
+    reports no CPU for (an old reporter), counts its baseline duration."""
+    tree = make_worker_tree(repo, ws.worker_path(repo.name, 0), generated=env.generated_dir)
+    run = run_pytest(env, tree, recipe, None, timeout=max(60.0, 10 * baseline.seconds), tb="no")
+    out = {}
+    for nid, t in baseline.tests.items():
+        got = run.outcomes.get(nid)
+        out[nid] = got.cpu if got is not None and got.cpu > 0 else t.duration
+    print(f"tests' CPU in a clean run: {sum(out.values()):.2f}s (their wall durations "
+          f"{sum(t.duration for t in baseline.tests.values()):.2f}s)")
+    return out
+
+
 FORK_PROBES = 5  # bare forks of the warm parent timed for the floor
 
 

@@ -79,6 +79,9 @@ class TestOutcome:
     outcome: str  # one of PASSED, FAILED, ERROR, SKIPPED, XFAILED, MISSING
     duration: float = 0.0
     message: str = ""  # short failure text (traceback tail), empty when passed
+    # CPU of the test process from the test's start to its last phase's end (all phases and
+    # the reporter's own bookkeeping): what it costs a core, sleeps excluded; 0 when unknown
+    cpu: float = 0.0
 
 
 @dataclass(frozen=True)

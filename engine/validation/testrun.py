@@ -62,6 +62,8 @@ def parse_report(lines: Iterable[str]) -> Report:
     """Fold the plugin's JSON lines into per-test outcomes (pure; unit-tested)."""
     phases: dict[str, dict[str, str]] = {}
     durations: dict[str, float] = {}
+    cpu_from: dict[str, float] = {}  # test -> process CPU at its start
+    cpus: dict[str, float] = {}  # test -> process CPU from its start to its last phase's end
     messages: dict[str, str] = {}
     xfail: set[str] = set()
     sub_failed: set[str] = set()
@@ -91,6 +93,8 @@ def parse_report(lines: Iterable[str]) -> Report:
                             float(cpu) if cpu is not None else None)
         elif event == "start":
             rep.started.append(rec["nodeid"])
+            if rec.get("cpu") is not None:
+                cpu_from[rec["nodeid"]] = float(rec["cpu"])
         elif event == "chance":
             rep.chance[rec["nodeid"]] = list(rec.get("why", []))
         elif event == "repeat":
@@ -106,13 +110,16 @@ def parse_report(lines: Iterable[str]) -> Report:
             else:
                 seen[when] = outcome
             durations[nid] = durations.get(nid, 0.0) + float(rec.get("duration") or 0.0)
+            if nid in cpu_from and rec.get("cpu") is not None:
+                cpus[nid] = max(0.0, float(rec["cpu"]) - cpu_from[nid])
             if rec.get("xfail"):
                 xfail.add(nid)
             if outcome == "failed" and rec.get("message"):
                 messages[nid] = (messages.get(nid, "") + "\n" + rec["message"]).strip()
     for nid, seen in phases.items():
         rep.outcomes[nid] = TestOutcome(nid, _fold(seen, nid in xfail, nid in sub_failed),
-                                        round(durations.get(nid, 0.0), 6), messages.get(nid, ""))
+                                        round(durations.get(nid, 0.0), 6), messages.get(nid, ""),
+                                        round(cpus.get(nid, 0.0), 6))
     return rep
 
 

@@ -48,10 +48,30 @@ class Box:
         def inner():
             return self.v * 2
         return inner()
+
+
+import functools  # noqa: E402
+
+_MEMO = {}
+
+
+@functools.lru_cache(maxsize=None)
+def parsed(x):
+    return int(x)
+
+
+def _build(k):
+    return k * 10
+
+
+def memo(k):
+    if k not in _MEMO:
+        _MEMO[k] = _build(k)
+    return _MEMO[k]
 '''
 
 TESTS = '''\
-from pkg.lib import Box, counter, pick
+from pkg.lib import Box, counter, memo, parsed, pick
 
 GEN = counter(3)
 
@@ -74,6 +94,14 @@ def test_box():
 
 def test_late_import():
     import pkg.late  # noqa: F401
+
+
+def test_cached_first():
+    assert parsed("3") == 3 and memo(1) == 10
+
+
+def test_cached_again():
+    assert parsed("3") + memo(1) == 13
 '''
 
 
@@ -141,6 +169,13 @@ def test_settrace_map_is_right(tmp_path: Path) -> None:
     # equal code objects of two files are told apart (they were merged when keyed by value)
     assert funcs[("pkg/late/__init__.py", "<module>")] == ["tests/test_lib.py::test_late_import"]
     assert funcs[("pkg/__init__.py", "<module>")] == [IMPORT]
+    # A memoized function (functools.lru_cache, a dict filled on first use) ran in the first
+    # test only; the second reads the cached result, but with a cold cache (a fresh process
+    # on the validator's paths) it runs it too: the map names both.
+    both = ["tests/test_lib.py::test_cached_again", "tests/test_lib.py::test_cached_first"]
+    assert funcs[("pkg/lib.py", "parsed")] == both
+    assert funcs[("pkg/lib.py", "_build")] == both
+    assert funcs[("pkg/lib.py", "memo")] == both
 
 
 def test_monitoring_map_equals_settrace_map(tmp_path: Path) -> None:

@@ -51,6 +51,25 @@ def test_parse_report_folds_phases_subtests_and_missing() -> None:
     assert not rep.finished and not rep.collect_errors and len(rep.collected) == 7
 
 
+def test_parse_report_gives_each_test_its_cpu_not_its_sleeps() -> None:
+    """A test's CPU runs from its start to its last phase's end; a test that sleeps has a long
+    duration and little CPU (the bench's floor adds CPU, not wall time); old reports without
+    CPU figures read as 0."""
+    rep = parse_report(_lines(
+        {"event": "start", "nodeid": "sleepy", "cpu": 2.0},
+        _t("sleepy", "setup", "passed", cpu=2.01),
+        _t("sleepy", "call", "passed", cpu=2.05, duration=1.5),
+        _t("sleepy", "teardown", "passed", cpu=2.06),
+        {"event": "start", "nodeid": "busy", "cpu": 2.06},
+        _t("busy", "call", "passed", cpu=2.56, duration=0.5),
+        {"event": "start", "nodeid": "old"},
+        _t("old", "call", "passed"),
+    ))
+    cpu = {n: o.cpu for n, o in rep.outcomes.items()}
+    assert cpu == {"sleepy": 0.06, "busy": 0.5, "old": 0.0}
+    assert rep.outcomes["sleepy"].duration == 1.7
+
+
 def test_settle_fails_a_missing_test_only_with_evidence() -> None:
     """An absent id is a failure only when a collection error covers it or its process died
     while it ran; otherwise (an id that changed) it is neither failing nor passing."""
