@@ -45,11 +45,14 @@ HELP_BINDING = Binding("question_mark,f1", "app.help", "Help", id="app.help")
 _SCORE = re.compile(r"^score(?P<op>[<>])=?(?P<value>[-+]?\d+(?:\.\d+)?)$", re.IGNORECASE)
 
 FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
-                 "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by"}
+                 "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by",
+                 "assigned": "assigned_to"}
+ME_TOKENS = ("labelled_by", "assigned_to")  # "me" there is the current curator
 
 
-def parse_filter_text(raw: str) -> dict[str, Any]:
-    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements,
+def parse_filter_text(raw: str, me: str = "") -> dict[str, Any]:
+    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``assigned:NAME`` (``assigned:me``)
+    keeps a curator's queue (``bugfoundry assign``), ``is:disputed`` keeps disagreements,
     ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``),
     ``score>1`` / ``score<-2`` bound the realism score."""
     found: dict[str, Any] = {field: "" for field in set(FILTER_TOKENS.values())}
@@ -63,7 +66,9 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
             key = "min_score" if bound.group("op") == ">" else "max_score"
             found[key] = float(bound.group("value"))
         elif sep and name.lower() in FILTER_TOKENS and value:
-            found[FILTER_TOKENS[name.lower()]] = value
+            target = FILTER_TOKENS[name.lower()]
+            found[target] = me if (me and target in ME_TOKENS and value.lower() == "me") \
+                else value
         elif sep and name.lower() == "is" and value.lower() in ("disputed", "disagreement"):
             disputed = True
         elif sep and name.lower() == "is" and value.lower() in ("duplicate", "dup"):
@@ -113,8 +118,9 @@ class CurationScreen(WorkbenchScreen):
         """Append one event for the current curator; None when read-only."""
         if not self.writable():
             return None
-        eid = self.bf.store.record_decision(instance_id, self.bf.curator, action,
-                                            seconds_spent=self._spent(), **fields)
+        eid = self.bf.store.record_decision(
+            instance_id, self.bf.curator, action, seconds_spent=self._spent(),
+            guidelines_version=self.bf.guidelines.version, **fields)
         self.bf.details.invalidate(instance_id)
         return eid
 
@@ -350,7 +356,7 @@ class BrowseScreen(CurationScreen):
 
     @on(Input.Changed, "#filter-text")
     def _text_changed(self, event: Input.Changed) -> None:
-        self._set_filter(**parse_filter_text(event.value))
+        self._set_filter(**parse_filter_text(event.value, self.bf.curator))
 
     @on(Input.Submitted, "#filter-text")
     def _text_submitted(self) -> None:
@@ -389,7 +395,7 @@ class BrowseScreen(CurationScreen):
             self.query_one("#filter-text", Input).value = saved.text
             self.query_one("#filter-decision", Select).value = saved.decision
             self.query_one("#filter-realism", Select).value = saved.realism
-        lst.filters = replace(lst.filters, **parse_filter_text(saved.text),
+        lst.filters = replace(lst.filters, **parse_filter_text(saved.text, self.bf.curator),
                               decision=saved.decision, realism=saved.realism)
         lst.sort, lst.descending = saved.sort, saved.descending
         self._reload()
