@@ -79,9 +79,10 @@ def _figure(value: float | None) -> str:
 
 def multi_line(axis: str, m: MultiAgreement) -> str:
     """One axis's agreement over all curators, in one line."""
+    head = f"{axis}:".ljust(10)
     if not m.items:
-        return f"{axis}: no instance labelled by two curators yet"
-    return (f"{axis}: Fleiss' kappa {_figure(m.fleiss_kappa)}, Krippendorff's alpha "
+        return f"{head}no instance labelled by two curators yet"
+    return (f"{head}Fleiss' kappa {_figure(m.fleiss_kappa)}, Krippendorff's alpha "
             f"{_figure(m.krippendorff_alpha)} ({m.items} instances, {m.ratings} labels, "
             f"{m.raters} curators)")
 
@@ -204,8 +205,9 @@ class ProgressScreen(WorkbenchScreen):
         self.query_one("#pairs-title", Static).update(title)
         report = figures.report
         self.query_one("#multi", Static).update(
-            "All curators: " + multi_line("decision (a skip abstains)", report.decision)
-            + "\n              " + multi_line("realism", report.realism))
+            "All curators (a skip abstains on the decision)\n  "
+            + multi_line("decision", report.decision) + "\n  "
+            + multi_line("realism", report.realism))
         self._confusion()
         disputes: list[tuple[Sequence[object], str | None]] = []
         for d in figures.disputes[:MAX_DISPUTES]:
