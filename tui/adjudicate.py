@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -81,7 +81,8 @@ class Chosen:
 
 class DecisionDialog(ModalScreen[Chosen | None]):
     """Pick reasons by their keys (and, adjudicating, accept or reject), an optional note;
-    enter records it, escape cancels. Keys act at once; tab moves to the note."""
+    enter records it, escape cancels. Keys act at once; tab moves to the note. A reason's key
+    wins over ``a``/``r`` when a team gave a reason one of those."""
 
     def __init__(self, title: str, reasons: Sequence[Reason], *, decisions: Sequence[str],
                  decision: str, picked: Sequence[str] = (), note: str = "") -> None:
@@ -96,9 +97,6 @@ class DecisionDialog(ModalScreen[Chosen | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel"),
         Binding("enter", "save", "Save", id="dialog.save"),
-        Binding("a", "choose('accept')", "Accept", show=False, id="dialog.accept"),
-        Binding("r", "choose('reject')", "Reject", show=False, id="dialog.reject"),
-        *(Binding(str(k), f"pick('{k}')", "Reason", show=False) for k in range(10)),
     ]
 
     def compose(self) -> ComposeResult:
@@ -115,9 +113,20 @@ class DecisionDialog(ModalScreen[Chosen | None]):
         self.set_focus(None)  # the keys act at once; tab reaches the note
         self._paint()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Typing a note: the keys are letters (enter submits the input).
-        return not (action in ("pick", "choose", "save") and isinstance(self.focused, Input))
+    def on_key(self, event: events.Key) -> None:
+        """A reason's key (any one character ``curation.toml`` gives it) toggles it; ``a`` /
+        ``r`` pick the decision when adjudicating. Handled here, before any binding (the
+        app's ``g`` or ``P`` included), unless the note has focus."""
+        if isinstance(self.focused, Input) or not event.character:
+            return
+        if any(r.key == event.character for r in self.reasons):
+            self.action_pick(event.character)
+        elif len(self.decisions) > 1 and event.character in ("a", "r"):
+            self.action_choose("accept" if event.character == "a" else "reject")
+        else:
+            return
+        event.stop()
+        event.prevent_default()
 
     def _paint(self) -> None:
         text = Text("decision: ")

@@ -212,3 +212,28 @@ def test_assigned_me_shows_the_curators_queue(home: Path) -> None:
     assert batch.per_curator["ann"] == len(mine) > 0
     assert seen["ids"] == mine
     assert str(seen["status"]).startswith(f"{len(mine)} instance")
+
+
+def test_a_teams_own_reasons_and_letter_keys_win_in_the_dialog(home: Path) -> None:
+    (home / "curation.toml").write_text(
+        '[[reasons]]\nid = "leaks"\nlabel = "statement leaks the fix"\nkey = "g"\n'
+        '[[reasons]]\nid = "other"\nkey = "o"\n')
+
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        app.browse_screen().apply_filter(UNSETTLED)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        seen["id"] = app.screen.instance_id
+        await pilot.press("A", "g")  # "g" is the app's guidelines key elsewhere
+        await pilot.pause()
+        seen["dialog"] = type(app.screen).__name__
+        await pilot.press("enter")
+        await pilot.pause()
+        seen["meta"] = meta(app)
+
+    seen = drive(home, steps)
+    assert seen["dialog"] == "DecisionDialog"
+    assert "final: reject by ann · reasons: statement leaks the fix" in str(seen["meta"])
+    with Store.open(home / DB) as s:
+        assert s.final_decisions()[str(seen["id"])].reasons == ("leaks",)
