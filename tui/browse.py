@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
 from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES, BrowseFilter
+from tui.adjudicate import Chosen, DecisionDialog
 from tui.forge_runner import ForgeBar
 from tui.listing import plural, session_pace
 from tui.prefs import SavedFilter
@@ -24,7 +25,7 @@ from tui.services import BlindChanged, ForgeChanged, WorkbenchScreen
 from tui.widgets import COLUMNS, HIDDEN_IN_BLIND, InstanceTable, sort_label
 
 # Actions that write a decision; they are inert while a text field has focus.
-DECIDING = frozenset({"decide", "realism", "undo", "redo"})
+DECIDING = frozenset({"decide", "realism", "undo", "redo", "reject_with_reasons"})
 
 # The footer shows one key per idea (1-3, u): at 120 columns it must end with "? Help".
 DECISION_BINDINGS: list[BindingType] = [
@@ -35,6 +36,8 @@ DECISION_BINDINGS: list[BindingType] = [
             id="realism.realistic"),
     Binding("2", "realism('plausible')", "Plausible", show=False, id="realism.plausible"),
     Binding("3", "realism('artificial')", "Artificial", show=False, id="realism.artificial"),
+    Binding("X", "reject_with_reasons", "Reject with reasons", show=False,
+            id="decide.reject_reasons"),
     Binding("u", "undo", "Undo", id="undo"),
     Binding("U,ctrl+y", "redo", "Redo", show=False, id="redo"),
 ]
@@ -130,6 +133,32 @@ class CurationScreen(WorkbenchScreen):
             return
         self.bf.session_decisions += 1
         self.after_event(iid, advance=True)
+
+    def action_reject_with_reasons(self) -> None:
+        """Reject, picking the workspace's reasons by their keys (and a note), then move on
+        as ``r`` does."""
+        if not self.writable():
+            return
+        iid = self.current_id()
+        if iid is None:
+            return
+        st = self.bf.store.current_decisions(self.bf.curator, [iid])
+        cur = st[0] if st else None
+
+        def save(chosen: Chosen | None) -> None:
+            if chosen is None:
+                return
+            fields = {"note": chosen.note} if chosen.note else {}
+            if self.record(iid, "reject", reasons=chosen.reasons, **fields) is None:
+                return
+            self.bf.session_decisions += 1
+            self.notify(f"rejected with {len(chosen.reasons)} reason(s)")
+            self.after_event(iid, advance=True)  # as r does
+
+        self.app.push_screen(DecisionDialog(
+            "Reject with reasons", self.bf.config.reasons, decisions=("reject",),
+            decision="reject", picked=cur.reasons if cur else (),
+            note=(cur.note or "") if cur else ""), save)
 
     def action_realism(self, realism: str) -> None:
         iid = self.current_id()

@@ -33,7 +33,7 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `d` | unified or side-by-side diff (review) |
 | `j` (or click a marked frame) | jump from a traceback frame to its hunk; again for the next |
 | `e` | write a note (review); `enter` saves, `escape` cancels |
-| `X` | reject with reasons (review): each reason's key (`1`-`7` by default) toggles it |
+| `X` | reject with reasons: each reason's key (`1`-`7` by default) toggles it |
 | `A` | adjudicate (review): the final accept/reject, reasons and note; `u` undoes it |
 | `g` | the workspace's guidelines (`guidelines.md`; also shown at first start) |
 | `R` | rubric (review): clarity 0-3, test validity 0-3, difficulty; `ctrl+s` saves |

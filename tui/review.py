@@ -50,8 +50,6 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         Binding("R", "rubric", "Rubric", show=False, id="review.rubric"),
         Binding("d", "toggle_diff", "Layout", show=False, id="review.diff_layout"),
         Binding("j", "jump", "Hunk", show=False, id="review.jump"),
-        Binding("X", "reject_with_reasons", "Reject with reasons", show=False,
-                id="review.reject_reasons"),
         Binding("A", "adjudicate", "Adjudicate", show=False, id="review.adjudicate"),
         Binding("c", "copy('id')", "Copy id", show=False, id="review.copy_id"),
         Binding("C", "copy('diff')", "Copy diff", show=False, id="review.copy_diff"),
@@ -250,30 +248,6 @@ class ReviewScreen(ReadingMixin, CurationScreen):
             cur.clarity if cur else None, cur.test_validity if cur else None,
             cur.difficulty if cur else None,
         ), save)
-
-    def action_reject_with_reasons(self) -> None:
-        """Reject, picking the workspace's reasons by their keys (and a note), then move on
-        as ``r`` does."""
-        if not self.writable():
-            return
-        iid = self.instance_id
-        st = self.bf.store.current_decisions(self.bf.curator, [iid])
-        cur = st[0] if st else None
-
-        def save(chosen: Chosen | None) -> None:
-            if chosen is None:
-                return
-            fields = {"note": chosen.note} if chosen.note else {}
-            if self.record(iid, "reject", reasons=chosen.reasons, **fields) is None:
-                return
-            self.bf.session_decisions += 1
-            self.notify(f"rejected with {len(chosen.reasons)} reason(s)")
-            self.after_event(iid, advance=True)  # as r does
-
-        self.app.push_screen(DecisionDialog(
-            "Reject with reasons", self.bf.config.reasons, decisions=("reject",),
-            decision="reject", picked=cur.reasons if cur else (),
-            note=(cur.note or "") if cur else ""), save)
 
     def action_adjudicate(self) -> None:
         """Set this instance's final decision as its adjudicator (undo takes it back)."""

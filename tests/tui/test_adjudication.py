@@ -120,6 +120,11 @@ def test_reject_reasons_by_key_are_stored_and_shown(home: Path) -> None:
         seen["meta"] = meta(app)
         await pilot.press("n", "s")  # an ordinary decision key carries the version too
         await pilot.pause()
+        await pilot.press("escape")  # browse: X works on the highlighted row too
+        await pilot.pause()
+        seen["row"] = app.browse_screen().current_id()
+        await pilot.press("X", "7", "enter")
+        await pilot.pause()
 
     seen = drive(home, steps)
     assert seen["moved"] is True
@@ -129,7 +134,8 @@ def test_reject_reasons_by_key_are_stored_and_shown(home: Path) -> None:
         events = [e for e in s.decision_events("ann") if e.action in ("reject", "skip")]
     st = states[str(seen["id"])]
     assert (st.decision, st.reasons) == ("reject", ("trivial", "crash-on-import"))
-    assert len(events) == 2 and all(e.guidelines_version for e in events)
+    assert states[str(seen["row"])].reasons == ("other",)
+    assert len(events) == 3 and all(e.guidelines_version for e in events)
 
 
 def test_guidelines_on_first_start_then_only_when_they_change(home: Path) -> None:
