@@ -110,14 +110,18 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         failures.show(self.failures)
         failures.border_title = "failing tests"
         self.show_failures()  # a re-run of this instance replaces the stored output
-        meta = metadata_text(rec, blind=self.bf.prefs.blind,
-                             duplicate_of=(self.bf.details.duplicates or {}).get(instance_id))
-        meta.append_text(curation_text(rec, self.bf.config.reasons, self.bf.curator))
-        meta.rstrip()
-        self.query_one("#meta", TextPane).show(TextLines(list(meta.split("\n"))))
+        self._show_meta(rec)
         self._title(rec)
         self._read_ahead()
         self.shown_at = time.monotonic()
+
+    def _show_meta(self, rec: InstanceDetail) -> None:
+        """The metadata, then every curator's labels and the final decision."""
+        meta = metadata_text(rec, blind=self.bf.prefs.blind,
+                             duplicate_of=(self.bf.details.duplicates or {}).get(rec.instance_id))
+        meta.append_text(curation_text(rec, self.bf.config.reasons, self.bf.curator))
+        meta.rstrip()
+        self.query_one("#meta", TextPane).show(TextLines(list(meta.split("\n"))))
 
     def _show_diff(self) -> None:
         pane = self.query_one("#diff", TextPane)
@@ -170,6 +174,9 @@ class ReviewScreen(ReadingMixin, CurationScreen):
             self.action_step(1)
         else:
             self._title()
+            rec = self.bf.details.get(instance_id)  # a tag or an undo changed its labels
+            if rec is not None:
+                self._show_meta(rec)
 
     def action_step(self, delta: int) -> None:
         lst = self.bf.listing
@@ -265,7 +272,6 @@ class ReviewScreen(ReadingMixin, CurationScreen):
                                     guidelines_version=self.bf.guidelines.version)
             self.bf.details.invalidate(iid)
             self.after_event(iid, advance=False)
-            self.show_instance(iid)
             self.notify(f"final decision: {chosen.decision} (u undoes it)")
 
         self.app.push_screen(DecisionDialog(

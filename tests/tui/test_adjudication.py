@@ -77,9 +77,14 @@ def test_adjudicate_from_review_settles_a_dispute_and_the_queue_empties(home: Pa
         await pilot.press("A", "a", "enter")
         await pilot.pause()
         seen["after_accept"] = app.store.count(BrowseFilter(curator="ann", decision="disputed"))
+        seen["accepted_meta"] = meta(app)
         await pilot.press("u")
         await pilot.pause()
         seen["after_undo"] = app.store.count(BrowseFilter(curator="ann", decision="disputed"))
+        seen["undone_meta"] = meta(app)
+        await pilot.press("3")  # a tag repaints the labels too
+        await pilot.pause()
+        seen["tagged_meta"] = meta(app)
         seen["second"] = second
 
     seen = drive(home, steps)
@@ -93,6 +98,10 @@ def test_adjudicate_from_review_settles_a_dispute_and_the_queue_empties(home: Pa
         in str(seen["settled"])
     assert seen["after"] == 2  # the queue emptied by the one settled
     assert (seen["after_accept"], seen["after_undo"]) == (1, 2)  # u takes a final back too
+    assert "final: accept by ann" in str(seen["accepted_meta"])
+    assert "final:" not in str(seen["undone_meta"])
+    assert "disputed: accept and reject" in str(seen["undone_meta"])
+    assert "ann (you): accept · artificial" in str(seen["tagged_meta"])
     with Store.open(home / DB) as s:
         finals = s.final_decisions()
         version = load_guidelines(load_config(home), create=False).version
