@@ -22,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker
 
+from engine.curation import CurationConfig, Guidelines, load_config, load_guidelines
 from engine.errors import StoreError, UsageError
 from engine.store import BrowseFilter, Store
 from engine.workspace import Workspace
@@ -79,12 +80,14 @@ class BugfoundryApp(App[int]):
         Binding("F", "forge", "Forge", show=False, id="app.forge"),
         Binding("R", "realism", "Realism", show=False, id="app.realism"),
         Binding("B", "toggle_blind", "Blind", show=False, id="app.blind"),
+        Binding("g", "guidelines", "Guidelines", show=False, id="app.guidelines"),
     ]
 
     def __init__(
         self, store: Store, curator: str, clock: Callable[[], float] = time.monotonic, *,
         workspace: Workspace | None = None, read_only: ReadOnly | None = None,
         prefs: Prefs | None = None, forge: ForgeFn | None = None,
+        config: CurationConfig | None = None, guidelines_on_start: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
@@ -93,6 +96,9 @@ class BugfoundryApp(App[int]):
         self.workspace = workspace or Workspace(store.path.parent)
         self.read_only = read_only
         self.prefs = prefs or Prefs.load(self.workspace.home)
+        self.config = config or load_config(self.workspace.home)
+        self.guidelines = _guidelines(self.config, writable=read_only is None)
+        self.guidelines_on_start = guidelines_on_start  # run_tui: shown when new to a curator
         self.details = DetailCache(store, cache_file=self.workspace.cache_dir / "duplicates.json",
                                    on_duplicates=self._duplicates_known)
         self.show_duplicates = False  # the queue shows one instance per duplicate group
@@ -117,6 +123,9 @@ class BugfoundryApp(App[int]):
     def _after_first_paint(self) -> None:
         self.details.find_duplicates()  # on the reader thread, in SQL (off the GIL)
         self.details.warm_imports()
+        if self.guidelines_on_start and (
+                self.prefs.guidelines_seen.get(self.curator) != self.guidelines.version):
+            self.action_guidelines()  # first start, or the guidelines changed since
         if self.read_only is not None:
             self.notify(self.read_only.notice, title="read-only", severity="warning",
                         timeout=10)
@@ -172,6 +181,19 @@ class BugfoundryApp(App[int]):
 
         if not isinstance(self.screen, RealismScreen):
             self.push_screen(RealismScreen())
+
+    def action_guidelines(self) -> None:
+        """The workspace's guidelines over the current screen; seen by this curator after."""
+        from tui.adjudicate import GuidelinesScreen
+
+        if isinstance(self.screen, GuidelinesScreen):
+            return
+        # Read again: a team may have edited the file since; later decisions carry its version.
+        self.guidelines = _guidelines(self.config, writable=self.read_only is None)
+        self.push_screen(GuidelinesScreen(self.guidelines))
+        if self.prefs.guidelines_seen.get(self.curator) != self.guidelines.version:
+            self.prefs.guidelines_seen[self.curator] = self.guidelines.version
+            self.save_prefs()
 
     def action_toggle_blind(self) -> None:
         """Blind mode hides realism scores (they cannot bias the tags they are fit to) and how
@@ -334,6 +356,16 @@ if TYPE_CHECKING:
         return app  # mypy checks here that the app offers what the screens use
 
 
+def _guidelines(config: CurationConfig, writable: bool) -> Guidelines:
+    """The workspace's guidelines, the default written on first use (not when the database
+    is read-only: another process owns the workspace, and the default's version is the
+    same either way)."""
+    try:
+        return load_guidelines(config, create=writable)
+    except UsageError:
+        return load_guidelines(config, create=False)
+
+
 def load_keymap(home: Path) -> dict[str, str]:
     """``<workspace>/keymap.toml`` remaps bindings by id, e.g. ``"decide.accept" = "A,y"``."""
     path = home / "keymap.toml"
@@ -360,6 +392,7 @@ def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None) -> in
     try:
         keymap = load_keymap(ws.home)
         prefs = Prefs.load(ws.home)
+        config = load_config(ws.home)
     except UsageError as exc:
         store.close()
         if read_only is not None:
@@ -367,7 +400,8 @@ def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None) -> in
         print(f"bugfoundry: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     app = BugfoundryApp(store, curator or default_curator(), workspace=ws,
-                        read_only=read_only, prefs=prefs)
+                        read_only=read_only, prefs=prefs, config=config,
+                        guidelines_on_start=True)
     app.set_keymap(keymap)
     app.run()
     return int(app.return_code or 0)

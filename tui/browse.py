@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
 from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES, BrowseFilter
+from tui.adjudicate import Chosen, DecisionDialog
 from tui.forge_runner import ForgeBar
 from tui.listing import plural, session_pace
 from tui.prefs import SavedFilter
@@ -24,7 +25,7 @@ from tui.services import BlindChanged, ForgeChanged, WorkbenchScreen
 from tui.widgets import COLUMNS, HIDDEN_IN_BLIND, InstanceTable, sort_label
 
 # Actions that write a decision; they are inert while a text field has focus.
-DECIDING = frozenset({"decide", "realism", "undo", "redo"})
+DECIDING = frozenset({"decide", "realism", "undo", "redo", "reject_with_reasons"})
 
 # The footer shows one key per idea (1-3, u): at 120 columns it must end with "? Help".
 DECISION_BINDINGS: list[BindingType] = [
@@ -35,6 +36,8 @@ DECISION_BINDINGS: list[BindingType] = [
             id="realism.realistic"),
     Binding("2", "realism('plausible')", "Plausible", show=False, id="realism.plausible"),
     Binding("3", "realism('artificial')", "Artificial", show=False, id="realism.artificial"),
+    Binding("X", "reject_with_reasons", "Reject with reasons", show=False,
+            id="decide.reject_reasons"),
     Binding("u", "undo", "Undo", id="undo"),
     Binding("U,ctrl+y", "redo", "Redo", show=False, id="redo"),
 ]
@@ -45,11 +48,14 @@ HELP_BINDING = Binding("question_mark,f1", "app.help", "Help", id="app.help")
 _SCORE = re.compile(r"^score(?P<op>[<>])=?(?P<value>[-+]?\d+(?:\.\d+)?)$", re.IGNORECASE)
 
 FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
-                 "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by"}
+                 "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by",
+                 "assigned": "assigned_to"}
+ME_TOKENS = ("labelled_by", "assigned_to")  # "me" there is the current curator
 
 
-def parse_filter_text(raw: str) -> dict[str, Any]:
-    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``is:disputed`` keeps disagreements,
+def parse_filter_text(raw: str, me: str = "") -> dict[str, Any]:
+    """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``assigned:NAME`` (``assigned:me``)
+    keeps a curator's queue (``bugfoundry assign``), ``is:disputed`` keeps disagreements,
     ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``),
     ``score>1`` / ``score<-2`` bound the realism score; ``-`` before any of them (or a word)
     leaves out what it alone would list (``-is:duplicate``, ``-repo:attrs``, ``-by:ann``)."""
@@ -62,14 +68,16 @@ def parse_filter_text(raw: str) -> dict[str, Any]:
         name, sep, value = word.partition(":")
         bound = _SCORE.match(word)
         if word.startswith("-") and len(word) > 1 and not word[1:].startswith("-"):
-            alone = parse_filter_text(word[1:])
+            alone = parse_filter_text(word[1:], me)
             alone.pop("negated")
             negated.append(BrowseFilter(**alone))
         elif bound:
             key = "min_score" if bound.group("op") == ">" else "max_score"
             found[key] = float(bound.group("value"))
         elif sep and name.lower() in FILTER_TOKENS and value:
-            found[FILTER_TOKENS[name.lower()]] = value
+            target = FILTER_TOKENS[name.lower()]
+            found[target] = me if (me and target in ME_TOKENS and value.lower() == "me") \
+                else value
         elif sep and name.lower() == "is" and value.lower() in ("disputed", "disagreement"):
             disputed = True
         elif sep and name.lower() == "is" and value.lower() in ("duplicate", "dup"):
@@ -120,8 +128,9 @@ class CurationScreen(WorkbenchScreen):
         """Append one event for the current curator; None when read-only."""
         if not self.writable():
             return None
-        eid = self.bf.store.record_decision(instance_id, self.bf.curator, action,
-                                            seconds_spent=self._spent(), **fields)
+        eid = self.bf.store.record_decision(
+            instance_id, self.bf.curator, action, seconds_spent=self._spent(),
+            guidelines_version=self.bf.guidelines.version, **fields)
         self.bf.details.invalidate(instance_id)
         return eid
 
@@ -131,6 +140,32 @@ class CurationScreen(WorkbenchScreen):
             return
         self.bf.session_decisions += 1
         self.after_event(iid, advance=True)
+
+    def action_reject_with_reasons(self) -> None:
+        """Reject, picking the workspace's reasons by their keys (and a note), then move on
+        as ``r`` does."""
+        if not self.writable():
+            return
+        iid = self.current_id()
+        if iid is None:
+            return
+        st = self.bf.store.current_decisions(self.bf.curator, [iid])
+        cur = st[0] if st else None
+
+        def save(chosen: Chosen | None) -> None:
+            if chosen is None:
+                return
+            fields = {"note": chosen.note} if chosen.note else {}
+            if self.record(iid, "reject", reasons=chosen.reasons, **fields) is None:
+                return
+            self.bf.session_decisions += 1
+            self.notify(f"rejected with {len(chosen.reasons)} reason(s)")
+            self.after_event(iid, advance=True)  # as r does
+
+        self.app.push_screen(DecisionDialog(
+            "Reject with reasons", self.bf.config.reasons, decisions=("reject",),
+            decision="reject", picked=cur.reasons if cur else (),
+            note=(cur.note or "") if cur else ""), save)
 
     def action_realism(self, realism: str) -> None:
         iid = self.current_id()
@@ -367,7 +402,7 @@ class BrowseScreen(CurationScreen):
 
     @on(Input.Changed, "#filter-text")
     def _text_changed(self, event: Input.Changed) -> None:
-        self._set_filter(**parse_filter_text(event.value))
+        self._set_filter(**parse_filter_text(event.value, self.bf.curator))
 
     @on(Input.Submitted, "#filter-text")
     def _text_submitted(self) -> None:
@@ -406,7 +441,7 @@ class BrowseScreen(CurationScreen):
             self.query_one("#filter-text", Input).value = saved.text
             self.query_one("#filter-decision", Select).value = saved.decision
             self.query_one("#filter-realism", Select).value = saved.realism
-        lst.filters = replace(lst.filters, **parse_filter_text(saved.text),
+        lst.filters = replace(lst.filters, **parse_filter_text(saved.text, self.bf.curator),
                               decision=saved.decision, realism=saved.realism)
         lst.sort, lst.descending = saved.sort, saved.descending
         self._reload()

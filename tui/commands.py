@@ -18,6 +18,9 @@ from tui.prefs import SavedFilter
 from tui.services import Workbench, workbench
 
 DISPUTED = SavedFilter(text="is:disputed")
+# Conflicts no adjudicator has settled yet: the queue empties as final decisions are set.
+UNSETTLED = SavedFilter(decision="disputed")
+MY_QUEUE = SavedFilter(text="assigned:me")
 MIN_ID_QUERY = 3  # shorter queries would list every id
 
 
@@ -48,6 +51,12 @@ class CurationCommands(Provider):
                     "hide scores while labelling so they do not bias the tags (also B)"),
             Command("Queue: disagreements between curators", partial(self.apply, DISPUTED),
                     "browse the instances curators labelled differently (is:disputed)"),
+            Command("Queue: disputes to adjudicate", partial(self.apply, UNSETTLED),
+                    "accept vs reject with no final decision yet; A in review settles one"),
+            Command("Queue: assigned to me", partial(self.apply, MY_QUEUE),
+                    "the instances bugfoundry assign gave you (assigned:me)"),
+            Command("Guidelines", bf.action_guidelines,
+                    "the workspace's guidelines.md (also g)"),
             Command("Filter: save the current filter as ...", self.ask_name,
                     f"kept in {bf.prefs.path.name} in the workspace"),
         ]

@@ -33,10 +33,13 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `d` | unified or side-by-side diff (review) |
 | `j` (or click a marked frame) | jump from a traceback frame to its hunk; again for the next |
 | `e` | write a note (review); `enter` saves, `escape` cancels |
+| `X` | reject with reasons: each reason's key (`1`-`7` by default) toggles it |
+| `A` | adjudicate (review): the final accept/reject, reasons and note; `u` undoes it |
+| `g` | the workspace's guidelines (`guidelines.md`; also shown at first start) |
 | `R` | rubric (review): clarity 0-3, test validity 0-3, difficulty; `ctrl+s` saves |
 | `c` / `C` | copy the instance id / its bug diff to the clipboard (review) |
 | `/`, `S`, `O` | filter, cycle the sort column, reverse it (browse) |
-| `P` | progress and agreement: per-curator counts, Cohen's kappa, disagreements |
+| `P` | progress: per-curator counts, agreement (Cohen, Fleiss, Krippendorff), confusion |
 | `F` | forge: pick a repo and strategies, watch instances arrive, `x` cancels |
 | `R` | realism report (browse): score distribution, AUC and coverage per strategy |
 | `B` | blind mode: hide realism scores, strategy, route and modifier (neutral ids) |
@@ -47,7 +50,9 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns
 (case-insensitive substrings: `mod:swap` keeps `op_swap`),
 `by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
-yours), `score>1` or `score<-2` bound the realism score, `is:disputed` keeps the instances
+yours), `assigned:me` keeps your queue (`bugfoundry assign`), the decision selector's `disputed`
+the conflicts nobody adjudicated yet (palette: "Queue: disputes to adjudicate"),
+`score>1` or `score<-2` bound the realism score, `is:disputed` keeps the instances
 curators disagree on and `is:duplicate` the duplicates of another instance (hidden by default:
 one per group is listed, `D` shows them); `-` before a token leaves its matches out
 (`-repo:x`, `-is:disputed`). Decision keys do nothing

@@ -1,5 +1,5 @@
 """The TUI's own small settings file, ``<workspace>/tui.json``: saved filters, diff layout,
-blind mode and theme.
+blind mode, theme and which guidelines version each curator has seen.
 
 Kept out of the database on purpose: it must be writable when the database is open read-only
 (another process holds it), and it is a user's convenience, not data to export.
@@ -54,6 +54,8 @@ class Prefs:
     blind: bool = False  # hide realism scores while labelling (they would bias the tags)
     theme: str = ""  # the Textual theme last picked ("" the default)
     saved_filters: dict[str, SavedFilter] = field(default_factory=dict)
+    # curator -> the guidelines version they were last shown (shown again when it changes)
+    guidelines_seen: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Path) -> Prefs:
@@ -66,6 +68,8 @@ class Prefs:
             prefs.side_by_side = bool(raw.get("side_by_side", False))
             prefs.blind = bool(raw.get("blind", False))
             prefs.theme = str(raw.get("theme", ""))
+            prefs.guidelines_seen = {str(k): str(v) for k, v in
+                                     dict(raw.get("guidelines_seen", {})).items()}
             prefs.saved_filters = {
                 str(name): SavedFilter.from_dict(f)
                 for name, f in dict(raw.get("saved_filters", {})).items()
@@ -82,6 +86,7 @@ class Prefs:
             "blind": self.blind,
             "theme": self.theme,
             "saved_filters": {k: asdict(v) for k, v in sorted(self.saved_filters.items())},
+            "guidelines_seen": dict(sorted(self.guidelines_seen.items())),
         }
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -1,8 +1,11 @@
-"""Progress and agreement: your pace, every curator's counts, Cohen's kappa, disagreements.
+"""Progress and agreement: your pace, every curator's counts, Cohen's kappa per pair, Fleiss'
+kappa and Krippendorff's alpha over all curators, a chosen pair's confusion matrix, and the
+disagreements.
 
 The figures are read on a thread worker with its own cursor (DuckDB connections are not
 shared across threads) and posted back as a message, so opening the screen never blocks the
-decision loop on 50k instances; the kappa maths is ``engine.agreement``'s.
+decision loop on 50k instances; the maths is ``engine.agreement``'s and
+``engine.reliability``'s.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from engine.agreement import (
     mean_kappa,
     pairwise,
 )
+from engine.reliability import AgreementReport, Confusion, MultiAgreement, agreement_report
 from engine.store import CuratorProgress, Store
 from tui.blind import shown_id
 from tui.commands import DISPUTED
@@ -52,6 +56,7 @@ class Figures:
     curators: list[CuratorProgress]
     pairs: list[PairAgreement]
     disputes: list[Disagreement]
+    report: AgreementReport
 
 
 class FiguresRead(Message):
@@ -64,7 +69,36 @@ class FiguresRead(Message):
 
 def read_figures(store: Store) -> Figures:
     labels = store.shared_labels()
-    return Figures(store.curator_progress(), pairwise(labels), disagreements(labels))
+    return Figures(store.curator_progress(), pairwise(labels), disagreements(labels),
+                   agreement_report(labels))
+
+
+def _figure(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.2f}"
+
+
+def multi_line(axis: str, m: MultiAgreement) -> str:
+    """One axis's agreement over all curators, in one line."""
+    head = f"{axis}:".ljust(10)
+    if not m.items:
+        return f"{head}no instance labelled by two curators yet"
+    return (f"{head}Fleiss' kappa {_figure(m.fleiss_kappa)}, Krippendorff's alpha "
+            f"{_figure(m.krippendorff_alpha)} ({m.items} instances, {m.ratings} labels, "
+            f"{m.raters} curators)")
+
+
+def confusion_text(axis: str, c: Confusion) -> Text:
+    """A pair's confusion matrix: rows are ``c.a``'s labels, columns ``c.b``'s."""
+    width = max(len(x) for x in (*c.labels, c.a, "")) + 2
+    text = Text(f"{axis}: {c.a} (rows) × {c.b} (columns), {c.n} shared\n", style="bold")
+    text.append(" " * width + "".join(f"{lab:>{width}}" for lab in c.labels) + "\n")
+    for lab, row in zip(c.labels, c.rows(), strict=True):
+        text.append(f"{lab:<{width}}")
+        for col, n in zip(c.labels, row, strict=True):
+            text.append(f"{n:>{width}}", style="green" if col == lab and n else
+                        ("red" if n else "dim"))
+        text.append("\n")
+    return text
 
 
 def kappa_cell(k: Kappa) -> Text:
@@ -85,9 +119,11 @@ class ProgressScreen(WorkbenchScreen):
         Binding("escape,b", "back", "Back", id="progress.back"),
         Binding("o", "open", "Review", id="progress.open"),
         Binding("D", "queue", "Browse disagreements", id="progress.queue"),
+        Binding("c", "next_pair", "Confusion: next pair", id="progress.next_pair"),
     ]
 
     figures: Figures | None = None
+    pair = 0  # which pair's confusion matrices are shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -98,6 +134,8 @@ class ProgressScreen(WorkbenchScreen):
             yield Static("Agreement (Cohen's kappa per pair; a skip abstains)", classes="section",
                          id="pairs-title")
             yield DataTable(id="pairs", cursor_type="none", zebra_stripes=True)
+            yield Static(id="multi")
+            yield Static(id="confusion")
             yield Static("Disagreements (enter opens review; n walks them)", classes="section",
                          id="disputes-title")
             yield DataTable(id="disputes", cursor_type="row", zebra_stripes=True)
@@ -165,6 +203,12 @@ class ProgressScreen(WorkbenchScreen):
                 f"{axis} {m:.2f}" if m is not None else f"{axis} undefined"
                 for axis, m in zip(("decision", "realism"), means, strict=True))
         self.query_one("#pairs-title", Static).update(title)
+        report = figures.report
+        self.query_one("#multi", Static).update(
+            "All curators (a skip abstains on the decision)\n  "
+            + multi_line("decision", report.decision) + "\n  "
+            + multi_line("realism", report.realism))
+        self._confusion()
         disputes: list[tuple[Sequence[object], str | None]] = []
         for d in figures.disputes[:MAX_DISPUTES]:
             on_what = " and ".join(w for w, f in (("decision", d.on_decision),
@@ -181,6 +225,27 @@ class ProgressScreen(WorkbenchScreen):
         self.query_one("#disputes-title", Static).update(
             f"Disagreements: {len(figures.disputes)} (enter opens review; n walks them; "
             "D browses them)")
+
+    def _confusion(self) -> None:
+        report = self.figures.report if self.figures else None
+        pairs = report.decision_confusion if report else []
+        text = Text()
+        if not pairs or report is None:
+            text.append("Confusion matrix: no two curators share an instance yet", style="dim")
+        else:
+            c = pairs[self.pair % len(pairs)]
+            text.append(f"Confusion matrix, pair {self.pair % len(pairs) + 1} of {len(pairs)}"
+                        " (c: next pair)\n", style="bold")
+            text.append_text(confusion_text("decision", c))
+            realism = next((r for r in report.realism_confusion if (r.a, r.b) == (c.a, c.b)),
+                           None)
+            if realism is not None:
+                text.append_text(confusion_text("realism", realism))
+        self.query_one("#confusion", Static).update(text)
+
+    def action_next_pair(self) -> None:
+        self.pair += 1
+        self._confusion()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -20,6 +20,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, Static
 
 from engine.instances import InstanceDetail
+from tui.adjudicate import Chosen, DecisionDialog, curation_text
 from tui.blind import shown_id
 from tui.browse import DECISION_BINDINGS, HELP_BINDING, CurationScreen
 from tui.diffmodel import Frame, parse_patch
@@ -49,6 +50,7 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         Binding("R", "rubric", "Rubric", show=False, id="review.rubric"),
         Binding("d", "toggle_diff", "Layout", show=False, id="review.diff_layout"),
         Binding("j", "jump", "Hunk", show=False, id="review.jump"),
+        Binding("A", "adjudicate", "Adjudicate", show=False, id="review.adjudicate"),
         Binding("c", "copy('id')", "Copy id", show=False, id="review.copy_id"),
         Binding("C", "copy('diff')", "Copy diff", show=False, id="review.copy_diff"),
     ]
@@ -108,13 +110,18 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         failures.show(self.failures)
         failures.border_title = "failing tests"
         self.show_failures()  # a re-run of this instance replaces the stored output
-        self.query_one("#meta", TextPane).show(
-            TextLines(list(metadata_text(
-                rec, blind=self.bf.prefs.blind,
-                duplicate_of=(self.bf.details.duplicates or {}).get(instance_id)).split("\n"))))
+        self._show_meta(rec)
         self._title(rec)
         self._read_ahead()
         self.shown_at = time.monotonic()
+
+    def _show_meta(self, rec: InstanceDetail) -> None:
+        """The metadata, then every curator's labels and the final decision."""
+        meta = metadata_text(rec, blind=self.bf.prefs.blind,
+                             duplicate_of=(self.bf.details.duplicates or {}).get(rec.instance_id))
+        meta.append_text(curation_text(rec, self.bf.config.reasons, self.bf.curator))
+        meta.rstrip()
+        self.query_one("#meta", TextPane).show(TextLines(list(meta.split("\n"))))
 
     def _show_diff(self) -> None:
         pane = self.query_one("#diff", TextPane)
@@ -167,6 +174,9 @@ class ReviewScreen(ReadingMixin, CurationScreen):
             self.action_step(1)
         else:
             self._title()
+            rec = self.bf.details.get(instance_id)  # a tag or an undo changed its labels
+            if rec is not None:
+                self._show_meta(rec)
 
     def action_step(self, delta: int) -> None:
         lst = self.bf.listing
@@ -245,6 +255,31 @@ class ReviewScreen(ReadingMixin, CurationScreen):
             cur.clarity if cur else None, cur.test_validity if cur else None,
             cur.difficulty if cur else None,
         ), save)
+
+    def action_adjudicate(self) -> None:
+        """Set this instance's final decision as its adjudicator (undo takes it back)."""
+        if not self.writable():
+            return
+        iid = self.instance_id
+        rec = self.bf.details.get(iid)
+        final = rec.final if rec is not None else None
+
+        def save(chosen: Chosen | None) -> None:
+            if chosen is None or not self.writable():
+                return
+            self.bf.store.set_final(iid, self.bf.curator, chosen.decision, note=chosen.note,
+                                    reasons=chosen.reasons,
+                                    guidelines_version=self.bf.guidelines.version)
+            self.bf.details.invalidate(iid)
+            self.after_event(iid, advance=False)
+            self.notify(f"final decision: {chosen.decision} (u undoes it)")
+
+        self.app.push_screen(DecisionDialog(
+            f"Final decision on {shown_id(iid, self.bf.prefs.blind)} (as adjudicator "
+            f"{self.bf.curator})", self.bf.config.reasons, decisions=("accept", "reject"),
+            decision=final.decision if final else "reject",
+            picked=final.reasons if final else (), note=(final.note or "") if final else ""),
+            save)
 
     def action_edit_note(self) -> None:
         if not self.writable():

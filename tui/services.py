@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from engine.errors import BugfoundryError
 
 if TYPE_CHECKING:
+    from engine.curation import CurationConfig, Guidelines
     from engine.store import Store
     from engine.workspace import Workspace
     from tui.forge_runner import ForgeJob, ForgeRequest
@@ -55,6 +56,8 @@ class Workbench(Protocol):
     session_started: float
     session_decisions: int
     forge_job: ForgeJob | None
+    config: CurationConfig  # reject reasons and their keys (``<workspace>/curation.toml``)
+    guidelines: Guidelines  # its version goes with every decision the TUI records
 
     @property
     def forge_running(self) -> bool: ...
@@ -80,6 +83,8 @@ class Workbench(Protocol):
     def action_realism(self) -> None: ...
 
     def action_toggle_blind(self) -> None: ...
+
+    def action_guidelines(self) -> None: ...
 
 
 def workbench(app: App[Any]) -> Workbench:

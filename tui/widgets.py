@@ -165,7 +165,8 @@ def realism_lines(score: StoredScore | None, blind: bool) -> Text:
 
 def metadata_text(rec: InstanceDetail, blind: bool = False,
                   duplicate_of: tuple[str, str] | None = None) -> Text:
-    """F2P/P2P lists and provenance, compact enough for a side pane."""
+    """F2P/P2P lists and provenance, compact enough for a side pane (the curators' labels
+    are ``tui.adjudicate.curation_text``'s)."""
     meta = rec.meta
     env, base = rec.environment, rec.baseline
     text = Text()
@@ -204,17 +205,6 @@ def metadata_text(rec: InstanceDetail, blind: bool = False,
     text.append(", ".join(f2p[:8]) + (" …" if len(f2p) > 8 else "") + "\n")
     text.append(f"PASS_TO_PASS: {len(rec.pass_to_pass)} tests\n", style="bold green")
     text.append_text(realism_lines(rec.realism_score, blind))
-    for d in rec.decisions:
-        scores = [f"{name} {value}" for name, value in (
-            ("clarity", d.clarity), ("test validity", d.test_validity),
-            ("difficulty", d.difficulty)) if value is not None]
-        if scores:
-            text.append(f"rubric ({d.curator}): ", style="bold")
-            text.append(", ".join(scores) + "\n")
-    noted = [d for d in rec.decisions if d.note]
-    for d in noted:
-        text.append(f"note ({d.curator}): ", style="bold")
-        text.append(f"{d.note}\n")
     if (lm := meta.get("lm")) and isinstance(lm, dict) and not blind:
         text.append(f"written by {lm.get('model', '?')}: {lm.get('prompt_tokens', 0)}+"
                     f"{lm.get('completion_tokens', 0)} tokens, ${lm.get('cost', 0):.4f}\n",

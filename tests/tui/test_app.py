@@ -306,14 +306,16 @@ def test_parse_filter_text() -> None:
 
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",
-        "disputed": False, "duplicates": False, "labelled_by": "",
+        "disputed": False, "duplicates": False, "labelled_by": "", "assigned_to": "",
         "min_score": None, "max_score": None, "negated": (),
     }
     assert parse_filter_text("by:bob")["labelled_by"] == "bob"
-    neg = parse_filter_text("-is:duplicate repo:demo -by:bob -x")
+    assert parse_filter_text("assigned:me", "ann")["assigned_to"] == "ann"
+    assert parse_filter_text("by:me", "ann")["labelled_by"] == "ann"
+    neg = parse_filter_text("-is:duplicate repo:demo -by:me -x", "ann")
     assert neg["repo"] == "demo" and neg["text"] == "" and neg["duplicates"] is False
     assert [(n.duplicates, n.labelled_by, n.text) for n in neg["negated"]] == [
-        (True, "", ""), (False, "bob", ""), (False, "", "x")]
+        (True, "", ""), (False, "ann", ""), (False, "", "x")]
     bounds = parse_filter_text("score>1.5 score<=-0.5 x")
     assert (bounds["min_score"], bounds["max_score"], bounds["text"]) == (1.5, -0.5, "x")
     assert parse_filter_text("IS:Disputed x")["disputed"] is True
@@ -404,7 +406,7 @@ def test_rubric_fields_are_recorded(home: Path) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
-        assert "rubric (ann): clarity 1, difficulty 15m-1h" in (
+        assert "ann (you): undecided · untagged · rubric clarity 1, difficulty 15m-1h" in (
             app.screen.query_one("#meta").plain_text())
 
     run_app(home, drive)

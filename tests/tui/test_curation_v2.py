@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
@@ -32,12 +33,14 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "ws"
 
 
-def drive(home: Path, steps, size: tuple[int, int] = (120, 40)) -> Seen:  # noqa: ANN001
-    """Run the app headless; ``steps(app, pilot, seen)`` presses keys and notes what it saw."""
+def drive(home: Path, steps, size: tuple[int, int] = (120, 40),  # noqa: ANN001
+          curator: str = "ann", **kw: Any) -> Seen:
+    """Run the app headless; ``steps(app, pilot, seen)`` presses keys and notes what it saw
+    (``kw``: more of the app's arguments)."""
     seen: Seen = {}
 
     async def main() -> None:
-        app = BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann")
+        app = BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), curator, **kw)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
             await steps(app, pilot, seen)
