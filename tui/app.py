@@ -118,14 +118,14 @@ class BugfoundryApp(App[int]):
         # (the review's "duplicate of") and the review's modules load after the first frame.
         self.listing.reload()
         self.push_screen(BrowseScreen())
+        if self.guidelines_on_start and (
+                self.prefs.guidelines_seen.get(self.curator) != self.guidelines.version):
+            self.action_guidelines()  # first start, or the guidelines changed since
         self.set_timer(FIRST_PAINT_GRACE, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
         self.details.find_duplicates()  # on the reader thread, in SQL (off the GIL)
         self.details.warm_imports()
-        if self.guidelines_on_start and (
-                self.prefs.guidelines_seen.get(self.curator) != self.guidelines.version):
-            self.action_guidelines()  # first start, or the guidelines changed since
         if self.read_only is not None:
             self.notify(self.read_only.notice, title="read-only", severity="warning",
                         timeout=10)
