@@ -164,11 +164,13 @@ def write_statements(store: Store, repo: str, repo_root: Path, mode: str, *,
                      client: LMClient | None = None, redo: bool = False,
                      limit: int | None = None, log: Log | None = None) -> StatementsReport:
     """Write a statement for each validated instance of ``repo`` that has none (or all, with
-    ``redo``). ``mode`` is ``lm`` (needs ``client``), ``tests`` or ``template``."""
+    ``redo``). ``mode`` is ``lm`` (needs ``client``), ``tests`` or ``template``. A model's
+    statement replaces an offline one (the fallback a forge writes, ``fill_missing``)."""
     report = StatementsReport()
     ids = store.instance_ids(repo)
     if not redo:
-        have = store.latest_statements(ids)
+        have = {i: st for i, st in store.latest_statements(ids).items()
+                if mode != "lm" or st.kind == "lm"}
         report.skipped_existing = len(have)
         ids = [i for i in ids if i not in have]
     ids = ids[:limit] if limit is not None else ids

@@ -12,6 +12,7 @@ import hashlib
 import re
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -199,12 +200,16 @@ def test_statements_from_the_model_and_offline(
                        "--base-url", stub.base_url, "--workspace", str(lm_ws))
         assert out["written"] == {"lm": 3} and out["requested"] == 3 and out["cost"] > 0
         assert out["leaking"] == 3  # the stub quoted a changed line each time
+    # The forge wrote an offline statement for every instance (statements by default): the
+    # model's replaced three of them, an offline run finds nothing left to write.
     offline = cli_json(capsys, "statements", "sample", "--mode", "tests", "--max", "2",
                        "--workspace", str(lm_ws))
-    assert offline["written"] == {"tests": 2} and offline["skipped_existing"] == 3
+    assert offline["written"] == {} and offline["skipped_existing"] >= 5
     with Store.open(lm_ws / "bugfoundry.duckdb") as store:
         sts = store.latest_statements()
-        assert sorted(s.kind for s in sts.values()) == ["lm", "lm", "lm", "tests", "tests"]
+        kinds = Counter(s.kind for s in sts.values())
+        assert kinds["lm"] == 3 and len(sts) == offline["skipped_existing"]
+        assert set(kinds) <= {"lm", "tests", "template"} and kinds["tests"] >= 1
         lm_one = next(s for s in sts.values() if s.kind == "lm")
         assert lm_one.model == MODEL and lm_one.leaks and lm_one.leaks[0].startswith("quotes")
         rec = store.get_instance(lm_one.instance_id)
