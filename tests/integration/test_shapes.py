@@ -133,11 +133,12 @@ def test_an_import_time_bug_takes_the_reload_or_warm_path_under_filterwarnings_e
 
 def test_a_project_that_pytest_itself_imports_is_validated_fresh(tmp_path: Path) -> None:
     """The warm server pre-imports pytest's plugins, here the project's own modules: a child
-    forked from it would run the old code (pluggy in the zoo: 60 of 60 bugs unnoticed).
-    Such a candidate takes a new process."""
+    forked from it as is would run the old code (pluggy in the zoo: 60 of 60 bugs unnoticed).
+    Such a candidate re-imports the changed module and its holders, the registered plugin
+    refreshed in place (its fixture now returns the new value), or takes a new process."""
     verdict = _validate_one(tmp_path, plugin_repo, "plugkit", "plugkit/core.py",
                             'int("42")', 'int("41")')
-    assert verdict.kept and verdict.path == "cold", verdict
+    assert verdict.kept and verdict.path in ("reload", "cold"), verdict
     assert verdict.fail_to_pass == ["tests/test_plugin.py::test_answer"]
 
 
