@@ -14,11 +14,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, Select, Static, TextArea
+from textual.widgets import Header, Input, Select, Static, TextArea
 
 from engine.store import DECISION_FILTERS, REALISM_FILTERS, REALISM_VALUES, BrowseFilter
 from tui.adjudicate import Chosen, DecisionDialog
 from tui.forge_runner import ForgeBar
+from tui.keybar import KeyBar
 from tui.listing import plural, session_pace
 from tui.prefs import SavedFilter
 from tui.services import BlindChanged, ForgeChanged, WorkbenchScreen
@@ -229,7 +230,7 @@ class BrowseScreen(CurationScreen):
         yield Static(id="status")
         yield InstanceTable(id="instances")
         yield ForgeBar(id="forge-bar")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.title = "bugfoundry"

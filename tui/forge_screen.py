@@ -15,7 +15,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Header,
     Input,
     ProgressBar,
@@ -30,6 +29,7 @@ from engine.errors import UsageError
 from engine.forge.run import IMPLEMENTED_STRATEGIES, ForgeOptions
 from engine.forge.setup import usable_cores
 from tui.forge_runner import ForgeJob, ForgeRequest
+from tui.keybar import KeyBar
 from tui.services import ForgeChanged, WorkbenchScreen
 
 
@@ -113,7 +113,7 @@ class ForgeScreen(WorkbenchScreen):
         yield ProgressBar(show_eta=False, id="forge-screen-progress")
         yield Static(id="forge-status")
         yield RichLog(id="forge-log", wrap=True, max_lines=2000)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.title = "forge"

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from engine.agreement import (
@@ -35,6 +35,7 @@ from engine.reliability import AgreementReport, Confusion, MultiAgreement, agree
 from engine.store import CuratorProgress, Store
 from tui.blind import shown_id
 from tui.commands import DISPUTED
+from tui.keybar import KeyBar
 from tui.listing import session_pace
 from tui.services import WorkbenchScreen
 from tui.widgets import decision_text, fill_table, realism_text
@@ -139,7 +140,7 @@ class ProgressScreen(WorkbenchScreen):
             yield Static("Disagreements (enter opens review; n walks them)", classes="section",
                          id="disputes-title")
             yield DataTable(id="disputes", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.title = "progress and agreement"

@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from engine.realism.charts import render_html, sparkbars
 from engine.store import Store
+from tui.keybar import KeyBar
 from tui.services import WorkbenchScreen
 
 BAR_ROWS = 5
@@ -88,7 +89,7 @@ class RealismScreen(WorkbenchScreen):
             yield Static("computing realism scores ...", id="realism-head")
             yield DataTable(id="realism-table", cursor_type="row", zebra_stripes=True)
             yield Static(id="realism-hists")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.title = "realism"

@@ -17,7 +17,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from engine.instances import InstanceDetail
 from tui.adjudicate import Chosen, DecisionDialog, curation_text
@@ -25,6 +25,7 @@ from tui.blind import shown_id
 from tui.browse import DECISION_BINDINGS, HELP_BINDING, CurationScreen
 from tui.diffmodel import Frame, parse_patch
 from tui.failures import failure_lines
+from tui.keybar import KeyBar
 from tui.modals import RubricScreen
 from tui.panes import SideBySideDiff, TextLines, TextPane, UnifiedDiff
 from tui.reading import READING_BINDINGS, ReadingMixin
@@ -74,7 +75,7 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         yield Input(placeholder="note for this instance (enter saves, escape cancels)",
                     id="note")
         yield Input(id="search")
-        yield Footer(compact=True, show_command_palette=False)  # ctrl+p still works
+        yield KeyBar(show_command_palette=False)  # ctrl+p still works
 
     def on_mount(self) -> None:
         self.title = "review"

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from rich.text import Text
-from textual.widgets import Footer, Input, Select, Static
-from textual.widgets._footer import FooterKey
+from textual.widgets import Input, Select, Static
 
 from engine.store import Store, StoredScore
 from tests.fakes import add_real, make_workspace, populate
 from tui.app import BugfoundryApp
 from tui.blind import short_id
+from tui.keybar import KeyBar
 from tui.browse import BrowseScreen
 from tui.modals import HelpScreen
 from tui.widgets import InstanceTable
@@ -129,8 +129,8 @@ def test_one_match_is_singular(home: Path) -> None:
 
 def footer_keys(app: BugfoundryApp) -> list[tuple[str, int, int]]:
     """(label, left, right) of each footer entry as laid out on screen."""
-    keys = app.screen.query_one(Footer).query(FooterKey)
-    return [(f"{k.key_display} {k.description}", k.region.x, k.region.right) for k in keys]
+    bar = app.screen.query_one(KeyBar)
+    return [(e.label, bar.region.x + e.left, bar.region.x + e.right) for e in bar.entries]
 
 
 def test_browse_footer_fits_120_columns_with_help_and_separate_labels(home: Path) -> None:
@@ -145,6 +145,18 @@ def test_browse_footer_fits_120_columns_with_help_and_separate_labels(home: Path
     assert "1-3 Realism" in labels and "u Undo" in labels  # one key per idea, no run-ons
     starts = [left for _, left, _ in keys]  # type: ignore[union-attr]
     assert starts == sorted(set(starts))  # every entry has its own place
+
+
+def test_clicking_a_key_in_the_key_bar_runs_its_action(home: Path) -> None:
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        bar = app.screen.query_one(KeyBar)
+        await pilot.pause()
+        entry = next(e for e in bar.entries if e.label == "? Help")
+        await pilot.click(KeyBar, offset=(entry.left + 1, 0))
+        await pilot.pause()
+        seen["screen"] = type(app.screen).__name__
+
+    assert drive(home, steps)["screen"] == "HelpScreen"
 
 
 def test_80x24_keeps_the_review_id_and_the_decision_columns(home: Path) -> None:
