@@ -38,6 +38,7 @@ from bugfoundry_childwait import enter_child, wait_child
 from bugfoundry_codecache import compile_tree
 from bugfoundry_reload import Holders, ReloadError, reload
 from bugfoundry_report import _Reporter, memoize_statement_ranges
+from bugfoundry_rewritecache import install as install_rewrite_cache
 from bugfoundry_watch import start as start_watch
 
 # Keep the real stdin/stdout for the protocol; pytest's output goes nowhere.
@@ -398,5 +399,6 @@ def _functions_in(value):
 
 
 def pytest_configure(config):
+    install_rewrite_cache()  # before collection rewrites the test modules
     if not config.pluginmanager.has_plugin("bugfoundry-forkserver"):
         config.pluginmanager.register(_Server(config), "bugfoundry-forkserver")

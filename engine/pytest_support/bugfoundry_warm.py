@@ -22,6 +22,7 @@ os.dup2(_NULL, 1)
 
 import pytest  # noqa: E402 - after the protocol fds are saved
 from bugfoundry_childwait import enter_child, wait_child  # noqa: E402
+from bugfoundry_rewritecache import install as install_rewrite_cache  # noqa: E402
 
 
 def _preload_plugins():
@@ -50,6 +51,7 @@ def _child(cmd):
     try:
         enter_child(float(cmd["timeout"]))
         os.environ.update(cmd.get("env", {}))
+        install_rewrite_cache()
         os.chdir(cmd["cwd"])
         sys.path.insert(0, cmd["cwd"])  # as ``python -m pytest`` puts the cwd first
         out = os.open(cmd["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) \

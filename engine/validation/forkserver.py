@@ -34,6 +34,16 @@ if TYPE_CHECKING:
 SERVER_PLUGIN = "bugfoundry_forkserver"
 
 
+REWRITE_CACHE = "BUGFOUNDRY_REWRITE_CACHE"  # read by pytest_support/bugfoundry_rewritecache.py
+
+
+def rewrite_cache_dir(env: Environment) -> Path:
+    """Where the servers and their children keep the test modules pytest rewrote, keyed by
+    content: the environment's scratch (writable in a sandbox and shared with a container),
+    else its root's."""
+    return (env.scratch_dir or env.root / "scratch") / "pytest-rewrite"
+
+
 class HotUnavailable(Exception):
     """The hot path cannot answer for this candidate (or at all); use the cold path.
     ``kind`` says why in a word (``reload:<why>`` for a refused reload), for counting."""
@@ -78,7 +88,8 @@ class _Server:
         self._hypothesis = tempfile.mkdtemp(prefix="bf-hypothesis-", dir=self.env.scratch_dir)
         env = {"PYTHONPATH": str(PLUGIN_DIR), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": str(self.hash_seed), "PY_COLORS": "0",
-               "HYPOTHESIS_STORAGE_DIRECTORY": self._hypothesis}
+               "HYPOTHESIS_STORAGE_DIRECTORY": self._hypothesis,
+               REWRITE_CACHE: str(rewrite_cache_dir(self.env))}
         with contextlib.suppress(OSError):
             self.log_path.unlink()
         self.proc = self.env.spawn(self._argv(), cwd=self.tree, env=env,
