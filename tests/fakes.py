@@ -71,17 +71,17 @@ def make_workspace(home: Path, n: int) -> list[str]:
 def real_candidate(k: int, repo: str = "demo") -> Candidate:
     """A PR-mirror-like bug: a reverted fix that dropped a guard clause (multi-line)."""
     patch = (
-        f"diff --git a/pkg/real{k}.py b/pkg/real{k}.py\n"
-        f"--- a/pkg/real{k}.py\n+++ b/pkg/real{k}.py\n"
+        f"diff --git a/pkg/limits{k}.py b/pkg/limits{k}.py\n"
+        f"--- a/pkg/limits{k}.py\n+++ b/pkg/limits{k}.py\n"
         "@@ -1,6 +1,4 @@\n"
-        f" def fixed_{k}(items, limit):\n"
+        f" def take_{k}(items, limit):\n"
         "-    if limit is None:\n"
         "-        return list(items)\n"
         "     out = [x for x in items if x > 0]\n"
         "     return out[:limit]\n"
         "     # end\n"
     )
-    return Candidate(repo, "pr_mirror", "revert", patch, f"pkg/real{k}.py", f"fixed_{k}",
+    return Candidate(repo, "pr_mirror", "revert", patch, f"pkg/limits{k}.py", f"take_{k}",
                      (2, 3), 0, {})
 
 

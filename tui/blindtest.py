@@ -6,8 +6,10 @@ realism score is shown anywhere on this screen. Answering is two keys: ``r`` (re
 (forged), then how sure, ``1`` (a guess) to ``5`` (certain); the answer is committed at once
 (``Store.record_blind_answer``, append-only) and the next unanswered item comes up. ``n``/``p``
 walk the items (an item answered again keeps the latest answer), ``s`` shows the report so far,
-and the screen reopens where this curator stopped. After the last item the report is computed
-on a thread worker (a realism scoring pass when some item has no score yet) and shown.
+and the screen reopens where this curator stopped. Each curator walks the same items in an
+order of their own (``curator_order``), so fatigue does not fall on the same items for all.
+After the last item the report is computed on a thread worker (a realism scoring pass when
+some item has no score yet) and shown.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from engine.errors import UsageError
-from engine.realism.blindtest import next_position, session, test_view
+from engine.realism.blindtest import curator_order, next_position, session, test_view
 from engine.store import BlindAnswer, BlindItem, BlindSession
 from tui.diffmodel import parse_patch
 from tui.failures import failure_lines
@@ -67,7 +69,7 @@ class BlindTestScreen(WorkbenchScreen):
         super().__init__()
         self.session_id = session_id
         self.sess: BlindSession | None = None
-        self.items: list[BlindItem] = []
+        self.items: list[BlindItem] = []  # in this curator's own order
         self.mine: dict[str, BlindAnswer] = {}  # this curator's current answers
         self.position: int | None = None
         self.pending: str | None = None  # "real" | "forged" until a confidence is given
@@ -97,7 +99,8 @@ class BlindTestScreen(WorkbenchScreen):
             self.query_one("#bt-title", Static).update(Text(str(exc), style="yellow"))
             self.query_one("#bt-prompt", Static).update("esc: back")
             return
-        self.items = self.bf.store.blind_items(self.sess.session_id)
+        self.items = curator_order(self.bf.store.blind_items(self.sess.session_id),
+                                   self.bf.curator, self.sess.seed)
         self.mine = {a.instance_id: a for a in
                      self.bf.store.blind_answers(self.sess.session_id, self.bf.curator)}
         start = next_position(self.items, set(self.mine))
@@ -177,7 +180,8 @@ class BlindTestScreen(WorkbenchScreen):
                                                   self.pending, confidence, seconds, "")
         self.pending = None
         later = next_position(self.items[self.position + 1:], set(self.mine))
-        nxt = later if later is not None else next_position(self.items, set(self.mine))
+        nxt = (self.position + 1 + later if later is not None
+               else next_position(self.items, set(self.mine)))
         if nxt is None:
             self.notify(f"all {len(self.items)} answered: computing the report")
             self.action_report()

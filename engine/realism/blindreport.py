@@ -19,6 +19,7 @@ from typing import Any
 
 from engine.agreement import cohen_kappa, kappa_band
 from engine.realism.blindstats import (
+    LEVELS,
     REPS,
     AucEstimate,
     Rate,
@@ -46,18 +47,23 @@ def _auc(values: dict[str, float], ids: Sequence[str], truth: dict[str, BlindIte
     return estimate([values[i] for i in have], _labels(have, truth), seed=seed)
 
 
-def _block(graded_by_item: dict[str, float], said: Sequence[tuple[str, str]],
+def _block(graded_by_item: dict[str, float], said: Sequence[tuple[str, str, int]],
            truth: dict[str, BlindItem], scores: dict[str, float], strategies: Sequence[str],
            seed: int, paired: bool = False) -> dict[str, Any]:
     """The figures for one curator (or the pool): ``graded_by_item`` their score per item,
-    ``said`` every (item, answer) they gave."""
+    ``said`` every (item, answer, confidence) they gave."""
     ids = sorted(graded_by_item)
-    forged_said = [(i, a) for i, a in said if truth[i].truth == "forged"]
+    forged_said = [(i, a) for i, a, _ in said if truth[i].truth == "forged"]
     out: dict[str, Any] = {
         "items": len(ids),
         "human": _auc(graded_by_item, ids, truth, seed).to_dict(),
         "score": _auc(scores, ids, truth, seed).to_dict(),
-        "accuracy": Rate(sum(a == truth[i].truth for i, a in said), len(said)).to_dict(),
+        "accuracy": Rate(sum(a == truth[i].truth for i, a, _ in said), len(said)).to_dict(),
+        # Is a sure answer more often right? (a curator's calibration, per level)
+        "by_confidence": [
+            {"confidence": c, **Rate(sum(a == truth[i].truth for i, a, k in said if k == c),
+                                     sum(k == c for _, _, k in said)).to_dict()}
+            for c in range(1, LEVELS + 1)],
         "fooled": fooled([a for _, a in forged_said]).to_dict(),
     }
     if paired:
@@ -114,7 +120,8 @@ def build_report(sess: BlindSession, items: Sequence[BlindItem],
     for name in sorted(per):
         mine = per[name]
         block = _block({a.instance_id: graded(a.answer, a.confidence) for a in mine},
-                       [(a.instance_id, a.answer) for a in mine], truth, scores, strategies,
+                       [(a.instance_id, a.answer, a.confidence) for a in mine], truth, scores,
+                       strategies,
                        sess.seed)
         block["curator"] = name
         block["median_seconds"] = round(statistics.median(a.seconds for a in mine), 1)
@@ -123,8 +130,8 @@ def build_report(sess: BlindSession, items: Sequence[BlindItem],
     for a in answers:
         pooled_by.setdefault(a.instance_id, []).append(graded(a.answer, a.confidence))
     pooled = _block({i: statistics.fmean(v) for i, v in pooled_by.items()},
-                    [(a.instance_id, a.answer) for a in answers], truth, scores, strategies,
-                    sess.seed, paired=True)
+                    [(a.instance_id, a.answer, a.confidence) for a in answers], truth, scores,
+                    strategies, sess.seed, paired=True)
     pooled["curators"] = len(per)
     count = {s: sum(it.strategy == s and it.truth == "forged" for it in items)
              for s in strategies}
@@ -164,6 +171,9 @@ def _block_lines(b: dict[str, Any]) -> list[str]:
                      f"{diff['high']:+.2f}]")
     lines.append(f"  accuracy {fmt_rate(b['accuracy'])}   fooled (forged taken for real) "
                  f"{fmt_rate(b['fooled'])}")
+    sure = [f"{d['confidence']}: {d['rate']:.0%} of {d['n']}" for d in b["by_confidence"]
+            if d["n"]]
+    lines.append("  right by confidence " + " · ".join(sure))
     lines.append(f"  {'strategy':<16} {'n':>3}  {'human AUC':<18}  {'score AUC':<18}  fooled")
     for s in b["strategies"]:
         lines.append(f"  {s['strategy']:<16} {s['n_forged']:>3}  {fmt_auc(s['human']):<18}  "

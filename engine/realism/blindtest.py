@@ -12,6 +12,7 @@ the meta with the fix commit, and the instance id, replaced by a salted ``blind_
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -185,9 +186,19 @@ def test_view(rec: Instance, item: BlindItem) -> BlindView:
                      view.fail_to_pass, view.pass_to_pass, view.failures, "")
 
 
+def curator_order(items: Sequence[BlindItem], curator: str, seed: int) -> list[BlindItem]:
+    """The session's items in this curator's own order (seeded by the session and the name):
+    everyone judges the same items, but fatigue and learning do not fall on the same ones."""
+    digest = hashlib.sha256(f"{seed}\0{curator}".encode()).hexdigest()
+    out = list(items)
+    random.Random(int(digest[:16], 16)).shuffle(out)
+    return out
+
+
 def next_position(items: Sequence[BlindItem], answered: set[str]) -> int | None:
-    """Where a curator resumes: the first item in session order they have not answered."""
-    return next((it.position for it in items if it.instance_id not in answered), None)
+    """Where a curator resumes: the index of the first of ``items`` (in their order) they
+    have not answered."""
+    return next((k for k, it in enumerate(items) if it.instance_id not in answered), None)
 
 
 def session_scores(store: Store, sess: BlindSession, root: Path | None, *, save: bool = True,

@@ -20,7 +20,14 @@ from engine.realism.blindstats import (
     probability,
     wilson,
 )
-from engine.realism.blindtest import draw, neutral_patch, new_session, next_position, session
+from engine.realism.blindtest import (
+    curator_order,
+    draw,
+    neutral_patch,
+    new_session,
+    next_position,
+    session,
+)
 from engine.store import BlindAnswer, BlindItem, BlindSession, PoolEntry, Store
 from tests.fakes import add_real, populate
 
@@ -140,6 +147,9 @@ def test_sessions_and_answers_are_stored_append_only(tmp_path: Path) -> None:
         assert len(store.blind_answers(sess.session_id)) == 2
         assert store.scalar("SELECT count(*) FROM blindtest_answers") == 3
         assert next_position(items, {first}) == 1
+        mine, theirs = curator_order(items, "ann", 3), curator_order(items, "bob", 3)
+        assert set(mine) == set(items) == set(theirs) and mine != theirs
+        assert curator_order(items, "ann", 3) == mine  # the same order every time
         assert next_position(items, {it.instance_id for it in items}) is None
 
 
@@ -167,6 +177,8 @@ def test_report_on_a_hand_made_session() -> None:
     assert ann["human"]["auc"] == 0.75 and bob["human"]["auc"] == 1.0
     assert (ann["fooled"]["k"], ann["fooled"]["n"]) == (1, 2)
     assert (ann["accuracy"]["k"], ann["accuracy"]["n"]) == (2, 4)
+    right = {d["confidence"]: (d["k"], d["n"]) for d in ann["by_confidence"]}
+    assert right == {1: (0, 1), 2: (0, 0), 3: (0, 1), 4: (0, 0), 5: (2, 2)}
     per = {s["strategy"]: s for s in ann["strategies"]}
     assert per["procedural"]["human"]["auc"] == 1.0 and per["lm_modify"]["human"]["auc"] == 0.5
     assert per["lm_modify"]["fooled"]["rate"] == 1.0 and per["procedural"]["fooled"]["k"] == 0
@@ -179,4 +191,5 @@ def test_report_on_a_hand_made_session() -> None:
     assert rep["session"]["per_strategy"] == {"lm_modify": 1, "procedural": 1}
     text = render_text(rep)
     assert "human AUC 1.00" in text and "Cohen's kappa -0.50" in text and "bootstrap" in text
+    assert "right by confidence 1: 0% of 1 · 3: 0% of 1 · 5: 100% of 2" in text
     assert "<td>lm_modify</td>" in render_html(rep)
