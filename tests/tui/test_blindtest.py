@@ -1,6 +1,7 @@
-"""Pilot tests: the blind "real or forged?" screen shows only the diff and the failing tests
-under neutral ids, records each answer at once, resumes where the curator stopped, and ends on
-the report; without a session it says how to set one up."""
+"""Pilot tests: the blind "real or forged?" screen (``T``, the palette, ``tui --blindtest``)
+shows only the diff and the failing tests under neutral ids, records each answer at once,
+resumes where the curator stopped, and ends on the report; without a session it says how to
+set one up."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.widgets import Static
 from engine.realism.blindtest import new_session
 from engine.store import Store
 from tests.fakes import add_forged, add_real, make_workspace
+from tests.tui.test_workbench import _palette
 from tui.app import BugfoundryApp
 from tui.blindtest import BlindTestScreen
 from tui.panes import TextPane
@@ -120,8 +122,14 @@ def test_blind_test_without_a_session_says_how_to_start(tmp_path: Path) -> None:
             await pilot.press("escape")
             await pilot.pause()
             seen["back"] = type(app.screen).__name__
+            await _palette(pilot, "blind test: real")
+            seen["palette"] = type(app.screen).__name__
+            await pilot.press("escape")
+            await pilot.pause()
             await pilot.press("q")
 
     asyncio.run(main())
     assert "bugfoundry blindtest new" in seen["title"]
-    assert seen["back"] == "BrowseScreen"
+    assert seen["back"] == "BrowseScreen" and seen["palette"] == "BlindTestScreen"
+    with Store.open(home / "bugfoundry.duckdb", read_only=True) as s:
+        assert s.scalar("SELECT count(*) FROM blindtest_answers") == 0
