@@ -104,9 +104,9 @@ def estimate(scores: Sequence[float], labels: Sequence[int], reps: int = REPS,
              seed: int = 0) -> AucEstimate:
     """The AUC, its 95% stratified bootstrap interval and DeLong's standard error."""
     psi = _psi(scores, labels)
-    m, n = psi.shape if psi.ndim == 2 else (0, 0)
+    m, n = psi.shape
     if not m or not n:
-        return AucEstimate(None, int(m), int(n))
+        return AucEstimate(None, m, n)
     (aucs,) = _resampled([psi], reps, seed)
     low, high = np.quantile(aucs, [0.025, 0.975])
     return AucEstimate(float(psi.mean()), m, n, float(low), float(high),
