@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from engine.models import PASSED, Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
@@ -70,32 +71,46 @@ def make_workspace(home: Path, n: int) -> list[str]:
 def real_candidate(k: int, repo: str = "demo") -> Candidate:
     """A PR-mirror-like bug: a reverted fix that dropped a guard clause (multi-line)."""
     patch = (
-        f"diff --git a/pkg/real{k}.py b/pkg/real{k}.py\n"
-        f"--- a/pkg/real{k}.py\n+++ b/pkg/real{k}.py\n"
+        f"diff --git a/pkg/limits{k}.py b/pkg/limits{k}.py\n"
+        f"--- a/pkg/limits{k}.py\n+++ b/pkg/limits{k}.py\n"
         "@@ -1,6 +1,4 @@\n"
-        f" def fixed_{k}(items, limit):\n"
+        f" def take_{k}(items, limit):\n"
         "-    if limit is None:\n"
         "-        return list(items)\n"
         "     out = [x for x in items if x > 0]\n"
         "     return out[:limit]\n"
         "     # end\n"
     )
-    return Candidate(repo, "pr_mirror", "revert", patch, f"pkg/real{k}.py", f"fixed_{k}",
+    return Candidate(repo, "pr_mirror", "revert", patch, f"pkg/limits{k}.py", f"take_{k}",
                      (2, 3), 0, {})
 
 
-def add_real(store: Store, n: int, repo: str = "demo") -> list[str]:
-    """``n`` kept pr_mirror instances failing on assertions (needs ``populate`` first)."""
+def _keep(store: Store, cands: list[Candidate], failure: str) -> list[str]:
+    """Store ``cands`` as kept instances, candidate k failing test ``k % 4`` with
+    ``failure``; returns their ids."""
+    repo = cands[0].repo if cands else "demo"
     base = fake_baseline(repo)
-    run = store.start_run(repo, ["pr_mirror"], 0, None, 1, {})
-    cands = [real_candidate(k, repo) for k in range(n)]
+    run = store.start_run(repo, sorted({c.strategy for c in cands}), 0, None, 1, {})
     store.add_candidates(run, cands)
     ids = []
     for k, c in enumerate(cands):
         f2p = [f"tests/test_m.py::test_{k % 4}"]
         v = Verdict(c.candidate_id, True, "kept", fail_to_pass=f2p,
-                    failures={f2p[0]: "E   assert [1, 2] == [1]"}, tests_run=f2p)
+                    failures={f2p[0]: failure}, tests_run=f2p)
         iid = store.record_result(c, v, base)
         assert iid is not None
         ids.append(iid)
     return ids
+
+
+def add_real(store: Store, n: int, repo: str = "demo") -> list[str]:
+    """``n`` kept pr_mirror instances failing on assertions (needs ``populate`` first)."""
+    return _keep(store, [real_candidate(k, repo) for k in range(n)],
+                 "E   assert [1, 2] == [1]")
+
+
+def add_forged(store: Store, n: int, strategy: str = "lm_modify", repo: str = "demo",
+               start: int = 100) -> list[str]:
+    """``n`` kept instances of another forged ``strategy`` (needs ``populate`` first)."""
+    return _keep(store, [replace(fake_candidate(start + k, repo), strategy=strategy,
+                                 modifier="") for k in range(n)], "E   assert 3 == 4")

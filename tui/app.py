@@ -79,6 +79,7 @@ class BugfoundryApp(App[int]):
         Binding("P", "progress", "Progress", show=False, id="app.progress"),
         Binding("F", "forge", "Forge", show=False, id="app.forge"),
         Binding("R", "realism", "Realism", show=False, id="app.realism"),
+        Binding("T", "blindtest", "Blind test", show=False, id="app.blindtest"),
         Binding("B", "toggle_blind", "Blind", show=False, id="app.blind"),
         Binding("g", "guidelines", "Guidelines", show=False, id="app.guidelines"),
     ]
@@ -88,6 +89,7 @@ class BugfoundryApp(App[int]):
         workspace: Workspace | None = None, read_only: ReadOnly | None = None,
         prefs: Prefs | None = None, forge: ForgeFn | None = None,
         config: CurationConfig | None = None, guidelines_on_start: bool = False,
+        blindtest: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
@@ -99,6 +101,7 @@ class BugfoundryApp(App[int]):
         self.config = config or load_config(self.workspace.home)
         self.guidelines = _guidelines(self.config, writable=read_only is None)
         self.guidelines_on_start = guidelines_on_start  # run_tui: shown when new to a curator
+        self.blindtest_on_start = blindtest  # ``bugfoundry tui --blindtest``
         self.details = DetailCache(store, cache_file=self.workspace.cache_dir / "duplicates.json",
                                    on_duplicates=self._duplicates_known)
         self.show_duplicates = False  # the queue shows one instance per duplicate group
@@ -121,6 +124,8 @@ class BugfoundryApp(App[int]):
         if self.guidelines_on_start and (
                 self.prefs.guidelines_seen.get(self.curator) != self.guidelines.version):
             self.action_guidelines()  # first start, or the guidelines changed since
+        if self.blindtest_on_start:
+            self.action_blindtest()
         self.set_timer(FIRST_PAINT_GRACE, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
@@ -181,6 +186,13 @@ class BugfoundryApp(App[int]):
 
         if not isinstance(self.screen, RealismScreen):
             self.push_screen(RealismScreen())
+
+    def action_blindtest(self) -> None:
+        """The blind "real or forged?" test (``bugfoundry blindtest new`` sets it up)."""
+        from tui.blindtest import BlindTestScreen
+
+        if not isinstance(self.screen, BlindTestScreen):
+            self.push_screen(BlindTestScreen())
 
     def action_guidelines(self) -> None:
         """The workspace's guidelines over the current screen; seen by this curator after."""
@@ -379,7 +391,8 @@ def load_keymap(home: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in keys.items() if isinstance(v, str)}
 
 
-def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None) -> int:
+def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None,
+            blindtest: bool = False) -> int:
     """Open the workspace's store and run the app; a held database opens read-only."""
     ws = Workspace.open(workspace)
     try:
@@ -401,7 +414,7 @@ def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None) -> in
         return exc.exit_code
     app = BugfoundryApp(store, curator or default_curator(), workspace=ws,
                         read_only=read_only, prefs=prefs, config=config,
-                        guidelines_on_start=True)
+                        guidelines_on_start=not blindtest, blindtest=blindtest)
     app.set_keymap(keymap)
     app.run()
     return int(app.return_code or 0)

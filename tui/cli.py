@@ -18,7 +18,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     """Open the curation workbench (Textual is imported only when it is wanted)."""
     from tui.app import run_tui
 
-    return run_tui(getattr(args, "workspace", None), getattr(args, "curator", None))
+    return run_tui(getattr(args, "workspace", None), getattr(args, "curator", None),
+                   blindtest=bool(getattr(args, "blindtest", False)))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -26,6 +27,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     tui.add_argument("--workspace", default=argparse.SUPPRESS,
                      help="workspace directory (default: $BUGFOUNDRY_HOME or ./.bugfoundry)")
     tui.add_argument("--curator", help="whose decisions (default: $BUGFOUNDRY_CURATOR or login)")
+    tui.add_argument("--blindtest", action="store_true",
+                     help='open the blind "real or forged?" test (set up with bugfoundry '
+                          "blindtest new)")
     tui.set_defaults(func=cmd_tui)
 
 

@@ -47,6 +47,8 @@ class CurationCommands(Provider):
                     "per-curator counts, Cohen's kappa, the disagreements queue"),
             Command("Realism: per-strategy report and histograms", bf.action_realism,
                     "score every instance, AUC and coverage per strategy (also R)"),
+            Command("Blind test: real or forged?", bf.action_blindtest,
+                    "answer the newest blind-test session, then its report (also T)"),
             Command("Realism: blind mode on/off", bf.action_toggle_blind,
                     "hide scores while labelling so they do not bias the tags (also B)"),
             Command("Queue: disagreements between curators", partial(self.apply, DISPUTED),

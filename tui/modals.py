@@ -43,6 +43,7 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 | `F` | forge: pick a repo and strategies, watch instances arrive, `x` cancels |
 | `R` | realism report (browse): score distribution, AUC and coverage per strategy |
 | `B` | blind mode: hide realism scores, strategy, route and modifier (neutral ids) |
+| `T` | blind test "real or forged?": `r`/`f` then `1`-`5` how sure, `n`/`p`, `s` report |
 | `ctrl+p` | palette: jump to an id, save or apply a filter, open forge or progress |
 | `?` or `F1` | this help |
 | `escape` / `q` | back / quit (in review `q` goes back too) |

@@ -121,6 +121,7 @@ class ProgressScreen(WorkbenchScreen):
         Binding("o", "open", "Review", id="progress.open"),
         Binding("D", "queue", "Browse disagreements", id="progress.queue"),
         Binding("c", "next_pair", "Confusion: next pair", id="progress.next_pair"),
+        Binding("T", "app.blindtest", "Blind test", id="progress.blindtest"),
     ]
 
     figures: Figures | None = None

@@ -15,6 +15,7 @@ from typing import Any
 from engine import __version__
 from engine.cli import env as cli_env
 from engine.cli.args import Parser, finite, integer, positive_int, seconds
+from engine.cli.blindtest import register as register_blindtest
 from engine.cli.common import common_options, dump_json, open_ws, to_stderr
 from engine.cli.curation import (
     curation_json,
@@ -346,6 +347,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
 
     register_statements(sub, common)
     register_realism(sub, common)
+    register_blindtest(sub, common)
     register_doctor(sub, common)
     if register is not None:
         register(sub, common)

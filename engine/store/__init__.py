@@ -6,7 +6,7 @@ queues)
 + ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
 + ``LMMixin`` (LM response cache, LM call log, problem statements)
 + ``RealismMixin`` (realism features and scores) + ``ForgingMixin`` (PR mirroring's base
-checks, combine's inputs).
+checks, combine's inputs) + ``BlindTestMixin`` (the blind "real or forged?" test).
 
 Its edge (``engine/store/edge.py``): every public method raises bugfoundry errors only
 (``DatabaseLocked``, ``DatabaseError``, ``StoreClosed``), never DuckDB's; worker threads get
@@ -20,6 +20,13 @@ from engine.store.adjudication import (
     InstanceCuration,
 )
 from engine.store.assignment import AssignmentBatch, AssignmentMixin, CuratorQueue
+from engine.store.blindtest import (
+    BlindAnswer,
+    BlindItem,
+    BlindSession,
+    BlindTestMixin,
+    PoolEntry,
+)
 from engine.store.core import (
     LIST_COLUMNS,
     MIGRATIONS,
@@ -54,15 +61,16 @@ from engine.store.testmaps import TestMapMixin
 
 
 @guarded
-class Store(ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin, AdjudicationMixin,
-            AssignmentMixin, CurationMixin, StoreCore):
+class Store(BlindTestMixin, ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin,
+            AdjudicationMixin, AssignmentMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
 __all__ = [
     "DECISION_ACTIONS", "DECISION_FILTERS", "DIFFICULTY_VALUES", "LIST_COLUMNS", "MIGRATIONS",
     "REALISM_FILTERS", "REALISM_VALUES", "RESOLVED_FILTERS", "AdjudicationMixin",
-    "AssignmentBatch", "AssignmentMixin", "CuratorQueue", "DecisionCounts", "FinalDecision",
+    "AssignmentBatch", "BlindAnswer", "BlindItem", "BlindSession", "BlindTestMixin",
+    "PoolEntry", "AssignmentMixin", "CuratorQueue", "DecisionCounts", "FinalDecision",
     "InstanceCuration", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionEvent", "DecisionState",
     "RepoSummary", "Store",

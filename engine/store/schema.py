@@ -6,7 +6,7 @@ by a newer bugfoundry is refused rather than misread.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -150,6 +150,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 SELECT a.instance_id, a.curator, a.batch, a.assigned_at FROM assignments a
                 JOIN (SELECT instance_id, max(batch) AS batch FROM assignments GROUP BY 1) m
                 ON m.instance_id = a.instance_id AND m.batch = a.batch""",
+        ],
+    ),
+    (
+        10,
+        [
+            # The blind "real or forged?" test (engine/realism/blindtest.py): sessions with
+            # their shuffled items (the truth kept beside them, never shown), and the
+            # curators' answers, append-only (the latest per item and curator counts).
+            "CREATE SEQUENCE IF NOT EXISTS blindtest_seq START 1",
+            """CREATE TABLE blindtest_sessions (
+                session_id BIGINT, repo VARCHAR, items INTEGER, real_share DOUBLE,
+                seed INTEGER, strategies VARCHAR[], created_at TIMESTAMP)""",
+            """CREATE TABLE blindtest_items (
+                session_id BIGINT, position INTEGER, instance_id VARCHAR, display_id VARCHAR,
+                truth VARCHAR, strategy VARCHAR, modifier VARCHAR)""",
+            "CREATE SEQUENCE IF NOT EXISTS blindtest_answer_seq START 1",
+            """CREATE TABLE blindtest_answers (
+                answer_id BIGINT, session_id BIGINT, instance_id VARCHAR, curator VARCHAR,
+                answer VARCHAR, confidence INTEGER, seconds DOUBLE, answered_at TIMESTAMP)""",
         ],
     ),
 ]

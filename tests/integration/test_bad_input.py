@@ -278,7 +278,8 @@ def _cases() -> list[Case]:
              ("env", "build", "sample"), ("env", "rm", "sample"), ("mine", "sample"),
              ("statements", "sample", "--mode", "template"), ("realism",),
              ("repo", "add", "{tmp}/nowhere"), ("disputes",), ("agreement",),
-             ("assign", "--curators", "a,b"), ("adjudicate", "x", "accept", "--curator", "c")]
+             ("assign", "--curators", "a,b"), ("adjudicate", "x", "accept", "--curator", "c"),
+             ("blindtest", "status")]
     rows = _write_rows("rows.jsonl", _row())
     for argv in every:
         name = "-".join(a for a in argv[:2] if not a.startswith(("{", "-")))
@@ -458,6 +459,23 @@ def _cases() -> list[Case]:
              "prepared"))
     add(Case("realism-png-dir", ("realism", "--png", "{tmp}/d"), "is a directory",
              _dir("d"), "prepared"))
+    # The blind test.
+    add(Case("blindtest-new-no-real", ("blindtest", "new"), "--strategy pr_mirror", None,
+             "prepared"))
+    add(Case("blindtest-new-unknown-repo", ("blindtest", "new", "--repo", "nosuch"),
+             "no repo named", None, "prepared"))
+    add(Case("blindtest-new-share=1.5", ("blindtest", "new", "--real-share", "1.5"),
+             "between 0 and 1"))
+    add(Case("blindtest-new-share=half", ("blindtest", "new", "--real-share", "half"),
+             "like 0.5 or 50%"))
+    add(Case("blindtest-new-items=0", ("blindtest", "new", "--items", "0"), ">= 1"))
+    add(Case("blindtest-report-no-session", ("blindtest", "report"), "blindtest new", None,
+             "prepared"))
+    add(Case("blindtest-report-session=0", ("blindtest", "report", "--session", "0"), ">= 1"))
+    add(Case("blindtest-report-out-dir", ("blindtest", "report", "--out", "{tmp}/d"),
+             "is a directory", _dir("d"), "prepared"))
+    add(Case("blindtest-report-format", ("blindtest", "report", "--format", "pdf"),
+             "invalid choice"))
     return cases
 
 

@@ -73,6 +73,25 @@ def test_realism_report_without_then_with_real_bugs(
     assert main(["realism", "nosuch", "--workspace", str(ws)]) == 2
     assert "no repo named 'nosuch'" in capsys.readouterr().err
 
+    # 4. The blind test on the same workspace: real reverted fixes against procedural bugs.
+    made = cli_json(capsys, "blindtest", "new", "--items", "40", "--seed", "2",
+                    "--workspace", str(ws))
+    assert isinstance(made, dict)
+    assert made["real"] == len(real_ids) and made["forged"] == {"procedural": len(real_ids)}
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        items = store.blind_items(made["session"])
+        for it in items:  # one curator always right and sure, one who always says "real"
+            store.record_blind_answer(made["session"], it.instance_id, "ann", it.truth, 5, 2.0)
+            store.record_blind_answer(made["session"], it.instance_id, "bob", "real", 3, 1.0)
+    report = cli_json(capsys, "blindtest", "report", "--workspace", str(ws))
+    assert isinstance(report, dict)
+    ann, bob = report["curators"]
+    assert ann["human"]["auc"] == 1.0 and ann["fooled"]["rate"] == 0.0
+    assert bob["human"]["auc"] == 0.5 and bob["fooled"]["rate"] == 1.0
+    assert report["scored_items"] == len(items)  # the scores stored by the realism pass
+    assert report["pooled"]["score"]["auc"] > 0.7  # the stick tells them apart too
+    assert report["agreement"]["pairs"][0]["shared"] == len(items)
+
 
 def test_forge_min_realism_drops_low_scorers_and_prefers_what_pays(
         tmp_path: Path, sample_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -116,3 +116,11 @@ def test_progress_and_agreement_layout(tmp_path: Path, snap_compare) -> None:
         await settled(pilot)
 
     assert snap_compare(_app(home), run_before=open_progress, terminal_size=SIZE)
+
+
+def test_blindtest_layout(tmp_path: Path, snap_compare) -> None:
+    from tests.tui.test_blindtest import _workspace
+
+    _workspace(tmp_path / "ws")
+    assert snap_compare(_app(tmp_path / "ws"), run_before=pressing("T", "f"),
+                        terminal_size=SIZE)
