@@ -145,6 +145,7 @@ class CurationMixin(StoreBase):
         def realism_scores(self, ids: Sequence[str]) -> dict[str, StoredScore]: ...
         def duplicate_instance_ids(self) -> set[str]: ...
         def _unsettled_sql(self) -> str: ...
+        def _settled_sql(self) -> str: ...
         def _resolved_ids(self, decision: str) -> tuple[bool, list[str]]: ...
         def final_decisions(self, instance_ids: Sequence[str] | None = None
                             ) -> dict[str, FinalDecision]: ...
@@ -346,8 +347,10 @@ class CurationMixin(StoreBase):
         elif f.realism:
             sql += " AND c.realism = ?"
             params.append(f.realism)
-        if f.disputed:
-            sql += f" AND i.instance_id IN ({self._disputed_sql()})"
+        for wanted, query in ((f.disputed, self._unsettled_sql), (f.settled, self._settled_sql),
+                              (f.disagreement, self._disagreement_sql)):
+            if wanted:
+                sql += f" AND i.instance_id IN ({query()})"
         if f.duplicates:
             sql += " AND i.instance_id IN (SELECT unnest(?::VARCHAR[]))"
             params.append(sorted(self.duplicate_instance_ids()))
@@ -450,7 +453,7 @@ class CurationMixin(StoreBase):
         ) for iid, rec in recs.items()}
 
     # ---------------------------------------------------------------- several curators
-    def _disputed_sql(self) -> str:
+    def _disagreement_sql(self) -> str:
         """Ids where curators' current accept/reject or realism differ (a self-contained query).
 
         The same rule as ``engine.agreement.disagreements`` (a skip abstains); tests hold the

@@ -175,6 +175,48 @@ def test_guidelines_on_first_start_then_only_when_they_change(home: Path) -> Non
     assert set(seen_by) == {"ann", "bob"}
 
 
+async def _progress_figures(app, pilot) -> None:  # noqa: ANN001
+    await pilot.press("P")
+    for _ in range(50):
+        await pilot.pause(0.05)
+        if isinstance(app.screen, ProgressScreen) and app.screen.figures is not None:
+            return
+
+
+def test_progress_d_browses_only_the_open_disputes(home: Path) -> None:
+    """``D`` lists what ``bugfoundry disputes`` lists: a settled dispute leaves it (it stays
+    in the table of disagreements and in ``is:settled``)."""
+    with Store.open(home / DB) as s:
+        disputed = [c.instance_id for c in s.disputes()]
+        s.set_final(disputed[0], "cy", "reject")
+        still = [c.instance_id for c in s.disputes()]
+
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        await _progress_figures(app, pilot)
+        seen["table"] = [str(k.value) for k in app.screen.query_one("#disputes").rows]
+        seen["title"] = str(app.screen.query_one("#disputes-title", Static).render())
+        await pilot.press("D")
+        await pilot.pause()
+        seen["screen"] = type(app.screen).__name__
+        seen["text"] = app.screen.query_one("#filter-text", Input).value
+        seen["open"] = ([r.instance_id for r in app.listing.rows], app.listing.total)
+        app.browse_screen().apply_filter(SavedFilter(text="is:settled"))
+        await pilot.pause()
+        seen["settled"] = [r.instance_id for r in app.listing.rows]
+        app.browse_screen().apply_filter(SavedFilter(text="is:disagreement -is:settled"))
+        await pilot.pause()
+        seen["unsettled"] = [r.instance_id for r in app.listing.rows]
+
+    seen = drive(home, steps)
+    assert len(still) == 2 and disputed[0] not in still
+    assert sorted(seen["table"]) == sorted(disputed)  # every disagreement, settled or not
+    assert "open disputes: 2 (D browses them)" in str(seen["title"])
+    assert (seen["screen"], seen["text"]) == ("BrowseScreen", "is:disputed")
+    assert seen["open"] == (still, 2)
+    assert seen["settled"] == [disputed[0]]
+    assert seen["unsettled"] == still
+
+
 def test_progress_shows_fleiss_alpha_and_a_pairs_confusion_matrix(home: Path) -> None:
     with Store.open(home / DB) as s:
         disputed = [c.instance_id for c in s.disputes()]
@@ -187,11 +229,7 @@ def test_progress_shows_fleiss_alpha_and_a_pairs_confusion_matrix(home: Path) ->
         report = agreement_report(s.shared_labels())
 
     async def steps(app, pilot, seen) -> None:  # noqa: ANN001
-        await pilot.press("P")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ProgressScreen) and app.screen.figures is not None:
-                break
+        await _progress_figures(app, pilot)
         seen["multi"] = str(app.screen.query_one("#multi", Static).render())
         seen["pair1"] = str(app.screen.query_one("#confusion", Static).render())
         await pilot.press("c")

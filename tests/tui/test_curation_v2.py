@@ -19,8 +19,8 @@ from engine.store import Store, StoredScore
 from tests.fakes import add_real, make_workspace, populate
 from tui.app import BugfoundryApp
 from tui.blind import short_id
-from tui.keybar import KeyBar
 from tui.browse import BrowseScreen
+from tui.keybar import KeyBar
 from tui.modals import HelpScreen
 from tui.widgets import InstanceTable
 
