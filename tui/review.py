@@ -20,7 +20,7 @@ from textual.containers import Horizontal
 from textual.widgets import Header, Input, Static
 
 from engine.instances import InstanceDetail
-from tui.adjudicate import Chosen, DecisionDialog, curation_text
+from tui.adjudicate import Chosen, DecisionDialog, curation_text, settlement_text
 from tui.blind import shown_id
 from tui.browse import DECISION_BINDINGS, HELP_BINDING, CurationScreen
 from tui.diffmodel import Frame, parse_patch
@@ -143,11 +143,10 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         self.bf.details.prefetch(ids)
 
     def _title(self, rec: InstanceDetail | None = None) -> None:
-        states = (
-            [d for d in rec.decisions if d.curator == self.bf.curator] if rec is not None
-            else self.bf.store.current_decisions(self.bf.curator, [self.instance_id])
-        )
-        st = states[0] if states else None
+        if rec is None:  # after an event: the cache was invalidated, so this reads it again
+            rec = self.bf.details.get(self.instance_id)
+        st = next((d for d in rec.decisions if d.curator == self.bf.curator), None) \
+            if rec is not None else None
         lst = self.bf.listing
         pos = lst.index_of(self.instance_id)
         # The id first: at 80 columns the end of the line is what gets cut.
@@ -161,6 +160,8 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         title.append_text(decision_text(st.decision if st else None))
         title.append("  ")
         title.append_text(realism_text(st.realism if st else None))
+        if rec is not None:
+            title.append_text(settlement_text(rec))
         if self.frames:
             title.append(f"   {len(self.frames)} frame(s) through the diff: j jumps",
                          style="yellow")
@@ -174,8 +175,8 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         elif advance:
             self.action_step(1)
         else:
-            self._title()
             rec = self.bf.details.get(instance_id)  # a tag or an undo changed its labels
+            self._title(rec)
             if rec is not None:
                 self._show_meta(rec)
 

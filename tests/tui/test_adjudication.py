@@ -6,6 +6,7 @@ small fake workspace (``tests.fakes``), decisions in a real DuckDB."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from engine.curation import load_config, load_guidelines
 from engine.reliability import agreement_report
 from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
-from tests.tui.test_curation_v2 import drive
+from tests.tui.test_curation_v2 import drive, title
 from tui.adjudicate import DecisionDialog, GuidelinesScreen
 from tui.app import BugfoundryApp
 from tui.commands import MY_QUEUE, UNSETTLED
@@ -109,6 +110,45 @@ def test_adjudicate_from_review_settles_a_dispute_and_the_queue_empties(home: Pa
     f = finals[str(seen["first"])]
     assert (f.decision, f.adjudicator, f.reasons, f.note, f.guidelines_version) == (
         "reject", "ann", ("tests-wrong", "not-a-bug"), "bob is right", version)
+
+
+def test_review_title_marks_a_final_decision_and_an_open_dispute(home: Path) -> None:
+    """The title says "final: reject (by cy)" or "disputed", blind mode too; it follows a
+    final decision set (and undone) from the review."""
+    with Store.open(home / DB) as s:
+        settled, open_, other = sorted(c.instance_id for c in s.disputes())
+        s.set_final(settled, "cy", "reject")
+        plain = next(r.instance_id for r in s.browse(BrowseFilter(), limit=10)
+                     if r.instance_id not in (settled, open_, other))
+
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        for blind in (False, True):
+            if blind:
+                await pilot.press("B")
+                await pilot.pause()
+            for iid in (settled, open_, plain):
+                app.open_review(iid)
+                await pilot.pause()
+                seen[(blind, iid)] = title(app)
+                if iid == open_ and not blind:
+                    await pilot.press("A", "a", "enter")  # ann settles it: accept
+                    await pilot.pause()
+                    seen["accepted"] = title(app)
+                    await pilot.press("u")
+                    await pilot.pause()
+                    seen["undone"] = title(app)
+                await pilot.press("escape")
+                await pilot.pause()
+
+    seen = drive(home, steps)
+    for blind in (False, True):
+        assert "final: reject (by cy)" in str(seen[(blind, settled)])
+        assert "disputed" in str(seen[(blind, open_)])
+        assert "final" not in str(seen[(blind, open_)])
+        assert not re.search("final|disputed", str(seen[(blind, plain)]))
+    assert str(seen[(True, settled)]).startswith("bug-")  # blind: a neutral id all the same
+    assert "final: accept (by ann)" in str(seen["accepted"])
+    assert "disputed" in str(seen["undone"]) and "final" not in str(seen["undone"])
 
 
 def test_reject_reasons_by_key_are_stored_and_shown(home: Path) -> None:
