@@ -2,7 +2,7 @@
 
 Frames of a traceback that run through the diff are marked, and ``j`` (or a click on one)
 scrolls the diff to the hunk the frame lands in. ``d`` switches unified / side by side.
-Searching, pane sizes and re-running the tests are in ``tui.reading``.
+Searching and pane sizes are in ``tui.reading``, re-running the tests in ``tui.rerun``.
 
 Regions (top to bottom): the title line, ``#review-main`` (diff | failures), ``#meta`` (the
 instance and every curator's labels), then one input line at a time (note or search).
@@ -29,13 +29,14 @@ from tui.keybar import KeyBar
 from tui.modals import RubricScreen
 from tui.panes import SideBySideDiff, TextLines, TextPane, UnifiedDiff
 from tui.reading import READING_BINDINGS, ReadingMixin
+from tui.rerun import RerunMixin
 from tui.services import BlindChanged
 from tui.widgets import decision_text, metadata_text, realism_text
 
 AHEAD = (1, -1, 2, 3, 4)  # which neighbours to read ahead, most wanted first
 
 
-class ReviewScreen(ReadingMixin, CurationScreen):
+class ReviewScreen(ReadingMixin, RerunMixin, CurationScreen):
     """One instance: the diff next to the failing tests' output, metadata below."""
 
     BINDINGS = [
@@ -64,6 +65,7 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         self.frames: dict[int, Frame] = {}
         self.jump_at: int | None = None  # the failure line last jumped from
         self.init_reading()
+        self.init_rerun()
 
     def compose(self) -> ComposeResult:
         yield Header()
