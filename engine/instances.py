@@ -159,7 +159,12 @@ class BrowseFilter:
     decision: str = ""  # one of DECISION_FILTERS
     realism: str = ""  # one of REALISM_FILTERS
     text: str = ""  # substring of id, file or function
-    disputed: bool = False  # only instances curators disagree on (engine.agreement's rule)
+    # Only the open disputes: accept vs reject, no final decision (``bugfoundry disputes``).
+    disputed: bool = False
+    settled: bool = False  # only the disputes an adjudicator settled (a final decision)
+    # Only instances curators' labels differ on, decision or realism, settled or not
+    # (engine.agreement's rule; the progress screen's table).
+    disagreement: bool = False
     duplicates: bool = False  # only duplicates of another instance (engine.dedup's groups)
     labelled_by: str = ""  # only instances this curator has a current decision or tag on
     min_score: float | None = None  # realism score bounds (engine.realism; unscored never match)

@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Markdown, Static
 
-from engine.curation import Guidelines, Reason
+from engine.curation import Guidelines, Reason, is_conflict
 from engine.instances import InstanceDetail
 from tui.widgets import decision_text, realism_text
 
@@ -51,7 +51,6 @@ def curation_text(rec: InstanceDetail, reasons: Sequence[Reason], me: str) -> Te
         if d.note:
             text.append(f" · note: {d.note}", style="italic")
         text.append("\n")
-    decided = {d.decision for d in rec.decisions if d.decision in ("accept", "reject")}
     final = rec.final
     if final is not None:
         text.append("final: ", style="bold magenta")
@@ -62,12 +61,26 @@ def curation_text(rec: InstanceDetail, reasons: Sequence[Reason], me: str) -> Te
         if final.note:
             text.append(f" · note: {final.note}", style="italic")
         text.append("\n")
-    elif len(decided) > 1:
+    elif is_conflict([d.decision for d in rec.decisions if d.decision]):
         text.append("disputed: accept and reject both given; A sets the final decision\n",
                     style="bold magenta")
     if rec.assigned:
         text.append(f"assigned to {', '.join(rec.assigned)}\n", style="dim")
     return text
+
+
+def settlement_text(rec: InstanceDetail) -> Text:
+    """The review title's mark: ``final: accept (by cy)`` when an adjudicator decided,
+    ``disputed`` while curators' accept and reject conflict unsettled, else nothing. Shown
+    in blind mode too: it says what curators decided, nothing of where the bug came from."""
+    if rec.final is not None:
+        text = Text("   final: ", style="bold magenta")
+        text.append_text(decision_text(rec.final.decision))
+        text.append(f" (by {rec.final.adjudicator})", style="magenta")
+        return text
+    if is_conflict([d.decision for d in rec.decisions if d.decision]):
+        return Text("   disputed: A settles it", style="bold magenta")
+    return Text()
 
 
 @dataclass(frozen=True)

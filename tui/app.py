@@ -321,10 +321,14 @@ class BugfoundryApp(App[int]):
         with self.store.reader() as store:
             # Images take minutes: the command line builds them (bugfoundry export --images).
             result = export(store, req.path, fmt=req.fmt, split="curated", ws=self.workspace,
-                            images=False, rule=req.rule, dedup=req.dedup, repo=req.repo)
-        self.post_message(ExportDone(result.count, result.path, result.manifest))
+                            images=False, rule=req.rule, dedup=req.dedup, repo=req.repo,
+                            keep_statements=self.read_only is None)
+        self.post_message(ExportDone(result.count, result.path, result.manifest,
+                                     result.statements_stored))
 
     def on_export_done(self, message: ExportDone) -> None:
+        if message.stored:  # the review shows the statements the export stored
+            self.details.invalidate_all()
         self.notify(f"exported {message.count} curated instances to {message.path} "
                     f"(manifest: {message.manifest})", title="export")
 

@@ -52,17 +52,23 @@ FILTER_TOKENS = {"repo": "repo", "strategy": "strategy", "mod": "modifier",
                  "modifier": "modifier", "by": "labelled_by", "curator": "labelled_by",
                  "assigned": "assigned_to"}
 ME_TOKENS = ("labelled_by", "assigned_to")  # "me" there is the current curator
+# ``is:X`` -> the BrowseFilter flag it sets. "disputed" is what ``bugfoundry disputes`` and
+# ``status`` call disputed: accept vs reject with no final decision yet.
+IS_TOKENS = {"disputed": "disputed", "open": "disputed", "unsettled": "disputed",
+             "settled": "settled", "disagreement": "disagreement", "duplicate": "duplicates",
+             "dup": "duplicates"}
 
 
 def parse_filter_text(raw: str, me: str = "") -> dict[str, Any]:
     """``repo:X strategy:Y mod:Z by:CURATOR`` narrow, ``assigned:NAME`` (``assigned:me``)
-    keeps a curator's queue (``bugfoundry assign``), ``is:disputed`` keeps disagreements,
+    keeps a curator's queue (``bugfoundry assign``), ``is:disputed`` the open disputes
+    (``is:settled`` the settled ones, ``is:disagreement`` any difference in labels),
     ``is:duplicate`` keeps instances that duplicate another (``bugfoundry dedup``),
     ``score>1`` / ``score<-2`` bound the realism score; ``-`` before any of them (or a word)
     leaves out what it alone would list (``-is:duplicate``, ``-repo:attrs``, ``-by:ann``)."""
     found: dict[str, Any] = {field: "" for field in set(FILTER_TOKENS.values())}
     found.update(min_score=None, max_score=None)
-    disputed = duplicates = False
+    flags = dict.fromkeys(IS_TOKENS.values(), False)
     words = []
     negated: list[BrowseFilter] = []
     for word in raw.split():
@@ -79,14 +85,11 @@ def parse_filter_text(raw: str, me: str = "") -> dict[str, Any]:
             target = FILTER_TOKENS[name.lower()]
             found[target] = me if (me and target in ME_TOKENS and value.lower() == "me") \
                 else value
-        elif sep and name.lower() == "is" and value.lower() in ("disputed", "disagreement"):
-            disputed = True
-        elif sep and name.lower() == "is" and value.lower() in ("duplicate", "dup"):
-            duplicates = True
+        elif sep and name.lower() == "is" and value.lower() in IS_TOKENS:
+            flags[IS_TOKENS[value.lower()]] = True
         else:
             words.append(word)
-    return {**found, "text": " ".join(words), "disputed": disputed, "duplicates": duplicates,
-            "negated": tuple(negated)}
+    return {**found, **flags, "text": " ".join(words), "negated": tuple(negated)}
 
 
 class CurationScreen(WorkbenchScreen):

@@ -17,9 +17,11 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from tui.prefs import SavedFilter
 from tui.services import Workbench, workbench
 
-DISPUTED = SavedFilter(text="is:disputed")
-# Conflicts no adjudicator has settled yet: the queue empties as final decisions are set.
-UNSETTLED = SavedFilter(decision="disputed")
+# Any difference in curators' labels (decision or realism), settled or not.
+DISAGREEMENTS = SavedFilter(text="is:disagreement")
+# The open disputes (accept vs reject, no final decision yet; ``bugfoundry disputes``): the
+# queue empties as final decisions are set.
+UNSETTLED = SavedFilter(text="is:disputed")
 MY_QUEUE = SavedFilter(text="assigned:me")
 MIN_ID_QUERY = 3  # shorter queries would list every id
 
@@ -51,10 +53,11 @@ class CurationCommands(Provider):
                     "answer the newest blind-test session, then its report (also T)"),
             Command("Realism: blind mode on/off", bf.action_toggle_blind,
                     "hide scores while labelling so they do not bias the tags (also B)"),
-            Command("Queue: disagreements between curators", partial(self.apply, DISPUTED),
-                    "browse the instances curators labelled differently (is:disputed)"),
+            Command("Queue: disagreements between curators", partial(self.apply, DISAGREEMENTS),
+                    "curators' decisions or realism differ, settled or not (is:disagreement)"),
             Command("Queue: disputes to adjudicate", partial(self.apply, UNSETTLED),
-                    "accept vs reject with no final decision yet; A in review settles one"),
+                    "accept vs reject with no final decision yet (is:disputed); A in review "
+                    "settles one"),
             Command("Queue: assigned to me", partial(self.apply, MY_QUEUE),
                     "the instances bugfoundry assign gave you (assigned:me)"),
             Command("Guidelines", bf.action_guidelines,

@@ -16,7 +16,7 @@ from rich.text import Text
 from tui.diffmodel import Frame, ParsedDiff, find_frame
 
 if TYPE_CHECKING:
-    from tui.rerun import Rerun  # imported by the worker only: it pulls in the engine's runner
+    from engine.dataset.rerun import Rerun  # the worker's import: it pulls in the runner
 
 # A frame in an installed package: its long venv path shortened to the package's own path.
 LIB_FRAME = re.compile(r"^(\S*/)(site-packages|dist-packages|lib/python3\.\d+)/(\S+\.py:\d+: .*)$")

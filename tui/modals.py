@@ -51,12 +51,14 @@ The footer shows the keys of the screen you are on; `ctrl+p` opens the command p
 Filter text matches the id, file or function; `repo:X strategy:Y mod:Z` narrow columns
 (case-insensitive substrings: `mod:swap` keeps `op_swap`),
 `by:NAME` keeps the instances curator NAME labelled (the decision and realism columns stay
-yours), `assigned:me` keeps your queue (`bugfoundry assign`), the decision selector's `disputed`
-the conflicts nobody adjudicated yet (palette: "Queue: disputes to adjudicate"),
-`score>1` or `score<-2` bound the realism score, `is:disputed` keeps the instances
-curators disagree on and `is:duplicate` the duplicates of another instance (hidden by default:
-one per group is listed, `D` shows them); `-` before a token leaves its matches out
-(`-repo:x`, `-is:disputed`). Decision keys do nothing
+yours), `assigned:me` keeps your queue (`bugfoundry assign`),
+`score>1` or `score<-2` bound the realism score, `is:disputed` keeps the open disputes (accept
+vs reject with no final decision yet, as `bugfoundry disputes` lists them; also the decision
+selector's `disputed` and the palette's "Queue: disputes to adjudicate"), `is:settled` the
+disputes an adjudicator settled, `is:disagreement` every instance curators labelled
+differently (decision or realism, settled or not), and `is:duplicate` the duplicates of another
+instance (hidden by default: one per group is listed, `D` shows them); `-` before a token
+leaves its matches out (`-repo:x`, `-is:settled`). Decision keys do nothing
 while a text field has focus, and nothing at all when the database is open read-only
 (another process holds it).
 
@@ -87,7 +89,8 @@ Reject an instance whose failing tests do not check the behaviour the diff break
 
 With several curators (`--curator NAME`), `P` shows each pair's Cohen's kappa on accept vs
 reject (a skip abstains) and on realism, over the instances both labelled; kappa is
-"undefined" when both used one label only. Disagreements open into review and `n` walks them.
+"undefined" when both used one label only. Disagreements open into review and `n` walks them;
+`D` browses the open disputes (`is:disputed`).
 """
 
 

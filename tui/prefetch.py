@@ -104,6 +104,13 @@ class DetailCache:
             self._entries.pop(instance_id, None)
             self._generation[instance_id] = self._generation.get(instance_id, 0) + 1
 
+    def invalidate_all(self) -> None:
+        """Forget every cached instance (an export stored statements for some of them)."""
+        with self._lock:
+            for iid in self._entries:
+                self._generation[iid] = self._generation.get(iid, 0) + 1
+            self._entries.clear()
+
     def prefetch(self, instance_ids: Sequence[str]) -> None:
         """Queue reads of the ids not cached yet, in the given order (most wanted first)."""
         with self._lock:

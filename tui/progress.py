@@ -32,9 +32,9 @@ from engine.agreement import (
     pairwise,
 )
 from engine.reliability import AgreementReport, Confusion, MultiAgreement, agreement_report
-from engine.store import CuratorProgress, Store
+from engine.store import BrowseFilter, CuratorProgress, Store
 from tui.blind import shown_id
-from tui.commands import DISPUTED
+from tui.commands import DISAGREEMENTS, UNSETTLED
 from tui.keybar import KeyBar
 from tui.listing import session_pace
 from tui.services import WorkbenchScreen
@@ -58,6 +58,7 @@ class Figures:
     pairs: list[PairAgreement]
     disputes: list[Disagreement]
     report: AgreementReport
+    open_disputes: int  # accept vs reject, no final decision yet (``D`` browses them)
 
 
 class FiguresRead(Message):
@@ -71,7 +72,7 @@ class FiguresRead(Message):
 def read_figures(store: Store) -> Figures:
     labels = store.shared_labels()
     return Figures(store.curator_progress(), pairwise(labels), disagreements(labels),
-                   agreement_report(labels))
+                   agreement_report(labels), store.count(BrowseFilter(disputed=True)))
 
 
 def _figure(value: float | None) -> str:
@@ -119,7 +120,7 @@ class ProgressScreen(WorkbenchScreen):
     BINDINGS = [
         Binding("escape,b", "back", "Back", id="progress.back"),
         Binding("o", "open", "Review", id="progress.open"),
-        Binding("D", "queue", "Browse disagreements", id="progress.queue"),
+        Binding("D", "queue", "Browse open disputes", id="progress.queue"),
         Binding("c", "next_pair", "Confusion: next pair", id="progress.next_pair"),
         Binding("T", "app.blindtest", "Blind test", id="progress.blindtest"),
     ]
@@ -225,8 +226,8 @@ class ProgressScreen(WorkbenchScreen):
             disputes.append(((shown, on_what, labels), d.instance_id))
         fill_table(self.query_one("#disputes", DataTable), COLUMNS["disputes"], disputes)
         self.query_one("#disputes-title", Static).update(
-            f"Disagreements: {len(figures.disputes)} (enter opens review; n walks them; "
-            "D browses them)")
+            f"Disagreements: {len(figures.disputes)} (enter opens review; n walks them) · "
+            f"open disputes: {figures.open_disputes} (D browses them)")
 
     def _confusion(self) -> None:
         report = self.figures.report if self.figures else None
@@ -253,14 +254,16 @@ class ProgressScreen(WorkbenchScreen):
         self.app.pop_screen()
 
     def action_queue(self) -> None:
-        """The disagreements as the browse filter ``is:disputed``."""
-        self.bf.show_browse().apply_filter(DISPUTED)
+        """The open disputes (no final decision yet) as the browse filter ``is:disputed``:
+        what an adjudicator still has to settle, as ``bugfoundry disputes`` lists."""
+        self.bf.show_browse().apply_filter(UNSETTLED)
 
     @on(DataTable.RowSelected, "#disputes")
     def action_open(self) -> None:
+        """Review the row's instance, ``n`` walking the table's list (``is:disagreement``)."""
         table = self.query_one("#disputes", DataTable)
         if not table.row_count:
             return
         iid = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        self.action_queue()
+        self.bf.show_browse().apply_filter(DISAGREEMENTS)
         self.bf.open_review(iid)

@@ -1,83 +1,82 @@
-"""Re-run one instance's FAIL_TO_PASS tests with its bug applied, from the review screen.
+"""The review's ``t``: re-run the instance's FAIL_TO_PASS tests with the bug applied, on a
+thread worker, and show their whole output in the failures pane.
 
-Headless (no Textual): the review calls it in a thread worker on its own store cursor. It
-makes the buggy state as ``bugfoundry verify`` does (the repo's environment, a private work
-tree at the instance's commit, the bug diff applied with git) and runs the tests with pytest's
-long tracebacks and ``-vv``, so assertion diffs come out whole where the stored output (kept
-short at validation, where speed matters) was cut.
+Only the Textual side: the run itself (work tree, environment, pytest, parsing) is
+``engine.dataset.rerun``, imported by the worker when ``t`` is first pressed (it pulls in the
+engine's runner, which the first paint does not need).
 """
 
 from __future__ import annotations
 
-import subprocess
-import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engine.forge.setup import ensure_environment, get_repo
-from engine.models import BAD_OUTCOMES
-from engine.repos import ensure_copy, make_worker_tree, reset_tree
-from engine.store import Store
-from engine.validation.testrun import failure_text, run_pytest
-from engine.workspace import Workspace
+from textual import work
+from textual.binding import Binding
+from textual.message import Message
 
-TREE = "review"  # the work tree's name under work/<repo>/ (validation workers use numbers)
+from tui.failures import rerun_lines
+from tui.panes import TextLines, TextPane
+from tui.services import WorkbenchScreen
+
+if TYPE_CHECKING:
+    from engine.dataset.rerun import Rerun
+    from tui.diffmodel import Frame, ParsedDiff
+
+RERUN_BINDING = Binding("t", "rerun", "Re-run", id="review.rerun")
 
 
-@dataclass
-class Rerun:
-    """What one re-run found: each test's outcome and its full failure text."""
+class RerunDone(Message):
+    """The re-run worker finished (its result, whatever it says)."""
+
+    def __init__(self, rerun: Rerun) -> None:
+        super().__init__()
+        self.rerun = rerun
+
+
+class RerunMixin(WorkbenchScreen):
+    """Re-running from the review screen, which sets the fields below; the latest re-run of
+    each instance replaces its stored output while the screen lives."""
 
     instance_id: str
-    outcomes: dict[str, str] = field(default_factory=dict)  # nodeid -> passed/failed/...
-    texts: dict[str, str] = field(default_factory=dict)  # nodeid -> failure output
-    collection_errors: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-    problem: str = ""  # why the tests could not run at all ("" when they ran)
+    diff: ParsedDiff
+    failures: TextLines
+    frames: dict[int, Frame]
+    reruns: dict[str, Rerun]
 
-    @property
-    def still_failing(self) -> int:
-        return sum(1 for o in self.outcomes.values() if o in BAD_OUTCOMES)
+    def init_rerun(self) -> None:
+        self.reruns = {}
 
-    def summary(self) -> str:
-        if self.problem:
-            return f"re-run failed: {self.problem}"
-        n = len(self.outcomes)
-        return (f"re-run: {self.still_failing} of {n} FAIL_TO_PASS fail with the bug "
-                f"({self.seconds:.1f} s)")
+    def action_rerun(self) -> None:
+        pane = self.query_one("#failures", TextPane)
+        pane.border_title = "failing tests: re-running with the bug applied ..."
+        self.notify("re-running the FAIL_TO_PASS tests with the bug applied ...")
+        self._rerun_worker(self.instance_id)
 
+    @work(thread=True, name="re-run", group="rerun", exclusive=True, exit_on_error=False)
+    def _rerun_worker(self, instance_id: str) -> None:
+        from engine.dataset.rerun import rerun_fail_to_pass
 
-def rerun_fail_to_pass(ws: Workspace, store: Store, instance_id: str,
-                       timeout: float = 300.0) -> Rerun:
-    """Run ``instance_id``'s FAIL_TO_PASS with its bug applied; never raises for a test or
-    git failure (``Rerun.problem`` says what went wrong)."""
-    out = Rerun(instance_id)
-    rec = store.get_instance(instance_id)
-    if rec is None:
-        out.problem = f"no instance {instance_id} in this workspace"
-        return out
-    started = time.monotonic()
-    repo = get_repo(store, rec.repo)
-    ensure_copy(ws, repo)
-    env, recipe = ensure_environment(ws, store, repo)
-    tree = make_worker_tree(repo, ws.worker_path(repo.name, TREE), commit=rec.base_commit,
-                            generated=env.generated_dir)
-    try:
-        reset_tree(tree)
-        applied = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=tree,
-                                 input=rec.patch, capture_output=True, text=True, timeout=120)
-        if applied.returncode:
-            out.problem = "could not apply the bug: " + (applied.stderr.strip().splitlines()
-                                                         or ["git apply failed"])[0]
-            return out
-        tests = list(rec.fail_to_pass)
-        run = run_pytest(env, tree, recipe, tests, timeout=timeout, tb="long",
-                         extra_args=["-vv"])
-        out.outcomes = {t: run.status(t) for t in tests}
-        out.texts = {t: failure_text(run, t) for t in tests if run.status(t) in BAD_OUTCOMES}
-        out.collection_errors = dict(run.collect_messages)
-        if run.timed_out:
-            out.problem = f"the run passed its {timeout:.0f} s budget"
-    finally:
-        reset_tree(tree)
-        out.seconds = time.monotonic() - started
-    return out
+        with self.bf.store.reader() as store:
+            result = rerun_fail_to_pass(self.bf.workspace, store, instance_id)
+        self.post_message(RerunDone(result))
+
+    def on_rerun_done(self, message: RerunDone) -> None:
+        self.reruns[message.rerun.instance_id] = message.rerun
+        self.notify(message.rerun.summary(), title="re-run",
+                    severity="error" if message.rerun.problem else "information")
+        if message.rerun.instance_id == self.instance_id:
+            self.show_failures()
+
+    def worker_failed(self, line: str) -> None:
+        self.query_one("#failures", TextPane).border_title = "failing tests"
+
+    def show_failures(self) -> None:
+        """The failures pane: the latest re-run of this instance when there is one."""
+        rerun = self.reruns.get(self.instance_id)
+        if rerun is None:
+            return
+        lines, self.frames = rerun_lines(rerun, self.diff)
+        self.failures = TextLines(lines)
+        pane = self.query_one("#failures", TextPane)
+        pane.show(self.failures)
+        pane.border_title = "failing tests (re-run, -vv)"

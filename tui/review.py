@@ -2,7 +2,7 @@
 
 Frames of a traceback that run through the diff are marked, and ``j`` (or a click on one)
 scrolls the diff to the hunk the frame lands in. ``d`` switches unified / side by side.
-Searching, pane sizes and re-running the tests are in ``tui.reading``.
+Searching and pane sizes are in ``tui.reading``, re-running the tests in ``tui.rerun``.
 
 Regions (top to bottom): the title line, ``#review-main`` (diff | failures), ``#meta`` (the
 instance and every curator's labels), then one input line at a time (note or search).
@@ -20,7 +20,7 @@ from textual.containers import Horizontal
 from textual.widgets import Header, Input, Static
 
 from engine.instances import InstanceDetail
-from tui.adjudicate import Chosen, DecisionDialog, curation_text
+from tui.adjudicate import Chosen, DecisionDialog, curation_text, settlement_text
 from tui.blind import shown_id
 from tui.browse import DECISION_BINDINGS, HELP_BINDING, CurationScreen
 from tui.diffmodel import Frame, parse_patch
@@ -29,13 +29,14 @@ from tui.keybar import KeyBar
 from tui.modals import RubricScreen
 from tui.panes import SideBySideDiff, TextLines, TextPane, UnifiedDiff
 from tui.reading import READING_BINDINGS, ReadingMixin
+from tui.rerun import RerunMixin
 from tui.services import BlindChanged
 from tui.widgets import decision_text, metadata_text, realism_text
 
 AHEAD = (1, -1, 2, 3, 4)  # which neighbours to read ahead, most wanted first
 
 
-class ReviewScreen(ReadingMixin, CurationScreen):
+class ReviewScreen(ReadingMixin, RerunMixin, CurationScreen):
     """One instance: the diff next to the failing tests' output, metadata below."""
 
     BINDINGS = [
@@ -64,6 +65,7 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         self.frames: dict[int, Frame] = {}
         self.jump_at: int | None = None  # the failure line last jumped from
         self.init_reading()
+        self.init_rerun()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -143,11 +145,10 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         self.bf.details.prefetch(ids)
 
     def _title(self, rec: InstanceDetail | None = None) -> None:
-        states = (
-            [d for d in rec.decisions if d.curator == self.bf.curator] if rec is not None
-            else self.bf.store.current_decisions(self.bf.curator, [self.instance_id])
-        )
-        st = states[0] if states else None
+        if rec is None:  # after an event: the cache was invalidated, so this reads it again
+            rec = self.bf.details.get(self.instance_id)
+        st = next((d for d in rec.decisions if d.curator == self.bf.curator), None) \
+            if rec is not None else None
         lst = self.bf.listing
         pos = lst.index_of(self.instance_id)
         # The id first: at 80 columns the end of the line is what gets cut.
@@ -161,6 +162,8 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         title.append_text(decision_text(st.decision if st else None))
         title.append("  ")
         title.append_text(realism_text(st.realism if st else None))
+        if rec is not None:
+            title.append_text(settlement_text(rec))
         if self.frames:
             title.append(f"   {len(self.frames)} frame(s) through the diff: j jumps",
                          style="yellow")
@@ -174,8 +177,8 @@ class ReviewScreen(ReadingMixin, CurationScreen):
         elif advance:
             self.action_step(1)
         else:
-            self._title()
             rec = self.bf.details.get(instance_id)  # a tag or an undo changed its labels
+            self._title(rec)
             if rec is not None:
                 self._show_meta(rec)
 

@@ -123,9 +123,10 @@ class BlindChanged(Message, bubble=False):
 class ExportDone(Message):
     """An export worker finished: how many instances went where."""
 
-    def __init__(self, count: int, path: str, manifest: str) -> None:
+    def __init__(self, count: int, path: str, manifest: str, stored: int = 0) -> None:
         super().__init__()
         self.count, self.path, self.manifest = count, path, manifest
+        self.stored = stored  # offline statements it wrote and stored in the workspace
 
 
 class WorkbenchScreen(Screen[None]):

@@ -64,7 +64,9 @@ def export_summary(result: Any, split: str, rule: str) -> list[str]:
     lines.append(f"  problem statements: {_counts(result.statements)}"
                  + (f"; {result.statements_replaced} replaced by an offline one because they "
                     "gave the fix away (manifest: statements)" if result.statements_replaced
-                    else ""))
+                    else "")
+                 + (f"; {result.statements_stored} offline ones written now, stored in the "
+                    "workspace" if result.statements_stored else ""))
     if result.statements.get("none"):
         lines.append(f"  warning: {result.statements['none']} rows have an empty "
                      "problem_statement (--no-statements)")

@@ -37,7 +37,7 @@ from engine.dataset import rows as er
 from engine.dataset.branches import BranchRequest, Commits, write_branches
 from engine.dataset.outpaths import check_directory, check_file, output_path
 from engine.dataset.selection import DEDUP, OUTCOMES, Resolved, row_summary, select
-from engine.dataset.statements import Chosen, statement_for_export
+from engine.dataset.statements import Chosen, keep_exported, statement_for_export
 from engine.errors import UsageError
 from engine.instances import Instance
 from engine.store import Store
@@ -68,6 +68,7 @@ class ExportResult:
     realism_ties: int = 0
     statements: dict[str, int] = field(default_factory=dict)  # source -> rows
     statements_replaced: int = 0
+    statements_stored: int = 0  # offline ones written by this export, stored in the workspace
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
            dedup: str = "near", rows: str = "swesmith", statements: bool = True,
            progress: Callable[[int], None] | None = None, ws: Workspace | None = None,
            repo_ids: Sequence[str] = (), images: bool | None = False,
+           keep_statements: bool = True,
            log: Callable[[str], None] = lambda _m: None) -> ExportResult:
     """Write the split to ``path`` (a data file or a dataset directory) with its manifest,
     branches and harness registration; refuses to overwrite without ``force``.
@@ -222,7 +224,9 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     ``images`` True builds the harness images, None builds them when a repo's environment is
     docker, False never (the rows still name them). Images and the exact test command need
     ``ws``, the workspace. ``dedup`` leaves near (and exact) duplicates out by default;
-    ``statements`` False leaves problem statements as stored (even empty).
+    ``statements`` False leaves problem statements as stored (even empty); otherwise the
+    offline ones written for rows without a usable statement are stored in the workspace
+    (unless ``keep_statements`` is False: a read-only database).
     """
     _check_options(fmt, split, rows, rule, dedup)
     layout = layout_for(output_path(path, "-o"), fmt)
@@ -244,6 +248,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     commands = _commands(ws, store, repos, log)
     n, curators, sample = _write_rows(store, layout, fmt, kind, items, shas, rids, commands,
                                       progress)
+    stored = keep_exported(store, [(it.inst, it.statement) for it in items]) \
+        if statements and keep_statements else 0
     from engine.dataset import harness_code
 
     written = harness_code.write(layout.harness, _registrations(items, rids, commands),
@@ -280,7 +286,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
         "left_out": dict(counts),
         "realism_ties": ties,
         "statements": {"sources": dict(sources), "replaced_for_leaks": replaced,
-                       "examples_replaced": _replaced_examples(items)},
+                       "examples_replaced": _replaced_examples(items),
+                       "stored_in_workspace": stored},
         "curators": sorted(curators),
         "repos": {name: rid.slug for name, rid in rids.items()},
         "branches": branches,
@@ -298,7 +305,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     return ExportResult(str(layout.data), str(layout.manifest), fmt, n,
                         _ordered(sel.decisions), str(layout.root or ""), built,
                         _ordered(exported), sum(sel.duplicates.values()),
-                        dict(sel.duplicates), dict(counts), ties, dict(sources), replaced)
+                        dict(sel.duplicates), dict(counts), ties, dict(sources), replaced,
+                        stored)
 
 
 def _ordered(counts: Counter[str]) -> dict[str, int]:

@@ -290,18 +290,27 @@ def statement_for_export(rec: Instance, repo_root: Path | None, fill: bool = Tru
     return Chosen(text, source)
 
 
+def keep_exported(store: Store, exported: list[tuple[Instance, Chosen]]) -> int:
+    """Store the offline statements written in place of a missing or leaking one (by an
+    export, or ``fill_missing``) as ``statements`` stores its own (kind ``tests``/``template``,
+    leaks checked), so the review, ``show`` and the next export read the same text instead of
+    an empty one or a fresh one. A stored statement that held (the export kept it) is never
+    touched. Returns how many were stored."""
+    report = StatementsReport()
+    for rec, chosen in exported:
+        if chosen.source in OFFLINE and chosen.text != (rec.problem_statement or ""):
+            kind = chosen.source.split(":", 1)[1]
+            _save(store, rec, Statement(rec.instance_id, kind, chosen.text), report)
+    return sum(report.written.values())
+
+
 def fill_missing(store: Store, repo: str, repo_root: Path, log: Log | None = None) -> int:
     """After a forge: an offline statement for each of ``repo``'s instances without any
     (a PR mirror's issue text is kept), so nothing reaches the review or an export without
     one. Returns how many were written."""
-    report = StatementsReport()
     recs = store.instances(store.instance_ids(repo))
-    for rec in recs.values():
-        if source_of(rec) == "none":
-            chosen = offline_statement(rec, repo_root)
-            kind = chosen.source.split(":", 1)[1]
-            _save(store, rec, Statement(rec.instance_id, kind, chosen.text), report)
-    n = sum(report.written.values())
+    n = keep_exported(store, [(rec, offline_statement(rec, repo_root))
+                              for rec in recs.values() if source_of(rec) == "none"])
     if n and log:
         log(f"statements: wrote {n} offline statements (from the failing tests, never the "
             "diff; `bugfoundry statements --mode lm` writes a model's)")

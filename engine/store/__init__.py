@@ -1,6 +1,7 @@
 """The DuckDB store: the only package that speaks SQL.
 
-``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decisions, browsing)
+``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decision events,
+several curators' labels) + ``BrowseMixin`` (the TUI's listing, counts, review details)
 + ``AdjudicationMixin`` (final decisions, disputes, resolution) + ``AssignmentMixin`` (overlap
 queues)
 + ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
@@ -27,6 +28,15 @@ from engine.store.blindtest import (
     BlindTestMixin,
     PoolEntry,
 )
+from engine.store.browsing import (
+    DECISION_FILTERS,
+    REALISM_FILTERS,
+    RESOLVED_FILTERS,
+    SORT_KEYS,
+    BrowseFilter,
+    BrowseMixin,
+    BrowseRow,
+)
 from engine.store.core import (
     LIST_COLUMNS,
     MIGRATIONS,
@@ -38,14 +48,8 @@ from engine.store.core import (
 )
 from engine.store.curation import (
     DECISION_ACTIONS,
-    DECISION_FILTERS,
     DIFFICULTY_VALUES,
-    REALISM_FILTERS,
     REALISM_VALUES,
-    RESOLVED_FILTERS,
-    SORT_KEYS,
-    BrowseFilter,
-    BrowseRow,
     CurationMixin,
     CuratorProgress,
     DecisionEvent,
@@ -62,7 +66,7 @@ from engine.store.testmaps import TestMapMixin
 
 @guarded
 class Store(BlindTestMixin, ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin,
-            AdjudicationMixin, AssignmentMixin, CurationMixin, StoreCore):
+            AdjudicationMixin, AssignmentMixin, BrowseMixin, CurationMixin, StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -71,7 +75,7 @@ __all__ = [
     "REALISM_FILTERS", "REALISM_VALUES", "RESOLVED_FILTERS", "AdjudicationMixin",
     "AssignmentBatch", "BlindAnswer", "BlindItem", "BlindSession", "BlindTestMixin",
     "PoolEntry", "AssignmentMixin", "CuratorQueue", "DecisionCounts", "FinalDecision",
-    "InstanceCuration", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter",
+    "InstanceCuration", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter", "BrowseMixin",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionEvent", "DecisionState",
     "RepoSummary", "Store",
     "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",

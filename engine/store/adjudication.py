@@ -149,14 +149,22 @@ class AdjudicationMixin(StoreBase):
         decision and its assigned curators, in one call (None: no such instance)."""
         return self.curation([instance_id]).get(instance_id)
 
-    def _unsettled_sql(self) -> str:
-        """Ids whose curators' accept and reject conflict and that have no final decision
-        (a self-contained query)."""
+    def _conflict_sql(self, finals: str) -> str:
+        """Ids whose curators' accept and reject conflict, ``finals`` (EXCEPT: without a
+        final decision; INTERSECT: with one) a self-contained query."""
         return (
             f"WITH {self._current_sql()} SELECT instance_id FROM cur GROUP BY instance_id "
             "HAVING count(DISTINCT decision) FILTER (WHERE decision IN ('accept', 'reject')) "
-            f"> 1 EXCEPT SELECT instance_id FROM ({self._finals_sql()})"
+            f"> 1 {finals} SELECT instance_id FROM ({self._finals_sql()})"
         )
+
+    def _unsettled_sql(self) -> str:
+        """The open disputes: conflicts with no final decision (``disputes``' ids)."""
+        return self._conflict_sql("EXCEPT")
+
+    def _settled_sql(self) -> str:
+        """The settled disputes: conflicts an adjudicator gave a final decision."""
+        return self._conflict_sql("INTERSECT")
 
     def disputes(self, repo: str | None = None) -> list[InstanceCuration]:
         """The disputes queue: conflicting curator decisions, no final decision yet; it

@@ -6,6 +6,7 @@ small fake workspace (``tests.fakes``), decisions in a real DuckDB."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from engine.curation import load_config, load_guidelines
 from engine.reliability import agreement_report
 from engine.store import BrowseFilter, Store
 from tests.fakes import make_workspace
-from tests.tui.test_curation_v2 import drive
+from tests.tui.test_curation_v2 import drive, title
 from tui.adjudicate import DecisionDialog, GuidelinesScreen
 from tui.app import BugfoundryApp
 from tui.commands import MY_QUEUE, UNSETTLED
@@ -111,6 +112,45 @@ def test_adjudicate_from_review_settles_a_dispute_and_the_queue_empties(home: Pa
         "reject", "ann", ("tests-wrong", "not-a-bug"), "bob is right", version)
 
 
+def test_review_title_marks_a_final_decision_and_an_open_dispute(home: Path) -> None:
+    """The title says "final: reject (by cy)" or "disputed", blind mode too; it follows a
+    final decision set (and undone) from the review."""
+    with Store.open(home / DB) as s:
+        settled, open_, other = sorted(c.instance_id for c in s.disputes())
+        s.set_final(settled, "cy", "reject")
+        plain = next(r.instance_id for r in s.browse(BrowseFilter(), limit=10)
+                     if r.instance_id not in (settled, open_, other))
+
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        for blind in (False, True):
+            if blind:
+                await pilot.press("B")
+                await pilot.pause()
+            for iid in (settled, open_, plain):
+                app.open_review(iid)
+                await pilot.pause()
+                seen[(blind, iid)] = title(app)
+                if iid == open_ and not blind:
+                    await pilot.press("A", "a", "enter")  # ann settles it: accept
+                    await pilot.pause()
+                    seen["accepted"] = title(app)
+                    await pilot.press("u")
+                    await pilot.pause()
+                    seen["undone"] = title(app)
+                await pilot.press("escape")
+                await pilot.pause()
+
+    seen = drive(home, steps)
+    for blind in (False, True):
+        assert "final: reject (by cy)" in str(seen[(blind, settled)])
+        assert "disputed" in str(seen[(blind, open_)])
+        assert "final" not in str(seen[(blind, open_)])
+        assert not re.search("final|disputed", str(seen[(blind, plain)]))
+    assert str(seen[(True, settled)]).startswith("bug-")  # blind: a neutral id all the same
+    assert "final: accept (by ann)" in str(seen["accepted"])
+    assert "disputed" in str(seen["undone"]) and "final" not in str(seen["undone"])
+
+
 def test_reject_reasons_by_key_are_stored_and_shown(home: Path) -> None:
     async def steps(app, pilot, seen) -> None:  # noqa: ANN001
         app.browse_screen().apply_filter(SavedFilter(decision="undecided"))
@@ -175,6 +215,48 @@ def test_guidelines_on_first_start_then_only_when_they_change(home: Path) -> Non
     assert set(seen_by) == {"ann", "bob"}
 
 
+async def _progress_figures(app, pilot) -> None:  # noqa: ANN001
+    await pilot.press("P")
+    for _ in range(50):
+        await pilot.pause(0.05)
+        if isinstance(app.screen, ProgressScreen) and app.screen.figures is not None:
+            return
+
+
+def test_progress_d_browses_only_the_open_disputes(home: Path) -> None:
+    """``D`` lists what ``bugfoundry disputes`` lists: a settled dispute leaves it (it stays
+    in the table of disagreements and in ``is:settled``)."""
+    with Store.open(home / DB) as s:
+        disputed = [c.instance_id for c in s.disputes()]
+        s.set_final(disputed[0], "cy", "reject")
+        still = [c.instance_id for c in s.disputes()]
+
+    async def steps(app, pilot, seen) -> None:  # noqa: ANN001
+        await _progress_figures(app, pilot)
+        seen["table"] = [str(k.value) for k in app.screen.query_one("#disputes").rows]
+        seen["title"] = str(app.screen.query_one("#disputes-title", Static).render())
+        await pilot.press("D")
+        await pilot.pause()
+        seen["screen"] = type(app.screen).__name__
+        seen["text"] = app.screen.query_one("#filter-text", Input).value
+        seen["open"] = ([r.instance_id for r in app.listing.rows], app.listing.total)
+        app.browse_screen().apply_filter(SavedFilter(text="is:settled"))
+        await pilot.pause()
+        seen["settled"] = [r.instance_id for r in app.listing.rows]
+        app.browse_screen().apply_filter(SavedFilter(text="is:disagreement -is:settled"))
+        await pilot.pause()
+        seen["unsettled"] = [r.instance_id for r in app.listing.rows]
+
+    seen = drive(home, steps)
+    assert len(still) == 2 and disputed[0] not in still
+    assert sorted(seen["table"]) == sorted(disputed)  # every disagreement, settled or not
+    assert "open disputes: 2 (D browses them)" in str(seen["title"])
+    assert (seen["screen"], seen["text"]) == ("BrowseScreen", "is:disputed")
+    assert seen["open"] == (still, 2)
+    assert seen["settled"] == [disputed[0]]
+    assert seen["unsettled"] == still
+
+
 def test_progress_shows_fleiss_alpha_and_a_pairs_confusion_matrix(home: Path) -> None:
     with Store.open(home / DB) as s:
         disputed = [c.instance_id for c in s.disputes()]
@@ -187,11 +269,7 @@ def test_progress_shows_fleiss_alpha_and_a_pairs_confusion_matrix(home: Path) ->
         report = agreement_report(s.shared_labels())
 
     async def steps(app, pilot, seen) -> None:  # noqa: ANN001
-        await pilot.press("P")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, ProgressScreen) and app.screen.figures is not None:
-                break
+        await _progress_figures(app, pilot)
         seen["multi"] = str(app.screen.query_one("#multi", Static).render())
         seen["pair1"] = str(app.screen.query_one("#confusion", Static).render())
         await pilot.press("c")

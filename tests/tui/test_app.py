@@ -306,7 +306,8 @@ def test_parse_filter_text() -> None:
 
     assert parse_filter_text("repo:demo  Strategy:procedural foo mod: bar") == {
         "repo": "demo", "strategy": "procedural", "modifier": "", "text": "foo mod: bar",
-        "disputed": False, "duplicates": False, "labelled_by": "", "assigned_to": "",
+        "disputed": False, "settled": False, "disagreement": False, "duplicates": False,
+        "labelled_by": "", "assigned_to": "",
         "min_score": None, "max_score": None, "negated": (),
     }
     assert parse_filter_text("by:bob")["labelled_by"] == "bob"
@@ -319,6 +320,9 @@ def test_parse_filter_text() -> None:
     bounds = parse_filter_text("score>1.5 score<=-0.5 x")
     assert (bounds["min_score"], bounds["max_score"], bounds["text"]) == (1.5, -0.5, "x")
     assert parse_filter_text("IS:Disputed x")["disputed"] is True
+    assert parse_filter_text("is:open")["disputed"] is True
+    flags = parse_filter_text("is:settled is:disagreement")
+    assert (flags["settled"], flags["disagreement"], flags["disputed"]) == (True, True, False)
     assert parse_filter_text("is:dup")["duplicates"] is True
 
 

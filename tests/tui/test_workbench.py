@@ -195,7 +195,7 @@ def test_progress_agreement_and_the_disagreement_queue(home: Path) -> None:
         seen["opened"] = app.screen.instance_id
         await pilot.press("n")
         seen["next"] = app.screen.instance_id
-        seen["filter"] = app.listing.filters.disputed
+        seen["filter"] = app.listing.filters.disagreement
 
     run_app(home, drive)
     # 5 decision pairs (skip excluded): a/a r/r a/a agree, a/r r/a disagree -> p_o 0.6;

@@ -3,15 +3,17 @@ away (pure parts; the integration tests export the real sample workspace)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
+from engine.cli.main import main
 from engine.dataset.leaks import find_leaks
 from engine.dataset.selection import Resolved, outcome_of, row_summary, select
 from engine.dataset.statements import statement_for_export
-from engine.store import Store
+from engine.store import Statement, Store
 from engine.store.curation import DecisionState
-from tests.fakes import populate
+from tests.fakes import make_workspace, populate
 from tests.records import instance
 
 # The bug diff of a PR-mirror instance: the fix put the parentheses in, the bug takes them out.
@@ -108,3 +110,49 @@ def test_two_curators_and_an_adjudicator_export_exactly_the_final_decisions(
         assert summary["final"] == {"decision": "accept", "adjudicator": "cy"}
         assert summary["decisions"] == {"ann": "accept", "bob": "reject"}
         assert summary["reasons"] == {"bob": ["tests-wrong"]}
+
+
+def test_an_export_stores_the_statements_it_writes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Offline statements written for rows without one (or with a leaking one) are stored,
+    so ``show`` and the review read them and the next export writes nothing new; a stored
+    statement that holds is kept."""
+    home = tmp_path / "ws"
+    empty, leaking, clean, undecided = make_workspace(home, 4)
+    with Store.open(home / "bugfoundry.duckdb") as store:
+        for iid in (empty, leaking, clean):
+            store.record_decision(iid, "ann", "accept")
+        store.save_statement(Statement(leaking, "lm", "It now runs `return a - b + 1`.", "m"))
+        store.save_statement(Statement(clean, "lm", "`func_2` gives wrong sums.\n", "m"))
+
+    def export(name: str) -> tuple[list[dict], dict, str]:
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["export", "--format", "swesmith", "-o", str(out),
+                     "--workspace", str(home)]) == 0
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        manifest = json.loads((tmp_path / f".{name}.jsonl.bugfoundry" / "manifest.json")
+                              .read_text())
+        return rows, manifest["statements"], capsys.readouterr().out
+
+    rows, statements, said = export("one")
+    assert statements["stored_in_workspace"] == 2
+    assert "2 offline ones written now, stored in the workspace" in said
+    with Store.open(home / "bugfoundry.duckdb") as store:
+        stored = store.latest_statements()
+        shown = store.instance_detail(empty)
+    assert (stored[empty].kind, stored[leaking].kind, stored[clean].kind) == (
+        "template", "template", "lm")
+    assert stored[clean].text == "`func_2` gives wrong sums.\n"
+    assert not stored[leaking].leaks and "a - b" not in stored[leaking].text
+    assert undecided not in stored  # not exported: untouched
+    assert shown is not None and shown.problem_statement == stored[empty].text
+    by_id = {r["bugfoundry_id"]: r for r in rows}
+    assert by_id[empty]["problem_statement"] == stored[empty].text
+    assert by_id[empty]["problem_statement_source"] == "offline:template"
+
+    assert main(["show", empty, "--json", "--workspace", str(home)]) == 0
+    assert json.loads(capsys.readouterr().out)["problem_statement"] == stored[empty].text
+    again, statements, said = export("two")
+    assert statements["stored_in_workspace"] == 0 and "stored in the workspace" not in said
+    assert [(r["bugfoundry_id"], r["problem_statement"], r["problem_statement_source"])
+            for r in again] == [(r["bugfoundry_id"], r["problem_statement"],
+                                 r["problem_statement_source"]) for r in rows]

@@ -1,4 +1,5 @@
-"""The store's side of agreement: shared labels, per-curator progress, the disputed filter."""
+"""The store's side of agreement: shared labels, per-curator progress, the disagreement
+filter and the open and settled disputes."""
 
 from __future__ import annotations
 
@@ -41,14 +42,14 @@ def test_shared_labels_progress_and_disputed_filter(store: Store) -> None:
     disputed = {x.instance_id for x in disagreements(labels)}
     assert disputed == {a, b}
     # The SQL filter applies exactly the same rule as the pure function.
-    f = BrowseFilter(curator="ann", disputed=True)
+    f = BrowseFilter(curator="ann", disagreement=True)
     assert store.count(f) == 2
     assert {r.instance_id for r in store.browse(f)} == disputed
     assert {r.decision for r in store.browse(f)} == {"accept", "reject"}  # ann's view
 
     by_bob = BrowseFilter(curator="ann", labelled_by="bob")
     assert {r.instance_id for r in store.browse(by_bob)} == {a, b, c, e}
-    assert store.count(replace(by_bob, disputed=True)) == 2
+    assert store.count(replace(by_bob, disagreement=True)) == 2
     assert store.count(BrowseFilter(curator="ann", labelled_by="cy")) == 0
 
     prog = {p.curator: p for p in store.curator_progress()}
@@ -56,6 +57,14 @@ def test_shared_labels_progress_and_disputed_filter(store: Store) -> None:
             prog["ann"].skipped, prog["ann"].tagged) == (4, 2, 1, 1, 1)
     assert (prog["bob"].decided, prog["bob"].accepted, prog["bob"].rejected) == (4, 2, 2)
     assert prog["ann"].seconds_spent == 2.0 and prog["ann"].last_at is not None
+
+    # Disputes are accept vs reject only (a is a realism disagreement): open until settled.
+    assert {r.instance_id for r in store.browse(BrowseFilter(disputed=True))} == {b}
+    assert store.count(BrowseFilter(settled=True)) == 0
+    store.set_final(b, "cy", "reject")
+    assert store.count(BrowseFilter(disputed=True)) == 0
+    assert {r.instance_id for r in store.browse(BrowseFilter(settled=True))} == {b}
+    assert store.count(BrowseFilter(disagreement=True)) == 2  # settled or not
 
 
 def test_find_instance_ids(store: Store) -> None:
