@@ -50,7 +50,10 @@ class ForgeOptions:
     stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
     synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
     modifiers in proportion to how well their bugs validate and score in this repo so far.
-    ``backend`` None uses the repo's current environment.
+    ``backend`` None uses the repo's current environment. ``prepare`` stores the first
+    batch's candidates and validates none (``forge --prepare``, before shards);
+    ``stored_only`` generates none and validates the stored candidates without a verdict
+    (a shard, on its shard file).
     """
 
     max_candidates: int | None = None
@@ -70,6 +73,8 @@ class ForgeOptions:
     lm: LMSettings | None = None
     min_realism: float | None = None
     prefer_realistic: bool = False
+    prepare: bool = False
+    stored_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,15 @@ class ForgeRun:
                              mode=self.options.validation, workers=1,
                              timeout=self.options.timeout, log=self.log) as validator:
             yield validator
+
+    def store_only(self, cands: Sequence[Candidate]) -> None:
+        """Store ``cands`` as selected by this run and validate none (``forge --prepare``:
+        the shards validate them)."""
+        self.store.add_candidates(self.run_id, cands)
+        done = self.store.done_candidate_ids(self.repo.name)
+        self.selected.extend(c.candidate_id for c in cands)
+        self.summary.candidates += len(cands)
+        self.summary.already_done += sum(c.candidate_id in done for c in cands)
 
     def validate(self, cands: Sequence[Candidate], baseline: Baseline | None = None,
                  before_record: Callable[[Candidate, Verdict], None] | None = None

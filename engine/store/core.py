@@ -333,10 +333,19 @@ class StoreCore(StoreBase):
         self, repo: str, strategies: Sequence[str] | None = None, limit: int | None = None
     ) -> list[Candidate]:
         """Candidates with no result yet, oldest first (the order they were forged in)."""
+        return self.stored_candidates(repo, strategies, limit, pending=True)
+
+    def stored_candidates(
+        self, repo: str, strategies: Sequence[str] | None = None, limit: int | None = None,
+        *, pending: bool = False,
+    ) -> list[Candidate]:
+        """Every stored candidate of ``repo`` (with ``pending``: those with no result yet),
+        oldest first (the order they were forged in)."""
         sql = (
             "SELECT c.repo, c.strategy, c.modifier, c.patch, c.file, c.entity, c.changed_lines, "
-            "c.seed, c.meta FROM candidates c ANTI JOIN results r USING (candidate_id) "
-            "WHERE c.repo = ?"
+            "c.seed, c.meta FROM candidates c "
+            + ("ANTI JOIN results r USING (candidate_id) " if pending else "")
+            + "WHERE c.repo = ?"
         )
         params: list[Any] = [repo]
         if strategies:
