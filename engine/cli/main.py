@@ -118,7 +118,8 @@ def cmd_forge(args: argparse.Namespace) -> int:
         timeout=args.timeout, validation="full" if args.full_suite else args.validation,
         baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
         backend=args.backend, lm=lm, min_realism=args.min_realism,
-        prefer_realistic=args.prefer_realistic, prepare=args.prepare, **stage_options)
+        prefer_realistic=args.prefer_realistic, prepare=args.prepare, ray=args.ray,
+        ray_shard=args.ray_shard, **stage_options)
     if args.shard:
         return run_shard(args, ws, strategies, options)
     with Store.open(ws.db_path) as store:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.cli.args import positive_int
 from engine.cli.common import dump_json, to_stderr
 from engine.cli.progress import Progress, print_summary
 from engine.errors import UsageError
@@ -32,6 +33,12 @@ def add_shard_options(fg: argparse.ArgumentParser) -> None:
     fg.add_argument("--shard-file", type=Path, default=None, metavar="PATH",
                     help="with --shard: the file to write (default: "
                          "WORKSPACE/shards/REPO.I-of-N.duckdb); the same file resumes")
+    fg.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                    help="validate on Ray actors, one per CPU of the cluster at ADDRESS (none: "
+                         "a local Ray; needs the optional extra: pip install 'bugfoundry[ray]')")
+    fg.add_argument("--ray-shard", type=positive_int, default=100, metavar="N",
+                    help="with --ray: at most N candidates per shard sent to an actor "
+                         "(default 100, at most 500)")
 
 
 def check_shard_args(args: argparse.Namespace) -> None:
@@ -39,6 +46,10 @@ def check_shard_args(args: argparse.Namespace) -> None:
         raise UsageError("--prepare and --shard are two steps: prepare once, then run each "
                          "shard.\nFirst: bugfoundry forge REPO --prepare; then on each "
                          "machine: bugfoundry forge REPO --shard I/N")
+    if args.ray is not None and (args.prepare or args.shard):
+        raise UsageError("--ray validates on a Ray cluster; --prepare and --shard are for "
+                         "batch schedulers without one.\nGive one of them: --ray [ADDRESS], "
+                         "or --prepare then --shard I/N")
     if args.shard_file and not args.shard:
         raise UsageError("--shard-file names the file of a shard: give --shard I/N too.\n"
                          "e.g. bugfoundry forge REPO --shard 0/4 --shard-file out/0.duckdb")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline
 from engine.errors import BaselineError, EnvironmentBrokenError
@@ -36,7 +36,22 @@ RUN_ERROR_STREAK = 25  # consecutive run errors that stop it at any point
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
+    from engine.forge.ray_pool import RayPool
     from engine.realism.gate import RealismGate
+
+
+class Pool(Protocol):
+    """What validates a batch for the forge: the local ``Validator`` or a ``RayPool``."""
+
+    paths: dict[str, int]
+
+    @property
+    def workers(self) -> Sequence[Any]: ...  # each with ``off``: why a server is off
+
+    def run(self, candidates: Iterable[Candidate]
+            ) -> Generator[tuple[Candidate, Verdict], None, None]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +68,8 @@ class ForgeOptions:
     ``backend`` None uses the repo's current environment. ``prepare`` stores the first
     batch's candidates and validates none (``forge --prepare``, before shards);
     ``stored_only`` generates none and validates the stored candidates without a verdict
-    (a shard, on its shard file).
+    (a shard, on its shard file). ``ray`` (an address, "" for a local Ray) validates on
+    Ray actors instead of the local pool, in shards of at most ``ray_shard`` candidates.
     """
 
     max_candidates: int | None = None
@@ -75,6 +91,8 @@ class ForgeOptions:
     prefer_realistic: bool = False
     prepare: bool = False
     stored_only: bool = False
+    ray: str | None = None  # forge --ray [ADDRESS]: "" a local Ray, None no Ray
+    ray_shard: int = 100  # candidates per shard sent to a Ray actor
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,7 @@ class ForgeRun:
     gate: RealismGate | None = None  # forge --min-realism: drops low-scoring synthetic bugs
     selected: list[str] = field(default_factory=list)  # candidate ids, every stage
     _head: Validator | None = None
+    _ray: RayPool | None = None
     _ran_ok: bool = False  # some candidate of this run got a verdict other than run_error
     _paths: Counter[str] = field(default_factory=Counter)
     _off: set[str] = field(default_factory=set)
@@ -131,6 +150,8 @@ class ForgeRun:
         """Stop the head validator's fork servers (once, at the end of the run)."""
         if self._head is not None:
             self._head.close()
+        if self._ray is not None:
+            self._ray.close()
 
     @property
     def log(self) -> Log:
@@ -158,12 +179,30 @@ class ForgeRun:
                      f"validation{'' if self.testmap else ', no test map'}) ...")
         return self._head
 
+    def head_pool(self, todo: int) -> Pool:
+        """What validates at the pinned commit: the head validator, or with ``--ray`` the
+        actors of a Ray cluster (started once, on as many slots as it has CPUs)."""
+        if self.options.ray is None:
+            return self.head_validator(todo)
+        if self._ray is None:
+            from engine.forge.ray_pool import RayPool
+
+            self._ray = RayPool(
+                self.ws, self.repo, self.env.backend, self.recipe, self.baseline, self.testmap,
+                mode=self.options.validation, timeout=self.options.timeout,
+                address=self.options.ray, slots=self.options.workers,
+                shard=self.options.ray_shard, log=self.log)
+            self.log(f"validating on {len(self._ray.workers)} Ray actors ("
+                     f"{self.options.ray or 'local Ray'}, shards of at most "
+                     f"{self._ray.shard} candidates) ...")
+        return self._ray
+
     @contextmanager
-    def _validator(self, baseline: Baseline, todo: int) -> Iterator[Validator]:
-        """The head validator (kept open for the next stage), or one for another commit's
+    def _validator(self, baseline: Baseline, todo: int) -> Iterator[Pool]:
+        """The head pool (kept open for the next stage), or a validator for another commit's
         ``baseline`` (route b), closed when its batch is done."""
         if baseline is self.baseline:
-            yield self.head_validator(todo)
+            yield self.head_pool(todo)
             return
         with build_validator(self.ws, self.repo, self.env, self.recipe, baseline, None,
                              mode=self.options.validation, workers=1,
@@ -202,7 +241,7 @@ class ForgeRun:
             self._run(validator, todo, baseline, reasons, before_record)
         return reasons
 
-    def _run(self, validator: Validator, todo: list[Candidate], baseline: Baseline,
+    def _run(self, validator: Pool, todo: list[Candidate], baseline: Baseline,
              reasons: dict[str, str],
              before_record: Callable[[Candidate, Verdict], None] | None) -> None:
         """Validate ``todo`` and commit each verdict as it arrives (into ``reasons`` too)."""
