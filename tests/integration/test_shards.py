@@ -14,21 +14,11 @@ import pytest
 
 from engine.cli.main import main
 from engine.store import Store
-from tests.integration.conftest import cli_json
+from tests.integration.conftest import SAMPLE_MAX, cli_json, validated_set
 
 pytestmark = pytest.mark.integration
 
-MAX = "12"
-
-
-def _validated(db: Path) -> tuple[dict[str, str], dict[str, tuple]]:
-    """(reason per candidate, (instance id, F2P, P2P) per candidate) of a store."""
-    with Store.open(db, read_only=True) as store:
-        reasons = dict(store.verdict_reasons("sample"))
-        rows = store.con.execute(
-            "SELECT candidate_id, instance_id, fail_to_pass, pass_to_pass FROM instances"
-        ).fetchall()
-    return reasons, {r[0]: (r[1], sorted(r[2]), sorted(r[3])) for r in rows}
+MAX = str(SAMPLE_MAX)
 
 
 def _kill_after(argv: list[str], verdicts: int) -> None:
@@ -49,14 +39,11 @@ def _kill_after(argv: list[str], verdicts: int) -> None:
 
 
 def test_two_shards_merged_equal_one_machine(tmp_path: Path, sample_bundle: Path,
+                                             sample_max_ws: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    one, ws = tmp_path / "one", tmp_path / "sharded"
-    for w in (one, ws):
-        assert main(["repo", "add", str(sample_bundle), "--name", "sample",
-                     "--workspace", str(w)]) == 0
-    single = cli_json(capsys, "forge", "sample", "--max", MAX, "--workers", "2",
-                      "--workspace", str(one))
-    assert isinstance(single, dict) and single["validated_now"] == int(MAX)
+    ws = tmp_path / "sharded"
+    assert main(["repo", "add", str(sample_bundle), "--name", "sample",
+                 "--workspace", str(ws)]) == 0
 
     prepared = cli_json(capsys, "forge", "sample", "--max", MAX, "--prepare",
                         "--workspace", str(ws))
@@ -98,8 +85,8 @@ def test_two_shards_merged_equal_one_machine(tmp_path: Path, sample_bundle: Path
             assert {r[0] for r in store.con.execute(
                 "SELECT baseline_id FROM baselines").fetchall()} == baselines
 
-    want_reasons, want = _validated(one / "bugfoundry.duckdb")
-    got_reasons, got = _validated(ws / "bugfoundry.duckdb")
+    want_reasons, want = validated_set(sample_max_ws / "bugfoundry.duckdb")
+    got_reasons, got = validated_set(ws / "bugfoundry.duckdb")
     assert got_reasons == want_reasons and len(got_reasons) == int(MAX)
     assert got == want and want  # same instance ids, FAIL_TO_PASS and PASS_TO_PASS
     with Store.open(ws / "bugfoundry.duckdb", read_only=True) as store:
