@@ -478,6 +478,9 @@ def _shard_cases(add: Callable[[Case], None]) -> None:
              None, "prepared"))
     add(Case("prepare-pr-mirror", ("forge", "sample", "--prepare", "--strategy", "pr_mirror"),
              "run only", None, "prepared"))
+    add(Case("ray-and-shard", ("forge", "sample", "--ray", "--shard", "0/2"),
+             "give one of them"))
+    add(Case("ray-shard-zero", ("forge", "sample", "--ray", "--ray-shard", "0"), "--ray-shard"))
     add(Case("merge-missing", ("merge", "{tmp}/nope.duckdb"), "no shard file", None,
              "prepared"))
     add(Case("merge-empty-dir", ("merge", "{tmp}/d"), "no shard file", _dir("d"), "prepared"))

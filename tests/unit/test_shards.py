@@ -57,3 +57,14 @@ def test_assignment_is_stable_disjoint_and_even() -> None:
 def test_default_file_is_per_repo_and_shard(tmp_path: Path) -> None:
     assert default_shard_file(tmp_path, "sample", ShardSpec(1, 4)) == (
         tmp_path / "shards" / "sample.1-of-4.duckdb")
+
+
+def test_ray_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the extra, --ray is a two-line error saying what to install."""
+    import sys
+
+    from engine.forge.ray_pool import import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(UsageError, match=r"pip install 'bugfoundry\[ray\]'"):
+        import_ray()
