@@ -115,6 +115,7 @@ class RayPool:
         self.paths: dict[str, int] = {}
         self.log = log
         self.requeued = 0  # candidates sent again after their actor died
+        self._results: queue.Queue[tuple[str, Verdict] | BaseException] = queue.Queue()
 
     def _start(self, slot: int) -> Any:
         return self._actor.remote(self.spec, slot)
@@ -135,6 +136,7 @@ class RayPool:
         for i in range(0, len(ordered), size):
             work.put(ordered[i:i + size])
         results: queue.Queue[tuple[str, Verdict] | BaseException] = queue.Queue()
+        self._results = results
         stop = threading.Event()
         threads = [threading.Thread(target=self._feed, args=(i, work, results, stop),
                                     name=f"bf-ray-{i}", daemon=True)
@@ -165,6 +167,10 @@ class RayPool:
                 self._restart_all()
             for t in threads:
                 t.join(timeout=5)
+
+    def backlog(self) -> int:
+        """Verdicts streamed back and not yet taken by the forge (it commits them together)."""
+        return self._results.qsize()
 
     def _feed(self, i: int, work: queue.Queue[list[Candidate]],
               results: queue.Queue[tuple[str, Verdict] | BaseException],

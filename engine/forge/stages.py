@@ -33,6 +33,7 @@ from engine.workspace import Workspace
 
 RUN_ERROR_LIMIT = 5  # run errors before any other verdict that stop a forge
 RUN_ERROR_STREAK = 25  # consecutive run errors that stop it at any point
+COMMIT_BATCH = 200  # verdicts committed in one transaction at most (a Ray driver's backlog)
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
@@ -50,6 +51,8 @@ class Pool(Protocol):
 
     def run(self, candidates: Iterable[Candidate]
             ) -> Generator[tuple[Candidate, Verdict], None, None]: ...
+
+    def backlog(self) -> int: ...  # verdicts finished and waiting to be yielded
 
     def close(self) -> None: ...
 
@@ -247,16 +250,28 @@ class ForgeRun:
         """Validate ``todo`` and commit each verdict as it arrives (into ``reasons`` too)."""
         results = validator.run(todo)
         held: list[tuple[Candidate, Verdict]] = []  # run errors not stored yet (see below)
+        batch: list[tuple[Candidate, Verdict]] = []  # arrived together: one commit
 
         def record(cand: Candidate, verdict: Verdict) -> None:
             if before_record is not None:
                 before_record(cand, verdict)
-            self.store.record_result(cand, verdict, baseline)
-            reasons[cand.candidate_id] = verdict.reason
-            self.summary.validated_now += 1
-            self.summary.kept_now += int(verdict.kept)
-            if self.hooks.on_verdict:
-                self.hooks.on_verdict(cand, verdict)
+            batch.append((cand, verdict))
+            if len(batch) >= COMMIT_BATCH or not validator.backlog():
+                flush()
+
+        def flush() -> None:
+            """Commit the verdicts that arrived while others were waiting in one transaction
+            (the local pool hands them one at a time: one commit each, as before)."""
+            if not batch:
+                return
+            self.store.record_results(batch, baseline)
+            for cand, verdict in batch:
+                reasons[cand.candidate_id] = verdict.reason
+                self.summary.validated_now += 1
+                self.summary.kept_now += int(verdict.kept)
+                if self.hooks.on_verdict:
+                    self.hooks.on_verdict(cand, verdict)
+            batch.clear()
 
         try:
             for cand, raw in results:
@@ -284,6 +299,7 @@ class ForgeRun:
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
+            flush()
             results.close()
             self._paths.update(validator.paths)
             validator.paths.clear()
