@@ -180,8 +180,8 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     opts = options or ForgeOptions()
     hooks = hooks or ForgeHooks()
     repo = open_repo(ws, store, repo_name, hooks.log)
-    client = (LMClient(opts.lm or LMSettings(), seed=opts.seed)
-              if needs_lm(strategies, opts.lm) else None)
+    client = (LMClient(opts.lm or LMSettings(), seed=opts.seed)  # a shard asks no model
+              if needs_lm(strategies, opts.lm) and not opts.stored_only else None)
     sharded = opts.prepare or opts.stored_only
     if sharded and any(not STAGES[s].pooled for s in strategies):
         raise UsageError(f"--prepare and --shard run only {', '.join(POOLED)}: pr_mirror "
@@ -210,7 +210,8 @@ def _start(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
            hooks: ForgeHooks) -> ForgeRun:
     """The baseline (reused or run), the summary's first figures and the run's record."""
     log = hooks.log
-    workers = resolve_workers(opts.workers, opts.force_workers, log)
+    # --ray: --workers counts the cluster's slots, not this machine's cores
+    workers = resolve_workers(opts.workers, opts.force_workers or opts.ray is not None, log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=opts.baseline_runs,
                                timeout=opts.baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
