@@ -24,7 +24,6 @@ INDEX_VARIABLES = (
     ("JOB_COMPLETION_INDEX", ""),
     ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN"),
 )
-SHARD_STRATEGIES = ("procedural", "lm_modify", "lm_rewrite")  # the pooled, independent ones
 
 
 @dataclass(frozen=True)
