@@ -130,6 +130,9 @@ class RayPool:
             ) -> Generator[tuple[Candidate, Verdict], None, None]:
         """Yield (candidate, verdict) as actors stream them; every candidate exactly once."""
         cands = {c.candidate_id: c for c in candidates}
+        for i, slot in enumerate(self.workers):  # stopped by an earlier run: start afresh
+            if slot.actor is None:
+                slot.actor = self._start(i)
         size = self.shard_size(len(cands))
         work: queue.Queue[list[Candidate]] = queue.Queue()
         ordered = list(cands.values())
@@ -164,7 +167,7 @@ class RayPool:
         finally:
             stop.set()
             if got < len(cands):  # stopped early: the actors' test runs must end now
-                self._restart_all()
+                self._kill_all()
             for t in threads:
                 t.join(timeout=5)
 
@@ -205,15 +208,19 @@ class RayPool:
                 results.put(exc)
                 return
 
-    def _restart_all(self) -> None:
-        """Kill every actor (and with it its running tests) and start fresh ones, so a
-        later stage finds warm-able slots and nothing of the stopped one runs on."""
-        for i, slot in enumerate(self.workers):
-            self.ray.kill(slot.actor)
-            slot.actor = self._start(i)
+    def _kill_all(self) -> None:
+        """Kill every actor, and with it its running tests, so nothing of a stopped run goes
+        on; a later ``run`` starts fresh ones."""
+        for slot in self.workers:
+            if slot.actor is not None:
+                self.ray.kill(slot.actor)
+                slot.actor = None
 
     def close(self) -> None:
         for slot in self.workers:
+            if slot.actor is None:
+                continue
             with suppress(Exception):  # a dead actor has nothing left to close
                 self.ray.get(slot.actor.close.remote(), timeout=60)
             self.ray.kill(slot.actor)
+            slot.actor = None

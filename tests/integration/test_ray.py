@@ -68,3 +68,23 @@ def test_a_killed_actor_loses_nothing(ray_ws: Path, local_ray: None) -> None:
     assert max(seen.values()) == 1  # every candidate exactly once
     assert pool.workers[0].restarts == 1 and pool.requeued >= 1
     assert reasons == stored
+
+
+def test_a_stopped_run_kills_its_actors_and_the_next_one_starts_afresh(ray_ws: Path) -> None:
+    from engine.forge.ray_pool import RayPool
+
+    ws, repo, env, recipe, baseline, testmap = opened_repo(ray_ws, "sample")
+    with Store.open(ws.db_path) as store:
+        cands = store.stored_candidates("sample")[:6]
+    pool = RayPool(ws, repo, env.backend, recipe, baseline, testmap, mode="auto",
+                   timeout=None)
+    try:
+        first = pool.run(cands)
+        got = [next(first)[0].candidate_id]
+        first.close()  # the forge was asked to stop
+        assert all(slot.actor is None for slot in pool.workers)
+        rest = [c for c in cands if c.candidate_id not in got]
+        got += [cand.candidate_id for cand, _ in pool.run(rest)]
+    finally:
+        pool.close()
+    assert sorted(got) == sorted(c.candidate_id for c in cands)
