@@ -51,6 +51,9 @@ def _make_home(home: Path) -> None:
 @dataclass(frozen=True)
 class Workspace:
     home: Path
+    # Worker trees elsewhere than ``<home>/work`` (a shard's own, so shards sharing one
+    # workspace on a shared volume never use the same trees).
+    scratch: Path | None = None
 
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None) -> Workspace:
@@ -72,7 +75,7 @@ class Workspace:
 
     @property
     def work_dir(self) -> Path:
-        return self.home / "work"
+        return self.scratch or self.home / "work"
 
     @property
     def cache_dir(self) -> Path:

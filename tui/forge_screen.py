@@ -89,13 +89,16 @@ class ForgeScreen(WorkbenchScreen):
                 with Vertical():
                     yield Static("Max candidates (empty: all)")
                     yield Input(placeholder="all", id="forge-max", type="integer")
-                with Vertical():
+                with Vertical(id="forge-seed-column"):
                     yield Static("Seed")
                     yield Input(value="0", id="forge-seed", type="integer")
                 with Vertical():
                     yield Static("Workers")
                     yield Input(value=str(min(2, usable_cores())), id="forge-workers",
                                 type="integer")
+                with Vertical():
+                    yield Static("Ray (empty: this machine)")
+                    yield Input(placeholder="local, or an address", id="forge-ray")
             with Horizontal(id="forge-options"):
                 with Vertical():
                     yield Static("Backend")
@@ -147,7 +150,8 @@ class ForgeScreen(WorkbenchScreen):
             backend=backend if isinstance(backend, str) and backend else None,
             min_realism=_float(self.query_one("#forge-min-realism", Input).value,
                                "min realism"),
-            prefer_realistic=self.query_one("#forge-prefer-realistic", Checkbox).value)
+            prefer_realistic=self.query_one("#forge-prefer-realistic", Checkbox).value,
+            ray=_ray(self.query_one("#forge-ray", Input).value))
         # In the pipeline's order, whatever the order they were ticked in.
         return ForgeRequest(repo, tuple(s for s in IMPLEMENTED_STRATEGIES if s in chosen),
                             options)
@@ -202,3 +206,12 @@ class ForgeScreen(WorkbenchScreen):
         for entry in job.log[self._shown_log:]:
             log.write(Text(entry, style="green" if entry.startswith("kept") else ""))
         self._shown_log = len(job.log)
+
+
+def _ray(text: str) -> str | None:
+    """The Ray field: empty validates on this machine; ``local`` on a local Ray (the CLI's
+    bare ``--ray``); anything else is a cluster's address (``auto``, ``ray://head:10001``)."""
+    text = text.strip()
+    if not text:
+        return None
+    return "" if text == "local" else text

@@ -32,6 +32,8 @@ from engine.cli.lm import add_lm_options, register_statements
 from engine.cli.mirror import add_combine_options, mining_options, register_mine
 from engine.cli.progress import Progress, print_summary
 from engine.cli.realism import register_realism
+from engine.cli.shards import add_shard_options
+from engine.cli.shards import register as register_shards
 from engine.dataset.rows import instance_json
 from engine.doctor import register_doctor
 from engine.environments.base import BACKENDS
@@ -101,24 +103,33 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli.lm import lm_settings
     from engine.cli.mirror import forge_kwargs
+    from engine.cli.shards import check_shard_args, print_prepared, run_shard
     from engine.forge.run import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
+    from engine.store import Store
+    from engine.workspace import Workspace
 
     strategies = parse_strategies(args.strategy)
+    check_shard_args(args)
     stage_options = forge_kwargs(args)
-    ws, store = open_ws(args)
+    ws = Workspace.open(getattr(args, "workspace", None))
     lm = lm_settings_for(strategies, lambda: lm_settings(args, ws))
-    with store:
+    options = ForgeOptions(
+        max_candidates=args.max, seed=args.seed, workers=args.workers,
+        force_workers=args.force_workers, retry_timeouts=args.retry_timeouts,
+        timeout=args.timeout, validation="full" if args.full_suite else args.validation,
+        baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
+        backend=args.backend, lm=lm, min_realism=args.min_realism,
+        prefer_realistic=args.prefer_realistic, prepare=args.prepare, ray=args.ray,
+        ray_shard=args.ray_shard, **stage_options)
+    if args.shard:
+        return run_shard(args, ws, strategies, options)
+    with Store.open(ws.db_path) as store:
         progress = Progress(enabled=sys.stderr.isatty())
-        options = ForgeOptions(
-            max_candidates=args.max, seed=args.seed, workers=args.workers,
-            force_workers=args.force_workers, retry_timeouts=args.retry_timeouts,
-            timeout=args.timeout, validation="full" if args.full_suite else args.validation,
-            baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
-            backend=args.backend, lm=lm, min_realism=args.min_realism,
-            prefer_realistic=args.prefer_realistic, **stage_options)
         summary = forge(ws, store, args.repo, strategies, options, ForgeHooks(
             log=progress.log, on_total=progress.start, on_verdict=progress.advance))
         progress.stop()
+        if args.prepare:
+            return print_prepared(args, summary)
         repo = store.get_repo(args.repo)
         if args.statements and repo is not None and Path(repo.path).is_dir():
             from engine.dataset.statements import fill_missing
@@ -316,6 +327,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg.add_argument("--backend", choices=BACKENDS, default=None,
                     help="environment to validate in (default: the repo's current one)")
     sandbox_options(fg)
+    add_shard_options(fg)
     fg.set_defaults(func=cmd_forge)
     register_mine(sub, common)
 
@@ -343,6 +355,7 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
 
     register_dataset(sub, common)
+    register_shards(sub, common)
     register_curation(sub, common)
 
     register_statements(sub, common)

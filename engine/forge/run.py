@@ -54,6 +54,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("combine", run=combine_stage),
 )}
 IMPLEMENTED_STRATEGIES = tuple(STAGES)
+POOLED = tuple(s.name for s in STAGES.values() if s.pooled)
 
 
 def parse_strategies(text: str) -> list[str]:
@@ -179,8 +180,14 @@ def forge(ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str]
     opts = options or ForgeOptions()
     hooks = hooks or ForgeHooks()
     repo = open_repo(ws, store, repo_name, hooks.log)
-    client = (LMClient(opts.lm or LMSettings(), seed=opts.seed)
-              if needs_lm(strategies, opts.lm) else None)
+    client = (LMClient(opts.lm or LMSettings(), seed=opts.seed)  # a shard asks no model
+              if needs_lm(strategies, opts.lm) and not opts.stored_only else None)
+    sharded = opts.prepare or opts.stored_only
+    if sharded and any(not STAGES[s].pooled for s in strategies):
+        raise UsageError(f"--prepare and --shard run only {', '.join(POOLED)}: pr_mirror "
+                         "and combine build on merged verdicts.\nRun them after bugfoundry "
+                         f"merge, on one machine: bugfoundry forge {repo_name} "
+                         "--strategy pr_mirror")
     if opts.validation not in MODES:
         raise UsageError(f"unknown validation mode {opts.validation!r}; choose from "
                          f"{', '.join(MODES)}.")
@@ -203,7 +210,8 @@ def _start(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
            hooks: ForgeHooks) -> ForgeRun:
     """The baseline (reused or run), the summary's first figures and the run's record."""
     log = hooks.log
-    workers = resolve_workers(opts.workers, opts.force_workers, log)
+    # --ray: --workers counts the cluster's slots, not this machine's cores
+    workers = resolve_workers(opts.workers, opts.force_workers or opts.ray is not None, log)
     baseline = ensure_baseline(ws, store, repo, env, recipe, runs=opts.baseline_runs,
                                timeout=opts.baseline_timeout, log=log)
     summary = ForgeSummary(repo.name, list(strategies), baseline_tests=len(baseline.tests),
@@ -228,12 +236,18 @@ def _start(ws: Workspace, store: Store, repo: RepoRecord, env: Environment, reci
 
 def _stages(run: ForgeRun, strategies: Sequence[str]) -> None:
     """The pooled strategies' first batch, then every other chosen stage in registry order
-    (each only if the run was not stopped)."""
+    (each only if the run was not stopped). A shard (``stored_only``) validates the
+    stored candidates instead; ``prepare`` stops before validating anything."""
+    if run.options.stored_only:
+        run.validate(run.store.stored_candidates(run.repo.name, strategies))
+        run.finish()
+        return
     pooled = [s for s in strategies if STAGES[s].pooled]  # as asked: the LM order counts
     if pooled:
         _first_batch(run, pooled)
     for stage in STAGES.values():
-        if stage.name in strategies and stage.run is not None and not run.stopped:
+        if (stage.name in strategies and stage.run is not None and not run.stopped
+                and not run.options.prepare):
             stage.run(run)
     run.finish()
 
@@ -270,7 +284,10 @@ def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
             f"{n} {why}" for why, n in sorted(summary.skipped.items())))
     if not selected and "procedural" in pooled:
         log(f"procedural: no candidates: {summary._procedural_zero()}")
-    run.validate(selected)
+    if opts.prepare:
+        run.store_only(selected)
+    else:
+        run.validate(selected)
 
 
 def _lm_candidates(client: LMClient, store: Store, repo: RepoRecord, wanted: Sequence[str],

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.baseline import DEFAULT_RUNS, DEFAULT_TIMEOUT, run_baseline
 from engine.errors import BaselineError, EnvironmentBrokenError
@@ -33,10 +33,28 @@ from engine.workspace import Workspace
 
 RUN_ERROR_LIMIT = 5  # run errors before any other verdict that stop a forge
 RUN_ERROR_STREAK = 25  # consecutive run errors that stop it at any point
+COMMIT_BATCH = 200  # verdicts committed in one transaction at most (a Ray driver's backlog)
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
+    from engine.forge.ray_pool import RayPool
     from engine.realism.gate import RealismGate
+
+
+class Pool(Protocol):
+    """What validates a batch for the forge: the local ``Validator`` or a ``RayPool``."""
+
+    paths: dict[str, int]
+
+    @property
+    def workers(self) -> Sequence[Any]: ...  # each with ``off``: why a server is off
+
+    def run(self, candidates: Iterable[Candidate]
+            ) -> Generator[tuple[Candidate, Verdict], None, None]: ...
+
+    def backlog(self) -> int: ...  # verdicts finished and waiting to be yielded
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +68,11 @@ class ForgeOptions:
     stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
     synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
     modifiers in proportion to how well their bugs validate and score in this repo so far.
-    ``backend`` None uses the repo's current environment.
+    ``backend`` None uses the repo's current environment. ``prepare`` stores the first
+    batch's candidates and validates none (``forge --prepare``, before shards);
+    ``stored_only`` generates none and validates the stored candidates without a verdict
+    (a shard, on its shard file). ``ray`` (an address, "" for a local Ray) validates on
+    Ray actors instead of the local pool, in shards of at most ``ray_shard`` candidates.
     """
 
     max_candidates: int | None = None
@@ -70,6 +92,10 @@ class ForgeOptions:
     lm: LMSettings | None = None
     min_realism: float | None = None
     prefer_realistic: bool = False
+    prepare: bool = False
+    stored_only: bool = False
+    ray: str | None = None  # forge --ray [ADDRESS]: "" a local Ray, None no Ray
+    ray_shard: int = 100  # candidates per shard sent to a Ray actor
 
 
 @dataclass(frozen=True)
@@ -112,6 +138,7 @@ class ForgeRun:
     gate: RealismGate | None = None  # forge --min-realism: drops low-scoring synthetic bugs
     selected: list[str] = field(default_factory=list)  # candidate ids, every stage
     _head: Validator | None = None
+    _ray: RayPool | None = None
     _ran_ok: bool = False  # some candidate of this run got a verdict other than run_error
     _paths: Counter[str] = field(default_factory=Counter)
     _off: set[str] = field(default_factory=set)
@@ -126,6 +153,8 @@ class ForgeRun:
         """Stop the head validator's fork servers (once, at the end of the run)."""
         if self._head is not None:
             self._head.close()
+        if self._ray is not None:
+            self._ray.close()
 
     @property
     def log(self) -> Log:
@@ -153,17 +182,44 @@ class ForgeRun:
                      f"validation{'' if self.testmap else ', no test map'}) ...")
         return self._head
 
+    def head_pool(self, todo: int) -> Pool:
+        """What validates at the pinned commit: the head validator, or with ``--ray`` the
+        actors of a Ray cluster (started once, on as many slots as it has CPUs)."""
+        if self.options.ray is None:
+            return self.head_validator(todo)
+        if self._ray is None:
+            from engine.forge.ray_pool import RayPool
+
+            self._ray = RayPool(
+                self.ws, self.repo, self.env.backend, self.recipe, self.baseline, self.testmap,
+                mode=self.options.validation, timeout=self.options.timeout,
+                address=self.options.ray, slots=self.options.workers,
+                shard=self.options.ray_shard, log=self.log)
+            self.log(f"validating on {len(self._ray.workers)} Ray actors ("
+                     f"{self.options.ray or 'local Ray'}, shards of at most "
+                     f"{self._ray.shard} candidates) ...")
+        return self._ray
+
     @contextmanager
-    def _validator(self, baseline: Baseline, todo: int) -> Iterator[Validator]:
-        """The head validator (kept open for the next stage), or one for another commit's
+    def _validator(self, baseline: Baseline, todo: int) -> Iterator[Pool]:
+        """The head pool (kept open for the next stage), or a validator for another commit's
         ``baseline`` (route b), closed when its batch is done."""
         if baseline is self.baseline:
-            yield self.head_validator(todo)
+            yield self.head_pool(todo)
             return
         with build_validator(self.ws, self.repo, self.env, self.recipe, baseline, None,
                              mode=self.options.validation, workers=1,
                              timeout=self.options.timeout, log=self.log) as validator:
             yield validator
+
+    def store_only(self, cands: Sequence[Candidate]) -> None:
+        """Store ``cands`` as selected by this run and validate none (``forge --prepare``:
+        the shards validate them)."""
+        self.store.add_candidates(self.run_id, cands)
+        done = self.store.done_candidate_ids(self.repo.name)
+        self.selected.extend(c.candidate_id for c in cands)
+        self.summary.candidates += len(cands)
+        self.summary.already_done += sum(c.candidate_id in done for c in cands)
 
     def validate(self, cands: Sequence[Candidate], baseline: Baseline | None = None,
                  before_record: Callable[[Candidate, Verdict], None] | None = None
@@ -188,22 +244,34 @@ class ForgeRun:
             self._run(validator, todo, baseline, reasons, before_record)
         return reasons
 
-    def _run(self, validator: Validator, todo: list[Candidate], baseline: Baseline,
+    def _run(self, validator: Pool, todo: list[Candidate], baseline: Baseline,
              reasons: dict[str, str],
              before_record: Callable[[Candidate, Verdict], None] | None) -> None:
         """Validate ``todo`` and commit each verdict as it arrives (into ``reasons`` too)."""
         results = validator.run(todo)
         held: list[tuple[Candidate, Verdict]] = []  # run errors not stored yet (see below)
+        batch: list[tuple[Candidate, Verdict]] = []  # arrived together: one commit
 
         def record(cand: Candidate, verdict: Verdict) -> None:
             if before_record is not None:
                 before_record(cand, verdict)
-            self.store.record_result(cand, verdict, baseline)
-            reasons[cand.candidate_id] = verdict.reason
-            self.summary.validated_now += 1
-            self.summary.kept_now += int(verdict.kept)
-            if self.hooks.on_verdict:
-                self.hooks.on_verdict(cand, verdict)
+            batch.append((cand, verdict))
+            if len(batch) >= COMMIT_BATCH or not validator.backlog():
+                flush()
+
+        def flush() -> None:
+            """Commit the verdicts that arrived while others were waiting in one transaction
+            (the local pool hands them one at a time: one commit each, as before)."""
+            if not batch:
+                return
+            self.store.record_results(batch, baseline)
+            for cand, verdict in batch:
+                reasons[cand.candidate_id] = verdict.reason
+                self.summary.validated_now += 1
+                self.summary.kept_now += int(verdict.kept)
+                if self.hooks.on_verdict:
+                    self.hooks.on_verdict(cand, verdict)
+            batch.clear()
 
         try:
             for cand, raw in results:
@@ -231,6 +299,7 @@ class ForgeRun:
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
+            flush()
             results.close()
             self._paths.update(validator.paths)
             validator.paths.clear()

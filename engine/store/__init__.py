@@ -7,7 +7,8 @@ queues)
 + ``TestMapMixin`` (the baseline's test map) + ``ExportMixin`` (export queries)
 + ``LMMixin`` (LM response cache, LM call log, problem statements)
 + ``RealismMixin`` (realism features and scores) + ``ForgingMixin`` (PR mirroring's base
-checks, combine's inputs) + ``BlindTestMixin`` (the blind "real or forged?" test).
+checks, combine's inputs) + ``BlindTestMixin`` (the blind "real or forged?" test)
++ ``ShardMixin`` (shard files: seeding one, merging them back).
 
 Its edge (``engine/store/edge.py``): every public method raises bugfoundry errors only
 (``DatabaseLocked``, ``DatabaseError``, ``StoreClosed``), never DuckDB's; worker threads get
@@ -61,12 +62,14 @@ from engine.store.exporting import ExportMixin
 from engine.store.forging import ForgingMixin
 from engine.store.lm import LMCall, LMMixin, Statement
 from engine.store.realism import RealismMixin, StoredScore
+from engine.store.shards import ShardMerge, ShardMixin, ShardSeed
 from engine.store.testmaps import TestMapMixin
 
 
 @guarded
-class Store(BlindTestMixin, ForgingMixin, RealismMixin, LMMixin, ExportMixin, TestMapMixin,
-            AdjudicationMixin, AssignmentMixin, BrowseMixin, CurationMixin, StoreCore):
+class Store(ShardMixin, BlindTestMixin, ForgingMixin, RealismMixin, LMMixin, ExportMixin,
+            TestMapMixin, AdjudicationMixin, AssignmentMixin, BrowseMixin, CurationMixin,
+            StoreCore):
     """A connection to the workspace database, owned by one thread of one process."""
 
 
@@ -77,7 +80,7 @@ __all__ = [
     "PoolEntry", "AssignmentMixin", "CuratorQueue", "DecisionCounts", "FinalDecision",
     "InstanceCuration", "SCHEMA_VERSION", "SORT_KEYS", "BrowseFilter", "BrowseMixin",
     "BrowseRow", "CurationMixin", "CuratorProgress", "DecisionEvent", "DecisionState",
-    "RepoSummary", "Store",
+    "RepoSummary", "ShardMerge", "ShardMixin", "ShardSeed", "Store",
     "ExportMixin", "ForgingMixin", "LMCall", "LMMixin", "RealismMixin", "Statement",
     "StoredScore", "StoreCore", "TestMapMixin", "UndoRedo", "count_changed_lines",
     "DatabaseError", "DatabaseLocked", "StoreClosed", "damaged", "instance_id_for",

@@ -333,10 +333,19 @@ class StoreCore(StoreBase):
         self, repo: str, strategies: Sequence[str] | None = None, limit: int | None = None
     ) -> list[Candidate]:
         """Candidates with no result yet, oldest first (the order they were forged in)."""
+        return self.stored_candidates(repo, strategies, limit, pending=True)
+
+    def stored_candidates(
+        self, repo: str, strategies: Sequence[str] | None = None, limit: int | None = None,
+        *, pending: bool = False,
+    ) -> list[Candidate]:
+        """Every stored candidate of ``repo`` (with ``pending``: those with no result yet),
+        oldest first (the order they were forged in)."""
         sql = (
             "SELECT c.repo, c.strategy, c.modifier, c.patch, c.file, c.entity, c.changed_lines, "
-            "c.seed, c.meta FROM candidates c ANTI JOIN results r USING (candidate_id) "
-            "WHERE c.repo = ?"
+            "c.seed, c.meta FROM candidates c "
+            + ("ANTI JOIN results r USING (candidate_id) " if pending else "")
+            + "WHERE c.repo = ?"
         )
         params: list[Any] = [repo]
         if strategies:
@@ -368,46 +377,65 @@ class StoreCore(StoreBase):
         self, candidate: Candidate, verdict: Verdict, baseline: Baseline
     ) -> str | None:
         """Store one verdict (and its instance when kept) atomically; returns the instance id."""
-        instance_id = None
-        already = self.scalar(
-            "SELECT count(*) FROM results WHERE candidate_id = ?", [verdict.candidate_id])
-        if already:  # a resumed run never writes a candidate twice
-            return None
+        return self.record_results([(candidate, verdict)], baseline)[0]
+
+    def record_results(
+        self, pairs: Sequence[tuple[Candidate, Verdict]], baseline: Baseline
+    ) -> list[str | None]:
+        """Store verdicts that arrived together (and their instances) in one transaction, so
+        a driver fed by many machines pays one commit per batch, not per verdict; returns
+        each one's instance id (None: dropped, or judged already and not written again)."""
+        done = {r[0] for r in self.con.execute(
+            "SELECT candidate_id FROM results WHERE candidate_id IN (SELECT unnest(?))",
+            [[v.candidate_id for _, v in pairs]]).fetchall()}
+        out: list[str | None] = []
         with self.transaction():
+            for candidate, verdict in pairs:
+                if verdict.candidate_id in done:  # a resumed run never writes one twice
+                    out.append(None)
+                    continue
+                done.add(verdict.candidate_id)
+                out.append(self._insert_result(candidate, verdict, baseline))
+        return out
+
+    def _insert_result(
+        self, candidate: Candidate, verdict: Verdict, baseline: Baseline
+    ) -> str | None:
+        instance_id = None
+        self.con.execute(
+            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                verdict.candidate_id, candidate.repo, baseline.baseline_id, verdict.kept,
+                verdict.reason, verdict.detail[:4000], verdict.fail_to_pass,
+                verdict.pass_to_pass, len(verdict.tests_run), verdict.duration,
+                verdict.worker, _now(), verdict.path,
+            ],
+        )
+        if verdict.kept:
+            instance_id = instance_id_for(candidate, baseline.commit)
+            lines, files = count_changed_lines(candidate.patch)
+            meta = dict(candidate.meta)
+            statement = meta.pop("problem_statement", None)  # a column of its own
+            meta.update(
+                seed=candidate.seed, changed_lines=list(candidate.changed_lines),
+                baseline_id=baseline.baseline_id, worker=verdict.worker,
+                tests_run=len(verdict.tests_run), validation_path=verdict.path,
+            )
+            if verdict.collection_errors:  # shown first in the review
+                meta["collection_errors"] = verdict.collection_errors
             self.con.execute(
-                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO instances VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    verdict.candidate_id, candidate.repo, baseline.baseline_id, verdict.kept,
-                    verdict.reason, verdict.detail[:4000], verdict.fail_to_pass,
-                    verdict.pass_to_pass, len(verdict.tests_run), verdict.duration,
-                    verdict.worker, _now(), verdict.path,
+                    instance_id, verdict.candidate_id, candidate.repo, baseline.commit,
+                    candidate.strategy, candidate.modifier, candidate.file,
+                    candidate.entity, candidate.patch, verdict.fail_to_pass,
+                    verdict.pass_to_pass, len(verdict.fail_to_pass),
+                    len(verdict.pass_to_pass), lines, files,
+                    json.dumps(verdict.failures), statement,
+                    json.dumps(meta, sort_keys=True, default=str), verdict.duration, _now(),
                 ],
             )
-            if verdict.kept:
-                instance_id = instance_id_for(candidate, baseline.commit)
-                lines, files = count_changed_lines(candidate.patch)
-                meta = dict(candidate.meta)
-                statement = meta.pop("problem_statement", None)  # a column of its own
-                meta.update(
-                    seed=candidate.seed, changed_lines=list(candidate.changed_lines),
-                    baseline_id=baseline.baseline_id, worker=verdict.worker,
-                    tests_run=len(verdict.tests_run), validation_path=verdict.path,
-                )
-                if verdict.collection_errors:  # shown first in the review
-                    meta["collection_errors"] = verdict.collection_errors
-                self.con.execute(
-                    "INSERT INTO instances VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        instance_id, verdict.candidate_id, candidate.repo, baseline.commit,
-                        candidate.strategy, candidate.modifier, candidate.file,
-                        candidate.entity, candidate.patch, verdict.fail_to_pass,
-                        verdict.pass_to_pass, len(verdict.fail_to_pass),
-                        len(verdict.pass_to_pass), lines, files,
-                        json.dumps(verdict.failures), statement,
-                        json.dumps(meta, sort_keys=True, default=str), verdict.duration, _now(),
-                    ],
-                )
         return instance_id
 
     def done_candidate_ids(self, repo: str, seed: int | None = None) -> set[str]:

@@ -87,6 +87,32 @@ def sample_ws(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path) -> 
     return ws
 
 
+SAMPLE_MAX = 12
+
+
+@pytest.fixture(scope="session")
+def sample_max_ws(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path) -> Path:
+    """One machine's ``forge sample --max 12``: what shards and Ray must reproduce."""
+    ws = tmp_path_factory.mktemp("sample-max-ws")
+    assert main(["repo", "add", str(sample_bundle), "--name", "sample",
+                 "--workspace", str(ws)]) == 0
+    assert main(["forge", "sample", "--max", str(SAMPLE_MAX), "--workers", "2",
+                 "--workspace", str(ws), "--json"]) == 0
+    return ws
+
+
+def validated_set(db: Path, repo: str = "sample") -> tuple[dict[str, str], dict[str, tuple]]:
+    """(reason per candidate, (instance id, F2P, P2P) per candidate) of a store."""
+    from engine.store import Store
+
+    with Store.open(db, read_only=True) as store:
+        reasons = dict(store.verdict_reasons(repo))
+        rows = store.con.execute(
+            "SELECT candidate_id, instance_id, fail_to_pass, pass_to_pass FROM instances"
+        ).fetchall()
+    return reasons, {r[0]: (r[1], sorted(r[2]), sorted(r[3])) for r in rows}
+
+
 SDIST = "pypi:cachetools==5.5.0"
 
 

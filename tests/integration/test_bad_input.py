@@ -279,10 +279,12 @@ def _cases() -> list[Case]:
              ("statements", "sample", "--mode", "template"), ("realism",),
              ("repo", "add", "{tmp}/nowhere"), ("disputes",), ("agreement",),
              ("assign", "--curators", "a,b"), ("adjudicate", "x", "accept", "--curator", "c"),
-             ("blindtest", "status")]
+             ("blindtest", "status"), ("forge", "sample", "--shard", "0/2"),
+             ("merge", "{tmp}/rows.jsonl")]
     rows = _write_rows("rows.jsonl", _row())
     for argv in every:
         name = "-".join(a for a in argv[:2] if not a.startswith(("{", "-")))
+        name += "-shard" if "--shard" in argv else ""
         add(Case(f"ws-file-{name}", (*argv, "--workspace", "{tmp}/wsfile"), "is a file",
                  lambda t, r=rows: (_file("wsfile")(t), r(t)), "given"))
         add(Case(f"db-truncated-{name}", argv, "bugfoundry doctor",
@@ -476,7 +478,34 @@ def _cases() -> list[Case]:
              "is a directory", _dir("d"), "prepared"))
     add(Case("blindtest-report-format", ("blindtest", "report", "--format", "pdf"),
              "invalid choice"))
+    _shard_cases(add)
     return cases
+
+
+def _shard_cases(add: Callable[[Case], None]) -> None:
+    """forge --prepare / --shard and merge (issue 21)."""
+    add(Case("shard-index-too-big", ("forge", "sample", "--shard", "2/2"), "below 2"))
+    add(Case("shard-not-i-of-n", ("forge", "sample", "--shard", "half"), "is not I/N"))
+    add(Case("shard-and-prepare", ("forge", "sample", "--shard", "0/2", "--prepare"),
+             "two steps"))
+    add(Case("shard-file-alone", ("forge", "sample", "--shard-file", "{tmp}/s.duckdb"),
+             "give --shard"))
+    add(Case("shard-unprepared", ("forge", "sample", "--shard", "0/2"), "not prepared", None,
+             "prepared"))
+    add(Case("shard-unknown-repo", ("forge", "nosuch", "--shard", "0/2"), "no repo named",
+             None, "prepared"))
+    add(Case("prepare-pr-mirror", ("forge", "sample", "--prepare", "--strategy", "pr_mirror"),
+             "run only", None, "prepared"))
+    add(Case("ray-and-shard", ("forge", "sample", "--ray", "--shard", "0/2"),
+             "give one of them"))
+    add(Case("ray-shard-zero", ("forge", "sample", "--ray", "--ray-shard", "0"), "--ray-shard"))
+    add(Case("merge-missing", ("merge", "{tmp}/nope.duckdb"), "no shard file", None,
+             "prepared"))
+    add(Case("merge-empty-dir", ("merge", "{tmp}/d"), "no shard file", _dir("d"), "prepared"))
+    add(Case("merge-junk", ("merge", "{tmp}/junk.duckdb"), "cannot read the shard file",
+             _write_bytes("junk.duckdb", b"not duckdb" * 100), "prepared"))
+    add(Case("merge-own-database", ("merge", "{ws}/bugfoundry.duckdb"), "not a shard",
+             None, "prepared"))
 
 
 CASES = _cases()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
-from textual.widgets import Button, ProgressBar, RichLog, Static
+from textual.widgets import Button, Input, ProgressBar, RichLog, Static
 
 from engine.errors import BugfoundryError
 from engine.forge.run import ForgeHooks, ForgeOptions
@@ -43,12 +43,14 @@ class FakeForge:
         self.ending = ending
         self.gate = threading.Event()
         self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.options: list[ForgeOptions | None] = []
 
     def __call__(self, ws: Workspace, store: Store, repo_name: str, strategies: Sequence[str],
                  options: ForgeOptions | None = None,
                  hooks: ForgeHooks | None = None) -> ForgeSummary:
         assert hooks is not None and hooks.on_total and hooks.on_verdict and hooks.should_stop
         self.calls.append((repo_name, tuple(strategies)))
+        self.options.append(options)
         hooks.log("building the environment ...")
         cands = [fake_candidate(100 + k, repo_name) for k in range(3)]
         run = store.start_run(repo_name, list(strategies), 0, None, 1, {})
@@ -166,3 +168,25 @@ def test_a_failing_forge_is_shown_and_keeps_what_it_stored(home: Path, error: Ex
     assert seen["rows"] == 32  # the instances stored before the failure are kept
     with Store.open(home / "bugfoundry.duckdb") as s:
         assert s.count(BrowseFilter()) == 32
+
+
+@pytest.mark.parametrize("typed, ray", [("", None), ("local", ""), ("ray://head:10001",
+                                                                   "ray://head:10001")])
+def test_the_ray_field_reaches_the_forge(home: Path, typed: str, ray: str | None) -> None:
+    """Empty: the local pool; ``local``: a local Ray; else the cluster's address."""
+    fake = FakeForge(ending=None)
+    fake.gate.set()
+
+    async def main() -> None:
+        app = BugfoundryApp(Store.open(home / "bugfoundry.duckdb"), "ann", forge=fake)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("F")
+            await pilot.pause()
+            app.screen.query_one("#forge-ray", Input).value = typed
+            await pilot.press("ctrl+s")
+            await _until(pilot, lambda: bool(fake.options) and not app.forge_running,
+                         "the forge to end")
+
+    asyncio.run(main())
+    assert len(fake.options) == 1 and fake.options[0] is not None
+    assert fake.options[0].ray == ray

@@ -13,7 +13,7 @@ RANKS: dict[str, int] = {
     # records and pure logic every room may read
     "engine": 0, "errors": 0, "models": 0, "instances": 0, "logs": 0, "workspace": 0, "diffs": 0,
     "generated": 0, "entities": 0, "agreement": 0, "dedup": 0, "testmap": 0, "reliability": 0,
-    "curation": 0, "blind": 0,
+    "curation": 0, "blind": 0, "shards": 0,
     "store": 1,  # the one place that speaks SQL
     "environments": 2, "mining": 2, "lm": 2,
     "repos": 3,
