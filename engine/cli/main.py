@@ -101,8 +101,10 @@ def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli.lm import lm_settings
     from engine.cli.mirror import forge_kwargs
     from engine.forge.run import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
+    from engine.strategies.procedural import parse_modifiers
 
     strategies = parse_strategies(args.strategy)
+    modifiers = parse_modifiers(args.modifiers) if args.modifiers is not None else None
     stage_options = forge_kwargs(args)
     ws, store = open_ws(args)
     lm = lm_settings_for(strategies, lambda: lm_settings(args, ws))
@@ -114,7 +116,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
             timeout=args.timeout, validation="full" if args.full_suite else args.validation,
             baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
             backend=args.backend, lm=lm, min_realism=args.min_realism,
-            prefer_realistic=args.prefer_realistic, **stage_options)
+            prefer_realistic=args.prefer_realistic, modifiers=modifiers, **stage_options)
         summary = forge(ws, store, args.repo, strategies, options, ForgeHooks(
             log=progress.log, on_total=progress.start, on_verdict=progress.advance))
         progress.stop()
@@ -279,6 +281,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="comma list of procedural, lm_modify, lm_rewrite (a model rewrites "
                          "functions), pr_mirror (real fix commits reverted), combine "
                          "(validated bugs merged)")
+    fg.add_argument("--modifiers", default=None, metavar="NAMES",
+                    help="comma list of procedural modifiers to use (default: all); 'real' "
+                         "stands for the ones aimed at real bug shapes")
     fg.add_argument("--max", type=positive_int, default=None,
                     help="at most N candidates per stage (fix commits for pr_mirror)")
     fg.add_argument("--seed", type=integer, default=0)

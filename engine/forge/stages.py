@@ -50,7 +50,8 @@ class ForgeOptions:
     stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
     synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
     modifiers in proportion to how well their bugs validate and score in this repo so far.
-    ``backend`` None uses the repo's current environment.
+    ``modifiers`` restricts the procedural strategy to those names. ``backend`` None uses the
+    repo's current environment.
     """
 
     max_candidates: int | None = None
@@ -70,6 +71,7 @@ class ForgeOptions:
     lm: LMSettings | None = None
     min_realism: float | None = None
     prefer_realistic: bool = False
+    modifiers: tuple[str, ...] | None = None  # procedural modifiers to use (None: all)
 
 
 @dataclass(frozen=True)
