@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.zoo import ZOO, _bf, git_head, machine, repo_add_args  # noqa: E402
 from engine.realism.pipeline import score_repo  # noqa: E402
+from engine.realism.scoring import Item, Scorecard  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.strategies.procedural import MODIFIERS, REAL_SHAPES  # noqa: E402
 
@@ -64,15 +65,18 @@ def forge(ws: Path, repo: str, modifiers: tuple[str, ...], strategy: str, args: 
             "kept": summary["kept_total"]}
 
 
-def verify(ws: Path) -> Counter[tuple[str, bool]]:
-    """(modifier, held) counts over every exported instance."""
-    export = ws / "export.jsonl"
-    code, _out, err = _bf("export", "--format", "swesmith", "--split", "all", "--dedup", "none",
-                          "-o", str(export), ws=ws)
-    if code:
-        raise SystemExit(f"export failed: {err[-800:]}")
-    _code, out, err = _bf("verify", str(export), "--json", ws=ws)
-    checks = json.loads(out)
+def verify(ws: Path, reuse: bool) -> Counter[tuple[str, bool]]:
+    """(modifier, held) counts over every exported instance (the last verify's with
+    ``reuse``)."""
+    export, saved = ws / "export.jsonl", ws / "verify.json"
+    if not (reuse and saved.exists()):
+        code, _out, err = _bf("export", "--format", "swesmith", "--split", "all", "--dedup",
+                              "none", "-o", str(export), ws=ws)
+        if code:
+            raise SystemExit(f"export failed: {err[-800:]}")
+        _code, out, err = _bf("verify", str(export), "--json", ws=ws)
+        saved.write_text(out, encoding="utf-8")
+    checks = json.loads(saved.read_text(encoding="utf-8"))
     held: Counter[tuple[str, bool]] = Counter()
     for c in checks:
         m = _ID.search(c["instance_id"])
@@ -80,26 +84,42 @@ def verify(ws: Path) -> Counter[tuple[str, bool]]:
     return held
 
 
-def realism(ws: Path, repo: str) -> dict[str, Any]:
-    with Store.open(ws / "bugfoundry.duckdb") as store:
-        rec = store.get_repo(repo)
-        rr = score_repo(store, repo, Path(rec.path) if rec else None)
+def _pass(items: list[Item]) -> dict[str, list[float]]:
+    """Scores per modifier (``pr_mirror`` for the real fixes, each scored leave-one-out) of a
+    scorecard built on ``items`` alone: the synthetic side of the stick is that pool."""
+    scores = Scorecard(items).score_all()
     by_mod: dict[str, list[float]] = {}
-    for item in rr.items:
+    for item in items:
         key = REAL if item.strategy == REAL else item.modifier
-        by_mod.setdefault(key, []).append(rr.scores[item.instance_id].score)
+        by_mod.setdefault(key, []).append(scores[item.instance_id].score)
+    return by_mod
+
+
+def _groups(by_mod: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
     real = by_mod.get(REAL, [])
     groups = {"real_fixes": real,
               "old_modifiers": [s for m, v in by_mod.items() if m in OLD for s in v],
               "new_modifiers": [s for m, v in by_mod.items() if m in REAL_SHAPES for s in v]}
-    groups["procedural_after"] = groups["old_modifiers"] + groups["new_modifiers"]
+    groups["procedural"] = groups["old_modifiers"] + groups["new_modifiers"]
+    return {g: {"n": len(v), "mean": _mean(v),
+                "auc_vs_real": rank_auc(real, v) if g != "real_fixes" else None}
+            for g, v in groups.items() if v}
+
+
+def realism(ws: Path, repo: str) -> dict[str, Any]:
+    """The stick before (real fixes + the older modifiers' bugs) and after (+ the new ones'):
+    the score is relative to the repo's synthetic pool, so both pools are scored afresh."""
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        rec = store.get_repo(repo)
+        rr = score_repo(store, repo, Path(rec.path) if rec else None)
+    before = _pass([i for i in rr.items if i.strategy == REAL or i.modifier in OLD])
+    after = _pass(rr.items)
+    real = after.get(REAL, [])
     return {
         "model": rr.model, "n_real": len(real),
-        "groups": {g: {"n": len(v), "mean": _mean(v),
-                       "auc_vs_real": rank_auc(real, v) if g != "real_fixes" else None}
-                   for g, v in groups.items()},
+        "before": _groups(before), "after": _groups(after),
         "modifiers": {m: {"n": len(v), "mean": _mean(v), "auc_vs_real": rank_auc(real, v)}
-                      for m, v in sorted(by_mod.items()) if m != REAL},
+                      for m, v in sorted(after.items()) if m != REAL},
     }
 
 
@@ -117,7 +137,7 @@ def run_repo(name: str, add: list[str], root: Path, args: argparse.Namespace) ->
             runs["old"] = forge(ws, name, OLD, "procedural", args)
     else:
         runs = {}
-    held = verify(ws)
+    held = verify(ws, args.reuse)
     with Store.open(ws / "bugfoundry.duckdb") as store:
         rows = store.yield_by_modifier(name)
     per: dict[str, dict[str, Any]] = {}
@@ -180,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{m:<20} kept {t['kept']:>4}/{t['validated']:<4} yield {t['yield']}  "
               f"verify {t['verify_held']}/{t['verify_held'] + t['verify_failed']}")
     for r in repos:
-        g = r["realism"]["groups"]
-        print(f"{r['repo']}: " + "; ".join(f"{k} n={v['n']} mean={v['mean']} auc={v['auc_vs_real']}"
-                                           for k, v in g.items()))
+        for when in ("before", "after"):
+            g = r["realism"][when]
+            print(f"{r['repo']} {when}: " + "; ".join(
+                f"{k} n={v['n']} mean={v['mean']} auc={v['auc_vs_real']}" for k, v in g.items()))
     return 0
 
 

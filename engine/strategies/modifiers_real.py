@@ -43,8 +43,13 @@ _LITERAL_KINDS: tuple[tuple[type[cst.CSTNode], str], ...] = (
 )
 
 
+_BUILTIN_KINDS = frozenset({"list", "dict", "set", "tuple", "str", "int", "float", "bool",
+                            "frozenset", "bytes"})
+
+
 def kind_of(value: cst.BaseExpression | None) -> str | None:
-    """What a value evidently is (``int``, ``list``, ``Path`` for ``Path(..)``), else None."""
+    """What a value evidently is (``int``, ``list``, ``Path`` for ``Path(..)`` or
+    ``Money.zero(..)``), else None."""
     if value is None:
         return None
     if isinstance(value, cst.Name) and value.value in ("True", "False"):
@@ -53,11 +58,30 @@ def kind_of(value: cst.BaseExpression | None) -> str | None:
         if isinstance(value, cls):
             return kind
     if isinstance(value, cst.Call):
-        head = dotted(value.func).rpartition(".")[2]
-        if head[:1].isupper() or head in ("list", "dict", "set", "tuple", "str", "int",
-                                          "float", "bool", "frozenset", "bytes"):
-            return head
+        parts = dotted(value.func).split(".")
+        if parts[-1][:1].isupper() or parts[-1] in _BUILTIN_KINDS:
+            return parts[-1]
+        if len(parts) >= 2 and parts[-2][:1].isupper():
+            return parts[-2]  # an alternative constructor, Money.zero(..)
     return None
+
+
+def annotation_kind(ann: cst.BaseExpression) -> str | None:
+    """An annotation as a kind comparable with ``kind_of``: ``list[Entry]`` -> ``list``,
+    ``Money | None`` and ``Optional[Money]`` -> ``Money``."""
+    if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+        if dotted(ann.right) == "None":
+            return annotation_kind(ann.left)
+        if dotted(ann.left) == "None":
+            return annotation_kind(ann.right)
+        return None
+    if isinstance(ann, cst.Subscript):
+        head = dotted(ann.value).rpartition(".")[2]
+        if head == "Optional" and len(ann.slice) == 1:
+            inner = ann.slice[0].slice
+            return annotation_kind(inner.value) if isinstance(inner, cst.Index) else None
+        return head.lower() if head in ("List", "Dict", "Set", "Tuple", "FrozenSet") else head
+    return dotted(ann).rpartition(".")[2] or None
 
 
 def _pick(name: str, choices: Iterable[str], rng: random.Random,
@@ -191,7 +215,7 @@ def _params(fn: cst.FunctionDef) -> dict[str, str | None]:
     p = fn.params
     out: dict[str, str | None] = {}
     for x in (*p.posonly_params, *p.params, *p.kwonly_params):
-        ann = cst.Module([]).code_for_node(x.annotation.annotation) if x.annotation else None
+        ann = annotation_kind(x.annotation.annotation) if x.annotation else None
         out[x.name.value] = ann or kind_of(x.default)
     if isinstance(p.star_arg, cst.Param):
         out[p.star_arg.name.value] = "tuple"
@@ -271,12 +295,13 @@ class _SelfAttrs(cst.CSTVisitor):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.me.pop()
 
-    def _target(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
+    def _target(self, target: cst.BaseExpression, value: cst.BaseExpression | None,
+                declared: str | None = None) -> None:
         me, params = self.me[-1] if self.me else (None, {})
         if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
                 and target.value.value == me):
             name = target.attr.value
-            kind = kind_of(value)
+            kind = declared or kind_of(value)
             if kind is None and isinstance(value, cst.Name):
                 kind = params.get(value.value)
             if name not in self.names or self.kinds.get(name) is None:
@@ -291,7 +316,7 @@ class _SelfAttrs(cst.CSTVisitor):
             self._target(t.target, node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._target(node.target, node.value)
+        self._target(node.target, node.value, annotation_kind(node.annotation.annotation))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._target(node.target, None)
@@ -309,7 +334,8 @@ def _class_level(cls: cst.ClassDef) -> dict[str, str | None]:
                     out.update((t.target.value, kind_of(small.value)) for t in small.targets
                                if isinstance(t.target, cst.Name))
                 elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
-                    out[small.target.value] = kind_of(small.value)
+                    out[small.target.value] = (annotation_kind(small.annotation.annotation)
+                                               or kind_of(small.value))
     return out
 
 
@@ -364,9 +390,30 @@ def _positional(arg: cst.Arg) -> bool:
     return arg.keyword is None and not arg.star
 
 
+def _local_kinds(ctx: EntityContext) -> dict[str, str | None]:
+    """The evident kind of each parameter and local of the entity (empty for a class)."""
+    fn = ctx.node
+    if not isinstance(fn, cst.FunctionDef) or not isinstance(fn.body, cst.IndentedBlock):
+        return {}
+    scope = _Scope(ctx, fn.body)
+    fn.body.visit(scope)
+    return {**scope.kinds, **_params(fn)}
+
+
+def _arg_kind(value: cst.BaseExpression, kinds: Mapping[str, str | None]) -> str | None:
+    if isinstance(value, cst.Name) and value.value not in ("True", "False"):
+        return kinds.get(value.value)
+    if isinstance(value, cst.UnaryOperation):
+        return _arg_kind(value.expression, kinds)
+    return kind_of(value)
+
+
 def sites_call_swap_args(ctx: EntityContext, rng: random.Random) -> list[Site]:
-    """Two adjacent positional arguments of a call swapped (``f(a, b)`` -> ``f(b, a)``)."""
+    """Two adjacent positional arguments of a call swapped (``f(a, b)`` -> ``f(b, a)``) when
+    nothing shows they differ in kind: a date passed for a string only crashes, two counts or
+    two names swapped give a wrong value."""
     sites: list[Site] = []
+    kinds = _local_kinds(ctx)
     for call in ctx.scan.calls:
         if dotted(call.func).rpartition(".")[2] in _ORDER_FREE:
             continue
@@ -376,6 +423,9 @@ def sites_call_swap_args(ctx: EntityContext, rng: random.Random) -> list[Site]:
             if not (_positional(a) and _positional(b)):
                 continue
             if ctx.code(a.value).strip() == ctx.code(b.value).strip():
+                continue
+            ka, kb = _arg_kind(a.value, kinds), _arg_kind(b.value, kinds)
+            if ka != kb and (ka is not None or kb is not None):
                 continue
             new_args = list(args)
             new_args[i] = a.with_changes(value=b.value)
@@ -456,6 +506,16 @@ def sites_drop_call(ctx: EntityContext, rng: random.Random) -> list[Site]:
     return sites
 
 
+def _self_assign(ctx: EntityContext, call: cst.Call, inner: cst.BaseExpression) -> bool:
+    """``text = text.strip()`` would become ``text = text``: a line no one writes."""
+    parent = ctx.parent(call)
+    if not isinstance(parent, cst.Assign | cst.AnnAssign):
+        return False
+    targets = ([t.target for t in parent.targets] if isinstance(parent, cst.Assign)
+               else [parent.target])
+    return any(ctx.code(t).strip() == ctx.code(inner).strip() for t in targets)
+
+
 # Calls whose argument is a usable stand-in for their result: dropping them is the classic
 # "forgot to convert / copy / normalise" bug.
 _UNWRAP_FUNCS = frozenset({"str", "int", "float", "bool", "list", "tuple", "set", "frozenset",
@@ -479,7 +539,7 @@ def sites_unwrap_call(ctx: EntityContext, rng: random.Random) -> list[Site]:
         elif (dotted(func).rpartition(".")[2] in _UNWRAP_FUNCS and len(call.args) == 1
               and _positional(call.args[0])):
             inner = call.args[0].value
-        if inner is None:
+        if inner is None or _self_assign(ctx, call, inner):
             continue
         new = fit(ctx, call, inner)
         desc = f"'{ctx.code(call)[:60]}' -> '{ctx.code(inner)[:60]}' at line {ctx.line(call)}"

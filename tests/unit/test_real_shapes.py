@@ -160,6 +160,7 @@ def test_unwrap_call_drops_a_conversion_around_a_used_value(tmp_path: Path) -> N
     def f(x, d):
         d.copy()
         label = "abc".strip()
+        x = x.lower()
         return str(x).strip(), label
     """
     assert _changed(tmp_path, src, "unwrap_call") == [
@@ -270,3 +271,32 @@ def test_wrong_exception_swaps_builtins_only(tmp_path: Path) -> None:
     assert "raise ValueError(str(e))" in got
     assert {"except OverflowError as e:", "except ValueError as e:"} & set(got)
     assert len(got) == 4  # MyError and the raised Exception are left alone
+
+
+def test_call_swap_args_only_swaps_arguments_of_one_evident_kind(tmp_path: Path) -> None:
+    src = """\
+    def g(on: date, description: str, amount: int, other: Optional[int], rows: list):
+        post(on, description)
+        post(amount, other)
+        post(description, "x")
+        post(amount, "x")
+        post(rows, [])
+    """
+    assert _changed(tmp_path, src, "call_swap_args") == [
+        'post("x", description)', "post([], rows)", "post(other, amount)"]
+
+
+def test_wrong_attr_kinds_come_from_annotations_and_constructors(tmp_path: Path) -> None:
+    src = """\
+    class Account:
+        def __init__(self, currency):
+            self._entries: list[Entry] = []
+            self._history = []
+            self._balance = Money.zero(currency)
+            self._limit = Money(0, currency)
+
+        def size(self):
+            return len(self._entries), self._balance
+    """
+    assert _changed(tmp_path, src, "wrong_attr") == [
+        "return len(self._entries), self._limit", "return len(self._history), self._balance"]
