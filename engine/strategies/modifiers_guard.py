@@ -193,7 +193,8 @@ def _int_value(node: cst.BaseExpression) -> int | None:
 def _off_by_one(ctx: EntityContext, bound: cst.BaseExpression, rng: random.Random,
                 avoid_zero: bool) -> cst.BaseExpression | None:
     """``bound`` moved by one: a literal changes value, ``n - 1`` / ``n + 1`` lose their
-    adjustment, anything else gains ``+ 1`` or ``- 1``."""
+    adjustment, ``i + 2`` becomes ``i + 1`` or ``i + 3``, anything else gains ``+ 1`` or
+    ``- 1``."""
     value = _int_value(bound)
     if value is not None:
         delta = rng.choice((-1, 1))
@@ -202,10 +203,13 @@ def _off_by_one(ctx: EntityContext, bound: cst.BaseExpression, rng: random.Rando
         new_value = value + delta
         lit = cst.Integer(str(abs(new_value)))
         return cst.UnaryOperation(cst.Minus(), lit) if new_value < 0 else lit
+    k = _int_value(bound.right) if isinstance(bound, cst.BinaryOperation) else None
     if (isinstance(bound, cst.BinaryOperation) and isinstance(bound.operator, cst.Add
                                                               | cst.Subtract)
-            and _int_value(bound.right) == 1 and not bound.lpar):
-        return bound.left
+            and k is not None and k > 0 and not bound.lpar):
+        if k == 1:
+            return bound.left  # the adjustment forgotten: n - 1 -> n
+        return bound.with_changes(right=cst.Integer(str(k + rng.choice((-1, 1)))))
     op = cst.Add() if rng.random() < 0.5 else cst.Subtract()
     return cst.BinaryOperation(left=bound, operator=op, right=cst.Integer("1"))
 

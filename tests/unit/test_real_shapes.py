@@ -240,14 +240,25 @@ def test_off_by_one_moves_one_bound(tmp_path: Path) -> None:
         head = xs[:-1]
         for i in range(len(xs) - 1):
             n += i
-        return head, xs[1:n]
+        return head, xs[1:n], xs[n + 2]
     """
     got = _changed(tmp_path, src, "off_by_one")
-    assert len(got) == 4
+    assert len(got) == 4  # an index (xs[n + 2]) is not a slice bound
     assert "head = xs[:-2]" in got  # never xs[:0]
     assert "for i in range(len(xs)):" in got
-    assert ({"return head, xs[0:n]", "return head, xs[2:n]"} & set(got))
-    assert ({"return head, xs[1:n + 1]", "return head, xs[1:n - 1]"} & set(got))
+    assert ({"return head, xs[0:n], xs[n + 2]", "return head, xs[2:n], xs[n + 2]"} & set(got))
+    assert ({"return head, xs[1:n + 1], xs[n + 2]", "return head, xs[1:n - 1], xs[n + 2]"}
+            & set(got))
+
+
+def test_off_by_one_nudges_an_existing_adjustment(tmp_path: Path) -> None:
+    src = """    def f(line, i):
+        return line[i + 1 : i + 2]
+    """
+    got = _changed(tmp_path, src, "off_by_one")
+    assert "return line[i : i + 2]" in got
+    assert {"return line[i + 1 : i + 1]", "return line[i + 1 : i + 3]"} & set(got)
+    assert len(got) == 2
 
 
 def test_wrong_exception_swaps_builtins_only(tmp_path: Path) -> None:
