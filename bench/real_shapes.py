@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="reuse workspaces already forged under --root (verify and score only)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--update", action="store_true",
+                    help="replace these repos' rows in --out, keep the others")
     args = ap.parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
     todo: list[tuple[str, list[str]]] = []
@@ -182,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     repos = []
     for name, add in todo:
         print(f"{name} ...", flush=True)
-        repos.append(run_repo(name, add, args.root, args))
+        repos.append({**run_repo(name, add, args.root, args), "commit": git_head()})
+    if args.update and args.out.exists():  # keep the other repos' rows from an earlier run
+        earlier = json.loads(args.out.read_text(encoding="utf-8"))
+        done = {r["repo"] for r in repos}
+        repos += [{"commit": earlier.get("commit"), **r} for r in earlier["repos"]
+                  if r["repo"] not in done]
     totals: dict[str, dict[str, int]] = {}
     for r in repos:
         for m, d in r["modifiers"].items():
