@@ -209,12 +209,21 @@ def test_unguard_runs_the_guarded_block_for_every_input(tmp_path: Path) -> None:
             items.reverse()
         else:
             items.clear()
+        if extra is None:
+            extra = []
+        if more < 100:
+            more += 2000
+        if more not in CACHE:
+            value = len(more)
+            CACHE[more] = value
         return items
     """
     results = _results(tmp_path, _gen(tmp_path, src, "unguard", per_entity=20))
-    # guard clauses, if/else and a walrus the body reads are left alone
-    assert len(results) == 2
+    # guard clauses, if/else, a walrus the body reads, filling a default and caching are
+    # left alone
+    assert len(results) == 3
     assert any("    items.append(extra)\n    items.sort()\n    if more:" in r for r in results)
+    assert any("        extra = []\n    more += 2000\n" in r for r in results)
     assert any("        items.sort()\n    items.extend(more)\n    if not items:" in r
                for r in results)
 
