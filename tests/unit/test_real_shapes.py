@@ -216,12 +216,18 @@ def test_unguard_runs_the_guarded_block_for_every_input(tmp_path: Path) -> None:
         if more not in CACHE:
             value = len(more)
             CACHE[more] = value
+        if hasattr(items, "seal"):
+            items.seal()
+        if MODULE is None:
+            if more:
+                MODULE = more
         return items
     """
     results = _results(tmp_path, _gen(tmp_path, src, "unguard", per_entity=20))
-    # guard clauses, if/else, a walrus the body reads, filling a default and caching are
-    # left alone
-    assert len(results) == 3
+    # guard clauses, if/else, a walrus the body reads, filling a default (nested too),
+    # caching and feature checks are left alone
+    assert len(results) == 4
+    assert any("    if MODULE is None:\n        MODULE = more\n" in r for r in results)  # inner
     assert any("    items.append(extra)\n    items.sort()\n    if more:" in r for r in results)
     assert any("        extra = []\n    more += 2000\n" in r for r in results)
     assert any("        items.sort()\n    items.extend(more)\n    if not items:" in r
