@@ -115,6 +115,10 @@ def realism(ws: Path, repo: str) -> dict[str, Any]:
     before = _pass([i for i in rr.items if i.strategy == REAL or i.modifier in OLD])
     after = _pass(rr.items)
     real = after.get(REAL, [])
+    if not real or not before:
+        return {"model": rr.model, "n_real": len(real),
+                "note": "no real fixes and no older modifiers' bugs here: the score of a pool "
+                        "of one kind says nothing (run with pr_mirror and --old to compare)"}
     return {
         "model": rr.model, "n_real": len(real),
         "before": _groups(before), "after": _groups(after),
@@ -135,8 +139,10 @@ def run_repo(name: str, add: list[str], root: Path, args: argparse.Namespace) ->
                               args)}
         if args.old:
             runs["old"] = forge(ws, name, OLD, "procedural", args)
+        (ws / "forges.json").write_text(json.dumps(runs), encoding="utf-8")
     else:
-        runs = {}
+        saved = ws / "forges.json"
+        runs = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
     held = verify(ws, args.reuse)
     with Store.open(ws / "bugfoundry.duckdb") as store:
         rows = store.yield_by_modifier(name)
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--update", action="store_true",
                     help="replace these repos' rows in --out, keep the others")
     args = ap.parse_args(argv)
+    head = git_head()  # the code that forges, not what HEAD is when it ends
     args.root.mkdir(parents=True, exist_ok=True)
     todo: list[tuple[str, list[str]]] = []
     if args.sample:
@@ -184,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     repos = []
     for name, add in todo:
         print(f"{name} ...", flush=True)
-        repos.append({**run_repo(name, add, args.root, args), "commit": git_head()})
+        repos.append({**run_repo(name, add, args.root, args), "commit": head})
     if args.update and args.out.exists():  # keep the other repos' rows from an earlier run
         earlier = json.loads(args.out.read_text(encoding="utf-8"))
         done = {r["repo"] for r in repos}
@@ -199,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 t[k] += d[k]
     for t in totals.values():
         t["yield"] = round(t["kept"] / t["validated"], 3) if t["validated"] else None  # type: ignore[assignment]
-    out = {"commit": git_head(), "machine": machine(), "max": args.max,
+    out = {"commit": head, "machine": machine(), "max": args.max,
            "new_modifiers": list(REAL_SHAPES), "repos": repos, "pooled": totals}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
               f"verify {t['verify_held']}/{t['verify_held'] + t['verify_failed']}")
     for r in repos:
         for when in ("before", "after"):
-            g = r["realism"][when]
+            g = r["realism"].get(when, {})
             print(f"{r['repo']} {when}: " + "; ".join(
                 f"{k} n={v['n']} mean={v['mean']} auc={v['auc_vs_real']}" for k, v in g.items()))
     return 0
