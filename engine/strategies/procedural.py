@@ -29,6 +29,7 @@ from engine.entities import (
 )
 from engine.errors import UsageError
 from engine.models import Candidate
+from engine.strategies import modifiers_calls as mcall
 from engine.strategies import modifiers_class as mc
 from engine.strategies import modifiers_guard as mg
 from engine.strategies import modifiers_ops as mo
@@ -150,31 +151,31 @@ MODIFIERS: dict[str, Modifier] = {
             "call_swap_args",
             "two positional arguments of a call were passed in the wrong order",
             FUNCTION_KINDS,
-            mr.sites_call_swap_args,
+            mcall.sites_call_swap_args,
         ),
         Modifier(
             "call_drop_kwarg",
             "a keyword argument was left out of a call, so the callee's default is used",
             FUNCTION_KINDS,
-            mr.sites_call_drop_kwarg,
+            mcall.sites_call_drop_kwarg,
         ),
         Modifier(
             "drop_call",
             "a call made for its effect was left out, so that update never happens",
             FUNCTION_KINDS,
-            mr.sites_drop_call,
+            mcall.sites_drop_call,
         ),
         Modifier(
             "unwrap_call",
             "a converting or copying call was left out, so the raw value is used",
             FUNCTION_KINDS,
-            mr.sites_unwrap_call,
+            mcall.sites_unwrap_call,
         ),
         Modifier(
             "drop_await",
             "an await was left out, so a coroutine is created but never run",
             FUNCTION_KINDS,
-            mr.sites_drop_await,
+            mcall.sites_drop_await,
         ),
         Modifier(
             "weaken_guard",
