@@ -134,7 +134,7 @@ MODIFIERS: dict[str, Modifier] = {
             FUNCTION_KINDS,
             mo.sites_flip_operators,
         ),
-        # The shapes real one-statement fixes take (modifiers_real, modifiers_guard).
+        # The shapes real one-statement fixes take (modifiers_real, _calls, _guard).
         Modifier(
             "wrong_name",
             "a variable was read in place of another local of the function with a similar name",

@@ -1,6 +1,6 @@
 """The procedural modifiers aimed at real bug shapes (engine/strategies/modifiers_real.py,
-modifiers_guard.py): each rewrite exactly as expected, and no site where the change would be a
-no-op or leave an unbound name."""
+modifiers_calls.py, modifiers_guard.py): each rewrite exactly as expected, and no site where the
+change would be a no-op or leave an unbound name."""
 
 from __future__ import annotations
 
