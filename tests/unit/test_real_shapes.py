@@ -4,6 +4,7 @@ change would be a no-op or leave an unbound name."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,18 +17,12 @@ from tests.unit.test_procedural import _gen, _results
 def _changed(tmp_path: Path, src: str, modifier: str, per_entity: int = 20) -> list[str]:
     """The changed line(s) of each candidate's file, sorted (leading spaces stripped)."""
     cands = _gen(tmp_path, src, modifier, per_entity=per_entity)
-    before = [line.strip() for line in _dedent(src).splitlines()]
+    before = [line.strip() for line in textwrap.dedent(src).splitlines()]
     out: list[str] = []
     for text in _results(tmp_path, cands):
         after = [line.strip() for line in text.splitlines()]
         out.append("\n".join(line for line in after if line not in before) or "<deleted>")
     return sorted(out)
-
-
-def _dedent(src: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(src)
 
 
 def test_the_real_shapes_are_registered_and_selectable() -> None:
