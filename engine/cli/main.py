@@ -106,9 +106,11 @@ def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli.shards import check_shard_args, print_prepared, run_shard
     from engine.forge.run import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
     from engine.store import Store
+    from engine.strategies.procedural import parse_modifiers
     from engine.workspace import Workspace
 
     strategies = parse_strategies(args.strategy)
+    modifiers = parse_modifiers(args.modifiers) if args.modifiers is not None else None
     check_shard_args(args)
     stage_options = forge_kwargs(args)
     ws = Workspace.open(getattr(args, "workspace", None))
@@ -119,8 +121,8 @@ def cmd_forge(args: argparse.Namespace) -> int:
         timeout=args.timeout, validation="full" if args.full_suite else args.validation,
         baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
         backend=args.backend, lm=lm, min_realism=args.min_realism,
-        prefer_realistic=args.prefer_realistic, prepare=args.prepare, ray=args.ray,
-        ray_shard=args.ray_shard, **stage_options)
+        prefer_realistic=args.prefer_realistic, modifiers=modifiers, prepare=args.prepare,
+        ray=args.ray, ray_shard=args.ray_shard, **stage_options)
     if args.shard:
         return run_shard(args, ws, strategies, options)
     with Store.open(ws.db_path) as store:
@@ -291,6 +293,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
                     help="comma list of procedural, lm_modify, lm_rewrite (a model rewrites "
                          "functions), pr_mirror (real fix commits reverted), combine "
                          "(validated bugs merged)")
+    fg.add_argument("--modifiers", default=None, metavar="NAMES",
+                    help="comma list of procedural modifiers to use (default: all); 'real' "
+                         "stands for the ones aimed at real bug shapes")
     fg.add_argument("--max", type=positive_int, default=None,
                     help="at most N candidates per stage (fix commits for pr_mirror)")
     fg.add_argument("--seed", type=integer, default=0)

@@ -93,7 +93,8 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
                         extra: Sequence[Candidate] = (),
                         weights: dict[str, float] | None = None,
                         skipped: dict[str, int] | None = None,
-                        first: set[str] | frozenset[str] = frozenset()) -> list[Candidate]:
+                        first: set[str] | frozenset[str] = frozenset(),
+                        modifiers: Sequence[str] | None = None) -> list[Candidate]:
     """All strategies' candidates, interleaved across modifiers, first ``max_candidates``
     worth a run.
 
@@ -105,6 +106,7 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
     be kept (``engine.forge.prune``: unexecuted lines, code identical to the original or to an
     earlier candidate) are left out before ``max_candidates`` is counted, and counted per
     reason in ``skipped``. Candidates whose id is in ``first`` come before the others.
+    ``modifiers`` restricts the procedural ones to those names (default: all).
     """
     from engine.strategies import procedural
 
@@ -119,7 +121,8 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
     for strategy in strategies:
         if strategy == "procedural":
             for c in procedural.generate(repo.name, Path(repo.path), seed=seed,
-                                         covered_lines=covered_lines, stats=stats):
+                                         modifiers=modifiers, covered_lines=covered_lines,
+                                         stats=stats):
                 add(c)
     for c in extra:
         add(c)
@@ -272,7 +275,7 @@ def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
     selected = generate_candidates(repo, [s for s in pooled if s == "procedural"], opts.seed,
                                    opts.max_candidates, covered_lines=covered, stats=stats,
                                    extra=extra, weights=weights, skipped=summary.skipped,
-                                   first=judged)
+                                   first=judged, modifiers=opts.modifiers)
     summary.entities = stats.get("entities", 0)
     summary.entities_uncovered = stats.get("uncovered", 0)
     summary.entities_arid = stats.get("arid", 0)

@@ -68,6 +68,7 @@ class ForgeOptions:
     stored as ``timeout`` (older runs did not retry them alone). ``min_realism`` drops kept
     synthetic candidates scoring below it (``low_realism``); ``prefer_realistic`` samples
     modifiers in proportion to how well their bugs validate and score in this repo so far.
+    ``modifiers`` restricts the procedural strategy to those names.
     ``backend`` None uses the repo's current environment. ``prepare`` stores the first
     batch's candidates and validates none (``forge --prepare``, before shards);
     ``stored_only`` generates none and validates the stored candidates without a verdict
@@ -92,6 +93,7 @@ class ForgeOptions:
     lm: LMSettings | None = None
     min_realism: float | None = None
     prefer_realistic: bool = False
+    modifiers: tuple[str, ...] | None = None  # procedural modifiers to use (None: all)
     prepare: bool = False
     stored_only: bool = False
     ray: str | None = None  # forge --ray [ADDRESS]: "" a local Ray, None no Ray

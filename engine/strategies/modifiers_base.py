@@ -178,6 +178,13 @@ class Scan(cst.CSTVisitor):
         self.ifexps: list[cst.IfExp] = []
         self.loops: list[cst.For | cst.While] = []
         self.wrappers: list[cst.With | cst.Try | cst.TryStar] = []
+        # for the real-shape modifiers (modifiers_real, modifiers_guard)
+        self.calls: list[cst.Call] = []
+        self.awaits: list[cst.Await] = []
+        self.slices: list[cst.Slice] = []
+        self.handlers: list[cst.ExceptHandler | cst.ExceptStarHandler] = []
+        self.raises: list[cst.Raise] = []  # collected, never descended into
+        self.attributes: list[cst.Attribute] = []
 
     # skipped subtrees
     def visit_Annotation(self, node: cst.Annotation) -> bool:
@@ -190,15 +197,32 @@ class Scan(cst.CSTVisitor):
         return False
 
     def visit_Raise(self, node: cst.Raise) -> bool:
+        self.raises.append(node)
         return False
 
     def visit_TypeAlias(self, node: cst.TypeAlias) -> bool:
         return False
 
     def visit_Call(self, node: cst.Call) -> bool:
-        if is_logging_call(node):
+        if is_logging_call(node) or dotted(node.func).rpartition(".")[2] in _TYPING_CALLS:
             return False
-        return dotted(node.func).rpartition(".")[2] not in _TYPING_CALLS
+        self.calls.append(node)
+        return True
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.awaits.append(node)
+
+    def visit_Slice(self, node: cst.Slice) -> None:
+        self.slices.append(node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.handlers.append(node)
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        self.handlers.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.attributes.append(node)
 
     # collected nodes
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> bool:

@@ -38,10 +38,23 @@ def shipped() -> dict[str, Prior]:
             for name, v in raw.get("modifiers", {}).items()}
 
 
+@cache
+def neutral(strategy: str) -> float | None:
+    """The pooled shipped rate of ``strategy``'s modifiers: the prior of a modifier of that
+    strategy the zoo has not measured yet (a new one), so it starts level with its siblings
+    instead of at even odds below them. None when nothing of ``strategy`` is shipped."""
+    mine = [p for name, p in shipped().items() if name.partition("/")[0] == strategy]
+    if not mine:
+        return None
+    return Prior(sum(p.validated for p in mine), sum(p.kept for p in mine)).rate
+
+
 def posterior_yield(name: str, validated: int, kept: int) -> float:
-    """Mean yield of ``name`` here: the shipped rate as ``STRENGTH`` pseudo-verdicts (Beta(1, 1)
-    when nothing is shipped for it) updated with this repo's ``validated``/``kept``."""
+    """Mean yield of ``name`` here: the shipped rate as ``STRENGTH`` pseudo-verdicts (for an
+    unmeasured modifier its strategy's pooled rate, ``neutral``; Beta(1, 1) when nothing of the
+    strategy is shipped) updated with this repo's ``validated``/``kept``."""
     prior = shipped().get(name)
-    if prior is None:
+    rate = prior.rate if prior is not None else neutral(name.partition("/")[0])
+    if rate is None:
         return (kept + 1) / (validated + 2)
-    return (kept + STRENGTH * prior.rate) / (validated + STRENGTH)
+    return (kept + STRENGTH * rate) / (validated + STRENGTH)

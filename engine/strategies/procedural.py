@@ -29,13 +29,16 @@ from engine.entities import (
 )
 from engine.errors import UsageError
 from engine.models import Candidate
+from engine.strategies import modifiers_calls as mcall
 from engine.strategies import modifiers_class as mc
+from engine.strategies import modifiers_guard as mg
 from engine.strategies import modifiers_ops as mo
+from engine.strategies import modifiers_real as mr
 from engine.strategies import modifiers_stmts as ms
 from engine.strategies.modifiers_base import EntityContext, Modifier, Site, apply_site
 from engine.strategies.splice import Splicer
 
-__all__ = ["MODIFIERS", "Modifier", "generate"]
+__all__ = ["MODIFIERS", "REAL_SHAPES", "Modifier", "generate", "parse_modifiers"]
 
 STRATEGY = "procedural"
 _CLASS = frozenset({"class"})
@@ -131,8 +134,100 @@ MODIFIERS: dict[str, Modifier] = {
             FUNCTION_KINDS,
             mo.sites_flip_operators,
         ),
+        # The shapes real one-statement fixes take (modifiers_real, _calls, _guard).
+        Modifier(
+            "wrong_name",
+            "a variable was read in place of another local of the function with a similar name",
+            FUNCTION_KINDS,
+            mr.sites_wrong_name,
+        ),
+        Modifier(
+            "wrong_attr",
+            "a method reads the wrong attribute of self, another one its class sets",
+            FUNCTION_KINDS,
+            mr.sites_wrong_attr,
+        ),
+        Modifier(
+            "call_swap_args",
+            "two positional arguments of a call were passed in the wrong order",
+            FUNCTION_KINDS,
+            mcall.sites_call_swap_args,
+        ),
+        Modifier(
+            "call_drop_kwarg",
+            "a keyword argument was left out of a call, so the callee's default is used",
+            FUNCTION_KINDS,
+            mcall.sites_call_drop_kwarg,
+        ),
+        Modifier(
+            "drop_call",
+            "a call made for its effect was left out, so that update never happens",
+            FUNCTION_KINDS,
+            mcall.sites_drop_call,
+        ),
+        Modifier(
+            "unwrap_call",
+            "a converting or copying call was left out, so the raw value is used",
+            FUNCTION_KINDS,
+            mcall.sites_unwrap_call,
+        ),
+        Modifier(
+            "drop_await",
+            "an await was left out, so a coroutine is created but never run",
+            FUNCTION_KINDS,
+            mcall.sites_drop_await,
+        ),
+        Modifier(
+            "weaken_guard",
+            "one part of an and/or condition was left out, so a case is no longer checked",
+            FUNCTION_KINDS,
+            mg.sites_weaken_guard,
+        ),
+        Modifier(
+            "unguard",
+            "the check around a block is missing, so the block runs for every input",
+            FUNCTION_KINDS,
+            mg.sites_unguard,
+        ),
+        Modifier(
+            "wrong_default",
+            "a parameter's default value is slightly wrong (a flipped flag, a count off by one)",
+            FUNCTION_KINDS,
+            mg.sites_wrong_default,
+        ),
+        Modifier(
+            "off_by_one",
+            "a slice or range bound is off by one",
+            FUNCTION_KINDS,
+            mg.sites_off_by_one,
+        ),
+        Modifier(
+            "wrong_exception",
+            "the wrong exception type is caught or raised",
+            FUNCTION_KINDS,
+            mg.sites_wrong_exception,
+        ),
     )
 }
+# The modifiers aimed at the shapes of real fixes (README: "Real bug shapes").
+REAL_SHAPES = ("wrong_name", "wrong_attr", "call_swap_args", "call_drop_kwarg", "drop_call",
+               "unwrap_call", "drop_await", "weaken_guard", "unguard", "wrong_default",
+               "off_by_one", "wrong_exception")
+
+
+def parse_modifiers(text: str) -> tuple[str, ...]:
+    """``--modifiers a,b`` as names; ``real`` stands for ``REAL_SHAPES``. Raises on unknown."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            names += REAL_SHAPES if part == "real" else [part]
+    unknown = [n for n in names if n not in MODIFIERS]
+    if unknown or not names:
+        raise UsageError(
+            f"unknown procedural modifier(s): {', '.join(unknown) or '(none given)'}; "
+            f"choose from real, {', '.join(MODIFIERS)}"
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def _rng(seed: int, file: str, qualname: str, modifier: str) -> random.Random:

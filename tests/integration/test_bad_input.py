@@ -320,6 +320,8 @@ def _cases() -> list[Case]:
         add(Case(f"forge{flag}={value}", ("forge", "sample", f"{flag}={value}"), expect))
     add(Case("forge-strategy-unknown", ("forge", "sample", "--strategy", "telepathy"),
              "unknown strategy"))
+    add(Case("forge-modifiers-unknown", ("forge", "sample", "--modifiers", "wrong_name,nope"),
+             "unknown procedural modifier(s): nope"))
     add(Case("forge-unknown-repo", ("forge", "nosuch"), "no repo named 'nosuch'", None,
              "prepared"))
     add(Case("baseline-runs=0", ("baseline", "sample", "--runs", "0"), ">= 1"))

@@ -47,6 +47,16 @@ def test_sample_yields_at_least_100_instances(sample_ws: Path, capsys) -> None:
     assert any("async" in json.dumps(i["meta"]) for i in instances), "no async entity mutated"
 
 
+def test_every_real_shape_modifier_keeps_a_bug_on_the_sample(sample_ws: Path, capsys) -> None:
+    """The modifiers aimed at real bug shapes (modifiers_real/_calls/_guard) are in the default
+    set and each yields validated bugs here; the rechecks below sample them with the others."""
+    from engine.strategies.procedural import REAL_SHAPES
+
+    instances = cli_json(capsys, "instances", "--workspace", str(sample_ws))
+    kept = {i["modifier"] for i in instances if i["strategy"] == "procedural"}
+    assert set(REAL_SHAPES) <= kept, set(REAL_SHAPES) - kept
+
+
 def _junit(python: str, tree: Path, out: Path) -> dict[str, str]:
     """Run the whole suite with plain pytest + JUnit XML: no bugfoundry code involved."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}

@@ -60,11 +60,15 @@ def _minus_plus(cand: Candidate) -> tuple[list[str], list[str]]:
 # --- registry -------------------------------------------------------------------------------
 
 
-def test_registry_has_the_fourteen_modifiers() -> None:
+def test_registry_has_swe_smith_s_modifiers_and_the_real_shapes() -> None:
     assert set(MODIFIERS) == {
         "class_rm_base", "class_rm_funcs", "class_shuffle_funcs", "ctrl_invert_if",
         "ctrl_shuffle", "remove_assign", "remove_cond", "remove_loop", "remove_wrapper",
         "op_break_chains", "op_change_const", "op_change", "op_swap", "flip_operators",
+        # modifiers_real / modifiers_guard (tests/unit/test_real_shapes.py)
+        "wrong_name", "wrong_attr", "call_swap_args", "call_drop_kwarg", "drop_call",
+        "unwrap_call", "drop_await", "weaken_guard", "unguard", "wrong_default", "off_by_one",
+        "wrong_exception",
     }  # fmt: skip
     for name, modifier in MODIFIERS.items():
         assert modifier.name == name
