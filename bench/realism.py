@@ -330,7 +330,8 @@ def rebuild_reference(data: dict, base: dict[str, Any]) -> dict[str, Any]:
             total.update(c[name])
         ref["features"][name]["source"] = (
             f"fixes mined from the git history of {len(counts)} zoo repos "
-            f"({sum(n_fixes.values())} fixes; each repo weighted as at most {cr.REPO_CAP}); "
+            f"({sum(n_fixes.values())} fixes; each repo weighted as at most {cr.REPO_CAP}) "
+            f"+ 'literature' (the shares realism.md gives) as {cr.LITERATURE_WEIGHT:.0f} fixes; "
             "rebuilt by bench/realism.py --rebuild-reference")
         ref["features"][name]["counts"] = dict(sorted(total.items()))
     ref["about"] = ("Aggregate shares for real bugs. The diff features (edit_kind, direction, "

@@ -32,6 +32,9 @@ from engine.realism.scoring import SPEC_BY_NAME, Table, bins_of
 DIFF_FEATURES = ("edit_kind", "direction", "naturalness")  # scored from a diff alone
 MINED_FEATURES = (*DIFF_FEATURES, "size")  # what the rebuilt reference holds
 REPO_CAP = 150  # a repo counts as at most this many fixes in the pooled reference
+# The published shares (BugsInPy, TSSB-3M: realism.md) count as this many fixes: they keep
+# the rare edit kinds (a bool flip, swapped arguments) that a few thousand fixes may miss.
+LITERATURE_WEIGHT = 100.0
 PROB_BINS = 10
 
 Counts = dict[str, Counter[str]]  # feature -> bin -> count
@@ -51,9 +54,11 @@ def feature_counts(features: Iterable[Features]) -> Counts:
 
 
 def pooled_shares(per_repo: Mapping[str, Counts], exclude: str | None = None,
-                  cap: int = REPO_CAP) -> dict[str, dict[str, float]]:
+                  cap: int = REPO_CAP, literature: Mapping[str, Mapping[str, float]] | None = None,
+                  literature_weight: float = LITERATURE_WEIGHT) -> dict[str, dict[str, float]]:
     """Per feature, the share of each bin over repos (all but ``exclude``); a repo with more
-    than ``cap`` fixes is down-weighted to ``cap``."""
+    than ``cap`` fixes is down-weighted to ``cap``; ``literature`` shares (per feature) join
+    as ``literature_weight`` fixes."""
     out: dict[str, dict[str, float]] = {}
     for name in MINED_FEATURES:
         total: Counter[str] = Counter()
@@ -69,6 +74,10 @@ def pooled_shares(per_repo: Mapping[str, Counts], exclude: str | None = None,
             for b, c in per_repo[repo][name].items():
                 mass[b] = mass.get(b, 0.0) + w * c
                 total[b] += c
+        lit = (literature or {}).get(name) or {}
+        z_lit = sum(lit.values())
+        for b, v in lit.items():
+            mass[b] = mass.get(b, 0.0) + literature_weight * v / z_lit
         z = sum(mass.values())
         if z:
             bins = SPEC_BY_NAME[name].bins
@@ -79,10 +88,13 @@ def pooled_shares(per_repo: Mapping[str, Counts], exclude: str | None = None,
 def rebuilt_reference(base: dict[str, Any], per_repo: Mapping[str, Counts],
                       exclude: str | None = None, cap: int = REPO_CAP) -> dict[str, Any]:
     """``base`` (the shipped reference) with the diff features' shares replaced by the pooled
-    fixes of ``per_repo`` (minus ``exclude``); the test-side features are kept."""
+    fixes of ``per_repo`` (minus ``exclude``) and the published shares (a feature's
+    ``literature`` in ``base``, else its ``p``); the test-side features are kept."""
     ref = {**base, "features": {k: dict(v) for k, v in base["features"].items()}}
-    for name, p in pooled_shares(per_repo, exclude, cap).items():
-        ref["features"][name] = {**ref["features"].get(name, {}), "p": p}
+    lit = {name: d.get("literature", d["p"]) for name, d in base["features"].items()}
+    for name, p in pooled_shares(per_repo, exclude, cap, lit).items():
+        ref["features"][name] = {**ref["features"].get(name, {}), "p": p,
+                                 "literature": lit.get(name, {})}
     return ref
 
 
