@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,19 @@ MIRRORS = {
 }
 WORKSPACES = ("/work/zoo19/*", "/work/zoo18/*", "/work/zoo-runs/r*/*",
               "~/.cache/bugfoundry-zoo/runs/*")
+
+
+CANDIDATE = "candidate:"  # strategy prefix of unvalidated candidates (--candidates)
+
+
+@dataclass
+class RepoData:
+    """What one repo brings: mined fixes, kept forged bugs, optional candidates."""
+
+    real: list[Features]
+    forged: list[cr.Bug]
+    meta: dict[str, Any]
+    candidates: list[cr.Bug] = field(default_factory=list)
 
 
 def log(msg: str) -> None:
@@ -180,6 +194,35 @@ def forged_of(name: str, workspaces: list[str]) -> dict[str, Any]:
     return {"workspaces": used, "bugs": list(seen.values())}
 
 
+def candidates_of(name: str, workspaces: list[str], per_modifier: int) -> dict[str, Any]:
+    """Unvalidated procedural candidates on the first workspace copy of ``name``: up to
+    ``per_modifier`` per modifier (a seeded sample of the first ``5 * per_modifier`` found),
+    so a modifier no zoo run kept yet (a new one) is scored too."""
+    import random
+
+    from engine.strategies.procedural import MODIFIERS, generate
+
+    root = next((Path(ws) / "repos" / name for ws in workspaces
+                 if (Path(ws) / "repos" / name).is_dir()), None)
+    if root is None:
+        return {"root": None, "bugs": []}
+    found: dict[str, list[Any]] = {m: [] for m in MODIFIERS}
+    for c in generate(name, root, per_entity=1):
+        if len(found[c.modifier]) < 5 * per_modifier:
+            found[c.modifier].append(c)
+        if all(len(v) >= 5 * per_modifier for v in found.values()):
+            break
+    read, model = repo_reader(root), repo_model(root)
+    bugs = []
+    for modifier, cands in sorted(found.items()):
+        rng = random.Random(f"{name}:{modifier}")
+        for i, c in enumerate(rng.sample(cands, min(per_modifier, len(cands)))):
+            f = compute(FeatureInput(f"{modifier}-{i}", c.file, c.patch, [], {}), read, model)
+            bugs.append({"strategy": c.strategy, "modifier": modifier,
+                         "features": f.to_dict()})
+    return {"root": str(root), "bugs": bugs}
+
+
 def cached(path: Path, key: str, make: Any, refresh: bool) -> dict[str, Any]:
     if path.is_file() and not refresh:
         data = json.loads(path.read_text())
@@ -191,8 +234,7 @@ def cached(path: Path, key: str, make: Any, refresh: bool) -> dict[str, Any]:
     return data
 
 
-def collect(names: list[str], args: argparse.Namespace
-            ) -> dict[str, tuple[list[Features], list[tuple[str, str, Features]], dict]]:
+def collect(names: list[str], args: argparse.Namespace) -> dict[str, RepoData]:
     out = {}
     cache = Path(args.cache)
     for name in names:
@@ -215,9 +257,19 @@ def collect(names: list[str], args: argparse.Namespace
               for b in forged["bugs"]]
         meta = {"head": head, "n_fix_commits": real["n_commits_fix"],
                 "workspaces": forged["workspaces"]}
-        log(f"{name}: {len(rf)} mined fixes, {len(ff)} forged bugs "
-            f"({time.monotonic() - t0:.1f}s)")
-        out[name] = (rf, ff, meta)
+        data = RepoData(rf, ff, meta)
+        if args.candidates and len(rf) >= MIN_FIXES and ff:
+            from engine.strategies.procedural import MODIFIERS
+
+            ckey = f"{key}:{args.candidates}:{','.join(sorted(MODIFIERS))}"
+            cands = cached(cache / "candidates" / f"{name}.json", ckey,
+                           lambda n=name, ws=forged["workspaces"]: candidates_of(
+                               n, ws, args.candidates), args.refresh)
+            data.candidates = [(CANDIDATE + b["strategy"], b["modifier"],
+                                Features.from_dict(b["features"])) for b in cands["bugs"]]
+        log(f"{name}: {len(rf)} mined fixes, {len(ff)} forged bugs, {len(data.candidates)} "
+            f"candidates ({time.monotonic() - t0:.1f}s)")
+        out[name] = data
     return out
 
 
@@ -267,26 +319,53 @@ def per_modifier(items: list[cr.Scored]) -> dict[str, Any]:
     return out
 
 
-def run(data: dict[str, tuple[list[Features], list[tuple[str, str, Features]], dict]],
-        base: dict[str, Any], real_local: bool) -> tuple[dict[str, Any], list[cr.Scored]]:
-    counts = {n: cr.feature_counts(rf) for n, (rf, _ff, _m) in data.items()}
-    scored_repos = [n for n, (rf, ff, _m) in data.items() if len(rf) >= MIN_FIXES and ff]
-    all_items: list[cr.Scored] = []
+def run(data: dict[str, RepoData], base: dict[str, Any], real_local: bool
+        ) -> tuple[dict[str, Any], list[cr.Scored]]:
+    counts = {n: cr.feature_counts(d.real) for n, d in data.items()}
+    scored_repos = [n for n, d in data.items() if len(d.real) >= MIN_FIXES and d.forged]
+    all_items: list[cr.Scored] = []  # real and kept forged
+    extra: list[cr.Scored] = []  # candidates (never in the AUCs above the modifier table)
     rows = {}
     for name in scored_repos:
-        rf, ff, meta = data[name]
+        d = data[name]
         ref = cr.rebuilt_reference(base, counts, exclude=name)
-        items = cr.score_repo(name, rf, ff, ref, real_local=real_local)
-        all_items += items
-        rows[name] = {**meta, **summary(items)}
+        items = cr.score_repo(name, d.real, d.forged, ref, real_local=real_local,
+                              extra=d.candidates)
+        kept = [s for s in items if not s.strategy.startswith(CANDIDATE)]
+        all_items += kept
+        extra += [s for s in items if s.strategy.startswith(CANDIDATE)]
+        rows[name] = {**d.meta, **summary(kept)}
     pooled = summary(all_items)
     pooled["auc_90ci_by_repo"] = cr.bootstrap_auc(all_items)
     per_repo_aucs = [r["auc"] for r in rows.values() if r["auc"] is not None]
     pooled["mean_of_repo_aucs"] = (round(statistics.fmean(per_repo_aucs), 4)
                                    if per_repo_aucs else None)
     pooled["repos"] = len(rows)
-    pooled["per_modifier"] = per_modifier(all_items)
+    pooled["per_modifier"] = per_modifier(all_items + extra)
+    pooled["ablation"] = ablation(data, scored_repos, counts, base, real_local)
     return {"per_repo": rows, "pooled": pooled}, all_items
+
+
+def ablation(data: dict[str, RepoData], repos: list[str], counts: dict[str, cr.Counts],
+             base: dict[str, Any], real_local: bool) -> dict[str, Any]:
+    """Pooled AUCs (all, within size bins, single-statement fixes) of the score with each
+    feature left out and of each feature alone: which features carry it."""
+    sets = {"all": cr.DIFF_FEATURES}
+    for f in cr.DIFF_FEATURES:
+        sets[f"without {f}"] = tuple(x for x in cr.DIFF_FEATURES if x != f)
+        sets[f"{f} alone"] = (f,)
+    out = {}
+    for label, feats in sets.items():
+        items: list[cr.Scored] = []
+        for name in repos:
+            d = data[name]
+            ref = cr.rebuilt_reference(base, counts, exclude=name)
+            items += cr.score_repo(name, d.real, d.forged, ref, feats, real_local)
+        single = [s for s in items if not s.real or s.edit_kind not in ("multi_stmt", "")]
+        out[label] = {"auc": cr.auc_of(items),
+                      "auc_within_size_bins": cr.stratified_auc(items, cr.size_stratum),
+                      "auc_single_statement": cr.auc_of(single)}
+    return out
 
 
 def table(result: dict[str, Any], title: str) -> str:
@@ -314,14 +393,20 @@ def table(result: dict[str, Any], title: str) -> str:
                  + "  ".join(
         f"{r['bin']}:{r['predicted']:.2f}->{r['observed']:.2f}(n{r['n']})"
         for r in p["reliability_balanced"]))
+    lines.append("features (pooled AUC / within size bins / single-statement fixes): " + "; ".join(
+        f"{k} {v['auc']:.3f}/{v['auc_within_size_bins']:.3f}/{v['auc_single_statement']:.3f}"
+        for k, v in p["ablation"].items()))
     mods = sorted(p["per_modifier"].items(), key=lambda kv: -(kv[1]["auc"] or 0))
-    lines.append("per modifier (pooled AUC real vs modifier, n): " + ", ".join(
-        f"{k.split('/', 1)[1]} {v['auc']:.2f} ({v['n']})" for k, v in mods if v["auc"] is not None))
+    for what, cand in (("kept", False), ("candidates (not validated)", True)):
+        row = [f"{k.split('/', 1)[1]} {v['auc']:.2f} ({v['n']})" for k, v in mods
+               if v["auc"] is not None and k.startswith(CANDIDATE) == cand]
+        if row:
+            lines.append(f"per modifier, {what} (pooled AUC real vs it, n): " + ", ".join(row))
     return "\n".join(lines)
 
 
-def rebuild_reference(data: dict, base: dict[str, Any]) -> dict[str, Any]:
-    counts = {n: cr.feature_counts(rf) for n, (rf, _ff, _m) in data.items() if rf}
+def rebuild_reference(data: dict[str, RepoData], base: dict[str, Any]) -> dict[str, Any]:
+    counts = {n: cr.feature_counts(d.real) for n, d in data.items() if d.real}
     ref = cr.rebuilt_reference(base, counts)
     n_fixes = {n: sum(c["size"].values()) for n, c in counts.items()}
     for name in cr.MINED_FEATURES:
@@ -339,7 +424,7 @@ def rebuild_reference(data: dict, base: dict[str, Any]) -> dict[str, Any]:
                     "histories (bench/realism.py --rebuild-reference); the test-side features "
                     "come from realism.md (Defects4J). Facts, not per-bug data.")
     ref["version"] = int(base.get("version", 1)) + 1
-    ref["mined_from"] = {n: {"fixes": n_fixes[n], "head": data[n][2]["head"][:12]}
+    ref["mined_from"] = {n: {"fixes": n_fixes[n], "head": data[n].meta["head"][:12]}
                          for n in sorted(n_fixes)}
     return ref
 
@@ -354,6 +439,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS / "realism.json"))
     ap.add_argument("--refresh", action="store_true", help="recompute cached features")
     ap.add_argument("--rebuild-reference", action="store_true")
+    ap.add_argument("--candidates", type=int, default=0, metavar="N",
+                    help="also score N unvalidated procedural candidates per modifier and repo")
     args = ap.parse_args()
     names = [n for n in args.only.split(",") if n] or sorted(MIRRORS)
     t0 = time.monotonic()

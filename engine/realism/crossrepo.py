@@ -117,15 +117,19 @@ class Scored:
         return sigmoid(self.score)
 
 
-def score_repo(repo: str, real: Sequence[Features], forged: Sequence[tuple[str, str, Features]],
+Bug = tuple[str, str, Features]  # strategy, modifier, features
+
+
+def score_repo(repo: str, real: Sequence[Features], forged: Sequence[Bug],
                reference: dict[str, Any], features: Sequence[str] = DIFF_FEATURES,
-               real_local: bool = False) -> list[Scored]:
+               real_local: bool = False, extra: Sequence[Bug] = ()) -> list[Scored]:
     """Score ``repo``'s real fixes and forged bugs (strategy, modifier, features) against
     ``reference`` (which must not hold the repo) and the repo's forged pool.
 
     Each forged bug is left out of the synthetic counts it is scored against. With
     ``real_local`` the repo's other real fixes are shrunk into the real side (as PR-mirror
-    instances are in the product), each real fix left out of it.
+    instances are in the product), each real fix left out of it. ``extra`` bugs (e.g.
+    unvalidated candidates of a new modifier) are scored against the same pool, not in it.
     """
     k = float(reference.get("shrinkage_k", 20))
     priors = {n: d["p"] for n, d in reference["features"].items()}
@@ -142,29 +146,32 @@ def score_repo(repo: str, real: Sequence[Features], forged: Sequence[tuple[str, 
                 if n in tables:
                     tables[n].real[b] += 1
 
-    def points(bins: dict[str, str], is_real: bool) -> dict[str, float]:
+    def points(bins: dict[str, str], own: str) -> dict[str, float]:
+        """WoE points; ``own`` says which side holds the bug itself ("real", "synth" or
+        ""), so it is left out of that side's counts."""
         out = {}
         for n, b in bins.items():
             t = tables.get(n)
             if t is None:
                 continue
-            if not is_real:
+            if own == "synth":
                 t.synth[b] -= 1
             try:
-                out[n] = t.spec.weight * t.woe(b, leave_out=is_real and real_local)
+                out[n] = t.spec.weight * t.woe(b, leave_out=own == "real")
             finally:
-                if not is_real:
+                if own == "synth":
                     t.synth[b] += 1
         return out
 
     out = []
-    for f, bins in zip(real, real_bins, strict=True):
-        p = points(bins, True)
-        out.append(Scored(repo, True, "real", "", round(sum(p.values()), 4), f.lines_changed, p,
-                          bins.get("edit_kind", "")))
-    for (strategy, modifier, f), bins in zip(forged, forged_bins, strict=True):
-        p = points(bins, False)
-        out.append(Scored(repo, False, strategy, modifier, round(sum(p.values()), 4),
+    groups = [(True, "real", "", f, bins, "real" if real_local else "")
+              for f, bins in zip(real, real_bins, strict=True)]
+    groups += [(False, st, mod, f, bins, "synth")
+               for (st, mod, f), bins in zip(forged, forged_bins, strict=True)]
+    groups += [(False, st, mod, f, diff_bins(f), "") for st, mod, f in extra]
+    for is_real, strategy, modifier, f, bins, own in groups:
+        p = points(bins, own)
+        out.append(Scored(repo, is_real, strategy, modifier, round(sum(p.values()), 4),
                           f.lines_changed, p, bins.get("edit_kind", "")))
     return out
 

@@ -66,6 +66,12 @@ def test_loro_scores_real_above_forged_and_leaves_each_forged_bug_out() -> None:
     assert 0 < by[(True, "")].points["edit_kind"] < by[(False, "odd")].points["edit_kind"]
     assert by[(False, "flip")].points["edit_kind"] == -CAP
     assert set(by[(True, "")].points) == set(cr.DIFF_FEATURES)  # size never counted
+    # an extra bug (a candidate) is scored against the pool without joining it: the same
+    # points as a real fix of its kind, and the others' scores do not move
+    extra = cr.score_repo("r", real, forged, ref,
+                          extra=[("candidate:procedural", "new", feat("change_identifier"))])
+    assert extra[-1].points == by[(True, "")].points
+    assert [s.score for s in extra[:-1]] == [s.score for s in items]
 
 
 def test_stratified_auc_removes_what_size_alone_explains() -> None:
