@@ -350,7 +350,7 @@ def ablation(data: dict[str, RepoData], repos: list[str], counts: dict[str, cr.C
              base: dict[str, Any], real_local: bool) -> dict[str, Any]:
     """Pooled AUCs (all, within size bins, single-statement fixes) of the score with each
     feature left out and of each feature alone: which features carry it."""
-    sets = {"all": cr.DIFF_FEATURES}
+    sets: dict[str, tuple[str, ...]] = {"all": cr.DIFF_FEATURES}
     for f in cr.DIFF_FEATURES:
         sets[f"without {f}"] = tuple(x for x in cr.DIFF_FEATURES if x != f)
         sets[f"{f} alone"] = (f,)
