@@ -1,7 +1,7 @@
 """The realism stick checked across the zoo: leave-one-repo-out AUC, calibration, size.
 
     python bench/realism.py [--only NAME,...] [--cache DIR] [--out FILE]
-                            [--rebuild-reference] [--refresh]
+                            [--rebuild-reference] [--refresh] [--candidates N]
 
 For each zoo project with a git history (a bare mirror, ``--mirrors``, default /work/.mirror):
 
@@ -18,6 +18,11 @@ and R's forged pool as the synthetic side. Reported per repo and pooled: AUC rea
 correlation with size, a size-matched AUC (real fixes no larger than the forged bugs),
 reliability by probability bin and Brier score (classes weighted 50/50 per repo). Saved to
 ``bench/results/realism.json``.
+
+``--candidates N`` also generates up to N unvalidated procedural candidates per modifier on each
+repo's workspace copy and scores them against the kept pool (not in it): the per-modifier table
+then covers modifiers no zoo run has kept yet. A pooled ablation (each feature left out, each
+alone) shows which features carry the score.
 
 ``--rebuild-reference`` rewrites ``engine/realism/reference.json``: the diff features' shares
 pooled over every repo's mined fixes (counts only), test-side features kept as shipped.

@@ -61,7 +61,6 @@ def pooled_shares(per_repo: Mapping[str, Counts], exclude: str | None = None,
     as ``literature_weight`` fixes."""
     out: dict[str, dict[str, float]] = {}
     for name in MINED_FEATURES:
-        total: Counter[str] = Counter()
         weights: dict[str, float] = {}
         for repo, counts in per_repo.items():
             if repo == exclude:
@@ -73,7 +72,6 @@ def pooled_shares(per_repo: Mapping[str, Counts], exclude: str | None = None,
         for repo, w in weights.items():
             for b, c in per_repo[repo][name].items():
                 mass[b] = mass.get(b, 0.0) + w * c
-                total[b] += c
         lit = (literature or {}).get(name) or {}
         z_lit = sum(lit.values())
         for b, v in lit.items():
