@@ -61,6 +61,7 @@ from engine.mining import (  # noqa: E402
     split_patch,
 )
 from engine.realism import crossrepo as cr  # noqa: E402
+from engine.realism.calibrate import auc  # noqa: E402
 from engine.realism.features import (  # noqa: E402
     FEATURE_VERSION,
     Features,
@@ -434,6 +435,46 @@ def rebuild_reference(data: dict[str, RepoData], base: dict[str, Any]) -> dict[s
     return ref
 
 
+def validated(ws: Path, data: dict[str, RepoData], base: dict[str, Any]) -> dict[str, Any]:
+    """Validated instances only: a workspace with PR-mirror and forged instances, scored on
+    every feature (test-side ones too) as ``bugfoundry realism`` does, with the reference
+    rebuilt without the repo: priors only, and with its PR-mirror bugs shrunk in (each
+    scored leave-one-out). The diff-only score of the same instances is given beside."""
+    from engine.realism.pipeline import ensure_features, load_items
+    from engine.realism.scoring import Scorecard, bins_of
+    from engine.store import Store
+
+    store = Store.open(ws / "bugfoundry.duckdb", read_only=True)
+    try:
+        repo = store.list_repos()[0]
+        fresh, _secs = ensure_features(store, repo.name, Path(repo.path), save=False)
+        items = load_items(store, repo.name, fresh)
+    finally:
+        store.close()
+    counts = {n: cr.feature_counts(d.real) for n, d in data.items()}
+    ref = cr.rebuilt_reference(base, counts, exclude=repo.name)
+    real = [i for i in items if i.is_real]
+    synth = [i for i in items if not i.is_real]
+    out: dict[str, Any] = {"workspace": str(ws), "repo": repo.name, "n_real": len(real),
+                           "n_forged": len(synth)}
+    priors_card = Scorecard(synth, ref)
+    local_card = Scorecard(items, ref)
+    labels = [1] * len(real) + [0] * len(synth)
+    priors = [sum(r.points for r in priors_card.terms(bins_of(i.features, None)) if r.counted)
+              for i in real] + [priors_card.score(i).score for i in synth]
+    local = [local_card.score(i).score for i in real + synth]
+    diff = cr.score_repo(repo.name, [i.features for i in real],
+                         [(i.strategy, i.modifier, i.features) for i in synth], ref)
+    out["auc_all_features_priors_only"] = auc(priors, labels)
+    out["auc_all_features_with_repo_bugs"] = auc(local, labels)
+    out["auc_diff_features_priors_only"] = cr.auc_of(diff)
+    out["auc_size_alone"] = cr.auc_of(diff, "size")
+    out["failure_kinds"] = {
+        "real": dict(Counter(i.features.failure_kind for i in real)),
+        "forged": dict(Counter(i.features.failure_kind for i in synth))}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default="")
@@ -444,6 +485,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS / "realism.json"))
     ap.add_argument("--refresh", action="store_true", help="recompute cached features")
     ap.add_argument("--rebuild-reference", action="store_true")
+    ap.add_argument("--validated", nargs="*", default=[], metavar="WS",
+                    help="workspaces with PR-mirror instances: score validated bugs on every "
+                         "feature")
     ap.add_argument("--candidates", type=int, default=0, metavar="N",
                     help="also score N unvalidated procedural candidates per modifier and repo")
     args = ap.parse_args()
@@ -457,17 +501,26 @@ def main() -> int:
         log(f"wrote {REFERENCE} from {len(ref['mined_from'])} repos")
     result, _items = run(data, base, real_local=False)
     local, _ = run(data, base, real_local=True)
-    out = {"about": ("real = fixes mined from git history (diffs, never run); forged = kept "
-                     "(validated) zoo instances; scored on diff features only, each repo "
-                     "against the reference rebuilt without it (LORO)"),
-           "features_scored": list(cr.DIFF_FEATURES),
-           "loro_priors_only": result, "loro_with_repo_fixes": local,
-           "seconds": round(time.monotonic() - t0, 1)}
+    about = ("real = fixes mined from git history (diffs, never run); forged = kept (validated) "
+             "zoo instances; scored on diff features only, each repo against the reference "
+             "rebuilt without it (LORO). 'validated': PR-mirror and forged instances of a "
+             "workspace, all validated, scored on every feature")
+    out: dict[str, Any] = {
+        "about": about, "features_scored": list(cr.DIFF_FEATURES),
+        "loro_priors_only": result, "loro_with_repo_fixes": local,
+        "validated": [validated(Path(ws), data, base) for ws in args.validated],
+        "seconds": round(time.monotonic() - t0, 1)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(table(result, "LORO, priors only (the repo's own fixes never in its reference):"))
     print()
     print(table(local, "LORO + the repo's other fixes shrunk in (as PR-mirror instances are):"))
+    for v in out["validated"]:
+        print(f"\nvalidated instances of {v['repo']} ({v['n_real']} pr_mirror vs "
+              f"{v['n_forged']} forged): AUC all features {v['auc_all_features_priors_only']} "
+              f"(priors only), {v['auc_all_features_with_repo_bugs']} (+ its PR-mirror bugs); "
+              f"diff features {v['auc_diff_features_priors_only']}; size alone "
+              f"{v['auc_size_alone']}")
     print(f"\nsaved {args.out} ({out['seconds']}s)")
     return 0
 
