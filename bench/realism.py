@@ -429,7 +429,8 @@ def rebuild_reference(data: dict[str, RepoData], base: dict[str, Any]) -> dict[s
                     "naturalness, size) are bin counts of fixes mined from the zoo repos' git "
                     "histories (bench/realism.py --rebuild-reference); the test-side features "
                     "come from realism.md (Defects4J). Facts, not per-bug data.")
-    ref["version"] = int(base.get("version", 1)) + 1
+    same = ref["features"] == base["features"]  # a re-run on the same histories: no new version
+    ref["version"] = int(base.get("version", 1)) + (0 if same else 1)
     ref["mined_from"] = {n: {"fixes": n_fixes[n], "head": data[n].meta["head"][:12]}
                          for n in sorted(n_fixes)}
     return ref
@@ -465,8 +466,9 @@ def validated(ws: Path, data: dict[str, RepoData], base: dict[str, Any]) -> dict
     local = [local_card.score(i).score for i in real + synth]
     diff = cr.score_repo(repo.name, [i.features for i in real],
                          [(i.strategy, i.modifier, i.features) for i in synth], ref)
-    out["auc_all_features_priors_only"] = auc(priors, labels)
-    out["auc_all_features_with_repo_bugs"] = auc(local, labels)
+    a, b = auc(priors, labels), auc(local, labels)
+    out["auc_all_features_priors_only"] = None if a is None else round(a, 4)
+    out["auc_all_features_with_repo_bugs"] = None if b is None else round(b, 4)
     out["auc_diff_features_priors_only"] = cr.auc_of(diff)
     out["auc_size_alone"] = cr.auc_of(diff, "size")
     out["failure_kinds"] = {
