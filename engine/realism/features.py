@@ -22,7 +22,10 @@ from engine.instances import FeatureInput
 from engine.realism.naturalness import NgramModel, tokens
 from engine.realism.sstub import EditKind, classify_blocks, classify_sources
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: no naturalness from a model that holds (nearly) no other file
+# Fewer tokens than this outside the bug's file (a one-module project, maybe with its .pyi
+# stub) make a trigram that says nothing: the delta was 0 for everything, or the stub's noise.
+MIN_MODEL_TOKENS = 2000
 
 # Exception classes by what they say about a bug (realism.md §2.2).
 ASSERTION = frozenset({"AssertionError", "Failed", "DID NOT RAISE"})
@@ -253,8 +256,8 @@ def compute(rec: FeatureInput, read: Callable[[str], str | None] | None = None,
     f2p = list(rec.fail_to_pass or [])
     f.n_f2p = len(f2p)
     f.f2p_files = len({t.split("::", 1)[0] for t in f2p})
-    if model is not None and files:
-        target = files[0].old or files[0].path
+    target = (files[0].old or files[0].path) if files else ""
+    if model is not None and files and model.tokens_outside(target) >= MIN_MODEL_TOKENS:
         hb, ho, d = model.delta(all_added, all_removed, exclude_file=target)
         f.buggy_entropy = None if hb is None else round(hb, 4)
         f.original_entropy = None if ho is None else round(ho, 4)

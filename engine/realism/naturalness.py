@@ -96,6 +96,11 @@ class NgramModel:
     def tokens_seen(self) -> int:
         return self._uni_n
 
+    def tokens_outside(self, exclude_file: str | None) -> int:
+        """Tokens the model keeps when ``exclude_file`` is left out."""
+        ex = self.per_file.get(exclude_file) if exclude_file else None
+        return self._uni_n - (sum(ex.uni.values()) if ex else 0)
+
     def _level(self, total: Counter[str] | None, n: int, ex: Counter[str] | None, w: str,
                 lower: float) -> float:
         """One interpolation level: (c - d)+ / N + d * distinct / N * lower, minus ``ex``."""

@@ -87,3 +87,14 @@ def test_naturalness_leaves_the_instances_own_file_out() -> None:
 def test_tokens_drop_comments_and_abstract_long_strings() -> None:
     assert tokens("x = f('a', \"a very long string indeed\")  # note") == [
         "x", "=", "f", "(", "'a'", ",", "<STR>", ")"]
+
+
+def test_no_naturalness_from_a_model_that_holds_no_other_file() -> None:
+    # a one-module project: left out, the bug's own file leaves the trigram empty, and its
+    # delta (0 for every bug) would say nothing; with the rest of a package it is measured
+    buggy = ORIGINAL.replace("acc + x", "acc - x")
+    alone = NgramModel({"pkg/m.py": ORIGINAL, "pkg/m.pyi": "def total(xs: list) -> int: ...\n"})
+    assert compute(rec(buggy, {}), model=alone).naturalness_delta is None
+    big = {f"pkg/f{k}.py": CORPUS["pkg/f0.py"].replace("g0_", f"g{k}_") * 2 for k in range(6)}
+    f = compute(rec(buggy, {}), model=NgramModel({**big, "pkg/m.py": ORIGINAL}))
+    assert f.naturalness_delta is not None and f.buggy_entropy is not None

@@ -42,8 +42,10 @@ def test_reasons_explain_the_score_and_name_the_structural_tell() -> None:
     crash = card.score(card.items[0])
     flip = card.score(card.items[1])
     assert crash.score == pytest.approx(sum(r.points for r in crash.reasons if r.counted))
-    worst = min(crash.top(), key=lambda r: r.points)
-    assert worst.feature == "failure_kind" and worst.points <= -2.0
+    # the structural crash is among the strongest reasons against (at the cap); with the
+    # priors mined from the zoo, removing a statement (2% of real fixes) is as strong a tell
+    worst = next(r for r in crash.top() if r.feature == "failure_kind")
+    assert worst.points == min(r.points for r in crash.reasons) and worst.points <= -2.0
     assert "NameError/UnboundLocalError/ImportError raised at the edited line" in worst.text
     assert worst.line().startswith("-2.5 ") or worst.line().startswith("-2.")
     # an assertion failure is what real bugs mostly do: a positive reason
