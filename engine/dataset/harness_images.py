@@ -16,11 +16,13 @@ and not the same thing (see ``engine.dataset.rows``):
 
 Files the build left in ``/testbed`` (egg-info, generated version files) are listed in
 ``.git/info/exclude``, files the target commit does not have are removed. An image whose labels
-say it was built from the same base and commit is not built again.
+say it was built from the same base and commit (and, for a SWE-smith image, with the same
+instance branches at the same commits) is not built again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shlex
 import subprocess
@@ -49,6 +51,7 @@ LABEL = "bugfoundry.repo"
 KIND = "bugfoundry.harness"  # base | repo | instance
 FROM = "bugfoundry.from"  # the image id it was built on
 TARGET = "bugfoundry.target"  # the commit its /testbed holds
+REFS = "bugfoundry.refs"  # a SWE-smith image's instance branches and their commits (digest)
 
 
 def probe_session(ws: Workspace, store: Store, name: str, log: Log) -> list[str] | None:
@@ -119,12 +122,15 @@ def _build_repo(repo: _Repo, reqs: list[dict[str, Any]], log: Log) -> dict[str, 
     for clean in dict.fromkeys(r["clean"] for r in reqs):
         mine = [r for r in reqs if r["clean"] == clean]
         image = mine[0]["repo_image"]
+        refs = [f"refs/heads/{r['export_id']}" for r in mine]
         with tempfile.TemporaryDirectory(prefix="bf-harness-") as tmp:
-            git = _git_dir(repo.branches, Path(tmp) / "git",
-                           [f"refs/heads/{r['export_id']}" for r in mine], head=clean,
-                           branch="main")
+            git = _git_dir(repo.branches, Path(tmp) / "git", refs, head=clean, branch="main")
+            # Another export of other instances needs other branches in the same image: an
+            # image holding only the last export's branches made the harness fail to check
+            # out the new ones (gold graded unresolved).
             _build(client, image, _tree_dockerfile(base, "main", _deleted(repo, clean)),
-                   {"git": git}, {KIND: "repo", LABEL: repo.name, TARGET: clean}, base, log)
+                   {"git": git}, {KIND: "repo", LABEL: repo.name, TARGET: clean,
+                                  REFS: _refs_digest(git, refs)}, base, log)
         out[image] = f"{repo.name}: {len(mine)} instance branches at {clean[:12]} (SWE-smith)"
     for k, r in enumerate(reqs, 1):
         snapshot = r["commits"].snapshot
@@ -182,6 +188,17 @@ def _deleted(repo: _Repo, target: str) -> list[str]:
                           "--end-of-options", repo.pinned, target], cwd=repo.branches,
                          capture_output=True, timeout=300)
     return [p for p in res.stdout.decode(errors="replace").split("\0") if p]
+
+
+def _refs_digest(git_dir: Path, refs: list[str]) -> str:
+    """One digest of ``refs`` and the commits they name in ``git_dir``."""
+    res = subprocess.run(["git", "--git-dir", str(git_dir), "rev-parse", *refs],
+                         capture_output=True, text=True, timeout=300, check=False)
+    if res.returncode:
+        raise EnvironmentBuildError(f"git rev-parse failed while preparing an image: "
+                                    f"{res.stderr.strip()[-300:]}")
+    pairs = sorted(zip(refs, res.stdout.split(), strict=True))
+    return hashlib.sha256("\n".join(f"{r} {c}" for r, c in pairs).encode()).hexdigest()[:32]
 
 
 def _git_dir(source: Path, dest: Path, refs: Iterable[str], *, head: str,

@@ -187,3 +187,42 @@ print(json.dumps({{"bench": len(bench), "smith": len(smith), "parquet": len(parq
     assert set(got["types"].values()) == {"Value('string')"}, got["types"]
     assert "string" in got["smith_f2p"] and got["smith_f2p"] != "Value('string')", got
     assert got["f2p"]
+
+
+def test_a_later_swesmith_export_of_other_instances_has_their_branches(
+        exported, sample_ws: Path, docker_base: str, tmp_path: Path) -> None:
+    """The SWE-smith image (one per repo and clean commit) was reused as soon as its base and
+    commit matched, so an export of other instances found only the first export's branches
+    and the harness could not check theirs out (gold unresolved). It is rebuilt now."""
+    import docker
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    shutil.copy(sample_ws / "bugfoundry.duckdb", ws / "bugfoundry.duckdb")
+    first = {r["instance_id"] for r in _rows(exported["smith"])}
+    with Store.open(ws / "bugfoundry.duckdb") as store:
+        other = next(r.instance_id for r in store.list_instances("sample")
+                     if r.strategy == "procedural"
+                     and not any(r.instance_id in f for f in first))
+        store.record_decision(other, "ann", "accept")
+    out = tmp_path / "smith2"
+    old = os.environ.get("BUGFOUNDRY_DOCKER_BASE")
+    os.environ["BUGFOUNDRY_DOCKER_BASE"] = docker_base
+    try:
+        assert main(["export", "--format", "swesmith", "--rows", "swesmith", "-o", str(out),
+                     "--images", "--workspace", str(ws)]) == 0
+    finally:
+        if old is None:
+            os.environ.pop("BUGFOUNDRY_DOCKER_BASE", None)
+        else:
+            os.environ["BUGFOUNDRY_DOCKER_BASE"] = old
+    rows = _rows(out)
+    ids = {r["instance_id"] for r in rows}
+    assert ids - first, ids
+    client_ = docker.from_env()
+    (image,) = client_.images.list(filters={"label": [
+        "bugfoundry.harness=repo", "bugfoundry.repo=sample",
+        f"bugfoundry.target={rows[0]['clean_commit']}"]})
+    listed = client_.containers.run(image.id, ["git", "-C", "/testbed", "branch",
+                                               "--format=%(refname:short)"], remove=True)
+    assert ids <= set(listed.decode().split()), listed
