@@ -172,13 +172,15 @@ class ShardMixin(StoreBase):
         """Fold the shard file at ``path`` into this store (idempotent, one transaction)."""
         with attached(self.con, path, "sh", unreadable_shard):
             meta = dict(self.con.execute(
-                "SELECT key, max(value) FROM sh.meta WHERE key IN "
-                "('shard', 'shard_repo', 'schema_version') GROUP BY key").fetchall())
+                "SELECT key, max(value) FROM sh.meta WHERE key IN ('shard', 'shard_repo') "
+                "GROUP BY key").fetchall())
             if "shard" not in meta:
                 raise StoreError(f"{path} is not a shard file (forge REPO --shard I/N writes "
                                  "them).\nName the files the shards wrote, e.g. "
                                  "WORKSPACE/shards/*.duckdb.")
-            version = int(meta.get("schema_version") or 0)
+            # One row per migration applied, as text: the highest as a number ('10' > '9').
+            version = int(self.scalar("SELECT max(CAST(value AS INTEGER)) FROM sh.meta "
+                                      "WHERE key = 'schema_version'") or 0)
             if version != SCHEMA_VERSION:
                 raise StoreError(
                     f"{path} was written by a bugfoundry with store schema {version}; this "
