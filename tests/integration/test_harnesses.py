@@ -220,9 +220,10 @@ def test_a_later_swesmith_export_of_other_instances_has_their_branches(
     ids = {r["instance_id"] for r in rows}
     assert ids - first, ids
     client_ = docker.from_env()
-    (image,) = client_.images.list(filters={"label": [
+    # The tagged one: a rebuilt image leaves its predecessor untagged (same labels).
+    (image,) = [i for i in client_.images.list(filters={"label": [
         "bugfoundry.harness=repo", "bugfoundry.repo=sample",
-        f"bugfoundry.target={rows[0]['clean_commit']}"]})
+        f"bugfoundry.target={rows[0]['clean_commit']}"]}) if i.tags]
     listed = client_.containers.run(image.id, ["git", "-C", "/testbed", "branch",
                                                "--format=%(refname:short)"], remove=True)
     assert ids <= set(listed.decode().split()), listed
