@@ -331,3 +331,63 @@ def hang_repo(path: Path) -> GitRepo:
         "tests/test_core.py": HANG_TESTS,
     })
     return repo
+
+
+LAZY_CODE = '''\
+def to_hsv(red, green, blue):
+    """Hue, saturation and value, rounded; colorsys is imported only when needed."""
+    import colorsys
+
+    hue, sat, value = colorsys.rgb_to_hsv(red / 255, green / 255, blue / 255)
+    return round(hue * 360), round(sat * 100), round(value * 100)
+
+
+def is_grey(red, green, blue):
+    hue, sat, value = to_hsv(red, green, blue)
+    return sat == 0
+
+
+def brighten(channels, amount):
+    result = []
+    for channel in channels:
+        result.append(min(255, channel + amount))
+    return tuple(result)
+'''
+
+LAZY_TESTS = '''\
+import sys
+
+from lazykit.colors import brighten, is_grey, to_hsv
+
+
+def test_colorsys_is_imported_lazily():
+    assert "colorsys" not in sys.modules
+
+
+def test_brighten():
+    assert brighten((10, 250, 0), 10) == (20, 255, 10)
+
+
+def test_to_hsv():
+    assert to_hsv(255, 0, 0) == (0, 100, 100)
+    assert to_hsv(0, 0, 255) == (240, 100, 100)
+
+
+def test_is_grey():
+    assert is_grey(40, 40, 40)
+    assert not is_grey(40, 50, 40)
+'''
+
+
+def lazy_repo(path: Path) -> GitRepo:
+    """A test that checks a module is not imported yet (six's ``test_lazy``): it passes only
+    when the tests that import it run after it, in the suite's own order."""
+    repo = GitRepo(path)
+    repo.commit("lazy", {
+        "setup.py": "from setuptools import setup\nsetup(name='lazykit', version='0.1', "
+                    "packages=['lazykit'])\n",
+        "lazykit/__init__.py": "",
+        "lazykit/colors.py": LAZY_CODE,
+        "tests/test_colors.py": LAZY_TESTS,
+    })
+    return repo

@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("docker_base")]
 
 NOOP = ("diff --git a/NOOP.txt b/NOOP.txt\nnew file mode 100644\n--- /dev/null\n"
         "+++ b/NOOP.txt\n@@ -0,0 +1 @@\n+nothing to see\n")
+# Harnesses name their containers after the run id: one per test run, so a run killed earlier
+# (its containers left behind) or another run on the same docker engine cannot collide.
+RUN = f"{os.getpid()}x{os.urandom(2).hex()}"
 OFFICIAL = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement",
             "hints_text", "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS",
             "environment_setup_commit")
@@ -87,7 +90,8 @@ def test_swebench_5_grades_gold_resolved_and_a_noop_unresolved(exported) -> None
     rows, run = _rows(exported["bench"]), exported["run"]
     data = str(exported["bench"] / "data" / "test.jsonl")
     noop = _predictions(run / "noop5.jsonl", rows, NOOP, "noop")
-    for preds, run_id, model in (("gold", "g5", "gold"), (str(noop), "n5", "noop")):
+    for preds, run_id, model in (("gold", f"g5{RUN}", "gold"),
+                                   (str(noop), f"n5{RUN}", "noop")):
         _run([str(bin_ / "python"), "-m", "swebench.harness.run_evaluation", "-d", data,
               "-p", preds, "--run_id", run_id, "--max_workers", "2", "--report_dir", str(run)],
              run)
@@ -105,7 +109,8 @@ def test_swebench_4_with_the_generated_registration(exported) -> None:
     data = str(exported["bench"] / "data" / "test.jsonl")
     noop = _predictions(run / "noop4.jsonl", rows, NOOP, "noop")
     wrapper = str(exported["bench"] / "harness" / "bf_swebench4.py")
-    for preds, run_id, model in (("gold", "g4", "gold"), (str(noop), "n4", "noop")):
+    for preds, run_id, model in (("gold", f"g4{RUN}", "gold"),
+                                   (str(noop), f"n4{RUN}", "noop")):
         _run([str(bin_ / "python"), wrapper, "-d", data, "-p", preds, "--run_id", run_id,
               "--max_workers", "2", "--namespace", "bugfoundry", "--cache_level", "instance"],
              run)
@@ -122,12 +127,12 @@ def test_swesmith_evaluates_its_branches(exported) -> None:
     data = str(exported["smith"] / "data" / "test.jsonl")
     empty = _predictions(run / "empty.jsonl", rows, "", "empty")
     wrapper = str(exported["smith"] / "harness" / "bf_swesmith.py")
-    for preds, run_id in (("gold", "sg"), (str(empty), "se")):
+    for preds, run_id in (("gold", f"sg{RUN}"), (str(empty), f"se{RUN}")):
         _run([str(bin_ / "python"), wrapper, "eval", "-d", data, "-p", preds, "--run_id",
               run_id, "-w", "2"], run)
         report = json.loads((run / "logs" / "run_evaluation" / run_id / "report.json")
                             .read_text())
-        expected = {r["instance_id"] for r in rows} if run_id == "sg" else set()
+        expected = {r["instance_id"] for r in rows} if preds == "gold" else set()
         assert set(report["ids_resolved"]) == expected, report
         assert len(report["ids_resolved"]) + len(report["ids_unresolved"]) == len(rows), report
 

@@ -21,7 +21,14 @@ from engine.models import ERROR, PASSED, Candidate, Verdict
 from engine.store import Store
 from engine.validation.testrun import run_pytest
 from engine.workspace import Workspace
-from tests.shapes import collection_repo, ids_repo, plugin_repo, plugins_repo, registry_repo
+from tests.shapes import (
+    collection_repo,
+    ids_repo,
+    lazy_repo,
+    plugin_repo,
+    plugins_repo,
+    registry_repo,
+)
 
 from .conftest import cli_json
 
@@ -205,6 +212,24 @@ def test_a_failure_that_needs_a_dropped_test_before_it_is_never_kept(tmp_path: P
                             "    return None\n")
     assert not verdict.kept and verdict.reason == "not_reproducible", verdict
     assert "passed with the bug" in verdict.detail, verdict.detail
+
+
+def test_verify_runs_the_fixed_tests_in_the_suites_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A test that checks colorsys is not imported yet passes only before the tests that
+    import it (six's ``test_lazy``). Run with the fix, FAIL_TO_PASS and PASS_TO_PASS together
+    must keep the suite's order, as a harness runs them, or no instance holds."""
+    lazy_repo(tmp_path / "src-repo")
+    summary, checks = _forge_export_verify(capsys, tmp_path / "ws", tmp_path / "src-repo",
+                                           "lazy", 20)
+    rows = [json.loads(x) for x in (tmp_path / "ws" / "all.jsonl").read_text().splitlines()]
+    importing = [r["instance_id"] for r in rows
+                 if {t.split("::")[-1] for t in r["FAIL_TO_PASS"]} & {"test_to_hsv", "test_is_grey"}
+                 and any(t.endswith("::test_colorsys_is_imported_lazily")
+                         for t in r["PASS_TO_PASS"])]
+    assert importing, rows  # bugs whose failing tests import colorsys were kept
+    assert len(checks) == len(rows) == summary["kept_total"] >= 3, summary
+    assert all(c["ok"] for c in checks), [c for c in checks if not c["ok"]]
 
 
 def test_a_broken_environment_is_refused_before_anything_is_stored(
