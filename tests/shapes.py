@@ -391,3 +391,19 @@ def lazy_repo(path: Path) -> GitRepo:
         "tests/test_colors.py": LAZY_TESTS,
     })
     return repo
+
+
+def core_repo(path: Path) -> GitRepo:
+    """The plainest project: a flat package of pure functions and their deterministic tests
+    (a second repo beside the sample one, for runs over several repos)."""
+    repo = GitRepo(path)
+    repo.commit("core", {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            '[project]\nname = "corekit"\nversion = "0.1"\n'),
+        "corekit/__init__.py": "",
+        "corekit/core.py": CORE,
+        "tests/test_core.py": CORE_TESTS.format(pkg="corekit"),
+    })
+    return repo

@@ -30,7 +30,7 @@ from engine.cli.dataset import register as register_dataset
 from engine.cli.env import configure_sandbox, sandbox_options
 from engine.cli.lm import add_lm_options, register_statements
 from engine.cli.mirror import add_combine_options, mining_options, register_mine
-from engine.cli.progress import Progress, print_summary
+from engine.cli.progress import Progress, print_summary, sandbox_note
 from engine.cli.realism import register_realism
 from engine.cli.shards import add_shard_options
 from engine.cli.shards import register as register_shards
@@ -103,6 +103,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 def cmd_forge(args: argparse.Namespace) -> int:
     from engine.cli.lm import lm_settings
     from engine.cli.mirror import forge_kwargs
+    from engine.cli.several import run_several
     from engine.cli.shards import check_shard_args, print_prepared, run_shard
     from engine.forge.run import ForgeHooks, ForgeOptions, forge, lm_settings_for, parse_strategies
     from engine.store import Store
@@ -112,6 +113,11 @@ def cmd_forge(args: argparse.Namespace) -> int:
     strategies = parse_strategies(args.strategy)
     modifiers = parse_modifiers(args.modifiers) if args.modifiers is not None else None
     check_shard_args(args)
+    several = args.all or len(args.repos) != 1
+    if several and (args.prepare or args.shard):
+        raise UsageError("--prepare and --shard take one repo.\nRun them once per repo: "
+                         "bugfoundry forge REPO --prepare, then bugfoundry forge REPO --shard I/N")
+    args.repo = None if several else args.repos[0]
     stage_options = forge_kwargs(args)
     ws = Workspace.open(getattr(args, "workspace", None))
     lm = lm_settings_for(strategies, lambda: lm_settings(args, ws))
@@ -122,21 +128,27 @@ def cmd_forge(args: argparse.Namespace) -> int:
         baseline_runs=args.baseline_runs, baseline_timeout=args.baseline_timeout,
         backend=args.backend, lm=lm, min_realism=args.min_realism,
         prefer_realistic=args.prefer_realistic, modifiers=modifiers, prepare=args.prepare,
-        ray=args.ray, ray_shard=args.ray_shard, **stage_options)
+        ray=args.ray, ray_shard=args.ray_shard, ray_registry=args.ray_registry,
+        **stage_options)
     if args.shard:
         return run_shard(args, ws, strategies, options)
     with Store.open(ws.db_path) as store:
+        def statements(name: str, _summary: object) -> None:
+            repo = store.get_repo(name)
+            if args.statements and repo is not None and Path(repo.path).is_dir():
+                from engine.dataset.statements import fill_missing
+
+                fill_missing(store, repo.name, Path(repo.path), log=to_stderr)
+
+        if several:
+            return run_several(args, ws, store, strategies, options, statements)
         progress = Progress(enabled=sys.stderr.isatty())
         summary = forge(ws, store, args.repo, strategies, options, ForgeHooks(
             log=progress.log, on_total=progress.start, on_verdict=progress.advance))
         progress.stop()
         if args.prepare:
             return print_prepared(args, summary)
-        repo = store.get_repo(args.repo)
-        if args.statements and repo is not None and Path(repo.path).is_dir():
-            from engine.dataset.statements import fill_missing
-
-            fill_missing(store, repo.name, Path(repo.path), log=to_stderr)
+        statements(args.repo, summary)
     boxed = sandbox_note(summary.backend)
     if args.json:
         dump_json({**summary.to_dict(), "sandbox": boxed})
@@ -150,16 +162,6 @@ def cmd_forge(args: argparse.Namespace) -> int:
         to_stderr(f"forge: nothing forged for {summary.repo}: {nothing}")
         return 1
     return 0
-
-
-def sandbox_note(backend: str) -> str:
-    """How this backend's test runs are isolated, in one line."""
-    if backend == "docker":
-        return ("test runs are in locked-down containers (docker: no network, read-only, "
-                "memory and process limits)")
-    from engine.environments import sandbox
-
-    return sandbox.current().describe()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -288,7 +290,9 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
 
     fg = sub.add_parser("forge", parents=[common, mining_options()],
                         help="forge and validate candidate bugs")
-    fg.add_argument("repo")
+    fg.add_argument("repos", nargs="*", metavar="REPO",
+                    help="the repos to forge, one after another (with --ray on one cluster)")
+    fg.add_argument("--all", action="store_true", help="forge every repo of the workspace")
     fg.add_argument("--strategy", default="procedural",
                     help="comma list of procedural, lm_modify, lm_rewrite (a model rewrites "
                          "functions), pr_mirror (real fix commits reverted), combine "

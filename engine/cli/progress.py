@@ -120,3 +120,13 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+
+
+def sandbox_note(backend: str) -> str:
+    """How this backend's test runs are isolated, in one line."""
+    if backend == "docker":
+        return ("test runs are in locked-down containers (docker: no network, read-only, "
+                "memory and process limits)")
+    from engine.environments import sandbox
+
+    return sandbox.current().describe()

@@ -39,6 +39,10 @@ def add_shard_options(fg: argparse.ArgumentParser) -> None:
     fg.add_argument("--ray-shard", type=positive_int, default=100, metavar="N",
                     help="with --ray: at most N candidates per shard sent to an actor "
                          "(default 100, at most 500)")
+    fg.add_argument("--ray-registry", default="", metavar="HOST/PREFIX",
+                    help="with --ray and the docker backend: push the repo's image to this "
+                         "registry once, and nodes that lack it pull it (default: nodes "
+                         "that lack it load it from Ray's object store)")
 
 
 def check_shard_args(args: argparse.Namespace) -> None:
@@ -50,6 +54,10 @@ def check_shard_args(args: argparse.Namespace) -> None:
         raise UsageError("--ray validates on a Ray cluster; --prepare and --shard are for "
                          "batch schedulers without one.\nGive one of them: --ray [ADDRESS], "
                          "or --prepare then --shard I/N")
+    if args.ray_registry and args.ray is None:
+        raise UsageError("--ray-registry names where Ray's nodes pull the repo's image: give "
+                         "--ray too.\ne.g. bugfoundry forge REPO --ray auto --ray-registry "
+                         "registry.example:5000/bf")
     if args.shard_file and not args.shard:
         raise UsageError("--shard-file names the file of a shard: give --shard I/N too.\n"
                          "e.g. bugfoundry forge REPO --shard 0/4 --shard-file out/0.duckdb")

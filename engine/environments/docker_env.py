@@ -107,6 +107,9 @@ class DockerEnvironment(Environment):
         self.repo_name = docker_name(self.repo_root.name)
         self._client: Any = None
         self._commit = ""
+        # The name to find the image under instead of the derived one (a Ray node that got
+        # the driver's image shipped: engine.forge.ray_ship).
+        self.image_override = ""
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         _LIVE_ENVS.add(self)
@@ -137,7 +140,8 @@ class DockerEnvironment(Environment):
     @property
     def image(self) -> str:
         """``bugfoundry/<repo>:<commit12>-<key>``: one image per repo, commit and recipe."""
-        return f"{IMAGE_PREFIX}{self.repo_name}:{self.commit[:12]}-{self.image_key}"
+        return (self.image_override
+                or f"{IMAGE_PREFIX}{self.repo_name}:{self.commit[:12]}-{self.image_key}")
 
     @property
     def alias(self) -> str:
@@ -166,6 +170,10 @@ class DockerEnvironment(Environment):
         except docker.errors.ImageNotFound:
             return False
         return True
+
+    def has_image(self) -> bool:
+        """Whether this engine holds the image (built here, pulled or loaded)."""
+        return self._exists()
 
     def _build(self, log: Log) -> None:
         if self._exists():  # built by another workspace, or the marker was lost

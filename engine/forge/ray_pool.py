@@ -3,10 +3,11 @@
 The forge itself does not change: the driver keeps the one DuckDB writer and commits each
 verdict as it arrives (so a killed driver resumes as today); only the pool that validates is
 another. ``RayPool`` starts one actor per worker slot (a CPU of the cluster), each holding a
-warm validator of the repo on its node (``SlotWorker``: the repo's environment, built there
-from the stored recipe when the node lacks it, the baseline and test map shipped from the
-driver, never recomputed). Candidates go out in shards; an actor streams its verdicts back
-one by one, and a shard whose actor dies is re-queued without the verdicts it already sent.
+warm validator of the repo on its node (``SlotWorker``: the repo's copy and, for docker, its
+image, shipped to a node that lacks them (``engine.forge.ray_ship``); a venv built there from
+the stored recipe; the baseline and test map shipped from the driver, never recomputed).
+Candidates go out in shards; an actor streams its verdicts back one by one, and a shard whose
+actor dies is re-queued without the verdicts it already sent.
 
 Ray is imported only here, and only when ``--ray`` is given: the default install never needs it.
 """
@@ -19,14 +20,13 @@ import threading
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
+from engine.forge.ray_ship import Shipment, ensure_image, node_workspace, ship
 from engine.forge.setup import build_validator, repo_environment
 from engine.logs import Log, quiet
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
-from engine.repos import ensure_copy
 from engine.testmap import TestMap
 from engine.validation.validator import Validator
 from engine.workspace import Workspace
@@ -46,6 +46,16 @@ def import_ray() -> Any:
     return ray
 
 
+def connect(address: str = "") -> Any:
+    """Ray, connected to the cluster at ``address`` ("" a local Ray) unless it already is:
+    once per process, however many repos a forge validates there."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    return ray
+
+
 @dataclass(frozen=True)
 class SlotSpec:
     """What an actor needs to validate a repo on its node: shipped once, at its start."""
@@ -58,17 +68,21 @@ class SlotSpec:
     testmap: TestMap | None
     mode: str
     timeout: float | None
+    ship: Shipment | None = None  # what a node lacking the copy or the image gets
 
 
 class SlotWorker:
     """The body of one Ray actor: one warm validator (one work tree, its fork server)."""
 
     def __init__(self, spec: SlotSpec, slot: int) -> None:
-        ws = Workspace(Path(spec.home), scratch=Path(spec.home) / "ray" / str(slot))
-        repo = ensure_copy(ws, spec.repo)
+        import ray
+
+        home, repo = node_workspace(spec.home, spec.repo, spec.ship, ray)
+        ws = Workspace(home, scratch=home / "ray" / str(slot))
         env = repo_environment(ws, repo, spec.backend, spec.recipe)
+        ensure_image(env, spec.ship, home, ray)
         if not env.is_built():  # a node of its own: replay the stored recipe there
-            env.build()
+            env.build(log=quiet)
         self.validator: Validator = build_validator(
             ws, repo, env, spec.recipe, spec.baseline, spec.testmap, mode=spec.mode,
             workers=1, timeout=spec.timeout)
@@ -101,14 +115,15 @@ class RayPool:
     def __init__(self, ws: Workspace, repo: RepoRecord, backend: str, recipe: Recipe,
                  baseline: Baseline, testmap: TestMap | None, *, mode: str,
                  timeout: float | None, address: str = "", slots: int | None = None,
-                 shard: int = 100, log: Log = quiet) -> None:
-        self.ray = import_ray()
-        if not self.ray.is_initialized():
-            self.ray.init(address=address or None, include_dashboard=False,
-                          log_to_driver=False, configure_logging=False)
+                 shard: int = 100, registry: str = "", node_home: str = "",
+                 node_image: str = "", log: Log = quiet) -> None:
+        self.ray = connect(address)
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
-        self.spec = SlotSpec(str(ws.home), repo, backend, recipe, baseline, testmap, mode,
-                             timeout)
+        image = str(getattr(repo_environment(ws, repo, backend, recipe), "image", ""))
+        self.shipment = ship(self.ray, repo, image, node_image=node_image, registry=registry,
+                             eager=address.startswith("ray://"))
+        self.spec = SlotSpec(node_home or str(ws.home), repo, backend, recipe, baseline,
+                             testmap, mode, timeout, self.shipment)
         self.shard = max(MIN_SHARD, min(shard, MAX_SHARD))
         self._actor = self.ray.remote(num_cpus=1)(SlotWorker)
         self.workers = [Slot(self._start(i)) for i in range(max(1, min(slots or cpus, cpus)))]
@@ -224,3 +239,5 @@ class RayPool:
                 self.ray.get(slot.actor.close.remote(), timeout=60)
             self.ray.kill(slot.actor)
             slot.actor = None
+        if self.shipment.depot is not None:
+            self.ray.kill(self.shipment.depot)

@@ -73,7 +73,8 @@ class ForgeOptions:
     batch's candidates and validates none (``forge --prepare``, before shards);
     ``stored_only`` generates none and validates the stored candidates without a verdict
     (a shard, on its shard file). ``ray`` (an address, "" for a local Ray) validates on
-    Ray actors instead of the local pool, in shards of at most ``ray_shard`` candidates.
+    Ray actors instead of the local pool, in shards of at most ``ray_shard`` candidates;
+    ``ray_registry`` (docker) is where nodes lacking the repo's image pull it from.
     """
 
     max_candidates: int | None = None
@@ -98,6 +99,7 @@ class ForgeOptions:
     stored_only: bool = False
     ray: str | None = None  # forge --ray [ADDRESS]: "" a local Ray, None no Ray
     ray_shard: int = 100  # candidates per shard sent to a Ray actor
+    ray_registry: str = ""  # docker: nodes lacking the image pull it from HOST/PREFIX
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,8 @@ class ForgeRun:
                 self.ws, self.repo, self.env.backend, self.recipe, self.baseline, self.testmap,
                 mode=self.options.validation, timeout=self.options.timeout,
                 address=self.options.ray, slots=self.options.workers,
-                shard=self.options.ray_shard, log=self.log)
+                shard=self.options.ray_shard, registry=self.options.ray_registry,
+                log=self.log)
             self.log(f"validating on {len(self._ray.workers)} Ray actors ("
                      f"{self.options.ray or 'local Ray'}, shards of at most "
                      f"{self._ray.shard} candidates) ...")

@@ -1,0 +1,139 @@
+"""Forging several repos in one run: ``forge A B ...`` and ``forge --all``.
+
+Each repo goes through the same pipeline as a forge of that repo alone (``engine.forge.run``),
+one after another, on one open store: the one DuckDB writer commits each repo's verdicts as
+they arrive, so a killed run resumes where it stopped (the repos already forged have nothing
+left to validate). With ``--ray`` every repo validates on the same cluster, connected once
+(``ray_pool.connect``), its actors started for the repo and gone before the next one's start.
+
+A repo that fails (its copy and source gone, its environment does not build, no test passes)
+is reported with its error and the run goes on with the next: the others' results stand, and
+the outcome says something failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import BugfoundryError, UsageError
+from engine.forge.run import forge
+from engine.forge.stages import ForgeHooks, ForgeOptions
+from engine.forge.summary import ForgeSummary
+from engine.logs import Log, quiet
+from engine.store import Store
+from engine.workspace import Workspace
+
+
+@dataclass
+class RepoOutcome:
+    """One repo of the run: its summary, or why it failed."""
+
+    repo: str
+    summary: ForgeSummary | None = None
+    error: str = ""
+
+    def problem(self) -> str:
+        """Why this repo counts as a failure ("" when it forged something)."""
+        if self.error:
+            return self.error
+        return self.summary.nothing_forged() if self.summary is not None else "not run"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"repo": self.repo, "error": self.error or None,
+                "summary": self.summary.to_dict() if self.summary is not None else None}
+
+
+@dataclass
+class SeveralForge:
+    """What a several-repo forge did: each repo's outcome, in order, and the totals."""
+
+    outcomes: list[RepoOutcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not started: the run was stopped
+    elapsed: float = 0.0
+
+    @property
+    def interrupted(self) -> bool:
+        return any(o.summary is not None and o.summary.interrupted for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[RepoOutcome]:
+        return [o for o in self.outcomes if o.error]
+
+    def totals(self) -> dict[str, Any]:
+        done = [o.summary for o in self.outcomes if o.summary is not None]
+        kept = sum(s.kept_total for s in done)
+        judged = kept + sum(s.dropped_total for s in done)
+        return {"repos": len(self.outcomes) + len(self.skipped), "forged": len(done),
+                "failed": len(self.failed), "candidates": sum(s.candidates for s in done),
+                "validated_now": sum(s.validated_now for s in done),
+                "kept": kept, "dropped": judged - kept,
+                "yield": round(kept / judged, 4) if judged else 0.0,
+                "elapsed": self.elapsed}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"repos": [o.to_dict() for o in self.outcomes], "skipped": self.skipped,
+                "interrupted": self.interrupted, "total": self.totals()}
+
+
+def repo_names(store: Store, asked: Sequence[str], every: bool) -> list[str]:
+    """The repos to forge: those named (each once, in order), or with ``every`` all of the
+    workspace's. A name the workspace does not know is refused before anything runs (a typo
+    must not cost a long run its last repo)."""
+    known = [r.name for r in store.list_repos()]
+    if every:
+        if asked:
+            raise UsageError("forge --all forges every repo of the workspace: name no repo "
+                             "with it.\ne.g. bugfoundry forge --all, or bugfoundry forge A B")
+        if not known:
+            raise UsageError("forge --all: this workspace has no repo yet.\n"
+                             "Add one first with: bugfoundry repo add SOURCE")
+        return known
+    if not asked:
+        raise UsageError("forge needs a repo: name one or several, or give --all.\n"
+                         "e.g. bugfoundry forge mylib, or bugfoundry forge --all")
+    unknown = [n for n in dict.fromkeys(asked) if n not in known]
+    if unknown:
+        raise UsageError(f"no repo named {', '.join(map(repr, unknown))} in this workspace "
+                         f"(known: {', '.join(known) or 'none yet'}).\n"
+                         "Add it first with: bugfoundry repo add SOURCE --name NAME")
+    return list(dict.fromkeys(asked))
+
+
+def forge_several(ws: Workspace, store: Store, names: Sequence[str], strategies: Sequence[str],
+                  options: ForgeOptions, hooks: Callable[[str], ForgeHooks], *,
+                  after: Callable[[str, ForgeSummary], None] | None = None,
+                  on_outcome: Callable[[RepoOutcome], None] | None = None,
+                  log: Log = quiet) -> SeveralForge:
+    """Forge ``names`` one after another (see the module docstring). ``hooks(name)`` gives
+    each repo's progress hooks; ``after`` runs on each forged repo (problem statements);
+    ``on_outcome`` hears each repo's outcome as soon as it is known."""
+    start = time.monotonic()
+    result = SeveralForge()
+    if options.ray is not None:
+        from engine.forge.ray_pool import connect
+
+        connect(options.ray)  # once for every repo: a bad address stops the run here
+    for i, name in enumerate(names):
+        outcome = RepoOutcome(name)
+        log(f"forging {name} ({i + 1} of {len(names)}) ...")
+        try:
+            outcome.summary = forge(ws, store, name, strategies, options, hooks(name))
+            if after is not None and not outcome.summary.interrupted:
+                after(name, outcome.summary)
+        except BugfoundryError as exc:
+            outcome.error = str(exc)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one repo's crash must not stop the others
+            outcome.error = f"{type(exc).__name__}: {exc}"
+        result.outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+        if outcome.summary is not None and outcome.summary.interrupted:
+            result.skipped = list(names[i + 1:])
+            break
+    result.elapsed = round(time.monotonic() - start, 2)
+    return result

@@ -1,0 +1,100 @@
+"""Several repos in one forge (``forge A B``, ``forge --all``): each repo gets the validated
+set a forge of it alone gets; a repo that fails says why and the others' results stand."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.cli.main import main
+from tests.integration.conftest import SAMPLE_MAX, validated_set
+from tests.shapes import core_repo
+
+pytestmark = pytest.mark.integration
+
+MAX = str(SAMPLE_MAX)
+
+
+def add(ws: Path, source: Path, name: str) -> None:
+    assert main(["repo", "add", str(source), "--name", name, "--workspace", str(ws)]) == 0
+
+
+@pytest.fixture(scope="session")
+def core_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("core-src") / "corekit"
+    core_repo(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def core_alone_ws(tmp_path_factory: pytest.TempPathFactory, core_source: Path) -> Path:
+    """One forge of the second repo alone: what the several-repo runs must give for it."""
+    ws = tmp_path_factory.mktemp("core-alone")
+    add(ws, core_source, "core")
+    assert main(["forge", "core", "--max", MAX, "--workers", "2", "--workspace", str(ws),
+                 "--json"]) == 0
+    return ws
+
+
+def several(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = main(["forge", *argv, "--max", MAX, "--workers", "2", "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def same_as_alone(ws: Path, sample_max_ws: Path, core_alone_ws: Path) -> None:
+    for name, alone in (("sample", sample_max_ws), ("core", core_alone_ws)):
+        want_reasons, want = validated_set(alone / "bugfoundry.duckdb", name)
+        got_reasons, got = validated_set(ws / "bugfoundry.duckdb", name)
+        assert got_reasons == want_reasons and want, name
+        assert {k: v for k, v in got.items() if k in got_reasons} == want, name
+
+
+def test_two_repos_in_one_forge_equal_each_alone(
+        tmp_path: Path, sample_bundle: Path, core_source: Path, sample_max_ws: Path,
+        core_alone_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "two"
+    add(ws, sample_bundle, "sample")
+    add(ws, core_source, "core")
+    code, out = several(capsys, "sample", "core", "--workspace", str(ws))
+    assert code == 0, out
+    assert [r["repo"] for r in out["repos"]] == ["sample", "core"]
+    assert all(r["error"] is None and r["summary"]["kept_total"] for r in out["repos"])
+    total = out["total"]
+    assert total["forged"] == total["repos"] == 2 and total["failed"] == 0
+    assert total["kept"] == sum(r["summary"]["kept_total"] for r in out["repos"])
+    same_as_alone(ws, sample_max_ws, core_alone_ws)
+
+    # A repo that cannot be forged (its copy and its source are gone) says why; the other
+    # is forged (here: resumed, nothing left to run) and the exit code says one failed.
+    gone_src = tmp_path / "gone-src"
+    core_repo(gone_src)
+    add(ws, gone_src, "gone")
+    shutil.rmtree(gone_src)
+    shutil.rmtree(ws / "repos" / "gone")
+    capsys.readouterr()
+    code = main(["forge", "--all", "--max", MAX, "--workspace", str(ws)])
+    out_text, err = capsys.readouterr()
+    assert code == 1
+    assert "forge gone: FAILED: the workspace copy of gone is missing" in out_text
+    assert "forged sample with procedural" in out_text and "forged core" in out_text
+    assert "total: 2 of 3 repos forged" in out_text and "failed: gone" in out_text
+    assert "forge: gone:" in err
+    same_as_alone(ws, sample_max_ws, core_alone_ws)
+
+
+def test_repo_lists_are_checked_before_anything_runs(
+        tmp_path: Path, sample_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = tmp_path / "ws"
+    add(ws, sample_bundle, "sample")
+    for argv, said in ((["sample", "typo"], "no repo named 'typo'"),
+                       (["--all", "sample"], "name no repo with it"),
+                       ([], "forge needs a repo"),
+                       (["sample", "sample", "--prepare"], "take one repo")):
+        capsys.readouterr()
+        assert main(["forge", *argv, "--workspace", str(ws)]) == 2, argv
+        assert said in capsys.readouterr().err, argv
+    assert not (ws / "envs" / "sample").exists()  # nothing was built
