@@ -11,6 +11,7 @@ import pytest
 
 from engine.cli.main import main
 from engine.models import Candidate
+from tests.shapes import core_repo
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +157,25 @@ def docker_base() -> str:
             pytest.fail(f"CI must run the docker tests, but {why}")
         pytest.skip(why)
     return base
+
+
+def add_repo(ws: Path, source: Path, name: str) -> None:
+    assert main(["repo", "add", str(source), "--name", name, "--workspace", str(ws)]) == 0
+
+
+@pytest.fixture(scope="session")
+def core_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second repo (tests/shapes.py's plainest), for forges of several repos."""
+    path = tmp_path_factory.mktemp("core-src") / "corekit"
+    core_repo(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def core_alone_ws(tmp_path_factory: pytest.TempPathFactory, core_source: Path) -> Path:
+    """One forge of the second repo alone: what the several-repo runs must give for it."""
+    ws = tmp_path_factory.mktemp("core-alone")
+    add_repo(ws, core_source, "core")
+    assert main(["forge", "core", "--max", str(SAMPLE_MAX), "--workers", "2",
+                 "--workspace", str(ws), "--json"]) == 0
+    return ws

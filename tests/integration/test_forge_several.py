@@ -10,33 +10,12 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
-from tests.integration.conftest import SAMPLE_MAX, validated_set
+from tests.integration.conftest import SAMPLE_MAX, add_repo, validated_set
 from tests.shapes import core_repo
 
 pytestmark = pytest.mark.integration
 
 MAX = str(SAMPLE_MAX)
-
-
-def add(ws: Path, source: Path, name: str) -> None:
-    assert main(["repo", "add", str(source), "--name", name, "--workspace", str(ws)]) == 0
-
-
-@pytest.fixture(scope="session")
-def core_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("core-src") / "corekit"
-    core_repo(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def core_alone_ws(tmp_path_factory: pytest.TempPathFactory, core_source: Path) -> Path:
-    """One forge of the second repo alone: what the several-repo runs must give for it."""
-    ws = tmp_path_factory.mktemp("core-alone")
-    add(ws, core_source, "core")
-    assert main(["forge", "core", "--max", MAX, "--workers", "2", "--workspace", str(ws),
-                 "--json"]) == 0
-    return ws
 
 
 def several(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
@@ -57,8 +36,8 @@ def test_two_repos_in_one_forge_equal_each_alone(
         tmp_path: Path, sample_bundle: Path, core_source: Path, sample_max_ws: Path,
         core_alone_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = tmp_path / "two"
-    add(ws, sample_bundle, "sample")
-    add(ws, core_source, "core")
+    add_repo(ws, sample_bundle, "sample")
+    add_repo(ws, core_source, "core")
     code, out = several(capsys, "sample", "core", "--workspace", str(ws))
     assert code == 0, out
     assert [r["repo"] for r in out["repos"]] == ["sample", "core"]
@@ -72,7 +51,7 @@ def test_two_repos_in_one_forge_equal_each_alone(
     # is forged (here: resumed, nothing left to run) and the exit code says one failed.
     gone_src = tmp_path / "gone-src"
     core_repo(gone_src)
-    add(ws, gone_src, "gone")
+    add_repo(ws, gone_src, "gone")
     shutil.rmtree(gone_src)
     shutil.rmtree(ws / "repos" / "gone")
     capsys.readouterr()
@@ -89,7 +68,7 @@ def test_two_repos_in_one_forge_equal_each_alone(
 def test_repo_lists_are_checked_before_anything_runs(
         tmp_path: Path, sample_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = tmp_path / "ws"
-    add(ws, sample_bundle, "sample")
+    add_repo(ws, sample_bundle, "sample")
     for argv, said in ((["sample", "typo"], "no repo named 'typo'"),
                        (["--all", "sample"], "name no repo with it"),
                        ([], "forge needs a repo"),
