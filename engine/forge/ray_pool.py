@@ -211,6 +211,8 @@ class RayPool:
                     if stop.is_set():
                         return
             except ray.exceptions.RayActorError:
+                if stop.is_set():  # killed because the run stopped: no restart
+                    return
                 rest = [c for c in shard if c.candidate_id not in sent]
                 self.requeued += len(rest)
                 if rest:
