@@ -124,7 +124,7 @@ def forge_several(ws: Workspace, store: Store, names: Sequence[str], strategies:
             if after is not None and not outcome.summary.interrupted:
                 after(name, outcome.summary)
         except BugfoundryError as exc:
-            outcome.error = str(exc)
+            outcome.error = str(exc).removeprefix(f"{name}: ")  # said beside the name anyway
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - one repo's crash must not stop the others

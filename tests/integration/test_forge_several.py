@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from tests.gitrepo import GitRepo
 from tests.integration.conftest import SAMPLE_MAX, add_repo, validated_set
 from tests.shapes import core_repo
 
@@ -47,21 +48,31 @@ def test_two_repos_in_one_forge_equal_each_alone(
     assert total["kept"] == sum(r["summary"]["kept_total"] for r in out["repos"])
     same_as_alone(ws, sample_max_ws, core_alone_ws)
 
-    # A repo that cannot be forged (its copy and its source are gone) says why; the other
-    # is forged (here: resumed, nothing left to run) and the exit code says one failed.
+    # Repos that cannot be forged (one's copy and source are gone, no test of the other
+    # passes) say why; the others are forged (here: resumed, nothing left to run) and the
+    # exit code says some failed.
     gone_src = tmp_path / "gone-src"
     core_repo(gone_src)
     add_repo(ws, gone_src, "gone")
     shutil.rmtree(gone_src)
     shutil.rmtree(ws / "repos" / "gone")
+    GitRepo(tmp_path / "red").commit("red", {
+        "redpkg/__init__.py": "def add(a, b):\n    return a - b\n",
+        "tests/test_add.py": "from redpkg import add\n\n\ndef test_add():\n"
+                             "    assert add(1, 2) == 3\n",
+        "setup.py": "from setuptools import setup\nsetup(name='redpkg', version='0.1', "
+                    "packages=['redpkg'])\n"})
+    add_repo(ws, tmp_path / "red", "red")
     capsys.readouterr()
     code = main(["forge", "--all", "--max", MAX, "--workspace", str(ws)])
     out_text, err = capsys.readouterr()
     assert code == 1
     assert "forge gone: FAILED: the workspace copy of gone is missing" in out_text
+    assert "forge red: FAILED: no test passes on the clean repo" in out_text
     assert "forged sample with procedural" in out_text and "forged core" in out_text
-    assert "total: 2 of 3 repos forged" in out_text and "failed: gone" in out_text
-    assert "forge: gone:" in err
+    assert "total: 2 of 4 repos forged" in out_text
+    assert "failed: gone" in out_text and "failed: red" in out_text
+    assert "forge: gone:" in err and "forge: red:" in err
     same_as_alone(ws, sample_max_ws, core_alone_ws)
 
 
