@@ -179,3 +179,20 @@ def core_alone_ws(tmp_path_factory: pytest.TempPathFactory, core_source: Path) -
     assert main(["forge", "core", "--max", str(SAMPLE_MAX), "--workers", "2",
                  "--workspace", str(ws), "--json"]) == 0
     return ws
+
+
+def docker_ws(tmp: Path, source: str, name: str, base: str) -> Path:
+    """A workspace whose repo lives in docker: `repo add --backend docker`, then a baseline."""
+    code = main(["repo", "add", source, "--name", name, "--backend", "docker",
+                 "--base-image", base, "--workspace", str(tmp)])
+    assert code == 0
+    assert main(["baseline", name, "--workspace", str(tmp), "--json"]) == 0
+    return tmp
+
+
+@pytest.fixture(scope="session")
+def docker_sample_ws(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path,
+                     docker_base: str) -> Path:
+    """The sample in docker (test_docker's, and the Ray node tests': one image build)."""
+    return docker_ws(tmp_path_factory.mktemp("docker-sample"), str(sample_bundle), "sample",
+                     docker_base)

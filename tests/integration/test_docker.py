@@ -31,7 +31,7 @@ from engine.store import Store
 from engine.testmap import TestMap
 from engine.workspace import Workspace
 
-from .conftest import SDIST, cli_json
+from .conftest import SDIST, cli_json, docker_ws
 
 # docker_base first: without Docker, skip before building the venv workspaces.
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("docker_base")]
@@ -39,25 +39,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("docker_base")]
 COMPARE_TIMEOUT = 60.0
 
 
-def _docker_ws(tmp: Path, source: str, name: str, base: str) -> Path:
-    """A workspace whose repo lives in docker: `repo add --backend docker`, then a baseline."""
-    code = main(["repo", "add", source, "--name", name, "--backend", "docker",
-                 "--base-image", base, "--workspace", str(tmp)])
-    assert code == 0
-    assert main(["baseline", name, "--workspace", str(tmp), "--json"]) == 0
-    return tmp
-
-
-@pytest.fixture(scope="session")
-def docker_sample_ws(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path,
-                     docker_base: str) -> Path:
-    return _docker_ws(tmp_path_factory.mktemp("docker-sample"), str(sample_bundle), "sample",
-                      docker_base)
-
-
 @pytest.fixture(scope="session")
 def docker_cachetools_ws(tmp_path_factory: pytest.TempPathFactory, docker_base: str) -> Path:
-    return _docker_ws(tmp_path_factory.mktemp("docker-cachetools"), SDIST, "cachetools",
+    return docker_ws(tmp_path_factory.mktemp("docker-cachetools"), SDIST, "cachetools",
                       docker_base)
 
 

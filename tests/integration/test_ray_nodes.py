@@ -84,17 +84,8 @@ def test_a_node_without_the_workspace_gets_the_copy_and_replays_the_recipe(
     assert not (node / "bugfoundry.duckdb").exists()  # nodes never write the store
 
 
-@pytest.fixture(scope="module")
-def docker_sample(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path,
-                  docker_base: str) -> Path:
-    from tests.integration.test_docker import _docker_ws
-
-    return _docker_ws(tmp_path_factory.mktemp("ray-docker"), str(sample_bundle), "sample",
-                      docker_base)
-
-
 def test_a_docker_node_without_the_image_loads_it_from_the_object_store(
-        local_ray: None, tmp_path: Path, docker_sample: Path, sample_max_ws: Path) -> None:
+        local_ray: None, tmp_path: Path, docker_sample_ws: Path, sample_max_ws: Path) -> None:
     from engine.environments.docker_image import connect
 
     cands, want = _some(sample_max_ws, 3)
@@ -103,9 +94,9 @@ def test_a_docker_node_without_the_image_loads_it_from_the_object_store(
     client = connect()
     node = tmp_path / "node"
     try:
-        assert _validate_elsewhere(docker_sample, cands, node, node_image=name) == want
+        assert _validate_elsewhere(docker_sample_ws, cands, node, node_image=name) == want
         loaded = client.images.get(name)
-        _, _, env, _, _, _ = opened_repo(docker_sample, "sample")
+        _, _, env, _, _, _ = opened_repo(docker_sample_ws, "sample")
         assert loaded.id == client.images.get(env.image).id
     finally:
         import docker.errors
@@ -117,12 +108,12 @@ def test_a_docker_node_without_the_image_loads_it_from_the_object_store(
     assert (node / "envs" / "sample" / "docker" / "env.json").is_file()
 
 
-def test_a_registry_that_refuses_the_push_is_a_clear_error(docker_sample: Path) -> None:
+def test_a_registry_that_refuses_the_push_is_a_clear_error(docker_sample_ws: Path) -> None:
     from engine.environments.docker_image import connect
     from engine.errors import UsageError
     from engine.forge.ray_ship import push_image, registry_name
 
-    _, _, env, _, _, _ = opened_repo(docker_sample, "sample")
+    _, _, env, _, _, _ = opened_repo(docker_sample_ws, "sample")
     registry = "127.0.0.1:9/bugfoundry-test"
     with pytest.raises(UsageError, match="--ray-registry: could not push"):
         push_image(env.image, registry)
