@@ -1,5 +1,6 @@
 """Several repos in one forge (``forge A B``, ``forge --all``): each repo gets the validated
-set a forge of it alone gets; a repo that fails says why and the others' results stand."""
+set a forge of it alone gets, a killed run resumes, a repo that fails says why and the others'
+results stand."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from engine.cli.main import main
 from tests.gitrepo import GitRepo
 from tests.integration.conftest import SAMPLE_MAX, add_repo, validated_set
+from tests.integration.test_shards import _kill_after
 from tests.shapes import core_repo
 
 pytestmark = pytest.mark.integration
@@ -39,9 +41,16 @@ def test_two_repos_in_one_forge_equal_each_alone(
     ws = tmp_path / "two"
     add_repo(ws, sample_bundle, "sample")
     add_repo(ws, core_source, "core")
+    # Killed (-9) in the second repo: each verdict was committed as it arrived, so the rerun
+    # resumes (the first repo has nothing left, the second what was not judged yet).
+    _kill_after(["forge", "sample", "core", "--max", MAX, "--workers", "2",
+                 "--workspace", str(ws)], SAMPLE_MAX + 2)
     code, out = several(capsys, "sample", "core", "--workspace", str(ws))
     assert code == 0, out
     assert [r["repo"] for r in out["repos"]] == ["sample", "core"]
+    first, second = (r["summary"] for r in out["repos"])
+    assert first["already_done"] == SAMPLE_MAX and first["validated_now"] == 0
+    assert second["already_done"] >= 2 and second["validated_now"] >= 1
     assert all(r["error"] is None and r["summary"]["kept_total"] for r in out["repos"])
     total = out["total"]
     assert total["forged"] == total["repos"] == 2 and total["failed"] == 0
