@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import UsageError
-from engine.forge.ray_ship import Shipment, ensure_image, node_workspace, ship
+from engine.forge.ray_ship import Shipment, ensure_image, node_workspace, one_node, ship
 from engine.forge.setup import build_validator, repo_environment
 from engine.logs import Log, quiet
 from engine.models import Baseline, Candidate, Recipe, RepoRecord, Verdict
@@ -120,8 +120,10 @@ class RayPool:
         self.ray = connect(address)
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
         image = str(getattr(repo_environment(ws, repo, backend, recipe), "image", ""))
-        self.shipment = ship(self.ray, repo, image, node_image=node_image, registry=registry,
-                             eager=address.startswith("ray://"))
+        # One node, the driver's own: it has the copy and the image; nothing to ship.
+        self.shipment = None if not (node_home or node_image) and one_node(self.ray) else ship(
+            self.ray, repo, image, node_image=node_image, registry=registry,
+            eager=address.startswith("ray://"))
         self.spec = SlotSpec(node_home or str(ws.home), repo, backend, recipe, baseline,
                              testmap, mode, timeout, self.shipment)
         self.shard = max(MIN_SHARD, min(shard, MAX_SHARD))
@@ -241,5 +243,5 @@ class RayPool:
                 self.ray.get(slot.actor.close.remote(), timeout=60)
             self.ray.kill(slot.actor)
             slot.actor = None
-        if self.shipment.depot is not None:
+        if self.shipment is not None and self.shipment.depot is not None:
             self.ray.kill(self.shipment.depot)

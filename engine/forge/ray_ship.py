@@ -10,8 +10,9 @@ there once. The venv backend replays the stored recipe on the node (a venv does 
 
 The tarball and the saved image are made once, and only when some node asks: by a ``Depot``
 actor pinned to the driver's node, which reads the driver's files there (a driver connected
-through Ray's client, ``ray://``, ships them up front instead). The baseline and test map need
-no shipping: they travel in the actors' arguments.
+through Ray's client, ``ray://``, ships them up front instead); a cluster of one node, the
+driver's own, ships nothing. The baseline and test map need no shipping: they travel in the
+actors' arguments.
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ def ship(ray: Any, repo: RepoRecord, image: str, *, node_image: str = "",
     depot = ray.remote(num_cpus=0)(Depot).options(scheduling_strategy=here).remote(
         repo.path, image)
     return Shipment(depot=depot, image=name, pull=pull)
+
+
+def one_node(ray: Any) -> bool:
+    """Whether the cluster is the driver's node alone (a local Ray): nothing to ship."""
+    try:
+        here = ray.get_runtime_context().get_node_id()
+        alive = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+    except Exception:  # noqa: BLE001 - through Ray's client: assume other nodes
+        return False
+    return alive == [here]
 
 
 # ---------------------------------------------------------------------- the node's side
