@@ -133,12 +133,12 @@ def cmd_forge(args: argparse.Namespace) -> int:
     if args.shard:
         return run_shard(args, ws, strategies, options)
     with Store.open(ws.db_path) as store:
-        def statements(name: str, _summary: object) -> None:
-            repo = store.get_repo(name)
+        def statements(db: Store, name: str, _summary: object) -> None:
+            repo = db.get_repo(name)
             if args.statements and repo is not None and Path(repo.path).is_dir():
                 from engine.dataset.statements import fill_missing
 
-                fill_missing(store, repo.name, Path(repo.path), log=to_stderr)
+                fill_missing(db, repo.name, Path(repo.path), log=to_stderr)
 
         if several:
             return run_several(args, ws, store, strategies, options, statements)
@@ -148,7 +148,7 @@ def cmd_forge(args: argparse.Namespace) -> int:
         progress.stop()
         if args.prepare:
             return print_prepared(args, summary)
-        statements(args.repo, summary)
+        statements(store, args.repo, summary)
     boxed = sandbox_note(summary.backend)
     if args.json:
         dump_json({**summary.to_dict(), "sandbox": boxed})

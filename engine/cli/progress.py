@@ -70,8 +70,9 @@ def print_stages(s: Any) -> None:
 class Progress:
     """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, prefix: str = "") -> None:
         self.enabled = enabled
+        self.prefix = prefix  # before each plain line (repos forged at the same time)
         self._bar: Any = None
         self._task: Any = None
         self.kept = 0
@@ -81,7 +82,7 @@ class Progress:
         if self._bar is not None:
             self._bar.console.print(msg, highlight=False)
         else:
-            to_stderr(msg)
+            to_stderr(self.prefix + msg)
 
     def start(self, total: int, done: int) -> None:
         """Called once per forge stage with the running totals (candidates, already judged)."""
@@ -113,8 +114,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._task, advance=1, kept=self.kept)
         else:  # one line per committed verdict: readable in CI logs and by scripts
-            to_stderr(f"[{self.done}/{self.total}] {verdict.reason:15} {cand.strategy}/"
-                 f"{cand.modifier} {cand.file}::{cand.entity} ({verdict.duration:.2f}s)")
+            to_stderr(f"{self.prefix}[{self.done}/{self.total}] {verdict.reason:15} "
+                      f"{cand.strategy}/{cand.modifier} {cand.file}::{cand.entity} "
+                      f"({verdict.duration:.2f}s)")
 
     def stop(self) -> None:
         if self._bar is not None:

@@ -5,33 +5,42 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from engine.cli.common import dump_json, to_stderr
 from engine.cli.progress import Progress, print_summary, sandbox_note
-from engine.forge.several import RepoOutcome, SeveralForge, forge_several, repo_names
+from engine.forge.several import (
+    After,
+    RepoOutcome,
+    SeveralForge,
+    at_once,
+    forge_several,
+    repo_names,
+)
 from engine.forge.stages import ForgeHooks, ForgeOptions
-from engine.forge.summary import ForgeSummary
 from engine.store import Store
 from engine.workspace import Workspace
 
 
 def run_several(args: argparse.Namespace, ws: Workspace, store: Store,
                 strategies: Sequence[str], options: ForgeOptions,
-                after: Callable[[str, ForgeSummary], None]) -> int:
+                after: After) -> int:
     """Forge every repo asked for; exit 0 when each forged something, 130 when stopped,
     1 when some repo failed or forged nothing."""
     names = repo_names(store, args.repos, args.all)
-    bars: list[Progress] = []
+    together = at_once(options, len(names)) > 1
+    bars: dict[str, Progress] = {}
 
-    def hooks(_name: str) -> ForgeHooks:
-        bar = Progress(enabled=sys.stderr.isatty())
-        bars[:] = [bar]
+    def hooks(name: str) -> ForgeHooks:
+        # Repos forged at the same time: plain lines, each naming its repo (no bar).
+        bar = Progress(enabled=sys.stderr.isatty() and not together,
+                       prefix=f"{name}: " if together else "")
+        bars[name] = bar
         return ForgeHooks(log=bar.log, on_total=bar.start, on_verdict=bar.advance)
 
     def heard(outcome: RepoOutcome) -> None:
-        for bar in bars:
-            bar.stop()
+        if outcome.repo in bars:
+            bars.pop(outcome.repo).stop()
         if args.json:
             return
         if outcome.summary is not None:

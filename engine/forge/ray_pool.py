@@ -116,7 +116,8 @@ class RayPool:
                  baseline: Baseline, testmap: TestMap | None, *, mode: str,
                  timeout: float | None, address: str = "", slots: int | None = None,
                  shard: int = 100, registry: str = "", node_home: str = "",
-                 node_image: str = "", log: Log = quiet) -> None:
+                 node_image: str = "", release_idle: bool = False,
+                 log: Log = quiet) -> None:
         self.ray = connect(address)
         cpus = int(self.ray.cluster_resources().get("CPU", 1))
         image = str(getattr(repo_environment(ws, repo, backend, recipe), "image", ""))
@@ -131,6 +132,9 @@ class RayPool:
         self.workers = [Slot(self._start(i)) for i in range(max(1, min(slots or cpus, cpus)))]
         self.paths: dict[str, int] = {}
         self.log = log
+        # Other repos' pools wait for CPUs: a slot with no shard left gives its CPU back (a
+        # later run starts its actor again).
+        self.release_idle = release_idle
         self.requeued = 0  # candidates sent again after their actor died
         self._results: queue.Queue[tuple[str, Verdict] | BaseException] = queue.Queue()
 
@@ -203,6 +207,8 @@ class RayPool:
             try:
                 shard = work.get_nowait()
             except queue.Empty:
+                if self.release_idle:
+                    self._stop_slot(slot)
                 return
             sent: set[str] = set()
             try:
@@ -235,13 +241,17 @@ class RayPool:
                 self.ray.kill(slot.actor)
                 slot.actor = None
 
+    def _stop_slot(self, slot: Slot) -> None:
+        """Close the slot's validator and end its actor (its CPU goes back to the cluster)."""
+        actor, slot.actor = slot.actor, None
+        if actor is None:
+            return
+        with suppress(Exception):  # a dead actor has nothing left to close
+            self.ray.get(actor.close.remote(), timeout=60)
+        self.ray.kill(actor)
+
     def close(self) -> None:
         for slot in self.workers:
-            if slot.actor is None:
-                continue
-            with suppress(Exception):  # a dead actor has nothing left to close
-                self.ray.get(slot.actor.close.remote(), timeout=60)
-            self.ray.kill(slot.actor)
-            slot.actor = None
+            self._stop_slot(slot)
         if self.shipment is not None and self.shipment.depot is not None:
             self.ray.kill(self.shipment.depot)

@@ -100,6 +100,7 @@ class ForgeOptions:
     ray: str | None = None  # forge --ray [ADDRESS]: "" a local Ray, None no Ray
     ray_shard: int = 100  # candidates per shard sent to a Ray actor
     ray_registry: str = ""  # docker: nodes lacking the image pull it from HOST/PREFIX
+    ray_share: bool = False  # the cluster is shared with other repos' forges: give slots back
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ class ForgeRun:
                 mode=self.options.validation, timeout=self.options.timeout,
                 address=self.options.ray, slots=self.options.workers,
                 shard=self.options.ray_shard, registry=self.options.ray_registry,
-                log=self.log)
+                release_idle=self.options.ray_share, log=self.log)
             self.log(f"validating on {len(self._ray.workers)} Ray actors ("
                      f"{self.options.ray or 'local Ray'}, shards of at most "
                      f"{self._ray.shard} candidates) ...")

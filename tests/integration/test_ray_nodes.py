@@ -30,7 +30,7 @@ def local_ray() -> Iterator[None]:
     ray.shutdown()
 
 
-def test_two_repos_share_the_cluster_and_equal_each_alone(
+def test_two_repos_share_the_cluster_at_once_and_equal_each_alone(
         local_ray: None, tmp_path: Path, sample_bundle: Path, core_source: Path,
         sample_max_ws: Path, core_alone_ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = tmp_path / "two"
@@ -43,6 +43,8 @@ def test_two_repos_share_the_cluster_and_equal_each_alone(
     assert code == 0, out
     assert [r["repo"] for r in out["repos"]] == ["core", "sample"]  # --all: by name
     assert out["total"]["forged"] == 2
+    first, second = out["repos"]  # two at a time: the second began before the first ended
+    assert second["started"] < first["finished"]
     for name, alone in (("sample", sample_max_ws), ("core", core_alone_ws)):
         want_reasons, want = validated_set(alone / "bugfoundry.duckdb", name)
         got_reasons, got = validated_set(ws / "bugfoundry.duckdb", name)
