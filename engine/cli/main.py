@@ -291,7 +291,8 @@ def build_parser(register: Register | None = None) -> argparse.ArgumentParser:
     fg = sub.add_parser("forge", parents=[common, mining_options()],
                         help="forge and validate candidate bugs")
     fg.add_argument("repos", nargs="*", metavar="REPO",
-                    help="the repos to forge, one after another (with --ray on one cluster)")
+                    help="the repos to forge: one after another, or with --ray two at a time "
+                         "on one cluster")
     fg.add_argument("--all", action="store_true", help="forge every repo of the workspace")
     fg.add_argument("--strategy", default="procedural",
                     help="comma list of procedural, lm_modify, lm_rewrite (a model rewrites "
