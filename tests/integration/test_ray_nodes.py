@@ -86,6 +86,25 @@ def test_a_node_without_the_workspace_gets_the_copy_and_replays_the_recipe(
     assert not (node / "bugfoundry.duckdb").exists()  # nodes never write the store
 
 
+@pytest.mark.parametrize("eager", [False, True], ids=["depot", "up-front"])
+def test_the_copy_ships_from_the_depot_or_up_front(local_ray: None, tmp_path: Path,
+                                                   sample_max_ws: Path, eager: bool) -> None:
+    """Both ways a node gets the copy: the depot actor on the driver's node makes the tarball
+    on the first ask; through Ray's client (``ray://``) the driver puts it in the store."""
+    from engine.forge.ray_ship import node_workspace, ship
+    from engine.repos import copy_problem
+
+    _, repo, _, _, _, _ = opened_repo(sample_max_ws, "sample")
+    shipment = ship(ray, repo, "", eager=eager)
+    try:
+        home, local = node_workspace(str(tmp_path / "n"), repo, shipment, ray)
+    finally:
+        if shipment.depot is not None:
+            ray.kill(shipment.depot)
+    assert home == tmp_path / "n" and local.path != repo.path and not copy_problem(local)
+    assert node_workspace(str(sample_max_ws), repo, shipment, ray)[1].path == repo.path
+
+
 def test_a_docker_node_without_the_image_loads_it_from_the_object_store(
         local_ray: None, tmp_path: Path, docker_sample_ws: Path, sample_max_ws: Path) -> None:
     from engine.environments.docker_image import connect
