@@ -5,9 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -173,19 +171,3 @@ def docker_base() -> str:
         pytest.skip(why)
     return base
 
-
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[ModuleType]:
-    """One local Ray (2 CPUs: two actors) for every Ray test of the session; its start costs
-    seconds. Without Ray (the optional extra) the tests skip, except in CI (CI=true), which
-    installs it (./test.sh: bootstrap.sh dev,ray) and must run them."""
-    try:
-        import ray
-    except ImportError:
-        why = "Ray (the optional extra) is not installed: pip install 'bugfoundry[ray]'"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the Ray tests, but {why}")
-        pytest.skip(why)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()

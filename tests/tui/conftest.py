@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-TUI_TIMEOUT = 300  # a TUI test takes seconds; a loaded CI machine may take ten times that
+TUI_TIMEOUT = 600  # most take seconds; test_forge.py forges (30 s here, 240 s per wait allowed)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
