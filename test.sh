@@ -3,7 +3,7 @@
 # Extra arguments go to pytest (e.g. ./test.sh -m "not integration").
 set -euo pipefail
 cd "$(dirname "$0")"
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh dev,ray  # the Ray tests run here (CI too); ./run.sh needs no Ray
 .venv/bin/ruff check engine tui tests bench
 .venv/bin/mypy  # engine/ and tui/, configured in pyproject.toml [tool.mypy]
 .venv/bin/python -m pytest -ra "$@"

@@ -41,6 +41,10 @@ from pathlib import Path
 from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.dataset.export import find_layout  # noqa: E402  (after the path is set)
+
 RESULTS = ROOT / "bench" / "results"
 KEPT_LINE = re.compile(r"^\[\d+/\d+\] kept\b")
 
@@ -154,6 +158,7 @@ class Row:
     drops: dict[str, int] = field(default_factory=dict)
     verified: int = 0
     hold: int = 0
+    ungradable: int = 0  # kept, but the export left it out: no FAIL_TO_PASS id a log parser reads
     verify_problems: list[str] = field(default_factory=list)
     first_kept_s: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
@@ -256,6 +261,8 @@ def run_entry(entry: Entry, root: Path, clones: Path, max_candidates: int,
                           "none", "-o", str(export), ws=ws)
     if code:
         return _failed(row, "export", err)
+    manifest = json.loads(find_layout(export).manifest.read_text())
+    row.ungradable = manifest["left_out"].get("without_usable_fail_to_pass", 0)
     code, out, err = _bf("verify", str(export), "--json", ws=ws)
     row.seconds["verify"] = round(time.monotonic() - t2, 1)
     try:
@@ -284,6 +291,7 @@ def print_row(r: Row) -> None:
         print(f"{r.name:<22} skipped: {r.message}", flush=True)
         return
     hold = f"{r.hold}/{r.verified}" if r.verified else "-"
+    hold += f"+{r.ungradable}u" if r.ungradable else ""
     first = f"{r.first_kept_s:.0f}s" if r.first_kept_s is not None else "-"
     drops = ", ".join(f"{k} {v}" for k, v in list(r.drops.items())[:3])
     print(f"{r.name:<22} {'ok' if r.env_ok else 'NO':>3} {r.passing:>5}/{r.tests:<5} "
@@ -313,6 +321,7 @@ def totals(rows: list[Row]) -> dict[str, object]:
         "verified": verified,
         "hold": hold,
         "hold_rate": round(hold / verified, 4) if verified else None,
+        "ungradable": sum(r.ungradable for r in ran),
         "repos_all_hold": sum(r.verified > 0 and r.hold == r.verified for r in ran),
         "silent_zeros": sum(r.status == "silent-zero" for r in ran),
         "failed": {r.name: f"{r.stage}: {r.message}" for r in ran if r.status == "failed"},

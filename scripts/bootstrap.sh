@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh ./.venv with bugfoundry and its dev tools; cheap when nothing changed.
+# An argument names the extras (default: dev). ./test.sh asks for dev,ray so CI runs the Ray
+# tests; ./run.sh takes the default and never needs Ray. scripts/pins.txt pins what is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,18 +17,30 @@ pick_python() {
   return 1
 }
 
+extras="${1:-dev}"
+case "$extras" in
+  *[!a-z,]*|"") echo "bootstrap.sh: extras are names separated by commas, got '$extras'" >&2; exit 2 ;;
+esac
+pins=scripts/pins.txt
+# The stamp holds what is installed: a digest of the project and its pins, then the extras.
+# A venv with more extras than asked is fine (./run.sh after ./test.sh does not reinstall).
 stamp=".venv/.bugfoundry-installed"
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+digest="$(cat pyproject.toml "$pins" | sha256sum | cut -c1-16)"
+read -r had_digest had_extras < "$stamp" 2>/dev/null || true
+all="$(echo "${had_extras:-},$extras" | tr ',' '\n' | grep -v '^$' | sort -u | paste -sd, -)"
+if [ ! -x .venv/bin/python ] || [ "${had_digest:-}" != "$digest" ] ||
+   [ "$all" != "${had_extras:-}" ]; then
   py="$(pick_python)"
   [ -x .venv/bin/python ] || "$py" -m venv .venv
-  echo "installing bugfoundry into .venv ..." >&2
+  echo "installing bugfoundry[$all] into .venv ..." >&2
   log=.venv/bootstrap.log
-  if ! .venv/bin/python -m pip install -e '.[dev]' >"$log" 2>&1 ||
-     ! .venv/bin/python -c 'import engine, duckdb, libcst, textual'; then
+  check='import engine, duckdb, libcst, textual'
+  case ",$all," in *,ray,*) check="$check, ray" ;; esac
+  if ! .venv/bin/python -m pip install -c "$pins" -e ".[$all]" >"$log" 2>&1 ||
+     ! .venv/bin/python -c "$check"; then
     echo "installing bugfoundry failed; the installer said:" >&2
     grep -v 'is ignored' "$log" | tail -n 15 >&2
     exit 1
   fi
-  echo "$want" > "$stamp"
+  echo "$digest $all" > "$stamp"
 fi

@@ -357,7 +357,13 @@ def brighten(channels, amount):
 LAZY_TESTS = '''\
 import sys
 
+import pytest
+
 from lazykit.colors import brighten, is_grey, to_hsv
+
+# A parametrized id of 160,000 characters (semver has one of 200,069): as one argument to
+# exec it would fail with E2BIG.
+LONG = "z" * 160_000
 
 
 def test_colorsys_is_imported_lazily():
@@ -366,6 +372,11 @@ def test_colorsys_is_imported_lazily():
 
 def test_brighten():
     assert brighten((10, 250, 0), 10) == (20, 255, 10)
+
+
+@pytest.mark.parametrize("word", [LONG], ids=[LONG])
+def test_brighten_by_length(word):
+    assert brighten((0, 0, 0), len(word) // 32_000) == (5, 5, 5)
 
 
 def test_to_hsv():
@@ -381,7 +392,8 @@ def test_is_grey():
 
 def lazy_repo(path: Path) -> GitRepo:
     """A test that checks a module is not imported yet (six's ``test_lazy``): it passes only
-    when the tests that import it run after it, in the suite's own order."""
+    when the tests that import it run after it, in the suite's own order. One test id is
+    160,000 characters long."""
     repo = GitRepo(path)
     repo.commit("lazy", {
         "setup.py": "from setuptools import setup\nsetup(name='lazykit', version='0.1', "

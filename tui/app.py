@@ -137,9 +137,14 @@ class BugfoundryApp(App[int]):
 
     # ---------------------------------------------------------------- duplicates
     def _duplicates_known(self) -> None:
-        """On the reader thread: the duplicate map is in; hide all but one per group."""
-        with contextlib.suppress(RuntimeError):  # the app is closing
-            self.call_from_thread(self.apply_duplicates, True)
+        """On the reader thread: the duplicate map is in; hide all but one per group.
+
+        Queued for the UI thread, never waited for: ``call_from_thread`` would block this
+        thread until the UI ran it, while a closing app's ``on_unmount`` blocks the UI until
+        this thread ends (``DetailCache.close``): a deadlock whenever a forge or the first
+        paint's duplicate search ended just as the app closed."""
+        with contextlib.suppress(RuntimeError):  # the app's loop is already closed
+            self.call_later(self.apply_duplicates, True)
 
     def apply_duplicates(self, first: bool = False) -> None:
         """Leave every duplicate but its group's first instance out of the listing, unless

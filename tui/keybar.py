@@ -9,7 +9,7 @@ a click on an entry runs that binding's action, as the footer's keys did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual import events
 from textual.binding import Binding
@@ -100,12 +100,10 @@ class KeyBar(Static):
             entries.append(entry)
             column = entry.right + 1
         if palette is not None:
-            content, _ = self._entry(*palette, 0)
+            content, entry = self._entry(*palette, 0)
             at = max(column, self.size.width - content.cell_length - 1)
-            parts.append(Content(" " * (at - column)))
-            content, entry = self._entry(*palette, at)
-            parts.append(content)
-            entries.append(entry)
+            parts += [Content(" " * (at - column)), content]
+            entries.append(replace(entry, left=at, right=at + content.cell_length))
         self.entries = entries
         return Content("").join(parts)
 

@@ -187,10 +187,13 @@ class RayPool:
                 yield cands[cid], verdict
         finally:
             stop.set()
-            if got < len(cands):  # stopped early: the actors' test runs must end now
+            early = got < len(cands)
+            if early:  # stopped early: the actors' test runs must end now
                 self._kill_all()
             for t in threads:
                 t.join(timeout=5)
+            if early:  # an actor that died just before the stop may have been restarted
+                self._kill_all()
 
     def backlog(self) -> int:
         """Verdicts streamed back and not yet taken by the forge (it commits them together)."""
@@ -219,7 +222,7 @@ class RayPool:
                     if stop.is_set():
                         return
             except ray.exceptions.RayActorError:
-                if stop.is_set():  # killed because the run stopped: no restart
+                if stop.is_set():  # killed by a stopped run (_kill_all): no new actor
                     return
                 rest = [c for c in shard if c.candidate_id not in sent]
                 self.requeued += len(rest)

@@ -1,6 +1,7 @@
 """The DuckDB store: the only package that speaks SQL.
 
-``Store`` = ``StoreCore`` (the pipeline's records) + ``CurationMixin`` (decision events,
+``Store`` = ``StoreCore`` (the pipeline's records, on ``SetupMixin``: repos, environments,
+baselines) + ``CurationMixin`` (decision events,
 several curators' labels) + ``BrowseMixin`` (the TUI's listing, counts, review details)
 + ``AdjudicationMixin`` (final decisions, disputes, resolution) + ``AssignmentMixin`` (overlap
 queues)

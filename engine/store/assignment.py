@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.curation import balanced_assignment
-from engine.store.base import StoreBase
-from engine.store.core import _now
+from engine.store.base import StoreBase, now
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class AssignmentMixin(StoreBase):
                 self.con.execute(
                     "INSERT INTO assignments SELECT ?, unnest(?::VARCHAR[]), "
                     "unnest(?::VARCHAR[]), ?, ?",
-                    [batch, [p[0] for p in pairs], [p[1] for p in pairs], overlap, _now()])
+                    [batch, [p[0] for p in pairs], [p[1] for p in pairs], overlap, now()])
         return AssignmentBatch(batch, overlap, len(plan),
                                dict(sorted(Counter(c for _, c in pairs).items())))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
     if row is None:
         raise DatabaseError(f"the query {sql[:80]!r} returned no row (one was expected)")
     return row[0]
+
+
+def now() -> datetime:
+    """The time every store row is stamped with: UTC, naive (DuckDB's TIMESTAMP)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class StoreBase:

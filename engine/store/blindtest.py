@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.store.base import StoreBase
-from engine.store.core import _now
+from engine.store.base import StoreBase, now
 
 ANSWERS = ("real", "forged")
 CONFIDENCES = (1, 2, 3, 4, 5)
@@ -93,7 +92,7 @@ class BlindTestMixin(StoreBase):
             sid = int(self.scalar("SELECT nextval('blindtest_seq')"))
             self.con.execute(
                 "INSERT INTO blindtest_sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [sid, repo, len(items), real_share, seed, list(strategies), _now()])
+                [sid, repo, len(items), real_share, seed, list(strategies), now()])
             self.con.executemany(
                 "INSERT INTO blindtest_items VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(sid, it.position, it.instance_id, it.display_id, it.truth, it.strategy,
@@ -127,7 +126,7 @@ class BlindTestMixin(StoreBase):
             self.con.execute(
                 "INSERT INTO blindtest_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [aid, session_id, instance_id, curator, answer, confidence,
-                 round(max(seconds, 0.0), 3), _now()])
+                 round(max(seconds, 0.0), 3), now()])
         return aid
 
     def blind_answers(self, session_id: int, curator: str | None = None) -> list[BlindAnswer]:

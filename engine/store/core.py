@@ -1,4 +1,5 @@
-"""The DuckDB store's core: repos, environments, baselines, candidates, results, instances.
+"""The DuckDB store's core: opening and migrating, candidates, results, instances (repos,
+environments and baselines: ``engine/store/setup.py``).
 
 The ``engine.store`` package is the only code that speaks SQL.
 
@@ -26,7 +27,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -34,21 +34,18 @@ import duckdb
 
 from engine.diffs import count_changed_lines
 from engine.errors import StoreError
-from engine.instances import EnvironmentRecord, Instance, InstanceRow
-from engine.models import Baseline, BaselineTest, Candidate, Recipe, RepoRecord, Verdict
-from engine.store.base import StoreBase
+from engine.instances import Instance, InstanceRow
+from engine.models import Baseline, Candidate, Verdict
+from engine.store.base import now
 from engine.store.edge import DatabaseError, damaged, open_error, snapshot_copy
 from engine.store.schema import MIGRATIONS, SCHEMA_VERSION
+from engine.store.setup import SetupMixin
 
 # Columns of the instance listing; never includes the patch or the failure text (kept lean).
 LIST_COLUMNS = (
     "instance_id, repo, base_commit, strategy, modifier, file, entity, n_f2p, n_p2p, "
     "lines_changed, files_changed, validation_seconds, created_at"
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def instance_id_for(candidate: Candidate, commit: str) -> str:
@@ -88,7 +85,7 @@ class RepoSummary:
     drop_reasons: dict[str, int]
 
 
-class StoreCore(StoreBase):
+class StoreCore(SetupMixin):
     """A connection to the workspace database, owned by one thread of one process."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *,
@@ -183,103 +180,6 @@ class StoreCore(StoreBase):
                     "INSERT INTO meta VALUES ('duckdb_version', ?)", [duckdb.__version__]
                 )
 
-    # ---------------------------------------------------------------- repos
-    def add_repo(self, rec: RepoRecord) -> None:
-        with self.transaction():
-            self.con.execute("DELETE FROM repos WHERE name = ?", [rec.name])
-            self.con.execute(
-                "INSERT INTO repos VALUES (?, ?, ?, ?, ?, ?)",
-                [rec.name, rec.source, rec.kind, rec.commit, rec.path, _now()],
-            )
-
-    def get_repo(self, name: str) -> RepoRecord | None:
-        row = self.con.execute(
-            "SELECT name, source, kind, commit, path, CAST(added_at AS VARCHAR) FROM repos "
-            "WHERE name = ?",
-            [name],
-        ).fetchone()
-        return RepoRecord(*row) if row else None
-
-    def list_repos(self) -> list[RepoRecord]:
-        rows = self.con.execute(
-            "SELECT name, source, kind, commit, path, CAST(added_at AS VARCHAR) FROM repos "
-            "ORDER BY name"
-        ).fetchall()
-        return [RepoRecord(*r) for r in rows]
-
-    # ---------------------------------------------------------------- environments
-    def save_environment(
-        self, repo: str, backend: str, recipe: Recipe, root: str, seconds: float
-    ) -> None:
-        self.con.execute(
-            "INSERT INTO environments VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [repo, backend, recipe.to_json(), recipe.hash, root, _now(), seconds],
-        )
-
-    def get_environment(self, repo: str) -> EnvironmentRecord | None:
-        row = self.con.execute(
-            "SELECT backend, recipe, recipe_hash, root, CAST(built_at AS VARCHAR), build_seconds "
-            "FROM environments WHERE repo = ? ORDER BY built_at DESC LIMIT 1",
-            [repo],
-        ).fetchone()
-        if not row:
-            return None
-        backend, recipe, recipe_hash, root, built_at, seconds = row
-        return EnvironmentRecord(backend, Recipe.from_json(recipe), recipe_hash, root, built_at,
-                                 seconds)
-
-    # ---------------------------------------------------------------- baselines
-    def save_baseline(self, b: Baseline, recipe_hash: str, backend: str = "venv") -> None:
-        with self.transaction():
-            self.con.execute(
-                "INSERT INTO baselines (baseline_id, repo, commit, recipe_hash, created_at, "
-                "runs, n_tests, n_passed, n_flaky, pass_rate, seconds, backend, n_unstable) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    b.baseline_id, b.repo, b.commit, recipe_hash, _now(), b.runs,
-                    len(b.tests), len(b.passing), len(b.flaky), b.pass_rate, b.seconds,
-                    backend, len(b.unstable),
-                ],
-            )
-            rows = [
-                (b.baseline_id, t.nodeid, t.outcome, list(t.outcomes), t.duration, t.flaky,
-                 t.unstable_id)
-                for t in b.tests.values()
-            ]
-            if rows:
-                self.con.executemany(
-                    "INSERT INTO baseline_tests VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-                )
-
-    def latest_baseline(self, repo: str, commit: str | None = None,
-                        backend: str | None = None) -> Baseline | None:
-        """The newest baseline of ``repo`` (at ``commit``, run in ``backend``, when given)."""
-        sql = (
-            "SELECT baseline_id, repo, commit, runs, seconds, CAST(created_at AS VARCHAR) "
-            "FROM baselines WHERE repo = ?"
-        )
-        params: list[Any] = [repo]
-        if commit:
-            sql += " AND commit = ?"
-            params.append(commit)
-        if backend:
-            sql += " AND backend = ?"
-            params.append(backend)
-        row = self.con.execute(sql + " ORDER BY created_at DESC LIMIT 1", params).fetchone()
-        if not row:
-            return None
-        bid, repo_, commit_, runs, seconds, created = row
-        tests = {
-            r[0]: BaselineTest(r[0], r[1], r[3], r[4], tuple(r[2]), bool(r[5]))
-            for r in self.con.execute(
-                "SELECT nodeid, outcome, outcomes, duration, flaky, unstable_id "
-                "FROM baseline_tests "
-                "WHERE baseline_id = ?",
-                [bid],
-            ).fetchall()
-        }
-        return Baseline(bid, repo_, commit_, runs, tests, seconds, created)
-
     # ---------------------------------------------------------------- runs and candidates
     def start_run(
         self, repo: str, strategies: Sequence[str], seed: int, max_candidates: int | None,
@@ -288,7 +188,7 @@ class StoreCore(StoreBase):
         run_id = uuid.uuid4().hex[:12]
         self.con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, repo, list(strategies), seed, max_candidates, workers, _now(),
+            [run_id, repo, list(strategies), seed, max_candidates, workers, now(),
              json.dumps(args, sort_keys=True)],
         )
         return run_id
@@ -306,7 +206,7 @@ class StoreCore(StoreBase):
             return 0
         known = self.known_candidate_ids(cands[0].repo)
         rows = []
-        now = _now()
+        stamp = now()
         for c in cands:
             if c.candidate_id in known:
                 continue
@@ -314,7 +214,7 @@ class StoreCore(StoreBase):
             rows.append((
                 c.candidate_id, c.repo, run_id, c.strategy, c.modifier, c.file, c.entity,
                 list(c.changed_lines), c.seed, c.patch, c.patch_hash,
-                json.dumps(c.meta, sort_keys=True, default=str), now,
+                json.dumps(c.meta, sort_keys=True, default=str), stamp,
             ))
         if rows:
             with self.transaction():
@@ -408,7 +308,7 @@ class StoreCore(StoreBase):
                 verdict.candidate_id, candidate.repo, baseline.baseline_id, verdict.kept,
                 verdict.reason, verdict.detail[:4000], verdict.fail_to_pass,
                 verdict.pass_to_pass, len(verdict.tests_run), verdict.duration,
-                verdict.worker, _now(), verdict.path,
+                verdict.worker, now(), verdict.path,
             ],
         )
         if verdict.kept:
@@ -433,7 +333,7 @@ class StoreCore(StoreBase):
                     verdict.pass_to_pass, len(verdict.fail_to_pass),
                     len(verdict.pass_to_pass), lines, files,
                     json.dumps(verdict.failures), statement,
-                    json.dumps(meta, sort_keys=True, default=str), verdict.duration, _now(),
+                    json.dumps(meta, sort_keys=True, default=str), verdict.duration, now(),
                 ],
             )
         return instance_id

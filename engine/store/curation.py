@@ -13,8 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.agreement import DECISION_LABELS, Label
-from engine.store.base import StoreBase
-from engine.store.core import _now
+from engine.store.base import StoreBase, now
 
 DECISION_ACTIONS = ("accept", "reject", "skip", "tag")
 REALISM_VALUES = ("realistic", "plausible", "artificial")
@@ -179,7 +178,7 @@ class CurationMixin(StoreBase):
             "role, reasons, guidelines_version) VALUES (nextval('decision_seq'), ?, ?, ?, ?, "
             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id",
             [instance_id, curator, action, realism, clarity, test_validity, difficulty, note,
-             float(seconds_spent), undoes, _now(), role, list(reasons) or None,
+             float(seconds_spent), undoes, now(), role, list(reasons) or None,
              guidelines_version]))
 
     def undo(self, curator: str, *, instance_id: str | None = None,

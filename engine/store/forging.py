@@ -9,11 +9,10 @@ resume.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from engine.instances import Component
-from engine.store.base import StoreBase
+from engine.store.base import StoreBase, now
 
 
 class ForgingMixin(StoreBase):
@@ -23,7 +22,7 @@ class ForgingMixin(StoreBase):
         self.con.execute(
             "INSERT INTO base_checks VALUES (?, ?, ?, ?, ?, ?, ?)",
             [repo, commit, recipe_hash, ok, reason[:2000], baseline_id,
-             datetime.now(UTC).replace(tzinfo=None)])
+             now()])
 
     def base_check(self, repo: str, commit: str, recipe_hash: str) -> tuple[bool, str] | None:
         """(ok, reason) of the latest check of ``commit`` with this recipe; None if unchecked."""

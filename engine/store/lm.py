@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.store.base import StoreBase
+from engine.store.base import StoreBase, now
 
 if TYPE_CHECKING:
     from engine.instances import Instance
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ class LMMixin(StoreBase):
 
     def save_lm_response(self, key: str, model: str, purpose: str, response: str) -> None:
         self.con.execute("INSERT INTO lm_responses VALUES (?, ?, ?, ?, ?)",
-                         [key, model, purpose, response, _now()])
+                         [key, model, purpose, response, now()])
 
     def log_lm_calls(self, calls: Sequence[LMCall]) -> None:
         if not calls:
@@ -79,7 +75,7 @@ class LMMixin(StoreBase):
             "INSERT INTO lm_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [[c.repo, c.purpose, c.file, c.entity, c.key, c.status, c.reason, c.detail,
               c.candidate_id, c.model, c.prompt_tokens, c.completion_tokens, c.cost, c.cached,
-              _now()] for c in calls])
+              now()] for c in calls])
 
     def lm_call_summary(self, repo: str) -> list[tuple[str, str, str, int, float]]:
         """(purpose, status, reason, calls, cost) for ``bugfoundry status``."""
@@ -93,7 +89,7 @@ class LMMixin(StoreBase):
         self.con.execute(
             "INSERT INTO statements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [st.instance_id, st.kind, st.text, st.model, st.prompt_tokens,
-             st.completion_tokens, st.cost, list(st.leaks), _now()])
+             st.completion_tokens, st.cost, list(st.leaks), now()])
 
     def latest_statements(self, instance_ids: Sequence[str] | None = None
                           ) -> dict[str, Statement]:

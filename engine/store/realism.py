@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.instances import FeatureInput, RealismInput
-from engine.store.base import StoreBase
-from engine.store.core import _now
+from engine.store.base import StoreBase, now
 
 # The latest score per instance, for joins (browse sort and filter).
 LATEST_SCORES = (
@@ -58,21 +57,21 @@ class RealismMixin(StoreBase):
     def save_features(self, version: int, rows: dict[str, dict[str, Any]]) -> None:
         if not rows:
             return
-        now = _now()
+        stamp = now()
         with self.transaction():
             self.con.executemany(
                 "INSERT INTO realism_features VALUES (?, ?, ?, ?)",
-                [(iid, version, json.dumps(f, sort_keys=True), now) for iid, f in rows.items()])
+                [(iid, version, json.dumps(f, sort_keys=True), stamp) for iid, f in rows.items()])
 
     def save_scores(self, model: str, rows: Sequence[StoredScore]) -> None:
         """Append one scoring pass (one transaction)."""
         if not rows:
             return
-        now = _now()
+        stamp = now()
         with self.transaction():
             self.con.executemany(
                 "INSERT INTO realism_scores VALUES (?, ?, ?, ?, ?, ?)",
-                [(s.instance_id, model, s.score, s.probability, json.dumps(s.reasons), now)
+                [(s.instance_id, model, s.score, s.probability, json.dumps(s.reasons), stamp)
                  for s in rows])
 
     def realism_scores(self, ids: Sequence[str]) -> dict[str, StoredScore]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
 
-from engine.store.base import StoreBase
+from engine.store.base import StoreBase, now
 from engine.testmap import TestMap
 
 
@@ -45,12 +44,12 @@ class TestMapMixin(StoreBase):
                 self.con.execute(
                     "INSERT INTO test_maps VALUES (?, ?, ?, ?, ?, ?)",
                     [baseline_id, len(tm.tests), len(tm.functions), tm.seconds,
-                     datetime.now(UTC).replace(tzinfo=None), ""])
+                     now(), ""])
 
     def save_test_map_problem(self, baseline_id: str, problem: str) -> None:
         """Remember that the tracing run gave no usable map, and why."""
         self.con.execute("INSERT INTO test_maps VALUES (?, 0, 0, 0.0, ?, ?)",
-                         [baseline_id, datetime.now(UTC).replace(tzinfo=None), problem])
+                         [baseline_id, now(), problem])
 
     def test_map_problem(self, baseline_id: str) -> str | None:
         """Why this baseline has no usable map ("" when it has one; None: never traced)."""

@@ -40,6 +40,9 @@ PLUGIN_NAME = "bugfoundry_report"
 
 # Arguments every run gets (plus the environment's ``session_args``): our reporter, plain output.
 BASE_ARGS = ["-p", PLUGIN_NAME, "--color=no", "-q", "-rN"]
+# exec refuses any one argument over 128 KiB and an argv over about 2 MiB (E2BIG): ids longer
+# than this in total go in the select file (semver has a parametrized id of 200,069 chars).
+MAX_ID_CHARS = 32_000
 _CONFTEST_RE = re.compile(r"ImportError while loading conftest '([^']+)'")
 
 
@@ -220,11 +223,12 @@ def run_pytest(
 ) -> TestRun:
     """Run pytest in ``tree`` with the environment's interpreter; never raises on test failure.
 
-    Test ids go on the command line (``by_file``, or more than 200 of them: their files, and
-    our plugin deselects the rest). A module that fails to collect makes pytest refuse every
-    id on the command line ("found no collectors"), so nothing runs at all; such a run is
-    made again by file, where ``--continue-on-collection-errors`` lets the other modules run
-    (poetry-core: 15 tests of another module were "not reported" under verify).
+    Test ids go on the command line (``by_file``, more than 200 of them, or more than
+    ``MAX_ID_CHARS`` in all: their files, and our plugin deselects the rest). A module that
+    fails to collect makes pytest refuse every id on the command line ("found no
+    collectors"), so nothing runs at all; such a run is made again by file, where
+    ``--continue-on-collection-errors`` lets the other modules run (poetry-core: 15 tests of
+    another module were "not reported" under verify).
 
     ``nodeids`` None runs the recipe's test paths (the whole suite); ``expected`` then names
     the tests it should report (see ``settle``). Bytecode writing is off so
@@ -259,7 +263,7 @@ def run_pytest(
                 *recipe.pytest_args, *extra_args]
         if nodeids is None:
             args += list(recipe.test_paths)
-        elif len(nodeids) > 200 or by_file:
+        elif len(nodeids) > 200 or by_file or sum(map(len, nodeids)) > MAX_ID_CHARS:
             # Keep argv short: name the test files (in the order of the ids given, which
             # callers keep in the suite's own order) and let our plugin deselect the rest
             # (pytest's own @argsfile needs pytest >= 8.2; repos pin older ones).

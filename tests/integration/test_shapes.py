@@ -218,7 +218,8 @@ def test_verify_runs_the_fixed_tests_in_the_suites_order(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A test that checks colorsys is not imported yet passes only before the tests that
     import it (six's ``test_lazy``). Run with the fix, FAIL_TO_PASS and PASS_TO_PASS together
-    must keep the suite's order, as a harness runs them, or no instance holds."""
+    must keep the suite's order, as a harness runs them, or no instance holds. A bug that
+    fails the test with a 160,000-character id is verified too (on argv: E2BIG)."""
     lazy_repo(tmp_path / "src-repo")
     summary, checks = _forge_export_verify(capsys, tmp_path / "ws", tmp_path / "src-repo",
                                            "lazy", 20)
@@ -228,6 +229,7 @@ def test_verify_runs_the_fixed_tests_in_the_suites_order(
                  and any(t.endswith("::test_colorsys_is_imported_lazily")
                          for t in r["PASS_TO_PASS"])]
     assert importing, rows  # bugs whose failing tests import colorsys were kept
+    assert any(len(t) > 100_000 for r in rows for t in r["FAIL_TO_PASS"]), rows
     assert len(checks) == len(rows) == summary["kept_total"] >= 3, summary
     assert all(c["ok"] for c in checks), [c for c in checks if not c["ok"]]
 

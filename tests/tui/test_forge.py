@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from textual.widgets import Input, ProgressBar
@@ -45,7 +46,8 @@ async def _wait(pilot, cond, what: str) -> None:  # noqa: ANN001
         await pilot.pause(0.1)
 
 
-async def _start(app: BugfoundryApp, pilot, max_candidates: int, seed: int) -> None:  # noqa: ANN001
+async def _start(app: BugfoundryApp, pilot, max_candidates: int, seed: int,  # noqa: ANN001
+                 ray: str = "") -> None:
     await pilot.press("F")
     await pilot.pause()
     screen = app.screen
@@ -53,6 +55,7 @@ async def _start(app: BugfoundryApp, pilot, max_candidates: int, seed: int) -> N
     screen.query_one("#forge-max", Input).value = str(max_candidates)
     screen.query_one("#forge-seed", Input).value = str(seed)
     screen.query_one("#forge-workers", Input).value = "1"
+    screen.query_one("#forge-ray", Input).value = ray
     await pilot.press("ctrl+s")
     await pilot.pause()
     assert app.forge_running
@@ -127,3 +130,24 @@ def test_cancel_keeps_what_was_validated_and_a_rerun_resumes(sample_home: Path) 
     total, already, now, error = seen["resumed"]
     assert error is None and total == 6
     assert already >= validated and already + now == 6  # judged candidates are not rerun
+
+
+def test_a_forge_on_ray_from_the_forge_screen(sample_home: Path, local_ray: ModuleType) -> None:
+    """The Ray field set to ``local`` (the session's local Ray, two CPUs): the forge thread
+    validates on Ray actors and the screen follows it to its end, as for the local pool."""
+    seen: dict[str, object] = {}
+
+    async def drive(app: BugfoundryApp, pilot) -> None:  # noqa: ANN001
+        await _start(app, pilot, max_candidates=4, seed=5, ray="local")
+        job = app.forge_job
+        await _wait(pilot, lambda: job.finished, "the forge on Ray to finish")
+        await pilot.pause(0.1)
+        seen["job"] = (job.total, job.done, job.error)
+        seen["log"] = list(job.log)
+        seen["status"] = str(app.screen.query_one("#forge-status").render())
+
+    run_app(sample_home, drive)
+    total, done, error = seen["job"]
+    assert error is None and total == done == 4
+    assert any(line.startswith("validating on 1 Ray actor") for line in seen["log"]), seen["log"]
+    assert seen["status"].startswith("forge sample (procedural) done: 4/4 judged")

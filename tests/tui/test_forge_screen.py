@@ -17,6 +17,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import Button, Input, ProgressBar, RichLog, Static
 
+import tui.app
 from engine.errors import BugfoundryError
 from engine.forge.run import ForgeHooks, ForgeOptions
 from engine.forge.summary import ForgeSummary
@@ -190,3 +191,34 @@ def test_the_ray_field_reaches_the_forge(home: Path, typed: str, ray: str | None
     asyncio.run(main())
     assert len(fake.options) == 1 and fake.options[0] is not None
     assert fake.options[0].ray == ray
+
+
+def test_an_app_closing_as_its_duplicate_search_ends_does_not_hang(home: Path) -> None:
+    """The duplicate search (on the reader thread, after the first paint and after every
+    forge) ends while the app unmounts: the UI waits for that thread (``DetailCache.close``),
+    so the thread must not wait for the UI. It did (``call_from_thread``): the ray-field test
+    above, which closes the app as soon as its forge ends, hung CI once."""
+    unmounting, searching = threading.Event(), threading.Event()
+
+    class ClosingApp(BugfoundryApp):
+        CSS_PATH = str(Path(tui.app.__file__).with_name(BugfoundryApp.CSS_PATH))
+
+        def on_unmount(self) -> None:  # Textual calls the base class's handler after it
+            unmounting.set()
+
+    async def main() -> None:
+        app = ClosingApp(Store.open(home / "bugfoundry.duckdb"), "ann")
+        known = app.details.on_duplicates
+        assert known is not None
+
+        def ends_as_the_app_closes() -> None:
+            searching.set()
+            assert unmounting.wait(10), "the app never closed"
+            known()
+
+        app.details.on_duplicates = ends_as_the_app_closes
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _until(pilot, searching.is_set, "the duplicate search")
+
+    asyncio.run(main())
+    assert unmounting.is_set()
