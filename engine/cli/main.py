@@ -85,8 +85,11 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     with store:
         repo = open_repo(ws, store, args.repo, to_stderr)
         env, recipe = ensure_environment(ws, store, repo, log=to_stderr)
-        b = ensure_baseline(ws, store, repo, env, recipe, runs=args.runs, log=to_stderr,
-                            fresh=args.fresh, timeout=args.baseline_timeout)
+        try:
+            b = ensure_baseline(ws, store, repo, env, recipe, runs=args.runs, log=to_stderr,
+                                fresh=args.fresh, timeout=args.baseline_timeout)
+        finally:
+            env.close()  # docker: its container goes (the image stays)
         data = {"repo": repo.name, "baseline_id": b.baseline_id, "commit": b.commit,
                 "runs": b.runs, "tests": len(b.tests), "passing": len(b.passing),
                 "flaky": sorted(b.flaky), "pass_rate": round(b.pass_rate, 4),
