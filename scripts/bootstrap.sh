@@ -26,7 +26,7 @@ pins=scripts/pins.txt
 # A venv with more extras than asked is fine (./run.sh after ./test.sh does not reinstall).
 stamp=".venv/.bugfoundry-installed"
 digest="$(cat pyproject.toml "$pins" | sha256sum | cut -c1-16)"
-read -r had_digest had_extras < "$stamp" 2>/dev/null || true
+[ -f "$stamp" ] && read -r had_digest had_extras < "$stamp" || true
 all="$(echo "${had_extras:-},$extras" | tr ',' '\n' | grep -v '^$' | sort -u | paste -sd, -)"
 if [ ! -x .venv/bin/python ] || [ "${had_digest:-}" != "$digest" ] ||
    [ "$all" != "${had_extras:-}" ]; then
