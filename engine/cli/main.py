@@ -133,6 +133,10 @@ def cmd_forge(args: argparse.Namespace) -> int:
         prefer_realistic=args.prefer_realistic, modifiers=modifiers, prepare=args.prepare,
         ray=args.ray, ray_shard=args.ray_shard, ray_registry=args.ray_registry,
         **stage_options)
+    if args.ray is not None:  # said up front, even when nothing is left to validate
+        from engine.forge.ray_pool import import_ray
+
+        import_ray()
     if args.shard:
         return run_shard(args, ws, strategies, options)
     with Store.open(ws.db_path) as store:

@@ -59,7 +59,8 @@ def test_default_file_is_per_repo_and_shard(tmp_path: Path) -> None:
         tmp_path / "shards" / "sample.1-of-4.duckdb")
 
 
-def test_ray_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ray_is_optional(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
     """Without the extra, --ray is a two-line error saying what to install."""
     import sys
 
@@ -68,3 +69,9 @@ def test_ray_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(UsageError, match=r"pip install 'bugfoundry\[ray\]'"):
         import_ray()
+    # The command says so before anything runs, even with nothing left to validate (it
+    # used to start no pool, so it never imported Ray and said nothing).
+    from engine.cli.main import main
+
+    assert main(["forge", "x", "--ray", "--workspace", str(tmp_path / "ws")]) == 2
+    assert "bugfoundry[ray]" in capsys.readouterr().err
