@@ -9,7 +9,8 @@ the stored recipe; the baseline and test map shipped from the driver, never reco
 Candidates go out in shards; an actor streams its verdicts back one by one, and a shard whose
 actor dies is re-queued without the verdicts it already sent.
 
-Ray is imported only here, and only when ``--ray`` is given: the default install never needs it.
+Ray is imported only when ``--ray`` is given (here, in ``engine.forge.ray_ship``'s actors, and
+the command's up-front check): the default install never needs it.
 """
 
 from __future__ import annotations
