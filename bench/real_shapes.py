@@ -10,6 +10,8 @@ modifiers): mean score and the stick's AUC for telling real fixes from the group
 the score; 0.5 = indistinguishable). Written to ``bench/results/real_shapes.json``.
 
     PYTHONPATH=$PWD python bench/real_shapes.py --old --max 120 --zoo humanize,patchy
+    PYTHONPATH=$PWD python bench/real_shapes.py --no-sample --modifiers two_slips --max 40 \
+        --zoo cachetools,semver --update
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from bench.zoo import ZOO, _bf, git_head, machine, repo_add_args  # noqa: E402
 from engine.realism.pipeline import score_repo  # noqa: E402
 from engine.realism.scoring import Item, Scorecard  # noqa: E402
 from engine.store import Store  # noqa: E402
-from engine.strategies.procedural import MODIFIERS, REAL_SHAPES  # noqa: E402
+from engine.strategies.procedural import (  # noqa: E402
+    MODIFIERS,
+    REAL_SHAPES,
+    parse_modifiers,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "real_shapes.json"
@@ -148,7 +154,7 @@ def run_repo(name: str, add: list[str], root: Path, args: argparse.Namespace) ->
         code, _out, err = _bf(*add, ws=ws)
         if code:
             raise SystemExit(f"repo add {name} failed: {err[-800:]}")
-        runs = {"real": forge(ws, name, REAL_SHAPES,
+        runs = {"real": forge(ws, name, args.modifiers,
                               "procedural,pr_mirror" if name == "sample" else "procedural",
                               args)}
         if args.old:
@@ -183,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sample", dest="sample", action="store_false")
     ap.add_argument("--old", action="store_true", help="forge the older modifiers too")
     ap.add_argument("--max", type=int, default=120)
+    ap.add_argument("--modifiers", default="real", type=parse_modifiers,
+                    help="the new modifiers to forge (default: real, all of REAL_SHAPES)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--reuse", action="store_true",
                     help="reuse workspaces already forged under --root (verify and score only)")

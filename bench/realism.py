@@ -21,7 +21,8 @@ reliability by probability bin and Brier score (classes weighted 50/50 per repo)
 
 ``--candidates N`` also generates up to N unvalidated procedural candidates per modifier on each
 repo's workspace copy and scores them against the kept pool (not in it): the per-modifier table
-then covers modifiers no zoo run has kept yet. A pooled ablation (each feature left out, each
+then covers modifiers no zoo run has kept yet. A repo no workspace holds gets its candidates from
+the mirror's HEAD, and they are its synthetic pool. A pooled ablation (each feature left out, each
 alone) shows which features carry the score.
 
 ``--rebuild-reference`` rewrites ``engine/realism/reference.json``: the diff features' shares
@@ -123,6 +124,18 @@ def git_dir(mirrors: Path, name: str, cache: Path) -> Path:
         subprocess.run(["git", "clone", "--quiet", "--bare", "--shared", str(src), str(dst)],
                        check=True, timeout=600)
     return dst
+
+
+def head_tree(gdir: Path, name: str, cache: Path) -> Path:
+    """The mirror's HEAD as files, laid out like a workspace (``WS/repos/NAME``)."""
+    ws = cache / "trees" / name
+    dst = ws / "repos" / name
+    if not dst.is_dir():
+        dst.mkdir(parents=True)
+        archive = subprocess.run(["git", "--git-dir", str(gdir), "archive", "HEAD"],
+                                 capture_output=True, check=True, timeout=300).stdout
+        subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True, timeout=300)
+    return ws
 
 
 @functools.cache
@@ -264,15 +277,23 @@ def collect(names: list[str], args: argparse.Namespace) -> dict[str, RepoData]:
         meta = {"head": head, "n_fix_commits": real["n_commits_fix"],
                 "workspaces": forged["workspaces"]}
         data = RepoData(rf, ff, meta)
-        if args.candidates and len(rf) >= MIN_FIXES and ff:
+        # No zoo workspace kept bugs of this repo: its candidates at the mirror's HEAD are the
+        # synthetic pool (--candidates), each scored against the others as kept bugs are.
+        pool = args.candidates and not ff
+        wss = forged["workspaces"] or ([str(head_tree(gdir, name, cache))] if pool else [])
+        if args.candidates and len(rf) >= MIN_FIXES and wss:
             from engine.strategies.procedural import MODIFIERS
 
             ckey = f"{key}:{args.candidates}:{','.join(sorted(MODIFIERS))}"
             cands = cached(cache / "candidates" / f"{name}.json", ckey,
-                           lambda n=name, ws=forged["workspaces"]: candidates_of(
-                               n, ws, args.candidates), args.refresh)
-            data.candidates = [(CANDIDATE + b["strategy"], b["modifier"],
-                                Features.from_dict(b["features"])) for b in cands["bugs"]]
+                           lambda n=name, ws=wss: candidates_of(n, ws, args.candidates),
+                           args.refresh)
+            bugs = [(CANDIDATE + b["strategy"], b["modifier"], Features.from_dict(b["features"]))
+                    for b in cands["bugs"]]
+            if pool:
+                data.forged, meta["forged_from"] = bugs, "candidates at HEAD (no workspace)"
+            else:
+                data.candidates = bugs
         log(f"{name}: {len(rf)} mined fixes, {len(ff)} forged bugs, {len(data.candidates)} "
             f"candidates ({time.monotonic() - t0:.1f}s)")
         out[name] = data

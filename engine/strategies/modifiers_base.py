@@ -29,6 +29,8 @@ class Site:
     lines: tuple[int, int]  # original lines that must execute for the change to be observable
     priority: int = 0  # higher is tried first (after the seeded shuffle); 0 for most sites
     meta: Mapping[str, Any] = field(default_factory=dict)  # merged into the candidate's meta
+    # A site of several slips: each part's lines must execute (``lines`` spans them all).
+    parts: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Procedural bug forging: deterministic libcst mutations of functions, methods and classes.
 
 Compared with SWE-smith's ``func_pm_*`` modifiers, every candidate changes exactly one site (one
-operator, statement, if, base class or method), up to ``per_entity`` distinct sites per
-(entity, modifier), chosen by an RNG seeded from a stable hash. Annotations, docstrings, logging
-calls and ``TYPE_CHECKING`` / ``__main__`` blocks are never touched, async code is included, and
-every patch is checked to compile and to be new before it is yielded.
+operator, statement, if, base class or method; ``two_slips`` pairs two on distinct statements),
+up to ``per_entity`` distinct sites per (entity, modifier), chosen by an RNG seeded from a
+stable hash. Annotations, docstrings, logging calls and ``TYPE_CHECKING`` / ``__main__`` blocks
+are never touched, async code is included, and every patch is checked to compile and to be new
+before it is yielded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from engine.strategies import modifiers_calls as mcall
 from engine.strategies import modifiers_class as mc
 from engine.strategies import modifiers_guard as mg
 from engine.strategies import modifiers_ops as mo
+from engine.strategies import modifiers_pair as mp
 from engine.strategies import modifiers_real as mr
 from engine.strategies import modifiers_stmts as ms
 from engine.strategies.modifiers_base import EntityContext, Modifier, Site, apply_site
@@ -209,10 +211,20 @@ MODIFIERS: dict[str, Modifier] = {
         ),
     )
 }
+# Slips of these shapes pair up in ``two_slips`` (expression-level: no block or header edits).
+_SLIPS = ("wrong_name", "wrong_attr", "call_swap_args", "call_drop_kwarg", "unwrap_call",
+          "off_by_one", "weaken_guard", "wrong_exception", "drop_call", "drop_await")
+MODIFIERS["two_slips"] = Modifier(
+    "two_slips",
+    "two slips were made in one function (a wrong name, argument, bound or check in two "
+    "statements), as when one mistake is repeated or an edit goes wrong in two places",
+    FUNCTION_KINDS,
+    mp.pair_sites([(n, MODIFIERS[n].find_sites) for n in _SLIPS]),
+)
 # The modifiers aimed at the shapes of real fixes (README: "Real bug shapes").
 REAL_SHAPES = ("wrong_name", "wrong_attr", "call_swap_args", "call_drop_kwarg", "drop_call",
                "unwrap_call", "drop_await", "weaken_guard", "unguard", "wrong_default",
-               "off_by_one", "wrong_exception")
+               "off_by_one", "wrong_exception", "two_slips")
 
 
 def parse_modifiers(text: str) -> tuple[str, ...]:
@@ -262,8 +274,8 @@ def _suite_lines(ctx: EntityContext, suite: cst.BaseSuite) -> set[int]:
 
 
 def _site_covered(site: Site, covered: set[int]) -> bool:
-    start, end = site.lines
-    return any(line in covered for line in range(start, end + 1))
+    return all(any(line in covered for line in range(start, end + 1))
+               for start, end in site.parts or (site.lines,))
 
 
 def _diff_size(patch: str) -> int:

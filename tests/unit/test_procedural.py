@@ -68,7 +68,7 @@ def test_registry_has_swe_smith_s_modifiers_and_the_real_shapes() -> None:
         # modifiers_real / modifiers_guard (tests/unit/test_real_shapes.py)
         "wrong_name", "wrong_attr", "call_swap_args", "call_drop_kwarg", "drop_call",
         "unwrap_call", "drop_await", "weaken_guard", "unguard", "wrong_default", "off_by_one",
-        "wrong_exception",
+        "wrong_exception", "two_slips",
     }  # fmt: skip
     for name, modifier in MODIFIERS.items():
         assert modifier.name == name

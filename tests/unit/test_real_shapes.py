@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import UsageError
 from engine.strategies.procedural import MODIFIERS, REAL_SHAPES, parse_modifiers
-from tests.unit.test_procedural import _gen, _results
+from tests.unit.test_procedural import _gen, _minus_plus, _results
 
 
 def _changed(tmp_path: Path, src: str, modifier: str, per_entity: int = 20) -> list[str]:
@@ -321,3 +321,66 @@ def test_wrong_attr_kinds_come_from_annotations_and_constructors(tmp_path: Path)
     """
     assert _changed(tmp_path, src, "wrong_attr") == [
         "return len(self._entries), self._limit", "return len(self._history), self._balance"]
+
+
+
+def test_two_slips_pairs_slips_on_two_statements_the_same_slip_first(tmp_path: Path) -> None:
+    src = """\
+    def page(entries, page, page_size=None):
+        size = page_size or 10
+        start = (page - 1) * size
+        return entries[start : start + size]
+    """
+    (cand,) = _gen(tmp_path, src, "two_slips", per_entity=1)
+    minus, plus = _minus_plus(cand)
+    assert len(minus) == len(plus) == 2, cand.patch  # two statements, nothing else
+    # the slip a developer repeats comes first: 'size' misread the same way in both
+    assert cand.meta["slips"] == ["wrong_name", "wrong_name"]
+    slips = cand.meta["site"].split("; ")
+    assert len({s.split(": ", 1)[1].split(" at line")[0] for s in slips}) == 1, slips
+    assert all("'size' ->" in s for s in slips), slips
+
+
+def test_two_slips_needs_two_statements_both_executed(tmp_path: Path) -> None:
+    assert _gen(tmp_path / "one", """\
+    def total(a, b, c):
+        return a + b - c
+    """, "two_slips", per_entity=5) == []
+    src = """\
+    def delta(old_count, new_count):
+        diff = new_count - old_count
+        ratio = diff / old_count
+        return diff, ratio
+    """
+    cands = _gen(tmp_path / "all", src, "two_slips", per_entity=50)
+    assert len(cands) >= 3
+    assert all(len(_minus_plus(c)[0]) == 2 for c in cands)
+    for text in _results(tmp_path / "all", cands):
+        compile(text, "mod.py", "exec")
+    assert {"line 3" in c.meta["site"] for c in cands} == {True, False}
+    # a test map where line 3 never ran: every pair touching it is gone, the others stay
+    covered = {cands[0].file: {1, 2, 4}}
+    left = _gen(tmp_path / "map", src, "two_slips", per_entity=50, covered_lines=covered)
+    assert sorted(c.patch for c in left) == sorted(
+        c.patch for c in cands if "line 3" not in c.meta["site"])
+
+
+def test_a_two_slips_fix_changes_several_statements(tmp_path: Path) -> None:
+    """What the modifier is for: the realism stick classes its fix as a multi-statement
+    edit, the kind 74% of the zoo's mined fixes are (a one-site slip never is)."""
+    from engine.realism.sstub import classify_sources
+
+    src = """\
+    def delta(old_count, new_count):
+        diff = new_count - old_count
+        ratio = diff / old_count
+        return diff, ratio
+    """
+    original = textwrap.dedent(src)
+    pairs = _gen(tmp_path / "p", src, "two_slips", per_entity=50)
+    singles = _gen(tmp_path / "s", src, "wrong_name", per_entity=50)
+    assert pairs and singles
+    assert {classify_sources(t, original).kind
+            for t in _results(tmp_path / "p", pairs)} == {"multi_stmt"}
+    assert "multi_stmt" not in {classify_sources(t, original).kind
+                                for t in _results(tmp_path / "s", singles)}

@@ -61,7 +61,7 @@ def test_a_new_modifier_starts_level_with_its_strategy_not_starved(tmp_path: Pat
     buckets = {name: [Candidate(repo="r", strategy="procedural", modifier=name.split("/")[1],
                                 patch=f"{name}{i}", file="f.py") for i in range(20)]
                for name in names}
-    sample = _interleave(buckets, weights)[:130]
+    sample = _interleave(buckets, weights)[:5 * len(buckets)]
     share = {n: sum(f"{c.strategy}/{c.modifier}" == n for c in sample) for n in buckets}
     assert all(share[f"procedural/{m}"] >= 5 for m in REAL_SHAPES), share
     assert share["procedural/class_shuffle_funcs"] < min(share[f"procedural/{m}"]
