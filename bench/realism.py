@@ -97,6 +97,7 @@ WORKSPACES = ("/work/zoo19/*", "/work/zoo18/*", "/work/zoo-runs/r*/*",
 
 
 CANDIDATE = "candidate:"  # strategy prefix of unvalidated candidates (--candidates)
+POOL = "pool:"  # ... of the candidates that stand in for kept bugs where no workspace kept any
 
 
 @dataclass
@@ -288,14 +289,15 @@ def collect(names: list[str], args: argparse.Namespace) -> dict[str, RepoData]:
             cands = cached(cache / "candidates" / f"{name}.json", ckey,
                            lambda n=name, ws=wss: candidates_of(n, ws, args.candidates),
                            args.refresh)
-            bugs = [(CANDIDATE + b["strategy"], b["modifier"], Features.from_dict(b["features"]))
-                    for b in cands["bugs"]]
+            bugs = [((POOL if pool else CANDIDATE) + b["strategy"], b["modifier"],
+                     Features.from_dict(b["features"])) for b in cands["bugs"]]
             if pool:
                 data.forged, meta["forged_from"] = bugs, "candidates at HEAD (no workspace)"
             else:
                 data.candidates = bugs
-        log(f"{name}: {len(rf)} mined fixes, {len(ff)} forged bugs, {len(data.candidates)} "
-            f"candidates ({time.monotonic() - t0:.1f}s)")
+        log(f"{name}: {len(rf)} mined fixes, {len(data.forged)} forged bugs"
+            f"{' (candidates)' if pool else ''}, {len(data.candidates)} candidates "
+            f"({time.monotonic() - t0:.1f}s)")
         out[name] = data
     return out
 
@@ -424,9 +426,12 @@ def table(result: dict[str, Any], title: str) -> str:
         f"{k} {v['auc']:.3f}/{v['auc_within_size_bins']:.3f}/{v['auc_single_statement']:.3f}"
         for k, v in p["ablation"].items()))
     mods = sorted(p["per_modifier"].items(), key=lambda kv: -(kv[1]["auc"] or 0))
-    for what, cand in (("kept", False), ("candidates (not validated)", True)):
+    groups = (("kept", ""), ("candidates (not validated)", CANDIDATE),
+              ("candidates as the pool (no workspace)", POOL))
+    for what, prefix in groups:
         row = [f"{k.split('/', 1)[1]} {v['auc']:.2f} ({v['n']})" for k, v in mods
-               if v["auc"] is not None and k.startswith(CANDIDATE) == cand]
+               if v["auc"] is not None and k.startswith(CANDIDATE) == (prefix == CANDIDATE)
+               and k.startswith(POOL) == (prefix == POOL)]
         if row:
             lines.append(f"per modifier, {what} (pooled AUC real vs it, n): " + ", ".join(row))
     return "\n".join(lines)
