@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.zoo import ZOO, _bf, git_head, machine, repo_add_args  # noqa: E402
+from bench.zoo import _bf, git_head, machine, repos_to_run  # noqa: E402
 from engine.realism.gate import RealismGate  # noqa: E402
 from engine.store import Store  # noqa: E402
 
@@ -191,16 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="replace these repos' rows in --out, keep the others")
     args = ap.parse_args(argv)
     head = git_head()
-    todo: list[tuple[str, list[str]]] = []
-    if args.sample:
-        todo.append(("sample", ["repo", "add", str(ROOT / "data" / "sample.bundle"), "--name",
-                                "sample"]))
-    entries = {e.name: e for e in ZOO}
-    for name in filter(None, args.zoo.split(",")):
-        add = repo_add_args(entries[name], args.clones)
-        if isinstance(add, str):
-            raise SystemExit(f"{name}: {add}")
-        todo.append((name, add))
+    todo = repos_to_run(args.sample, args.zoo, args.clones)
     repos = [{**run_repo(name, add, args), "commit": head} for name, add in todo]
     if args.update and args.out.exists():
         earlier = json.loads(args.out.read_text(encoding="utf-8"))
