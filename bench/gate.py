@@ -60,13 +60,15 @@ def forge(ws: Path, repo: str, strategy: str, seed: int, args: argparse.Namespac
     if code not in (0, 1) or not out.strip():
         raise SystemExit(f"forge {repo} ({tag}) failed ({code}): {err[-800:]}")
     s = json.loads(out)
-    return {"validated": s["validated_now"], "kept": s["kept_now"],
+    return {"candidates": s["candidates"], "already_done": s["already_done"],
+            "validated": s["validated_now"], "kept": s["kept_now"],
             "drops": s["drop_reasons"], "cpu_s": round(cpu, 1), "wall_s": round(wall, 1)}
 
 
-def instance_ids(ws: Path, repo: str) -> set[str]:
+def instances(ws: Path, repo: str) -> dict[str, str]:
+    """instance id -> modifier, of every instance of ``repo`` in the workspace."""
     with Store.open(ws / "bugfoundry.duckdb", read_only=True) as store:
-        return set(store.instance_ids(repo))
+        return {r.instance_id: r.modifier for r in store.list_instances(repo)}
 
 
 def seed(ws: Path, name: str, add: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -93,10 +95,17 @@ def common_gate(ws: Path, name: str) -> RealismGate:
         return RealismGate(store, name, Path(rec.path), 0.0)
 
 
-def realism(ws: Path, name: str, ids: set[str], gate: RealismGate) -> list[float]:
+def realism(ws: Path, name: str, new: dict[str, str], gate: RealismGate
+            ) -> tuple[list[float], dict[str, dict[str, Any]]]:
+    """The common scorecard's scores of the ``new`` instances, and per modifier: n, mean."""
     with Store.open(ws / "bugfoundry.duckdb", read_only=True) as store:
-        recs = store.instances_for_features(sorted(ids))
-    return [gate.score_input(r).score for r in recs]
+        recs = store.instances_for_features(sorted(new))
+    scores = {r.instance_id: gate.score_input(r).score for r in recs}
+    by_mod: dict[str, list[float]] = {}
+    for iid, score in scores.items():
+        by_mod.setdefault(new[iid], []).append(score)
+    return list(scores.values()), {m: {"n": len(v), "mean": _mean(v)}
+                                   for m, v in sorted(by_mod.items())}
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -124,11 +133,12 @@ def run_repo(name: str, add: list[str], args: argparse.Namespace) -> dict[str, A
         seeded = seed(ws, name, add, args)
         if gate is None:
             gate = common_gate(ws, name)
-        before = instance_ids(ws, name)
+        before = instances(ws, name)
         print(f"{name} {arm}: round 2 ...", flush=True)
         d = forge(ws, name, "procedural", 1, args, arm_flags(arm, args.threshold), "round2")
-        scores = realism(ws, name, instance_ids(ws, name) - before, gate)
-        arms[arm] = {**_rates(d, scores), "scores": scores,
+        new = {i: m for i, m in instances(ws, name).items() if i not in before}
+        scores, mods = realism(ws, name, new, gate)
+        arms[arm] = {**_rates(d, scores), "scores": scores, "modifiers": mods,
                      "seed": {k: seeded[k] for k in ("validated", "kept", "cpu_s", "wall_s")}}
     assert gate is not None
     return {"repo": name, "n_real": len(gate.card.real), "arms": arms}
@@ -138,7 +148,8 @@ def pooled(repos: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for arm in ARMS:
         rows = [r["arms"][arm] for r in repos if arm in r["arms"]]
-        d = {k: sum(x[k] for x in rows) for k in ("validated", "kept")}
+        d = {k: sum(x[k] for x in rows) for k in ("candidates", "already_done", "validated",
+                                                    "kept")}
         d.update({k: round(sum(x[k] for x in rows), 1) for k in ("cpu_s", "wall_s")})
         drops: dict[str, int] = {}
         for x in rows:
@@ -157,17 +168,18 @@ def _diff(a: float | None, b: float | None) -> str:
 
 
 def table(repos: list[dict[str, Any]], pool: dict[str, Any]) -> str:
-    head = (f"{'repo':<11} {'arm':<7} {'valid':>5} {'kept':>4} {'cpu_s':>6} {'wall_s':>6} "
-            f"{'k/cpu-min':>9} {'vs plain':>8} {'realism':>7} {'vs plain':>8} {'>=0':>5} "
-            f"{'low_realism':>11}")
+    head = (f"{'repo':<11} {'arm':<7} {'done':>4} {'valid':>5} {'kept':>4} {'cpu_s':>6} "
+            f"{'wall_s':>6} {'k/cpu-min':>9} {'vs plain':>8} {'realism':>7} {'vs plain':>8} "
+            f"{'>=0':>5} {'low_realism':>11}")
     lines = [head, "-" * len(head)]
     for name, arms in [(r["repo"], r["arms"]) for r in repos] + [("pooled", pool)]:
         base = arms["plain"]
         for arm in ARMS:
             d = arms[arm]
             lines.append(
-                f"{name:<11} {arm:<7} {d['validated']:>5} {d['kept']:>4} {d['cpu_s']:>6} "
-                f"{d['wall_s']:>6} {d['kept_per_cpu_min'] or '-':>9} "
+                f"{name:<11} {arm:<7} {d['already_done']:>4} {d['validated']:>5} "
+                f"{d['kept']:>4} {d['cpu_s']:>6} {d['wall_s']:>6} "
+                f"{d['kept_per_cpu_min'] or '-':>9} "
                 f"{_ratio(d['kept_per_cpu_min'], base['kept_per_cpu_min']):>8} "
                 f"{d['mean_realism'] if d['mean_realism'] is not None else '-':>7} "
                 f"{_diff(d['mean_realism'], base['mean_realism']):>8} "
