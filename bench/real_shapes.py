@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.zoo import ZOO, _bf, git_head, machine, repo_add_args  # noqa: E402
+from bench.zoo import _bf, git_head, machine, repos_to_run  # noqa: E402
 from engine.realism.pipeline import score_repo  # noqa: E402
 from engine.realism.scoring import Item, Scorecard  # noqa: E402
 from engine.store import Store  # noqa: E402
@@ -200,16 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     head = git_head()  # the code that forges, not what HEAD is when it ends
     args.root.mkdir(parents=True, exist_ok=True)
-    todo: list[tuple[str, list[str]]] = []
-    if args.sample:
-        todo.append(("sample", ["repo", "add", str(ROOT / "data" / "sample.bundle"), "--name",
-                                "sample"]))
-    entries = {e.name: e for e in ZOO}
-    for name in filter(None, args.zoo.split(",")):
-        add = repo_add_args(entries[name], args.clones)
-        if isinstance(add, str):
-            raise SystemExit(f"{name}: {add}")
-        todo.append((name, add))
+    todo = repos_to_run(args.sample, args.zoo, args.clones)
     repos = []
     for name, add in todo:
         print(f"{name} ...", flush=True)

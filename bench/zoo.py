@@ -216,6 +216,24 @@ def repo_add_args(entry: Entry, clones: Path) -> list[str] | str:
     return add + ["--commit", entry.commit] if entry.commit else add
 
 
+def repos_to_run(sample: bool, zoo: str, clones: Path) -> list[tuple[str, list[str]]]:
+    """(name, ``repo add`` arguments) of the embedded sample (when ``sample``) and of the zoo
+    entries named in the comma list ``zoo``; exits naming an entry that cannot run here."""
+    todo: list[tuple[str, list[str]]] = []
+    if sample:
+        todo.append(("sample", ["repo", "add", str(ROOT / "data" / "sample.bundle"), "--name",
+                                "sample"]))
+    entries = {e.name: e for e in ZOO}
+    for name in filter(None, zoo.split(",")):
+        if name not in entries:
+            raise SystemExit(f"{name}: no such zoo entry")
+        add = repo_add_args(entries[name], clones)
+        if isinstance(add, str):
+            raise SystemExit(f"{name}: {add}")
+        todo.append((name, add))
+    return todo
+
+
 def run_entry(entry: Entry, root: Path, clones: Path, max_candidates: int,
               workers: int) -> Row:
     add = repo_add_args(entry, clones)

@@ -32,15 +32,19 @@ class RealismGate:
         self.threshold = threshold
 
     def score(self, cand: Candidate, verdict: Verdict) -> Score:
-        rec = FeatureInput(cand.candidate_id, cand.file, cand.patch, list(verdict.fail_to_pass),
-                           verdict.failures)
+        return self.score_input(FeatureInput(cand.candidate_id, cand.file, cand.patch,
+                                             list(verdict.fail_to_pass), verdict.failures))
+
+    def score_input(self, rec: FeatureInput) -> Score:
+        """The score of one bug from what features read of it (a stored instance's
+        ``Store.instances_for_features`` row too), against this gate's scorecard."""
         features = compute(rec, self.read, self.model)
-        f2p = frozenset(verdict.fail_to_pass)
+        f2p = frozenset(rec.fail_to_pass)
         coupling = (max(ochiai(f2p, r.f2p) for r in self.card.real)
                     if self.card.real else None)
         reasons = self.card.terms(bins_of(features, coupling))
         total = sum(r.points for r in reasons if r.counted)
-        return Score(cand.candidate_id, round(total, 4), tuple(reasons))
+        return Score(rec.instance_id, round(total, 4), tuple(reasons))
 
     def judge(self, cand: Candidate, verdict: Verdict) -> Verdict:
         """The verdict unchanged, or a ``low_realism`` drop naming the score and its reason."""
