@@ -343,8 +343,16 @@ def per_modifier(items: list[cr.Scored]) -> dict[str, Any]:
         sub = [s for s in items if s.repo in repos
                and (s.real or f"{s.strategy}/{s.modifier}" == key)]
         n = sum(not s.real for s in sub)
+        by_repo = [a for r in repos if (a := cr.auc_of([s for s in sub if s.repo == r]))
+                   is not None]
         out[key] = {"n": n, "repos": len(repos), "auc": cr.auc_of(sub),
-                    "mean_score": round(statistics.fmean(s.score for s in sub if not s.real), 3)}
+                    "mean_score": round(statistics.fmean(s.score for s in sub if not s.real), 3),
+                    # size is never scored, but says what a reader could still go by
+                    "auc_size_alone": cr.auc_of(sub, "size"),
+                    "auc_within_size_bins": cr.stratified_auc(sub, cr.size_stratum),
+                    "auc_90ci_by_repo": cr.bootstrap_auc(sub),
+                    "repos_auc_at_most_0.6": sum(a <= 0.6 for a in by_repo),
+                    "repos_scored": len(by_repo)}
     return out
 
 
