@@ -14,14 +14,14 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.dataset.branches import branch_repo_problem
 from engine.dataset.export import find_layout
 from engine.errors import BugfoundryError, StoreError, UsageError
-from engine.forge.setup import repo_environment
+from engine.forge.setup import adopt_copies, built_elsewhere, ensure_environment, repo_environment
 from engine.instances import EnvironmentRecord
 from engine.logs import Log, quiet
 from engine.models import RepoRecord
@@ -109,6 +109,7 @@ class Doctor:
             with Store.open(self.ws.db_path, read_only=True) as store:
                 repos = store.list_repos()
                 envs = {r.name: store.get_environment(r.name) for r in repos}
+            repos = [self._moved(r) for r in repos]
             self.repos = {r.name: r for r in repos}
             copies = {r.name: self._copy(r) for r in repos}
             for rec in repos:
@@ -176,6 +177,25 @@ class Doctor:
         result.switch = f"mv {path} {aside} && mv {dest} {path}"
 
     # ------------------------------------------------------------------ repo copies
+    def _moved(self, rec: RepoRecord) -> RepoRecord:
+        """A record pointing into another workspace (this one was copied or moved) is a
+        problem: commands would read and write that workspace's copy. The checks after this
+        one look at this workspace's own copy; ``--repair`` points the record at it."""
+        other = self.ws.elsewhere(rec.path, "repos")
+        if other is None:
+            return rec
+        here = self.ws.repo_path(rec.name)
+        check = self.add(Check("repo", rec.name,
+                               problem=f"recorded at {rec.path}, in another workspace "
+                                       f"({other}): this one was copied or moved from there",
+                               fix=f"doctor --repair (or any other command) points it at "
+                                   f"this workspace's copy {here}"))
+        if self.repair:
+            with Store.open(self.ws.db_path) as store:
+                adopt_copies(self.ws, store, self.log)
+            check.repaired = f"now points at this workspace's copy {here}"
+        return replace(rec, path=str(here))
+
     def _copy(self, rec: RepoRecord) -> bool:
         """Check (and repair) the repo's workspace copy; True when it is usable now."""
         problem = copy_problem(rec)
@@ -206,7 +226,14 @@ class Doctor:
                                fix=f"doctor --repair rebuilds it (or: bugfoundry env build "
                                    f"{rec.name} --rebuild)"))
         env = repo_environment(self.ws, rec, backend, stored.recipe)
-        check.problem = _env_problem(env, rec, probe=copy_ok)
+        other = built_elsewhere(self.ws, stored) if backend == "venv" else None
+        if other is not None:
+            check.problem = (f"built in another workspace ({other}; this one was copied or "
+                             "moved from there): it imports that workspace's repo copy")
+            check.fix = ("doctor --repair rebuilds it here from its stored recipe (forge, "
+                         "verify and env build do so on first use)")
+        else:
+            check.problem = _env_problem(env, rec, probe=copy_ok)
         if not check.problem and not copy_ok:
             check.problem = "not checked: its repo copy is not usable"
             check.fix = "repair the repo copy first (doctor --repair)"
@@ -216,7 +243,12 @@ class Doctor:
         self.log(f"rebuilding the {backend} environment of {rec.name} ...")
         try:
             env.remove()
-            env.build(log=self.log)
+            if other is not None:  # rebuilt and recorded as this workspace's
+                with Store.open(self.ws.db_path) as store:
+                    env, _ = ensure_environment(self.ws, store, rec, backend=backend,
+                                                log=self.log)
+            else:
+                env.build(log=self.log)
             still = _env_problem(env, rec, probe=True)
         except BugfoundryError as exc:
             still = " ".join(str(exc).splitlines())

@@ -89,3 +89,14 @@ class Workspace:
 
     def worker_path(self, name: str, worker: int | str) -> Path:
         return self.work_dir / name / str(worker)
+
+    def elsewhere(self, recorded: str | os.PathLike[str], sub: str) -> Path | None:
+        """The root of the other workspace a recorded path lies in (``<root>/<sub>/...``,
+        ``sub`` being ``repos`` or ``envs``), or None when it lies in this one. A workspace
+        copied (``cp -a``) or moved keeps the old absolute paths in its database."""
+        path = Path(recorded)
+        if path.is_relative_to(self.home):
+            return None
+        parts = path.parts
+        at = max((i for i, part in enumerate(parts) if part == sub), default=0)
+        return Path(*parts[:at]) if at else path.parent

@@ -24,6 +24,7 @@ from textual.worker import Worker
 
 from engine.curation import CurationConfig, Guidelines, load_config, load_guidelines
 from engine.errors import StoreError, UsageError
+from engine.forge.setup import adopt_copies
 from engine.store import BrowseFilter, Store
 from engine.workspace import Workspace
 from tui.browse import BrowseScreen
@@ -411,6 +412,8 @@ def run_tui(workspace: str | os.PathLike[str] | None, curator: str | None,
         return exc.exit_code
     if read_only is not None:
         print(f"bugfoundry: {read_only.banner}", file=sys.stderr, flush=True)
+    else:  # a copied or moved workspace uses its own repo copies, said on stderr
+        adopt_copies(ws, store, lambda m: print(f"bugfoundry: {m}", file=sys.stderr, flush=True))
     try:
         keymap = load_keymap(ws.home)
         prefs = Prefs.load(ws.home)

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.cli.args import Parser
 from engine.errors import UsageError
+from engine.forge.setup import adopt_copies
 from engine.store import Store
 from engine.workspace import Workspace
 
@@ -22,7 +23,9 @@ from engine.workspace import Workspace
 def open_ws(args: argparse.Namespace) -> tuple[Workspace, Store]:
     """The workspace named by ``--workspace`` (or the default one) and its store."""
     ws = Workspace.open(getattr(args, "workspace", None))
-    return ws, Store.open(ws.db_path)
+    store = Store.open(ws.db_path)
+    adopt_copies(ws, store, to_stderr)  # a copied or moved workspace uses its own copies
+    return ws, store
 
 
 def to_stderr(msg: str) -> None:

@@ -24,6 +24,7 @@ from engine.environments.base import Environment
 from engine.environments.detect import detect_recipe
 from engine.environments.factory import make_environment
 from engine.errors import UsageError
+from engine.instances import EnvironmentRecord
 from engine.logs import Log, quiet
 from engine.models import Baseline, Recipe, RepoRecord
 from engine.repos import ensure_copy, make_worker_tree
@@ -47,7 +48,31 @@ def get_repo(store: Store, name: str) -> RepoRecord:
 def open_repo(ws: Workspace, store: Store, name: str, log: Log = quiet) -> RepoRecord:
     """``get_repo`` for commands that read the workspace copy: a deleted or damaged copy is
     restored from the recorded source at the recorded commit (said in one ``log`` line)."""
-    return ensure_copy(ws, get_repo(store, name), log)
+    rec = get_repo(store, name)
+    if ws.elsewhere(rec.path, "repos") is not None:  # never the other workspace's copy
+        adopt_copies(ws, store, log)
+        rec = get_repo(store, name)
+    return ensure_copy(ws, rec, log)
+
+
+def adopt_copies(ws: Workspace, store: Store, log: Log = quiet) -> list[RepoRecord]:
+    """Point the repo records at this workspace's own copies (``<home>/repos/NAME``). A
+    workspace copied or moved keeps the old absolute paths in its database, and would read
+    (and write) the other workspace's copies; each record moved is said in one ``log`` line
+    and returned as it was. Environments built there are rebuilt on first use
+    (``ensure_environment``)."""
+    moved = store.relocate_repos(ws.repos_dir)
+    for rec in moved:
+        log(f"repo {rec.name}: its record pointed into another workspace "
+            f"({ws.elsewhere(rec.path, 'repos')}; this one was copied or moved from there); "
+            f"it now uses this workspace's copy {ws.repo_path(rec.name)}")
+    return moved
+
+
+def built_elsewhere(ws: Workspace, stored: EnvironmentRecord | None) -> Path | None:
+    """The other workspace a repo's environment was last built in (None: this one). A venv
+    copied from there still imports that workspace's repo copy (its editable install)."""
+    return ws.elsewhere(stored.root, "envs") if stored is not None else None
 
 
 def usable_cores() -> int:
@@ -103,6 +128,12 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
     recipe = stored.recipe if stored and not rebuild else detect_recipe(Path(repo.path))
     env = repo_environment(ws, repo, backend, recipe, base_image=base_image,
                            wheelhouse=wheelhouse)
+    other = built_elsewhere(ws, stored)
+    if other is not None and backend == "venv" and env.is_built() and not rebuild:
+        log(f"the venv of {repo.name} was built in another workspace ({other}; this one was "
+            "copied or moved from there) and imports its files: rebuilding it here from its "
+            "stored recipe")
+        env.remove()  # this workspace's copy of it; the other workspace's is never touched
     if rebuild or not env.is_built():
         log(f"building the {backend} environment for {repo.name} ...")
         for note in recipe.notes:
@@ -114,7 +145,7 @@ def ensure_environment(ws: Workspace, store: Store, repo: RepoRecord, *,
     else:
         if not env.generated_dir.is_dir():  # built before generated files were kept
             env.save_generated()
-        if stored is None or stored.backend != backend:
+        if stored is None or stored.backend != backend or other is not None:
             store.save_environment(repo.name, backend, recipe, str(env.root), 0.0)
     return env, recipe
 

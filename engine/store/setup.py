@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from engine.instances import EnvironmentRecord
@@ -35,6 +36,18 @@ class SetupMixin(StoreBase):
             "ORDER BY name"
         ).fetchall()
         return [RepoRecord(*r) for r in rows]
+
+    def relocate_repos(self, repos_dir: Path) -> list[RepoRecord]:
+        """Point every repo record at its copy under ``repos_dir`` (``<home>/repos``, where
+        ``repo add`` puts it); the records that pointed elsewhere (a workspace copied or moved
+        keeps the old paths) are returned as they were."""
+        moved = [r for r in self.list_repos() if r.path != str(repos_dir / r.name)]
+        if moved:
+            with self.transaction():
+                for rec in moved:
+                    self.con.execute("UPDATE repos SET path = ? WHERE name = ?",
+                                     [str(repos_dir / rec.name), rec.name])
+        return moved
 
     # ---------------------------------------------------------------- environments
     def save_environment(

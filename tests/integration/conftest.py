@@ -62,6 +62,19 @@ def cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
     return json.loads(out)
 
 
+def doctor_json(capsys: pytest.CaptureFixture[str], ws: Path, *extra: str) -> tuple[int, dict]:
+    """``bugfoundry doctor --json`` on ``ws``: (exit code, report)."""
+    capsys.readouterr()
+    code = main(["doctor", "--workspace", str(ws), "--json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def doctor_problems(report: dict) -> dict[str, str]:
+    """A doctor report's problems, keyed ``KIND SUBJECT``."""
+    return {f"{c['kind']} {c['subject']}": c["problem"] for c in report["checks"]
+            if c["problem"]}
+
+
 @pytest.fixture(scope="session")
 def sample_ws(tmp_path_factory: pytest.TempPathFactory, sample_bundle: Path) -> Path:
     """A workspace with the sample repo forged in full (every procedural candidate)."""

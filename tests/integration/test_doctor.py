@@ -4,7 +4,6 @@ a database overwritten in the middle is salvaged into a new file (the damaged on
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
@@ -14,25 +13,15 @@ from engine.cli.main import main
 from engine.models import Candidate
 from engine.store import Store
 from tests.conftest import SAMPLE_BUNDLE
+from tests.integration.conftest import doctor_json, doctor_problems
 
 pytestmark = pytest.mark.integration
 
 
-def _doctor(capsys: pytest.CaptureFixture[str], ws: Path, *extra: str) -> tuple[int, dict]:
-    capsys.readouterr()
-    code = main(["doctor", "--workspace", str(ws), "--json", *extra])
-    return code, json.loads(capsys.readouterr().out)
-
-
-def _problems(report: dict) -> dict[str, str]:
-    return {f"{c['kind']} {c['subject']}": c["problem"] for c in report["checks"]
-            if c["problem"]}
-
-
 def test_a_healthy_workspace_is_all_ok(sample_ws: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = _doctor(capsys, sample_ws)
-    assert code == 0 and report["ok"], _problems(report)
+    code, report = doctor_json(capsys, sample_ws)
+    assert code == 0 and report["ok"], doctor_problems(report)
     kinds = {c["kind"] for c in report["checks"]}
     assert {"database", "repo", "environment", "work_tree"} <= kinds
     assert all(c["ok"] and not c["problem"] for c in report["checks"])
@@ -54,8 +43,8 @@ def test_lost_copy_environment_and_work_tree_are_reported_and_repaired(
     shutil.rmtree(ws / "work" / "sample" / "0" / ".git")
     (ws / "work" / "stray" / "0").mkdir(parents=True)  # a repo this workspace no longer has
 
-    code, report = _doctor(capsys, ws)
-    problems = _problems(report)
+    code, report = doctor_json(capsys, ws)
+    problems = doctor_problems(report)
     assert code == 1 and not report["ok"]
     assert problems["repo sample"] == "missing"
     assert "venv/bin/python not found" in problems["environment sample"]
@@ -63,12 +52,12 @@ def test_lost_copy_environment_and_work_tree_are_reported_and_repaired(
     assert problems["work_tree stray/0"] == "belongs to no repo of this workspace"
     assert len(problems) == 4, problems
 
-    code, report = _doctor(capsys, ws, "--repair")
-    assert code == 0 and report["ok"], _problems(report)
+    code, report = doctor_json(capsys, ws, "--repair")
+    assert code == 0 and report["ok"], doctor_problems(report)
     assert all(c["repaired"] for c in report["checks"] if c["problem"])
 
-    code, report = _doctor(capsys, ws)
-    assert code == 0 and _problems(report) == {}, _problems(report)
+    code, report = doctor_json(capsys, ws)
+    assert code == 0 and doctor_problems(report) == {}, doctor_problems(report)
     assert (ws / "envs" / "sample" / "venv" / "bin" / "python").exists()
     assert not (ws / "work" / "stray" / "0").exists()
     # The workspace works again: the baseline runs in the rebuilt environment.
@@ -97,7 +86,7 @@ def test_a_database_overwritten_in_the_middle_is_named_and_salvaged(
         fh.write(b"\xde\xad\xbe\xef" * 16384)
     before = _digest(db)
 
-    code, report = _doctor(capsys, ws)
+    code, report = doctor_json(capsys, ws)
     database = report["checks"][0]
     assert code == 1 and database["subject"] == str(db)
     assert database["problem"].startswith("damaged: 1 of ") and "candidates" in \
@@ -105,7 +94,7 @@ def test_a_database_overwritten_in_the_middle_is_named_and_salvaged(
     assert "--salvage" in database["fix"]
     assert report["salvage"] is None and _digest(db) == before
 
-    code, report = _doctor(capsys, ws, "--salvage")
+    code, report = doctor_json(capsys, ws, "--salvage")
     salvaged = report["salvage"]
     tables = {t["table"]: t for t in salvaged["tables"]}
     cands = tables["candidates"]
