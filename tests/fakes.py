@@ -37,8 +37,10 @@ def fake_candidate(k: int, repo: str = "demo") -> Candidate:
 
 def populate(store: Store, n: int, repo: str = "demo") -> list[str]:
     """Add a repo, an environment, a baseline and ``n`` kept instances; returns their ids."""
-    store.add_repo(RepoRecord(repo, "/src/demo", "path", COMMIT, f"/ws/repos/{repo}"))
-    store.save_environment(repo, "venv", Recipe(steps=[["-e", "."]]), f"/ws/envs/{repo}", 1.0)
+    home = Path(store.path).parent  # the records point into this workspace, as repo add's do
+    store.add_repo(RepoRecord(repo, "/src/demo", "path", COMMIT, str(home / "repos" / repo)))
+    store.save_environment(repo, "venv", Recipe(steps=[["-e", "."]]), str(home / "envs" / repo),
+                           1.0)
     base = fake_baseline(repo)
     store.save_baseline(base, "r")
     run = store.start_run(repo, ["procedural"], 7, None, 1, {})
