@@ -541,6 +541,9 @@ def main() -> int:
              "zoo instances; scored on diff features only, each repo against the reference "
              "rebuilt without it (LORO). 'validated': PR-mirror and forged instances of a "
              "workspace, all validated, scored on every feature")
+    if any("forged_from" in d.meta for d in data.values()):
+        about += ("; repos without a zoo workspace: forged = up to --candidates unvalidated "
+                  "procedural candidates per modifier at the mirror's HEAD ('pool:' keys)")
     out: dict[str, Any] = {
         "about": about, "features_scored": list(cr.DIFF_FEATURES),
         "loro_priors_only": result, "loro_with_repo_fixes": local,
