@@ -61,7 +61,8 @@ def adopt_copies(ws: Workspace, store: Store, log: Log = quiet) -> list[RepoReco
     (and write) the other workspace's copies; each record moved is said in one ``log`` line
     and returned as it was. Environments built there are rebuilt on first use
     (``ensure_environment``)."""
-    moved = store.relocate_repos(ws.repos_dir)
+    moved = [r for r in store.list_repos() if ws.elsewhere(r.path, "repos") is not None]
+    store.relocate_repos(ws.repos_dir, moved)
     for rec in moved:
         log(f"repo {rec.name}: its record pointed into another workspace "
             f"({ws.elsewhere(rec.path, 'repos')}; this one was copied or moved from there); "

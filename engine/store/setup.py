@@ -37,17 +37,14 @@ class SetupMixin(StoreBase):
         ).fetchall()
         return [RepoRecord(*r) for r in rows]
 
-    def relocate_repos(self, repos_dir: Path) -> list[RepoRecord]:
-        """Point every repo record at its copy under ``repos_dir`` (``<home>/repos``, where
-        ``repo add`` puts it); the records that pointed elsewhere (a workspace copied or moved
-        keeps the old paths) are returned as they were."""
-        moved = [r for r in self.list_repos() if r.path != str(repos_dir / r.name)]
+    def relocate_repos(self, repos_dir: Path, moved: list[RepoRecord]) -> None:
+        """Point the records of ``moved`` at their copies under ``repos_dir`` (``<home>/repos``,
+        where ``repo add`` puts them): a workspace copied or moved keeps the old paths."""
         if moved:
             with self.transaction():
                 for rec in moved:
                     self.con.execute("UPDATE repos SET path = ? WHERE name = ?",
                                      [str(repos_dir / rec.name), rec.name])
-        return moved
 
     # ---------------------------------------------------------------- environments
     def save_environment(
