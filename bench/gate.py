@@ -7,8 +7,8 @@ gate = ``--min-realism S``, prefer = ``--prefer-realistic``), in a fresh workspa
 --max M`` (on the sample ``procedural,pr_mirror``, so its scorecard has real fixes) ->
 ``realism`` (the per-modifier scores ``--prefer-realistic`` reads) -> round 2, ``forge
 --strategy procedural --seed 1 --max M`` with the arm's flag. Every arm seeds its own workspace
-with the same command and seed: a copied workspace would still point at the original's repo
-copy (absolute paths in the store), so the arms could not be told apart from shared state.
+with the same command and seed (when this bench was written, a copied workspace still used the
+original's repo copy and venv; it now adopts its own, but a seed per arm shares nothing).
 
 Per arm, of round 2: candidates validated, kept, CPU seconds of the forge process and its
 children (``RUSAGE_CHILDREN`` deltas around it), wall seconds, kept per CPU-minute, and the
