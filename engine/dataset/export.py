@@ -38,7 +38,7 @@ from engine.dataset.branches import BranchRequest, Commits, write_branches
 from engine.dataset.outpaths import check_directory, check_file, output_path
 from engine.dataset.selection import DEDUP, OUTCOMES, Resolved, row_summary, select
 from engine.dataset.statements import Chosen, keep_exported, statement_for_export
-from engine.errors import UsageError
+from engine.errors import BugfoundryError, UsageError
 from engine.instances import Instance
 from engine.store import Store
 
@@ -182,6 +182,23 @@ def _items(store: Store, chosen: list[Resolved], rids: dict[str, er.RepoId],
     return out
 
 
+def _restore_copies(ws: Workspace, store: Store, repos: Sequence[str],
+                    log: Callable[[str], None]) -> None:
+    """A repo copy that is missing here (deleted, or a database copied without it) is restored
+    from its recorded source, as every step after ``repo add`` does; one that cannot be is
+    said, and its rows go out without branches (the manifest says why)."""
+    from engine.repos import ensure_copy
+
+    for name in repos:
+        rec = store.get_repo(name)
+        if rec is None or Path(rec.path).is_dir():
+            continue
+        try:
+            ensure_copy(ws, rec, log)
+        except BugfoundryError as exc:
+            log(f"{name}: {' '.join(str(exc).splitlines())}; its rows go out without branches")
+
+
 def _branches(store: Store, layout: Layout, items: list[_Item]
               ) -> tuple[dict[str, Commits], dict[str, Any]]:
     """Write every instance's branch and snapshot (``engine.dataset.branches``); the manifest's
@@ -235,6 +252,8 @@ def export(store: Store, path: Path, *, fmt: str, split: str = "curated",
     kind = rows if fmt == "parquet" else fmt
     sel = select(store, split, repo, rule, dedup)
     repos = store.repos_of([r.instance_id for r in sel.chosen])
+    if ws is not None:
+        _restore_copies(ws, store, repos, log)
     try:
         rids = er.parse_repo_ids(repo_ids, repos)
     except ValueError as exc:
