@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from engine.baseline import (
@@ -23,7 +24,7 @@ from engine.baseline import (
 from engine.environments.base import Environment
 from engine.environments.detect import detect_recipe
 from engine.environments.factory import make_environment
-from engine.errors import UsageError
+from engine.errors import BugfoundryError, UsageError
 from engine.instances import EnvironmentRecord
 from engine.logs import Log, quiet
 from engine.models import Baseline, Recipe, RepoRecord
@@ -64,9 +65,16 @@ def adopt_copies(ws: Workspace, store: Store, log: Log = quiet) -> list[RepoReco
     moved = [r for r in store.list_repos() if ws.elsewhere(r.path, "repos") is not None]
     store.relocate_repos(ws.repos_dir, moved)
     for rec in moved:
+        here = ws.repo_path(rec.name)
         log(f"repo {rec.name}: its record pointed into another workspace "
             f"({ws.elsewhere(rec.path, 'repos')}; this one was copied or moved from there); "
-            f"it now uses this workspace's copy {ws.repo_path(rec.name)}")
+            f"it now uses this workspace's copy {here}")
+        if not here.exists():  # the database was copied without its repos/
+            try:
+                ws.repos_dir.mkdir(parents=True, exist_ok=True)
+                ensure_copy(ws, replace(rec, path=str(here)), log)
+            except BugfoundryError as exc:  # said; a command that needs the copy fails later
+                log(" ".join(str(exc).splitlines()))
     return moved
 
 
