@@ -28,23 +28,21 @@ def _key(site: Site) -> str:
     return site.description.split(" at line")[0]
 
 
-def _nodes_apart(ctx: EntityContext, a: Site, b: Site) -> bool:
-    """No edited node of one site is, or holds, an edited node of the other."""
-    mine = {id(n) for n, _ in a.edits}
-    for node, _ in b.edits:
+def _reaches(ctx: EntityContext, site: Site, nodes: set[int]) -> bool:
+    """Some edited node of ``site``, or one of its ancestors, is among ``nodes`` (ids)."""
+    for node, _ in site.edits:
         cur: cst.CSTNode | None = node
         while cur is not None:
-            if id(cur) in mine:
-                return False
+            if id(cur) in nodes:
+                return True
             cur = ctx.parent(cur)
-    theirs = {id(n) for n, _ in b.edits}
-    for node, _ in a.edits:
-        cur = node
-        while cur is not None:
-            if id(cur) in theirs:
-                return False
-            cur = ctx.parent(cur)
-    return True
+    return False
+
+
+def _nodes_apart(ctx: EntityContext, a: Site, b: Site) -> bool:
+    """No edited node of one site is, or holds, an edited node of the other."""
+    return not (_reaches(ctx, b, {id(n) for n, _ in a.edits})
+                or _reaches(ctx, a, {id(n) for n, _ in b.edits}))
 
 
 def pair_sites(finders: Sequence[tuple[str, SiteFinder]]) -> SiteFinder:
