@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli.common import open_ws
 from engine.dataset.outpaths import check_file, output_path
 from engine.errors import UsageError
 from engine.store import Store
-from engine.workspace import Workspace
 
 
 def _pick_repo(store: Store, name: str | None) -> str:
@@ -38,8 +38,8 @@ def cmd_realism(args: argparse.Namespace) -> int:
     for flag, value in (("--html", args.html), ("--png", args.png)):
         if value is not None:  # checked before the scoring, which takes a while
             check_file(output_path(value, flag), flag)
-    ws = Workspace.open(getattr(args, "workspace", None))
-    with Store.open(ws.db_path) as store:
+    _ws, store = open_ws(args)  # a copied workspace reads its own repo copy
+    with store:
         name = _pick_repo(store, args.repo)
         rec = store.get_repo(name)
         root = Path(rec.path) if rec else None
