@@ -179,6 +179,7 @@ def restore_copy(ws: Workspace, rec: RepoRecord, problem: str = "missing") -> No
         raise RepoError(f"{what} and is not under this workspace's {ws.repos_dir} "
                         f"(was the workspace moved?).\nAdd the repo again in this workspace: "
                         f"bugfoundry repo add {rec.source} --name NEW_NAME")
+    ws.repos_dir.mkdir(parents=True, exist_ok=True)  # a database copied without its repos/
     tmp = Path(tempfile.mkdtemp(prefix=f".{rec.name}-", dir=ws.repos_dir))
     try:
         _fetch(ws, classify(rec.source), tmp)

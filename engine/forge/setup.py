@@ -71,7 +71,6 @@ def adopt_copies(ws: Workspace, store: Store, log: Log = quiet) -> list[RepoReco
             f"it now uses this workspace's copy {here}")
         if not here.exists():  # the database was copied without its repos/
             try:
-                ws.repos_dir.mkdir(parents=True, exist_ok=True)
                 ensure_copy(ws, replace(rec, path=str(here)), log)
             except BugfoundryError as exc:  # said; a command that needs the copy fails later
                 log(" ".join(str(exc).splitlines()))
