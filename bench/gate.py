@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.zoo import _bf, git_head, machine, repos_to_run  # noqa: E402
+from bench.zoo import _bf, add_repo_options, git_head, machine, repos_to_run  # noqa: E402
 from engine.realism.gate import RealismGate  # noqa: E402
 from engine.store import Store  # noqa: E402
 
@@ -190,10 +190,7 @@ def table(repos: list[dict[str, Any]], pool: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", type=Path, default=Path("/tmp/bugfoundry-gate"))
-    ap.add_argument("--clones", type=Path, default=Path.home() / "zoo-clones")
-    ap.add_argument("--zoo", default="", help="comma list of zoo entries to run too")
-    ap.add_argument("--no-sample", dest="sample", action="store_false")
+    add_repo_options(ap, "/tmp/bugfoundry-gate")
     ap.add_argument("--max", type=int, default=60, help="candidates per round (seed and round 2)")
     ap.add_argument("--threshold", type=float, default=0.0,
                     help="the gate arm's --min-realism (default 0: the score's even odds)")

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.zoo import _bf, git_head, machine, repos_to_run  # noqa: E402
+from bench.zoo import _bf, add_repo_options, git_head, machine, repos_to_run  # noqa: E402
 from engine.realism.pipeline import score_repo  # noqa: E402
 from engine.realism.scoring import Item, Scorecard  # noqa: E402
 from engine.store import Store  # noqa: E402
@@ -183,10 +183,7 @@ def run_repo(name: str, add: list[str], root: Path, args: argparse.Namespace) ->
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", type=Path, default=Path("/tmp/bugfoundry-real-shapes"))
-    ap.add_argument("--clones", type=Path, default=Path.home() / "zoo-clones")
-    ap.add_argument("--zoo", default="", help="comma list of zoo entries to run too")
-    ap.add_argument("--no-sample", dest="sample", action="store_false")
+    add_repo_options(ap, "/tmp/bugfoundry-real-shapes")
     ap.add_argument("--old", action="store_true", help="forge the older modifiers too")
     ap.add_argument("--max", type=int, default=120)
     ap.add_argument("--modifiers", default="real", type=parse_modifiers,

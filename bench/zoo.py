@@ -216,6 +216,15 @@ def repo_add_args(entry: Entry, clones: Path) -> list[str] | str:
     return add + ["--commit", entry.commit] if entry.commit else add
 
 
+def add_repo_options(ap: argparse.ArgumentParser, root: str) -> None:
+    """``--root`` (default ``root``), ``--clones``, ``--zoo`` and ``--no-sample``: which repos a
+    bench runs (``repos_to_run``) and where."""
+    ap.add_argument("--root", type=Path, default=Path(root))
+    ap.add_argument("--clones", type=Path, default=Path.home() / "zoo-clones")
+    ap.add_argument("--zoo", default="", help="comma list of zoo entries to run too")
+    ap.add_argument("--no-sample", dest="sample", action="store_false")
+
+
 def repos_to_run(sample: bool, zoo: str, clones: Path) -> list[tuple[str, list[str]]]:
     """(name, ``repo add`` arguments) of the embedded sample (when ``sample``) and of the zoo
     entries named in the comma list ``zoo``; exits naming an entry that cannot run here."""
