@@ -33,6 +33,13 @@ time* (sum of baseline test durations, ``tests s``), not one clean run's pytest 
 whose tests take 0.07 s inside a 1 s pytest start-up is start-up bound, and its floor is almost
 all fork; ``gate`` marks the repos the targets apply to.
 
+The servers report the CPU of their start-up (interpreter, pytest, collection, the reload
+index): a forge pays it once, so it is set-up here like the baseline and the map, not spread
+over the few candidates measured. Besides floor / hot CPU (``eff``), the floor efficiency of
+the verdicts alone (``v-eff``: the confirming runs left out) and the confirming runs' CPU per
+candidate (``conf``) are printed; the JSON adds the confirming runs' own floor (the clean-run
+CPU of the tests they ran, times the repetitions) and (floor + that) / hot CPU.
+
 After the repos, one row each and a pooled line (the issue-18 headline figures): suite
 seconds; CPU per candidate full / cold / hot; the floor; floor efficiency (floor / hot CPU);
 the hot way's path shares; the share of its CPU spent on candidates dropped as ``timeout``;
@@ -178,7 +185,11 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
             slot[1] += per_cand[cid]
             slot[2] += v.cpu
         timeouts = [cid for cid, v in got.items() if v.reason == "timeout"]
+        # the confirming runs' own floor: the CPU of the tests they ran, as often as they ran
+        confirm_floor = {phase: round(sum(test_cpu.get(t, 0.0) * k for t, k in ran.items()), 4)
+                         for phase, ran in sorted(validator.cpu.tests.items())}
         rows[label] = {"cpu": cpu, "wall": wall, "kept": sum(v.kept for v in got.values()),
+                       "confirm_floor": confirm_floor,
                        "paths": dict(sorted(Counter(v.path or "checks"
                                                     for v in got.values()).items())),
                        "hot": sum(v.path == "hot" for v in got.values()),
@@ -228,8 +239,18 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
                       "less CPU per candidate")
     if "hot" in rows and rows["hot"]["cpu"]:
         r = rows["hot"]
-        print(f"floor efficiency (floor / CPU, whole hot run incl. server start-up and cold "
-              f"fallbacks) = {floor / r['cpu']:.2f}")
+        print(f"floor efficiency (floor / CPU, whole hot run incl. cold fallbacks, the "
+              f"servers' start-up {once(r):.1f}s counted as set-up) = "
+              f"{floor / (r['cpu'] - once(r)):.2f}; with it spread over these candidates "
+              f"{floor / r['cpu']:.2f}")
+        h = headline({"candidates": n, "ways": rows, "floor": floor, "setup_cpu": 0.0,
+                      "all_candidates": n})
+        if "verdict_efficiency" in h:
+            print(f"floor efficiency of the verdicts (floor / CPU without the confirming runs) "
+                  f"= {h['verdict_efficiency']:.2f}; the confirming runs cost "
+                  f"{h['confirm_cpu_per_cand']:.3f}s per candidate, "
+                  f"{h.get('confirm_efficiency', 0):.0%} of it the tests they repeat; "
+                  f"(floor + those tests) / CPU = {h['efficiency_with_confirm_floor']:.2f}")
         if r["hot_cpu"]:
             print(f"floor efficiency on hot-path candidates (floor / forked-child CPU) = "
                   f"{r['hot_floor'] / r['hot_cpu']:.2f}; mean per hot candidate "
@@ -328,10 +349,26 @@ def headline(row: dict[str, Any]) -> dict[str, Any]:
                            "gated": row.get("suite_sum_s", 0.0) >= GATE_SECONDS}
     for label in ("full", "subprocess", "hot"):
         if label in ways:
-            out[f"{label}_per_cand"] = ways[label]["cpu"] / n
+            out[f"{label}_per_cand"] = (ways[label]["cpu"] - once(ways[label])) / n
     hot, full = ways.get("hot"), ways.get("full")
     if hot and hot["cpu"]:
-        out["floor_efficiency"] = row["floor"] / hot["cpu"]
+        # The servers' start-up is paid once per forge, like the baseline and the map: it is
+        # set-up here too, not spread over the few candidates measured.
+        setup, hot_cpu = row["setup_cpu"] + once(hot), hot["cpu"] - once(hot)
+        out["server_setup_cpu"] = once(hot)
+        out["floor_efficiency"] = row["floor"] / hot_cpu
+        # The same split in two: judging each candidate against the covering tests' floor,
+        # and confirming each kept one (bug on disk, clean alone, chance repeats) against the
+        # CPU of the tests those runs repeat.
+        confirm_cpu = sum(v["cpu"] for k, v in hot.get("split", {}).items()
+                          if k.startswith("confirm_"))
+        confirm_floor = sum(hot.get("confirm_floor", {}).values())
+        out["confirm_cpu_per_cand"] = confirm_cpu / n
+        if hot_cpu > confirm_cpu:
+            out["verdict_efficiency"] = row["floor"] / (hot_cpu - confirm_cpu)
+        if confirm_cpu:
+            out["confirm_efficiency"] = confirm_floor / confirm_cpu
+        out["efficiency_with_confirm_floor"] = (row["floor"] + confirm_floor) / hot_cpu
         out["paths"] = {k: hot["paths"].get(k, 0) / n for k in PATHS}
         cost = hot.get("path_cpu", {})
         out["path_cpu_per_cand"] = {k: cost[k]["cpu_per_cand"] for k in PATHS if k in cost}
@@ -339,11 +376,10 @@ def headline(row: dict[str, Any]) -> dict[str, Any]:
             out["import_time_vs_hot"] = {
                 k: cost[k]["cpu_per_cand"] / cost["hot"]["cpu_per_cand"]
                 for k in ("reload", "warm") if k in cost}
-        out["timeout_cpu_share"] = hot["timeout_cpu"] / hot["cpu"]
+        out["timeout_cpu_share"] = hot["timeout_cpu"] / hot_cpu
         scale = row["all_candidates"] / n  # a forge validates every candidate once
-        out["kept_per_cpu_min_hot_as_run"] = hot["kept"] / ((hot["cpu"] + row["setup_cpu"]) / 60)
-        out["kept_per_cpu_min_hot"] = (hot["kept"] * scale / (
-            (hot["cpu"] * scale + row["setup_cpu"]) / 60))
+        out["kept_per_cpu_min_hot_as_run"] = hot["kept"] / ((hot_cpu + setup) / 60)
+        out["kept_per_cpu_min_hot"] = hot["kept"] * scale / ((hot_cpu * scale + setup) / 60)
     if full and full["cpu"]:
         out["kept_per_cpu_min_full"] = full["kept"] / (full["cpu"] / 60)
         if "kept_per_cpu_min_hot" in out:
@@ -353,14 +389,26 @@ def headline(row: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def once(way: dict[str, Any]) -> float:
+    """CPU of the way's servers starting (and indexing), paid once per forge."""
+    return float(way.get("split", {}).get("server_setup", {}).get("cpu", 0.0))
+
+
 def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Every repo's candidates, CPU and setup summed as if one repo."""
     ways: dict[str, dict[str, Any]] = {}
     for r in rows:
         for label, w in r["ways"].items():
             into = ways.setdefault(label, {"cpu": 0.0, "kept": 0, "timeout_cpu": 0.0,
-                                           "paths": {}})
+                                           "paths": {}, "split": {"server_setup": {"cpu": 0.0}}})
             into["cpu"] += w["cpu"]
+            into["split"]["server_setup"]["cpu"] += once(w)
+            for k, v in w.get("split", {}).items():
+                if k.startswith("confirm_"):
+                    into["split"].setdefault(k, {"cpu": 0.0})["cpu"] += v["cpu"]
+            for k, v in w.get("confirm_floor", {}).items():
+                floors = into.setdefault("confirm_floor", {})
+                floors[k] = floors.get(k, 0.0) + v
             into["kept"] += w["kept"]
             into["timeout_cpu"] += w["timeout_cpu"]
             for k, v in w["paths"].items():
@@ -374,7 +422,8 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
     head = headline(total)
     kept = sum(r["ways"]["hot"]["kept"] * r["all_candidates"] / r["candidates"] for r in rows
                if "hot" in r["ways"])
-    cpu = sum(r["ways"]["hot"]["cpu"] * r["all_candidates"] / r["candidates"] + r["setup_cpu"]
+    cpu = sum((r["ways"]["hot"]["cpu"] - once(r["ways"]["hot"])) * r["all_candidates"]
+              / r["candidates"] + r["setup_cpu"] + once(r["ways"]["hot"])
               for r in rows if "hot" in r["ways"])
     if cpu and "kept_per_cpu_min_full" in head:
         head["kept_per_cpu_min_hot"] = round(kept / (cpu / 60), 4)
@@ -383,8 +432,8 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 SUMMARY = (f"{'repo':<16}{'suite s':>8}{'tests s':>8}{'full':>7}{'cold':>7}{'hot':>7}{'floor':>7}"
-           f"{'eff':>6}  {'hot/rel/warm/cold/full':<23}{'tmo CPU':>8}{'full k/m':>9}"
-           f"{'hot k/m':>9}{'ratio':>7}")
+           f"{'eff':>6}{'v-eff':>6}{'conf':>7}  {'hot/rel/warm/cold/full':<23}{'tmo CPU':>8}"
+           f"{'full k/m':>9}{'hot k/m':>9}{'ratio':>7}")
 
 
 def summary_line(name: str, suite: float, tests: float, h: dict[str, Any]) -> str:
@@ -397,7 +446,8 @@ def summary_line(name: str, suite: float, tests: float, h: dict[str, Any]) -> st
     gate = "*" if h.get("gated") else " "
     return (f"{name:<15}{gate}{suite:>8.2f}{tests:>8.2f}{f('full_per_cand', '.3f', 7)}"
             f"{f('subprocess_per_cand', '.3f', 7)}{f('hot_per_cand', '.3f', 7)}"
-            f"{f('floor_per_cand', '.3f', 7)}{f('floor_efficiency', '.0%', 6)}  {paths:<23}"
+            f"{f('floor_per_cand', '.3f', 7)}{f('floor_efficiency', '.0%', 6)}"
+            f"{f('verdict_efficiency', '.0%', 6)}{f('confirm_cpu_per_cand', '.3f', 7)}  {paths:<23}"
             f"{f('timeout_cpu_share', '.1%', 8)}{f('kept_per_cpu_min_full', '.1f', 9)}"
             f"{f('kept_per_cpu_min_hot', '.1f', 9)}{ratio:>7}")
 
@@ -467,7 +517,9 @@ def main(argv: list[str] | None = None) -> int:
                            sum(r["suite_sum_s"] for r in results), total))
     print(f"* = the targets apply (tests s >= {GATE_SECONDS} s); "
           "suite s = one clean run's wall, tests s = sum of test durations; "
-          "CPU s per candidate; eff = floor / hot CPU; path shares of the hot way (%); tmo CPU "
+          "CPU s per candidate (the servers' start-up counted as set-up); eff = floor / hot CPU; "
+          "v-eff = floor / hot CPU without the confirming runs; conf = those runs' CPU per "
+          "candidate; path shares of the hot way (%); tmo CPU "
           "= share of the hot way's CPU on candidates dropped as timeout; k/m = kept per "
           "CPU-minute: full = validation CPU only, hot = incl. baseline + test map CPU "
           "amortised over every candidate a full forge validates (JSON: also as run)")

@@ -277,6 +277,24 @@ def registry_repo(path: Path) -> GitRepo:
     return repo
 
 
+def order_repo(path: Path) -> GitRepo:
+    """A test that passes only after an earlier one stored what it reads: alone, on the
+    clean tree, it fails."""
+    repo = GitRepo(path)
+    repo.commit("order", {
+        "setup.py": "from setuptools import setup\nsetup(name='ordpkg', version='0.1', "
+                    "packages=['ordpkg'])\n",
+        "ordpkg/__init__.py": "",
+        "ordpkg/store.py": ("DATA = {}\n\n\ndef put(key, value):\n    DATA[key] = value\n\n\n"
+                            "def size():\n    return len(DATA)\n\n\n"
+                            "def get(key):\n    return DATA.get(key)\n"),
+        "tests/test_store.py": ("from ordpkg.store import get, put, size\n\n\n"
+                                "def test_put():\n    put('a', 1)\n    assert size() == 1\n\n\n"
+                                "def test_get_after_put():\n    assert get('a') == 1\n"),
+    })
+    return repo
+
+
 HANG_CODE = '''\
 import time
 

@@ -114,12 +114,14 @@ class _Server:
     def pytest_runtestloop(self, session):
         by_id = {item.nodeid: i for i, item in enumerate(self.items)}
         self._build_index()
-        _send({"event": "ready", "collected": len(self.items), "pid": os.getpid(),
-               "threads": threading.active_count(), "functions": len(self.index),
-               "hot": hasattr(types.CodeType, "co_qualname")})
         _warm_source_caches(self.items)
         gc.collect()
         gc.freeze()  # keep the parent's pages shared with every child
+        # ``cpu``: what starting cost (interpreter, collection, index), paid once per forge
+        _send({"event": "ready", "collected": len(self.items), "pid": os.getpid(),
+               "threads": threading.active_count(), "functions": len(self.index),
+               "hot": hasattr(types.CodeType, "co_qualname"),
+               "cpu": round(time.process_time(), 6)})
         reader = os.fdopen(_CMD_FD, "r", encoding="utf-8")
         for line in reader:
             if not line.strip():
@@ -187,7 +189,8 @@ class _Server:
     def _run(self, cmd, by_id):
         positions = sorted(by_id[n] for n in cmd["tests"] if n in by_id)
         selected = [self.items[i] for i in positions]
-        if cmd.get("reload") and self.holders_cpu < 0:
+        indexed = bool(cmd.get("reload")) and self.holders_cpu < 0
+        if indexed:
             self._index_modules()
         started = time.monotonic()
         pid = os.fork()
@@ -203,7 +206,7 @@ class _Server:
         return {"id": cmd.get("id"), "status": state, "exit": code,
                 "cpu": round(usage.ru_utime + usage.ru_stime, 6),
                 "wall": round(time.monotonic() - started, 6), "selected": len(selected),
-                "index_cpu": self.holders_cpu}
+                "index_cpu": self.holders_cpu if indexed else 0.0}
 
     def _child(self, cmd, selected):
         code = 0

@@ -11,8 +11,8 @@ when the process dies, the test that was running is known.
 Two switches serve the confirming runs that decide whether a bug is kept:
 ``$BUGFOUNDRY_TRACK_CHANCE`` reports the tests that consumed unseeded randomness (the global
 ``random`` state moved, a ``random.Random()`` seeded from the OS, a Hypothesis test), and
-``$BUGFOUNDRY_REPEAT=N`` runs every selected test N times with fresh randomness (and an empty
-Hypothesis database) and reports it passed if any repetition passed.
+``$BUGFOUNDRY_REPEAT=N`` runs every selected test up to N times with fresh randomness (and an
+empty Hypothesis database) and reports it passed if any repetition passed (the first stops it).
 """
 
 import json
@@ -230,28 +230,31 @@ def _fresh_chance():
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    """``$BUGFOUNDRY_REPEAT=N``: run the test N times; log one passing repetition if any
-    passed (so it is not taken for a reliable failure), else the first one."""
+    """``$BUGFOUNDRY_REPEAT=N``: run the test N times, or until one repetition passes; log
+    that passing one if any (so it is not taken for a reliable failure), else the first."""
     n = _repeats()
     if n <= 1:
         return None
     from _pytest.runner import runtestprotocol
 
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    shown, failed = None, 0
+    shown, failed, runs = None, 0, 0
     for _ in range(n):
+        runs += 1
         _fresh_chance()
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
         bad = any(r.failed for r in reports)
         failed += int(bad)
         if shown is None or (not bad and shown[0]):
             shown = (bad, reports)
+        if not bad:  # one pass is enough to show the failure is not reliable
+            break
     for report in shown[1]:
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     reporter = item.config.pluginmanager.get_plugin("bugfoundry-reporter")
     if reporter is not None:
-        reporter._write({"event": "repeat", "nodeid": item.nodeid, "runs": n, "failed": failed})
+        reporter._write({"event": "repeat", "nodeid": item.nodeid, "runs": runs, "failed": failed})
     return True
 
 

@@ -94,7 +94,8 @@ def _tree_modules():
 
 def main():
     _preload_plugins()
-    _send({"event": "ready", "pid": os.getpid(), "loaded": _tree_modules()})
+    _send({"event": "ready", "pid": os.getpid(), "loaded": _tree_modules(),
+           "cpu": round(time.process_time(), 6)})  # the start-up, paid once per forge
     for line in os.fdopen(_CMD_FD, "r", encoding="utf-8"):
         if not line.strip():
             continue

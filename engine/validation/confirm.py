@@ -60,13 +60,17 @@ class Confirmer:
         ``hash_seed``."""
         server = self._started(worker, ConfirmServer) if self.config.mode == "auto" else None
         write_files(worker.tree, patched)  # again: a server's first start resets the tree
+        run = None
         if isinstance(server, ConfirmServer) and not (
                 set(patched) & set(server.info.get("loaded", ()))):
             try:
-                return self._pytest(phase, worker.tree, tests, runner=server, **kw)
+                run = self._pytest(phase, worker.tree, tests, runner=server, **kw)
             except HotUnavailable as exc:
                 self.log(f"confirm server unavailable ({exc}); using a new process")
-        return self._pytest(phase, worker.tree, tests, **kw)
+        if run is None:
+            run = self._pytest(phase, worker.tree, tests, **kw)
+        self.cpu.ran(phase, {n: run.repeats.get(n, (1, 0))[0] or 1 for n in tests})
+        return run
 
     def confirm(self, verdict: Verdict, plan: Plan, worker: Worker) -> Verdict:
         """Keep the candidate only if it holds as a harness would see it.
@@ -146,9 +150,10 @@ class Confirmer:
             write_files(worker.tree, plan.patched)  # (_clean_alone reset the tree)
         chancy = [n for n in failing if n in run.chance]
         if chancy:
-            again = self._pytest("confirm_chance", worker.tree, chancy,
-                                 timeout=timeout * CHANCE_REPEATS, tb="no", hash_seed=seeds[1],
-                                 extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
+            again = self._confirming("confirm_chance", worker, chancy, plan.patched,
+                                     timeout=timeout * CHANCE_REPEATS, tb="no",
+                                     hash_seed=seeds[1],
+                                     extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
             lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
                      or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
             failing = [n for n in failing if n not in lucky]
@@ -156,20 +161,45 @@ class Confirmer:
         return failing
 
     def _clean_alone(self, worker: Worker, tests: list[str], timeout: float) -> TestRun:
-        """``tests`` run alone, in this order, on the clean tree, in a fresh pytest session
-        (``_confirming``; cached: the clean tree is the same for every candidate)."""
+        """``tests`` run alone, in this order, on the clean tree (cached: the clean tree is
+        the same for every candidate).
+
+        In ``auto`` mode a child of the worker's fork server runs them: the clean suite is
+        collected there and nothing has run, so a test that needs an earlier test of the
+        suite fails as it would alone, and the test modules are imported as in the harness's
+        run with the fix (FAIL_TO_PASS with PASS_TO_PASS); it costs a fork and the tests,
+        not a pytest session. Else a fresh session (``_confirming``)."""
         key = tuple(tests)
         with self._lock:
             known = self._clean.get(key)
         if known is not None:
             return known
         reset_tree(worker.tree)
-        run = self._confirming("confirm_clean", worker, tests, {}, timeout=timeout, tb="no",
-                               hash_seed=self._clean_seed)
+        run = self._forked_clean(worker, tests, timeout)
+        if run is None:
+            run = self._confirming("confirm_clean", worker, tests, {}, timeout=timeout,
+                                   tb="no", hash_seed=self._clean_seed)
         if not run.timed_out:
             with self._lock:
                 self._clean[key] = run
         return run
+
+    def _forked_clean(self, worker: Worker, tests: list[str], timeout: float
+                      ) -> TestRun | None:
+        """``tests`` alone in a child of the worker's fork server, nothing swapped; None
+        when no fork server serves (not ``auto``, or it cannot start or answer)."""
+        server = self._started(worker, ForkServer) if self.config.mode == "auto" else None
+        if not isinstance(server, ForkServer):
+            return None
+        try:
+            res = server.run(tests, [], timeout=timeout)
+        except HotUnavailable as exc:
+            self.log(f"fork server unavailable for a clean run ({exc}); using a new session")
+            return None
+        self.cpu.add("confirm_clean", res.cpu)
+        self.cpu.add("_forked", res.cpu, 0)
+        self.cpu.ran("confirm_clean", dict.fromkeys(tests, 1))
+        return res.run
 
     @staticmethod
     def _dropped(verdict: Verdict, reason: str, detail: str) -> Verdict:

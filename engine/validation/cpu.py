@@ -30,7 +30,15 @@ class CpuSplit:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        # phase -> test -> times run: the tests a phase ran, for its floor (bench/validate.py)
+        self.tests: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
+
+    def ran(self, phase: str, tests: dict[str, int]) -> None:
+        with self._lock:
+            into = self.tests.setdefault(phase, {})
+            for name, times in tests.items():
+                into[name] = into.get(name, 0) + times
 
     def add(self, phase: str, seconds: float, count: int = 1) -> None:
         with self._lock:

@@ -58,6 +58,7 @@ class HotResult:
     run: TestRun
     cpu: float  # CPU seconds of the forked child (user + system)
     status: str  # ok | timeout | crashed
+    setup_cpu: float = 0.0  # the server's one-off index of who holds what (first reload)
 
 
 class _Server:
@@ -280,7 +281,8 @@ class ForkServer(_Server):
         run = TestRun(outcomes, int(reply.get("exit", 0)), float(reply.get("wall", 0.0)),
                       timed_out, [], "", finished=rep.finished, chance=rep.chance,
                       hung=rep.hung)
-        return HotResult(run, float(reply.get("cpu", 0.0)), str(status))
+        return HotResult(run, float(reply.get("cpu", 0.0)), str(status),
+                         max(0.0, float(reply.get("index_cpu", 0.0))))
 
 
 def _tail(path: Path) -> str:

@@ -183,6 +183,8 @@ class Validator(Confirmer):
             return None
         self.cpu.add("hot_children", res.cpu)
         self.cpu.add("_forked", res.cpu, 0)
+        if res.setup_cpu:
+            self._server_setup(res.setup_cpu, 0)
         verdict = self.judge(cid, res.run, plan)
         verdict.path, verdict.cpu = "reload" if plan.reload else "hot", res.cpu
         return self.confirm(verdict, plan, worker) if verdict.kept else verdict
@@ -209,7 +211,14 @@ class Validator(Confirmer):
             self.log(f"{name} off on {worker.tree.name}: {exc}")
             return None
         worker.servers[name] = server
+        # The server's own start-up (interpreter, pytest, collection): paid once per forge,
+        # reaped into our CPU only at ``close`` (which leaves it out of ``servers``).
+        self._server_setup(float(server.info.get("cpu", 0.0)))
         return server
+
+    def _server_setup(self, seconds: float, count: int = 1) -> None:
+        self.cpu.add("server_setup", seconds, count)
+        self.cpu.add("_setup_unreaped", seconds, 0)
 
     def _on_disk(self, cid: str, plan: Plan, worker: Worker) -> Verdict:
         """Cold path: the diff on disk and a fresh pytest session. In ``auto`` mode the
@@ -359,7 +368,8 @@ class Validator(Confirmer):
             w.servers.clear()
         # reaped now: the servers' own CPU (start-up, collection, forking) and their children's
         forked = self.cpu.seconds.pop("_forked", 0.0)
-        self.cpu.add("servers", process_cpu() - at - forked, 0)
+        setup = self.cpu.seconds.pop("_setup_unreaped", 0.0)
+        self.cpu.add("servers", process_cpu() - at - forked - setup, 0)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -17,7 +17,7 @@ from engine.diffs import make_patch
 from engine.forge.run import generate_candidates
 from engine.forge.setup import build_validator
 from engine.models import Candidate, Verdict
-from engine.validation.forkserver import ConfirmServer
+from engine.validation.forkserver import ConfirmServer, ForkServer
 from engine.validation.selection import classify
 
 from .conftest import opened_repo
@@ -66,12 +66,24 @@ def test_sample_hot_cold_full_agree(sample_ws: Path, monkeypatch: pytest.MonkeyP
         return run(self, args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ConfirmServer, "run", counted)
+    clean: list[list[str]] = []  # the fork server's runs with nothing swapped (clean alone)
+    hot_run = ForkServer.run
+
+    def counted_hot(self: ForkServer, tests: list[str], swaps: list[object],
+                    **kw: object) -> object:
+        if not swaps and not kw.get("reload"):
+            clean.append(list(tests))
+        return hot_run(self, tests, swaps, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ForkServer, "run", counted_hot)
     cands, results = _validate_three_ways(sample_ws, "sample", 42)
     paths = _assert_same(cands, results)
-    # In auto mode the confirming runs (bug on disk, then clean alone) fork from the confirm
-    # server, and still agree with the fresh interpreters of the cold and full ways.
+    # In auto mode the confirming run with the bug on disk forks from the confirm server and
+    # the clean-alone run from the fork server, and both still agree with the fresh
+    # interpreters of the cold and full ways.
     kept_auto = sum(v.kept for v in results["auto"].values())
-    assert len(confirming) >= kept_auto + 1, (len(confirming), kept_auto)
+    assert len(confirming) >= kept_auto, (len(confirming), kept_auto)
+    assert clean, "no clean-alone run forked from the fork server"
     kept = sum(v.kept for v in results["full"].values())
     assert kept >= 25, kept  # the comparison is about real bugs, not 42 no-ops
     assert paths["hot"] >= 25 and paths["reload"] >= 2, paths  # both paths were exercised

@@ -25,6 +25,7 @@ from tests.shapes import (
     collection_repo,
     ids_repo,
     lazy_repo,
+    order_repo,
     plugin_repo,
     plugins_repo,
     registry_repo,
@@ -212,6 +213,17 @@ def test_a_failure_that_needs_a_dropped_test_before_it_is_never_kept(tmp_path: P
                             "    return None\n")
     assert not verdict.kept and verdict.reason == "not_reproducible", verdict
     assert "passed with the bug" in verdict.detail, verdict.detail
+
+
+def test_a_failure_that_needs_an_earlier_test_on_the_clean_tree_is_never_kept(
+        tmp_path: Path) -> None:
+    """test_get_after_put reads what test_put stored. A bug in ``get`` fails it, but alone on
+    the clean tree it fails too: the clean check (a child of the fork server, where nothing
+    ran before it) must see that, as verify's fresh run of FAIL_TO_PASS would."""
+    verdict = _validate_one(tmp_path, order_repo, "ord", "ordpkg/store.py",
+                            "    return DATA.get(key)\n", "    return DATA.get(str(key) * 2)\n")
+    assert not verdict.kept and verdict.reason == "not_reproducible", verdict
+    assert "failed without the bug too, run alone" in verdict.detail, verdict.detail
 
 
 def test_verify_runs_the_fixed_tests_in_the_suites_order(
