@@ -94,6 +94,7 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
                         weights: dict[str, float] | None = None,
                         skipped: dict[str, int] | None = None,
                         first: set[str] | frozenset[str] = frozenset(),
+                        exclude: set[str] | frozenset[str] = frozenset(),
                         modifiers: Sequence[str] | None = None) -> list[Candidate]:
     """All strategies' candidates, interleaved across modifiers, first ``max_candidates``
     worth a run.
@@ -105,7 +106,8 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
     interleave the modifiers in proportion instead of evenly. Candidates that provably cannot
     be kept (``engine.forge.prune``: unexecuted lines, code identical to the original or to an
     earlier candidate) are left out before ``max_candidates`` is counted, and counted per
-    reason in ``skipped``. Candidates whose id is in ``first`` come before the others.
+    reason in ``skipped``. Candidates whose id is in ``first`` come before the others; those
+    in ``exclude`` (judged by another run) are left out before ``max_candidates`` is counted.
     ``modifiers`` restricts the procedural ones to those names (default: all).
     """
     from engine.strategies import procedural
@@ -127,6 +129,8 @@ def generate_candidates(repo: RepoRecord, strategies: Sequence[str], seed: int,
     for c in extra:
         add(c)
     ordered = _interleave(buckets, weights or {})
+    if exclude:
+        ordered = [c for c in ordered if c.candidate_id not in exclude]
     if first:
         ordered.sort(key=lambda c: c.candidate_id not in first)  # stable
     root = Path(repo.path)
@@ -269,13 +273,18 @@ def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
 
     # The repo's verdicts so far weigh the modifiers; what an earlier run with this seed judged
     # goes first, so a rerun of the same command resumes the same candidates though the weights
-    # moved, while a new seed samples afresh (and does not re-draw another seed's verdicts).
+    # moved, while a new seed samples afresh: another seed's verdicts are left out before
+    # ``--max`` counts (a one-site candidate's id does not depend on the seed, so a new seed
+    # would otherwise mostly redraw them and validate few new ones).
     weights = (modifier_weights if opts.prefer_realistic else yield_prior)(run.store, repo.name)
-    judged = run.store.done_candidate_ids(repo.name, seed=opts.seed) if weights else set()
+    judged = run.store.done_candidate_ids(repo.name, seed=opts.seed)
+    other = run.store.done_candidate_ids(repo.name) - judged
+    if other:
+        log(f"{len(other)} candidates judged by runs with other seeds are left out")
     selected = generate_candidates(repo, [s for s in pooled if s == "procedural"], opts.seed,
                                    opts.max_candidates, covered_lines=covered, stats=stats,
                                    extra=extra, weights=weights, skipped=summary.skipped,
-                                   first=judged, modifiers=opts.modifiers)
+                                   first=judged, exclude=other, modifiers=opts.modifiers)
     summary.entities = stats.get("entities", 0)
     summary.entities_uncovered = stats.get("uncovered", 0)
     summary.entities_arid = stats.get("arid", 0)
