@@ -84,8 +84,8 @@ class Confirmer:
         is not reported, depends on chance or on test order and is not FAIL_TO_PASS; so is a
         test that fails the same way without the bug when these tests run alone on the clean
         tree (it needs an earlier test of the suite). A test that failed but drew on
-        unseeded randomness (or Hypothesis) runs again ``CHANCE_REPEATS`` times with fresh
-        randomness and stays only if it fails every time.
+        unseeded randomness (or Hypothesis) must fail in ``CHANCE_REPEATS`` runs with fresh
+        randomness (this confirming run and ``CHANCE_REPEATS - 1`` repetitions) to stay.
 
         Dropping a test changes what the others run after (tomlkit: an encoder left
         registered by a dropped test made a later one fail), so the smaller set runs again,
@@ -150,14 +150,16 @@ class Confirmer:
             write_files(worker.tree, plan.patched)  # (_clean_alone reset the tree)
         chancy = [n for n in failing if n in run.chance]
         if chancy:
+            # ``run`` drew fresh randomness too and they failed in it: it is the first of the
+            # CHANCE_REPEATS runs each must fail, so the others come here.
+            more = CHANCE_REPEATS - 1
             again = self._confirming("confirm_chance", worker, chancy, plan.patched,
-                                     timeout=timeout * CHANCE_REPEATS, tb="no",
-                                     hash_seed=seeds[1],
-                                     extra_env={"BUGFOUNDRY_REPEAT": str(CHANCE_REPEATS)})
+                                     timeout=timeout * more, tb="no", hash_seed=seeds[1],
+                                     extra_env={"BUGFOUNDRY_REPEAT": str(more)})
             lucky = {n for n in chancy if again.status(n) not in BAD_OUTCOMES
-                     or again.repeats.get(n, (0, 0))[1] < CHANCE_REPEATS}
+                     or again.repeats.get(n, (0, 0))[1] < more}
             failing = [n for n in failing if n not in lucky]
-            _count(why, f"passed in one of {CHANCE_REPEATS} repetitions (chance)", len(lucky))
+            _count(why, f"passed in one of {CHANCE_REPEATS} runs (chance)", len(lucky))
         return failing
 
     def _clean_alone(self, worker: Worker, tests: list[str], timeout: float) -> TestRun:
