@@ -77,11 +77,15 @@ def yield_prior(store: Store, repo: str) -> dict[str, float]:
 def modifier_weights(store: Store, repo: str) -> dict[str, float]:
     """Per ``strategy/modifier``: its yield weight here (``yield_prior``) times how realistic
     its bugs score here (logistic of the mean score), so a ``--max`` sample leans toward
-    modifiers that pay off in this repo."""
+    modifiers that pay off in this repo. A modifier with no scored bug here counts the mean
+    score of those that have some (not 0: procedural bugs average about -1.5, so even odds
+    would favour every unscored modifier over every scored one)."""
     realism = store.modifier_realism(repo)
+    scored = sum(n for n, _mean in realism.values())
+    typical = (sum(n * mean for n, mean in realism.values()) / scored) if scored else 0.0
     out: dict[str, float] = {}
     for name, prior in yield_prior(store, repo).items():
         strategy, _, modifier = name.partition("/")
-        _n, mean = realism.get((strategy, modifier), (0, 0.0))
+        _n, mean = realism.get((strategy, modifier), (0, typical))
         out[name] = prior / (1 + math.exp(-mean))
     return out
