@@ -279,6 +279,8 @@ def _first_batch(run: ForgeRun, pooled: Sequence[str]) -> None:
     weights = (modifier_weights if opts.prefer_realistic else yield_prior)(run.store, repo.name)
     judged = run.store.done_candidate_ids(repo.name, seed=opts.seed)
     other = run.store.done_candidate_ids(repo.name) - judged
+    if opts.retry_timeouts:  # those are to be validated again, whichever seed drew them
+        other -= set(run.store.timeout_details(repo.name))
     if other:
         log(f"{len(other)} candidates judged by runs with other seeds are left out")
     selected = generate_candidates(repo, [s for s in pooled if s == "procedural"], opts.seed,
