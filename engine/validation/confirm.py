@@ -198,10 +198,15 @@ class Confirmer:
         except HotUnavailable as exc:
             self.log(f"fork server unavailable for a clean run ({exc}); using a new session")
             return None
-        self.cpu.add("confirm_clean", res.cpu)
-        self.cpu.add("_forked", res.cpu, 0)
+        self._charge_forked("confirm_clean", res.cpu)
         self.cpu.ran("confirm_clean", dict.fromkeys(tests, 1))
         return res.run
+
+    def _charge_forked(self, phase: str, seconds: float, count: int = 1) -> None:
+        """A forked child's CPU: the fork server reaped it, so it reaches our CPU only when
+        the server is reaped (``_forked`` keeps it out of the servers' own share there)."""
+        self.cpu.add(phase, seconds, count)
+        self.cpu.add("_forked", seconds, 0)
 
     @staticmethod
     def _dropped(verdict: Verdict, reason: str, detail: str) -> Verdict:

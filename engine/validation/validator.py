@@ -181,8 +181,7 @@ class Validator(Confirmer):
             with self._lock:
                 self.fallbacks[exc.kind] = self.fallbacks.get(exc.kind, 0) + 1
             return None
-        self.cpu.add("hot_children", res.cpu)
-        self.cpu.add("_forked", res.cpu, 0)
+        self._charge_forked("hot_children", res.cpu)
         if res.setup_cpu:
             self._server_setup(res.setup_cpu, 0)
         verdict = self.judge(cid, res.run, plan)
@@ -258,8 +257,7 @@ class Validator(Confirmer):
         with self.cpu.phase(phase):
             run = run_pytest(self.env, tree, self.recipe, tests, runner=runner, **kw)
         if runner is not None:
-            self.cpu.add(phase, runner.last_cpu, 0)
-            self.cpu.add("_forked", runner.last_cpu, 0)
+            self._charge_forked(phase, runner.last_cpu, 0)  # the run is counted above
         return run
 
     def judge(self, cid: str, run: TestRun, plan: Plan | None = None) -> Verdict:
