@@ -188,12 +188,27 @@ def run_test_map(env: Environment, tree: Path, recipe: Recipe, *, timeout: float
     os.close(fd)
     try:
         log("mapping which tests execute which code ...")
-        run = run_pytest(env, tree, recipe, None, timeout=timeout, tb="no",
-                         extra_args=["-p", "bugfoundry_map"], hash_seed=hash_seeds(2)[1],
-                         extra_env={"BUGFOUNDRY_MAP": path, "BUGFOUNDRY_FINGERPRINT": "1"})
+
+        def traced(**more: str) -> TestRun:
+            return run_pytest(env, tree, recipe, None, timeout=timeout, tb="no",
+                              extra_args=["-p", "bugfoundry_map"], hash_seed=hash_seeds(2)[1],
+                              extra_env={"BUGFOUNDRY_MAP": path, "BUGFOUNDRY_FINGERPRINT": "1",
+                                         **more})
+
+        run = traced()
+        spent = run.duration
         if run.timed_out or os.path.getsize(path) == 0:
             return MapResult(None, run, "the tracing run did not finish")
-        tm = load_map_file(Path(path), round(run.duration, 3))
+        tm = load_map_file(Path(path))
+        if tm.unprobed:  # another loader imported these: their code ran unseen by the probes
+            log(f"test map: {len(tm.unprobed)} module(s) imported past the probes "
+                f"({tm.unprobed[0]}); mapping again with the tracer")
+            run = traced(BUGFOUNDRY_MAP_TRACER="settrace")
+            spent += run.duration
+            if run.timed_out or os.path.getsize(path) == 0:
+                return MapResult(None, run, "the tracing run did not finish")
+            tm = load_map_file(Path(path))
+        tm.seconds = round(spent, 3)
         test_files = {n.split("::", 1)[0] for n in run.collected}
         library = {f for (f, _q), tests in tm.functions.items()
                    if f not in test_files and tests - {IMPORT}}

@@ -27,6 +27,9 @@ class TestMap:
     lines: dict[str, dict[str, set[int]]] = field(default_factory=dict)
     seconds: float = 0.0  # wall time of the tracing run
     problem: str = ""  # what disturbed the tracing run (another tracer took the hook), if any
+    tracer: str = ""  # what recorded it: "probe", "monitoring" or "settrace"
+    # project modules that ran without probes (another loader imported them): redo by tracer
+    unprobed: list[str] = field(default_factory=list)
 
     @property
     def tests(self) -> set[str]:
@@ -83,7 +86,8 @@ class TestMap:
 def load_map_file(path: Path, seconds: float = 0.0) -> TestMap:
     """Read the tracing plugin's JSON output."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    tm = TestMap(seconds=seconds)
+    tm = TestMap(seconds=seconds, tracer=data.get("tracer", ""),
+                 unprobed=list(data.get("unprobed") or []))
     displaced = data.get("displaced") or []
     if displaced:
         tm.problem = f"another tracer took the trace hook: {', '.join(displaced)}"

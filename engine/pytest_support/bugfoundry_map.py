@@ -14,6 +14,14 @@ into the project still reach the tracer, and a suite whose tests loop over the s
 nearly untraced after the first pass. A test's own line set therefore holds only the lines
 first seen while it ran; the union is exact.
 
+Three recorders, one map: ``sys.monitoring`` on 3.12+ (each event reports once per test,
+then is disabled); before 3.12, probes compiled into the project's modules as they are imported
+(``bugfoundry_probes``: a tracer would run the whole process on the slow path); and the
+tracer itself when the probes cannot see everything (a project module imported before this
+plugin, as for a pytest plugin; ``BUGFOUNDRY_MAP_TRACER=settrace``). A module the probes
+missed (another loader imported it) is named in the output as ``unprobed``, and the baseline
+redoes the map with the tracer.
+
 The result is written as JSON to ``$BUGFOUNDRY_MAP`` when the session ends.
 """
 
@@ -24,6 +32,7 @@ import os
 import sys
 import threading
 
+import bugfoundry_probes as probes
 import pytest
 
 IMPORT = "<import>"
@@ -92,6 +101,8 @@ def _rel(filename):
 
 
 _OUTSIDE = ()
+_getframe = sys._getframe  # held: a test may take it away (attrs tests a Python without it)
+_COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
 # callee key -> keys of the project functions that called it (at its first call per test)
 _callers: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
@@ -108,6 +119,9 @@ def _called_from(key, frame):
         info = _info.get(id(code))
         if info is None:  # not cached: sys.monitoring arms a code object the first time
             info = _describe(code)
+        if info is not _OUTSIDE and code.co_name in _COMPREHENSIONS:
+            frame = frame.f_back  # its function is the caller (the probes record no
+            continue  # comprehension; a branch in it is a branch of its function)
         if info is not _OUTSIDE:
             if info[0] != key:
                 found = _callers.get(key)
@@ -297,7 +311,7 @@ def _mon_start(code, offset):
         funcs = _current[0][0]
         if info[0] not in funcs:
             funcs[info[0]] = info[1]
-            frame = sys._getframe(1)  # the code that started (PY_START fires inside it)
+            frame = _getframe(1)  # the code that started (PY_START fires inside it)
             if frame.f_code is not code:  # reached through _mon_throw
                 frame = frame.f_back
             _called_from(info[0], frame.f_back if frame is not None else None)
@@ -309,16 +323,21 @@ def _mon_throw(code, offset, exc):
     _mon_start(code, offset)
 
 
-def _mon_line(code, line):
-    rel = _info[id(code)][2]
-    lines = _current[0][1]
-    seen = lines.get(rel)
+def _line_sets(rel):
+    """The lines of ``rel`` seen in the current context, and in any."""
+    here = _current[0][1]
+    seen = here.get(rel)
     if seen is None:
-        seen = lines[rel] = set()
-    seen.add(line)
+        seen = here[rel] = set()
     every = _all_lines.get(rel)
     if every is None:
         every = _all_lines[rel] = set()
+    return seen, every
+
+
+def _mon_line(code, line):
+    seen, every = _line_sets(_info[id(code)][2])
+    seen.add(line)
     every.add(line)
     got = _remaining.get(id(code))
     if got is not None:
@@ -333,7 +352,7 @@ def _mon_line(code, line):
 def _mon_claim():
     """Take a free monitoring tool id (coverage.py's sysmon core holds COVERAGE_ID, a
     debugger DEBUGGER_ID: both keep working beside us), or None when all are taken."""
-    if _mon is None or os.environ.get("BUGFOUNDRY_MAP_TRACER") == "settrace":
+    if _mon is None or os.environ.get("BUGFOUNDRY_MAP_TRACER") in ("settrace", "probe"):
         return None
     for tool in (4, 3, 5, 2, 1, 0):
         if _mon.get_tool(tool) is None:
@@ -357,10 +376,14 @@ def _switched():
     """A new context (test or ``<import>``): every location reports again, once."""
     if _tool:
         _mon.restart_events()
+    elif _probing:
+        probes.FUNCS.clear()
 
 
 def _stop():
-    if _tool:
+    if _probing:
+        probes.uninstall()
+    elif _tool:
         _mon.set_events(_tool[0], 0)
         for code, _left in _remaining.values():
             _mon.set_local_events(_tool[0], code, 0)
@@ -369,6 +392,56 @@ def _stop():
     else:
         sys.settrace(None)
         threading.settrace(None)
+
+
+# --------------------------------------------------------------- probes (before 3.12)
+_probing: list[bool] = []  # [True] while the probes record
+
+
+def _probe_enter(fid):
+    """A probed function's first run in this test (its frame is our caller)."""
+    probes.FUNCS.add(fid)
+    frame = _getframe(1)
+    info = _info_of(frame.f_code)
+    if info is not _OUTSIDE:
+        funcs = _current[0][0]
+        if info[0] not in funcs:
+            funcs[info[0]] = info[1]
+            _called_from(info[0], frame.f_back)
+    bid = probes.ENTRIES[fid]
+    if bid >= 0 and bid not in probes.SEEN:
+        _probe_mark(bid)
+
+
+def _probe_mark(bid):
+    """A block's first run: its lines are seen."""
+    probes.SEEN.add(bid)
+    rel, lines = probes.BLOCKS[bid]
+    seen, every = _line_sets(rel)
+    seen.update(lines)
+    every.update(lines)
+
+
+def _probe_begin():
+    """Probe the modules imported from now on, unless a project module is already in (a
+    pytest plugin that is the project itself): that one would run unseen."""
+    if os.environ.get("BUGFOUNDRY_MAP_TRACER") not in (None, "", "probe"):
+        return False
+    if probes.unprobed(_rel, lambda rel: False):
+        return False
+    probes.install(_rel, _probe_enter, _probe_mark)
+    _probing.append(True)
+    return True
+
+
+def _is_test_module(rel):
+    name = rel.rsplit("/", 1)[-1]
+    return (rel in _test_files or name == "conftest.py" or name.startswith("test_")
+            or name.endswith("_test.py"))
+
+
+def _tracer_name():
+    return "monitoring" if _tool else "probe" if _probing else "settrace"
 
 
 # --------------------------------------------------------------- sys.settrace (3.11 and older)
@@ -380,7 +453,7 @@ def _start():
 def _reclaim():
     """Put the tracer back if something took the hook (coverage started by a plugin or a
     ``.pth`` file, a debugger, a test that traces): the map would silently go empty."""
-    if _tool:
+    if _tool or _probing:
         return
     current = sys.gettrace()
     if current is not _tracer:
@@ -428,6 +501,7 @@ class _MapPlugin:
         _switched()
 
     def pytest_sessionfinish(self, session, exitstatus):
+        unprobed = probes.unprobed(_rel, _is_test_module) if _probing else []
         _stop()
         cold = os.environ.get("BUGFOUNDRY_MAP_COLD", "1") == "1"
         credited = _cold_credit(_contexts) if cold else 0
@@ -440,7 +514,8 @@ class _MapPlugin:
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump({"root": _ROOT, "contexts": out, "displaced": _displaced,
-                       "cold_credit": credited}, fh)
+                       "cold_credit": credited, "tracer": _tracer_name(),
+                       "unprobed": unprobed}, fh)
         os.replace(tmp, self.path)
 
 
@@ -454,7 +529,7 @@ def pytest_configure(config):
 # the test modules), so import-time execution of the project is attributed to <import>.
 if os.environ.get("BUGFOUNDRY_MAP"):
     _claimed = _mon_claim()
-    if _claimed is None:
-        _start()
-    else:
+    if _claimed is not None:
         _mon_begin(_claimed)
+    elif not _probe_begin():
+        _start()
