@@ -143,10 +143,12 @@ def _resumable(body: list[ast.stmt]) -> bool:
 
 
 def _declaration(stmt: ast.stmt, in_function: bool) -> bool:
-    """A statement that compiles to no code: ``global``, ``nonlocal``, and in a function an
-    annotation without a value (a module or class stores its annotations)."""
+    """A statement that compiles to no code: ``global``, ``nonlocal``, and in a function a
+    name's annotation without a value (a module or class stores its annotations; ``self.x:
+    int`` evaluates ``self``)."""
     return isinstance(stmt, (ast.Global, ast.Nonlocal)) or (
-        in_function and isinstance(stmt, ast.AnnAssign) and stmt.value is None)
+        in_function and isinstance(stmt, ast.AnnAssign) and stmt.value is None
+        and isinstance(stmt.target, ast.Name))
 
 
 def _docstring(body: list[ast.stmt]) -> bool:

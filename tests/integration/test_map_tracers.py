@@ -234,6 +234,8 @@ class Shape:
 
     def __init__(self, size):
         self.size = size
+        self.note: str  # evaluates self: runs
+        label: str  # compiles to nothing
 
     @property
     def area(self):
