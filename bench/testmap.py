@@ -156,9 +156,12 @@ def measure(ws_path: Path, repo_name: str | None, tracers: list[str], runs: int,
         diff = differences(comparable(maps[labels[0]], tree, test_files, both),
                            comparable(maps[other], tree, test_files, both))
         row[other]["differences_from_" + labels[0]] = len(diff)
-        # functions for which the other recorder names fewer tests (the costly direction)
-        row[other]["functions_missing_tests"] = sum(
-            1 for d in diff if d.startswith("function") and "missing tests []" not in d)
+        # functions for which this recorder names tests the first does not, and the reverse
+        # (a test left out of a function's set is one the validator would not run for it)
+        row[other]["functions_with_more_tests"] = sum(
+            1 for d in diff if d.startswith("function") and " extra [] " not in d)
+        row[other]["functions_with_fewer_tests"] = sum(
+            1 for d in diff if d.startswith("function") and "missing tests [] " not in d)
         print(f"{other} vs {labels[0]}: "
               + ("same functions per test and covered statements" if not diff
                  else f"{len(diff)} differences"))
