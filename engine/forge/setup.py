@@ -218,8 +218,10 @@ def _save_map(store: Store, baseline: Baseline, traced: MapResult, log: Log) -> 
         store.save_test_map_problem(baseline.baseline_id, traced.problem)
         return
     store.save_test_map(baseline.baseline_id, tm)
+    by = {"probe": "probes", "monitoring": "sys.monitoring", "settrace": "sys.settrace"}
     log(f"test map: {len(tm.functions)} functions executed by {len(tm.tests)} tests, "
-        f"traced in {tm.seconds:.2f}s" + (f" ({tm.problem}; reclaimed)" if tm.problem else ""))
+        f"recorded in {tm.seconds:.2f}s" + (f" by {by[tm.tracer]}" if tm.tracer in by else "")
+        + (f" ({tm.problem}; reclaimed)" if tm.problem else ""))
 
 
 def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: Recipe,

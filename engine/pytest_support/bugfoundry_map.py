@@ -17,10 +17,10 @@ first seen while it ran; the union is exact.
 Three recorders, one map: ``sys.monitoring`` on 3.12+ (each event reports once per test,
 then is disabled); before 3.12, probes compiled into the project's modules as they are imported
 (``bugfoundry_probes``: a tracer would run the whole process on the slow path); and the
-tracer itself when the probes cannot see everything (a project module imported before this
-plugin, as for a pytest plugin; ``BUGFOUNDRY_MAP_TRACER=settrace``). A module the probes
-missed (another loader imported it) is named in the output as ``unprobed``, and the baseline
-redoes the map with the tracer.
+tracer itself (``BUGFOUNDRY_MAP_TRACER=settrace``, or when a project module imported before
+this plugin, as pluggy is by pytest, cannot be given probes). A module the probes missed
+(another loader imported it) is named in the output as ``unprobed``, and the baseline redoes
+the map with the tracer.
 
 The result is written as JSON to ``$BUGFOUNDRY_MAP`` when the session ends.
 """
@@ -423,13 +423,18 @@ def _probe_mark(bid):
 
 
 def _probe_begin():
-    """Probe the modules imported from now on, unless a project module is already in (a
-    pytest plugin that is the project itself): that one would run unseen."""
+    """Probe the modules imported from now on. A project module already in (the project is
+    a pytest plugin, or pytest's own dependency such as pluggy) has its live functions given
+    probed code; if one cannot be, the tracer records instead."""
     if os.environ.get("BUGFOUNDRY_MAP_TRACER") not in (None, "", "probe"):
         return False
-    if probes.unprobed(_rel, lambda rel: False):
-        return False
+    early = [mod.__file__ for mod in list(sys.modules.values())
+             if isinstance(getattr(mod, "__file__", None), str) and mod.__file__.endswith(".py")
+             and _rel(mod.__file__) is not None]
     probes.install(_rel, _probe_enter, _probe_mark)
+    if early and probes.adopt(early, _rel):
+        probes.uninstall()
+        return False
     _probing.append(True)
     return True
 

@@ -30,7 +30,7 @@ import os
 import sys
 from collections.abc import Callable
 from importlib.machinery import SourceFileLoader
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import Any
 
 F_SET, F_HIT, L_SET, L_HIT = "__bf_F__", "__bf_f__", "__bf_L__", "__bf_l__"
@@ -436,6 +436,54 @@ def uninstall() -> None:
     SourceFileLoader.get_code = _original_get_code  # type: ignore[method-assign]
     if _rewrite:
         _rewrite[0].rewrite_asserts = _rewrite[1]  # type: ignore[attr-defined]
+
+
+def _codes(code: CodeType) -> list[CodeType]:
+    """``code`` and every code object nested in it."""
+    out, todo = [], [code]
+    while todo:
+        found = todo.pop()
+        out.append(found)
+        todo.extend(c for c in found.co_consts if isinstance(c, CodeType))
+    return out
+
+
+def _key(rel: str, code: CodeType) -> tuple[str, str, int]:
+    return rel, getattr(code, "co_qualname", code.co_name), code.co_firstlineno
+
+
+def adopt(files: list[str], rel_of: Callable[[str], str | None]) -> list[str]:
+    """Give the project's modules imported before the hook their probes after all: each is
+    compiled with probes, and every live function whose code came from it takes the probed
+    code (``__code__`` swapped in place, as the validator's hot swaps do, so a decorator's or
+    a registry's reference sees it too). What ran at their import is not seen, as a tracer
+    started now would not see it. Returns the files it could not read or compile."""
+    import gc
+
+    probed: dict[tuple[str, str, int], CodeType] = {}
+    failed = []
+    for file in files:
+        rel = rel_of(file)
+        if rel is None:
+            continue
+        try:
+            with open(file, "rb") as fh:
+                tree = ast.parse(fh.read(), file)
+            code = compile(instrument(tree, rel), file, "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            failed.append(file)
+            continue
+        probed.update((_key(rel, c), c) for c in _codes(code))
+        PROBED.add(os.path.realpath(file))
+    for obj in gc.get_objects():
+        if type(obj) is not FunctionType:
+            continue
+        old = obj.__code__
+        rel = rel_of(old.co_filename)
+        new = probed.get(_key(rel, old)) if rel is not None else None
+        if new is not None and new.co_freevars == old.co_freevars:
+            obj.__code__ = new
+    return failed
 
 
 def unprobed(rel_of: Callable[[str], str | None], is_test: Callable[[str], bool]) -> list[str]:

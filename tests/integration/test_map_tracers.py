@@ -249,6 +249,9 @@ class Shape:
     def unit():
         return 1
 
+    def noop(self):
+        """Only a docstring: it returns from this line."""
+
 
 class Square(Shape):
     sides = 4
@@ -360,7 +363,7 @@ PIPE = pipeline(2)
 
 
 def test_square(square):
-    assert square.area == 12 and square.unit() == 1
+    assert square.area == 12 and square.unit() == 1 and square.noop() is None
 
 
 def test_ordered():
@@ -484,11 +487,23 @@ def test_probe_map_equals_settrace_map_on_hard_shapes(tmp_path: Path) -> None:
             at["return k"], at["return None"]} <= lines
 
 
-def test_a_project_imported_before_the_plugin_is_traced(tmp_path: Path) -> None:
-    """A project that pytest imports first (its own pytest plugin) would run unseen by the
-    probes: the plugin traces instead, and says so."""
+def test_a_project_imported_before_the_plugin_gets_its_probes_in_place(tmp_path: Path) -> None:
+    """A project that pytest imports first (its own pytest plugin, or pluggy) has its live
+    functions given probed code; one whose source is gone is traced instead."""
     _project(tmp_path)
     (tmp_path / "pkg" / "plug.py").write_text("from pkg import lib  # noqa: F401\n")
+    tm = _map(sys.executable, tmp_path, "probe", [], first=("-p", "pkg.plug"))
+    assert tm.tracer == "probe" and not tm.unprobed
+    assert _content(tm)[0] == _content(_map(sys.executable, tmp_path, "settrace", [],
+                                            first=("-p", "pkg.plug")))[0]
+    assert tm.functions[("pkg/lib.py", "pick")] == {"tests/test_lib.py::test_box",
+                                                   "tests/test_lib.py::test_pick"}
+    (tmp_path / "pkg" / "plug.py").write_text(
+        "import pathlib\n\n"
+        "gone = pathlib.Path(__file__).with_name('gone.py')\n"
+        "gone.write_text('def f():\\n    return 1\\n')\n"
+        "import pkg.gone  # noqa: E402, F401\n\n"
+        "gone.unlink()\n")
     tm = _map(sys.executable, tmp_path, "probe", [], first=("-p", "pkg.plug"))
     assert tm.tracer == "settrace"
     assert tm.functions[("pkg/lib.py", "pick")] == {"tests/test_lib.py::test_box",
