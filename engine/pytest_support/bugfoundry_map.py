@@ -32,6 +32,7 @@ import os
 import sys
 import threading
 
+import bugfoundry_credit as credit
 import bugfoundry_probes as probes
 import pytest
 
@@ -100,133 +101,10 @@ def _rel(filename):
     return rel
 
 
-_OUTSIDE = ()
+_OUTSIDE = credit.OUTSIDE
 _getframe = sys._getframe  # held: a test may take it away (attrs tests a Python without it)
-_COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
-# callee key -> keys of the project functions that called it (at its first call per test)
-_callers: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
 
-def _called_from(key, frame):
-    """Remember which project function called ``key``: through a cache (``functools.cache``,
-    a dict filled on first use) a later test runs the caller but not ``key``, and only the
-    caller's tests show who would run it with a cold cache. Frames outside the tree between
-    the two (a C wrapper has none; ``cached_property.__get__`` has one) are skipped."""
-    for _ in range(4):
-        if frame is None:
-            return
-        code = frame.f_code
-        info = _info.get(id(code))
-        if info is None:  # not cached: sys.monitoring arms a code object the first time
-            info = _describe(code)
-        if info is not _OUTSIDE and code.co_name in _COMPREHENSIONS:
-            frame = frame.f_back  # its function is the caller (the probes record no
-            continue  # comprehension; a branch in it is a branch of its function)
-        if info is not _OUTSIDE:
-            if info[0] != key:
-                found = _callers.get(key)
-                if found is None:
-                    found = _callers[key] = set()
-                found.add(info[0])
-            return
-        frame = frame.f_back
-
-
-def _cold_credit(contexts):
-    """Credit a function to the tests that ran its caller without it when it looks cached:
-    it ran in the first test (or ``<import>``) that ran that caller, as a cache's first miss
-    does. Repeated until nothing changes (a cache filler's own helpers follow it); returns
-    the credits added.
-
-    A function whose result is memoized runs in the first test that needs it only; a later
-    test reaches its caller and reads the cached result. The map must name every test that
-    sees a change to it (each test runs in a fresh process on the validator's paths, so its
-    cache starts cold there), or those tests are never run and their failures are missed.
-    A caller that skips the function on a branch also passes the rule when its first test
-    took that branch: a few more tests to run, never a wrong verdict. ``<import>`` is never
-    credited (that would send a change to the cold path)."""
-    tests_of = {}  # key -> contexts that ran it (credited ones added as they come)
-    firsts = {}  # key -> its first line
-    opened = {}  # key -> the first context (in run order) that ran it
-    for ctx, (funcs, _lines) in contexts.items():  # dicts keep the order tests ran in
-        for key, first in funcs.items():
-            tests_of.setdefault(key, set()).add(ctx)
-            firsts[key] = first
-            opened.setdefault(key, ctx)
-    ran = {key: frozenset(found) for key, found in tests_of.items()}  # before any credit
-    added = 0
-    for _round in range(6):
-        changed = False
-        for key, callers in _callers.items():
-            have = tests_of.setdefault(key, set())
-            for caller in callers:
-                if opened.get(caller) not in ran.get(key, ()):
-                    continue  # the caller's first run did without it: a branch, not a cache
-                more = tests_of.get(caller, set()) - have
-                more.discard(IMPORT)
-                if more:
-                    for ctx in more:
-                        contexts[ctx][0][key] = firsts[key]
-                    have |= more
-                    added += len(more)
-                    changed = True
-        if not changed:
-            break
-    return added
-
-
-# functools.lru_cache/cache wrappers of the project's functions (a C wrapper: a hit runs no
-# Python frame, so no tracer sees the test that used the cached result): (wrapper, key, first)
-_wrappers: list[tuple[object, tuple[str, str], int]] = []
-_scanned = [0, set()]  # len(sys.modules) at the last scan, ids of the wrappers found
-_hits: list[int] = []  # each wrapper's hits when the current test started
-
-
-def _lru_type():
-    import functools
-
-    return getattr(functools, "_lru_cache_wrapper", None)
-
-
-_LRU = _lru_type()
-
-
-def _scan_wrappers():
-    """Find the project's lru_cache wrappers in module globals and class bodies (again only
-    when a module was imported since the last look)."""
-    if _LRU is None or len(sys.modules) == _scanned[0]:
-        return
-    _scanned[0] = len(sys.modules)
-    for mod in list(sys.modules.values()):
-        file = getattr(mod, "__dict__", {}).get("__file__")
-        if not isinstance(file, str) or _rel(file) is None:
-            continue
-        for obj in list(vars(mod).values()):
-            inner = list(vars(obj).values()) if isinstance(obj, type) else ()
-            for found in (obj, *inner):
-                found = getattr(found, "__func__", found) if type(found) in (
-                    staticmethod, classmethod) else found
-                if type(found) is not _LRU or id(found) in _scanned[1]:
-                    continue
-                code = getattr(found.__dict__.get("__wrapped__"), "__code__", None)
-                # (not _info_of: on sys.monitoring a code object first met there would
-                # never be armed for line events)
-                info = _describe(code) if code is not None else _OUTSIDE
-                if info is not _OUTSIDE:
-                    _scanned[1].add(id(found))
-                    _wrappers.append((found, info[0], info[1]))
-
-
-def _hits_now():
-    return [w.cache_info().hits for w, _key, _first in _wrappers]
-
-
-def _credit_hits(funcs):
-    """The current test read a cached result of these wrappers: it runs them with a cold
-    cache."""
-    for (_w, key, first), before, after in zip(_wrappers, _hits, _hits_now(), strict=False):
-        if after > before and key not in funcs:
-            funcs[key] = first
 # id(code) -> ((rel, qualname), first line, rel, lines) or _OUTSIDE. Never keyed by the code
 # object itself: equal code objects of two files (two empty ``__init__.py``) would share one
 # entry, and hashing a code object hashes its constants at every lookup. ``_kept`` holds the
@@ -241,6 +119,13 @@ def _info_of(code):
         info = _info[id(code)] = _describe(code)
         _kept.append(code)
     return info
+
+
+def _known(code):
+    """What is known of ``code`` (described on the spot if not yet: sys.monitoring arms a
+    code object the first time it runs)."""
+    info = _info.get(id(code))
+    return _describe(code) if info is None else info
 
 
 def _describe(code):
@@ -260,7 +145,7 @@ def _tracer(frame, event, arg):
     funcs, lines = _current[0]
     if key not in funcs:
         funcs[key] = first
-        _called_from(key, frame.f_back)
+        credit.called_from(key, frame.f_back, _known)
     if id(code) in _done:
         return None
     if rel in _test_files:
@@ -314,7 +199,8 @@ def _mon_start(code, offset):
             frame = _getframe(1)  # the code that started (PY_START fires inside it)
             if frame.f_code is not code:  # reached through _mon_throw
                 frame = frame.f_back
-            _called_from(info[0], frame.f_back if frame is not None else None)
+            credit.called_from(info[0], frame.f_back if frame is not None else None,
+                               _known)
     return _mon.DISABLE
 
 
@@ -407,7 +293,7 @@ def _probe_enter(fid):
         funcs = _current[0][0]
         if info[0] not in funcs:
             funcs[info[0]] = info[1]
-            _called_from(info[0], frame.f_back)
+            credit.called_from(info[0], frame.f_back, _known)
     bid = probes.ENTRIES[fid]
     if bid >= 0 and bid not in probes.SEEN:
         _probe_mark(bid)
@@ -476,8 +362,8 @@ class _MapPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item, nextitem):
         _reclaim()
-        _scan_wrappers()
-        _hits[:] = _hits_now()
+        credit.scan_wrappers(_rel, _describe)  # (not _info_of: on sys.monitoring a code
+        credit.test_starts()  # object first met there would never be armed for line events)
         _current[0] = _contexts.setdefault(item.nodeid, ({}, {}))
         _switched()
         return None
@@ -501,7 +387,7 @@ class _MapPlugin:
                     _mon.set_local_events(_tool[0], code, 0)
 
     def pytest_runtest_logfinish(self, nodeid, location):
-        _credit_hits(_current[0][0])
+        credit.test_ends(_current[0][0])
         _current[0] = _contexts[IMPORT]
         _switched()
 
@@ -509,7 +395,7 @@ class _MapPlugin:
         unprobed = probes.unprobed(_rel, _is_test_module) if _probing else []
         _stop()
         cold = os.environ.get("BUGFOUNDRY_MAP_COLD", "1") == "1"
-        credited = _cold_credit(_contexts) if cold else 0
+        credited = credit.cold_credit(_contexts, IMPORT) if cold else 0
         out = {}
         for ctx, (funcs, lines) in _contexts.items():
             out[ctx] = {
