@@ -16,9 +16,11 @@ can keep the map within 2x. A probe is a few bytecodes on the fast path instead:
   each block and after every ``yield`` and ``await``.
 
 Comprehensions and generator expressions are not probed (their enclosing function is, and the
-validator falls back to it). The code compiled here is never written to ``__pycache__``. A
-module that another loader imports (pytest's assertion rewriter for a registered plugin, a
-custom importer) gets no probes: ``unprobed`` names it, and the map is redone with the tracer.
+validator falls back to it). The code compiled here is never written to ``__pycache__``.
+Test modules and conftests get theirs after pytest rewrote their asserts (functions only:
+their lines go unused). A project module imported before the hook (pytest imports pluggy
+first) gets probed code in its live functions (``adopt``). A module another loader imported
+(a custom importer) gets none: ``unprobed`` names it, and the map is redone with the tracer.
 """
 
 from __future__ import annotations
