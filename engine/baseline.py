@@ -176,11 +176,13 @@ class MapResult:
 
 def run_test_map(env: Environment, tree: Path, recipe: Recipe, *, timeout: float,
                  log: Log = quiet) -> MapResult:
-    """One more run of the clean suite under the tracing plugin.
+    """One more run of the clean suite under the mapping plugin (probes before Python 3.12,
+    ``sys.monitoring`` after); a second one under its tracer when a project module was
+    imported past the probes (the first map would miss what that module ran).
 
-    Kept apart from the flake-check runs because tracing slows tests down, which could make a
-    timing-sensitive test look flaky. A map in which no test executed any of the project's
-    code is refused (something else held the trace hook, or the tracer saw no file of the
+    Kept apart from the flake-check runs because recording slows tests down, which could make
+    a timing-sensitive test look flaky. A map in which no test executed any of the project's
+    code is refused (something else held the trace hook, or the recorder saw no file of the
     tree): forging then falls back to mutating everything and running the whole suite,
     instead of silently finding nothing to mutate.
     """
