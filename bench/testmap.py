@@ -200,13 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             todo.append((ws, name))
     rows = []
     maps: dict[str, TestMap] = {}
-    status = 0
+    differ = "differences_from_" + (tracers[0] or "default")
     for ws, name in todo:
         row, maps = measure(ws, name, tracers, args.runs, args.timeout, not args.no_plain)
         rows.append(row)
-        status = status or (1 if any(isinstance(v, dict) and v.get("differences_from_"
-                                                                  + (tracers[0] or "default"))
-                                     for v in row.values()) else 0)
+    # 1 when some recorder's map differs from the first one's on some repo
+    status = int(any(isinstance(v, dict) and v.get(differ) for r in rows for v in r.values()))
     if len(rows) > 1 or args.out:
         print(f"\n{'repo':<20}{'tests':>7}{'plain s':>9}" + "".join(
             f"{(t or 'default'):>22}" for t in tracers))

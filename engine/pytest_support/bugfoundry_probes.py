@@ -51,9 +51,6 @@ _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With, ast.As
 _MATCH = getattr(ast, "Match", ())
 _JUMPS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
-           ast.SetComp, ast.DictComp, ast.GeneratorExp)
-
 
 def _call(name: str, fn: str, ident: int, negate: bool,
           ref: ast.AST) -> tuple[ast.expr, ast.expr, Callable[[Any], Any]]:
@@ -101,15 +98,13 @@ def _probe(name: str, fn: str, ident: int, ref: ast.AST) -> ast.stmt:
 _SUSPENDS = 0x20 | 0x80 | 0x100 | 0x200
 
 
-def _shapes(tree: ast.Module) -> tuple[set[tuple[str, int]], list[int]] | None:
+def _shapes(tree: ast.Module) -> tuple[set[tuple[str, int]], list[int]]:
     """From the module compiled as it is: the functions that suspend (by name and first line,
     decorators included) and the first lines of its lambdas. Only statements that hold a
     lambda need their expressions walked (outside suspending functions): most do not, and
-    the walk is most of the time probing takes."""
-    try:
-        code = compile(tree, "<probes>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    the walk is most of the time probing takes. Raises what ``compile`` raises: a module
+    that does not compile gets no probes."""
+    code = compile(tree, "<probes>", "exec", dont_inherit=True)
     suspends: set[tuple[str, int]] = set()
     lambdas: list[int] = []
     todo = [code]
@@ -121,27 +116,6 @@ def _shapes(tree: ast.Module) -> tuple[set[tuple[str, int]], list[int]] | None:
             suspends.add((found.co_name, found.co_firstlineno))
         todo.extend(c for c in found.co_consts if isinstance(c, CodeType))
     return suspends, sorted(lambdas)
-
-
-def _resumable(body: list[ast.stmt]) -> bool:
-    """Does this function's own code (not a nested scope's) yield or await?"""
-    todo: list[ast.AST] = list(body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.AsyncFor,
-                             ast.AsyncWith)):
-            return True
-        if isinstance(node, _SCOPES):
-            if isinstance(node, _DEFS):  # decorators, defaults and bases run here
-                todo.extend(getattr(node, "decorator_list", []))
-                todo.extend(getattr(node, "bases", []))
-                args = getattr(node, "args", None)
-                if args is not None:
-                    todo.extend(args.defaults)
-                    todo.extend(d for d in args.kw_defaults if d is not None)
-            continue
-        todo.extend(ast.iter_child_nodes(node))
-    return False
 
 
 def _declaration(stmt: ast.stmt, in_function: bool) -> bool:
@@ -187,18 +161,18 @@ def _head(node: ast.AST, start: int | None = None) -> range:
 
 
 class _Instrument(ast.NodeTransformer):
-    def __init__(self, rel: str, shapes: tuple[set[tuple[str, int]], list[int]] | None,
+    def __init__(self, rel: str, shapes: tuple[set[tuple[str, int]], list[int]],
                  lines: bool) -> None:
         self.rel = rel
         self.lines = lines  # probe blocks too (not in test modules: their lines go unused)
-        self.shapes = shapes  # None: walk every expression
+        self.shapes = shapes
         self.scope: list[tuple[int, bool]] = [(-1, False)]  # (function id, resumable)
         self.in_function = [False]  # per statement scope: a function's body (not a class's)
 
     def _expr(self, node: ast.AST) -> ast.AST:
         """Visit an expression (or a simple statement) only if it can hold what we change: a
         lambda, or a ``yield``/``await`` of a function that suspends."""
-        if self.shapes is None or self.scope[-1][1]:
+        if self.scope[-1][1]:
             return self.visit(node)
         lo, hi = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
         if lo is None or hi is None:
@@ -309,11 +283,8 @@ class _Instrument(ast.NodeTransformer):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         self._outer(node, ("decorator_list", "args", "returns"))
-        if self.shapes is not None:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            resumable = (node.name, start) in self.shapes[0]
-        else:
-            resumable = isinstance(node, ast.AsyncFunctionDef) or _resumable(node.body)
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        resumable = (node.name, start) in self.shapes[0]
         node.body = self._scope(node.body, resumable, stored_doc=False)
         return node
 
@@ -363,9 +334,9 @@ def instrument(tree: ast.Module, rel: str, lines: bool = True) -> ast.Module:
     keep = 1 if _docstring(body) else 0
     while keep < len(body) and getattr(body[keep], "module", None) == "__future__":
         keep += 1  # (an ``ImportFrom``: only that node type has a ``module``)
+    walker = _Instrument(rel, _shapes(tree), lines)  # (before any change to the tree)
     fid = len(ENTRIES)
     ENTRIES.append(-1)
-    walker = _Instrument(rel, _shapes(tree), lines)
     walker.scope.append((fid, False))
     tree.body = walker.body(body, entry=fid, keep=keep, kept_run=True)
     return tree
@@ -426,7 +397,10 @@ def _probe_rewritten(rel_of: Callable[[str], str | None]) -> None:
         if rel is not None:
             name = rel.rsplit("/", 1)[-1]
             test = name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
-            instrument(mod, rel, lines=not test)  # (a project module pytest rewrites: lines)
+            try:  # (a project module pytest rewrites gets its lines probed too)
+                instrument(mod, rel, lines=not test)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return  # left as pytest made it: ``unprobed`` names it if it is the project's
             PROBED.add(os.path.realpath(str(module_path)))
 
     rewrite_asserts.bugfoundry_probes = True  # type: ignore[attr-defined]

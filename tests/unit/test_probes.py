@@ -70,16 +70,6 @@ def flow(xs):
     return total
 
 
-def kind(v):
-    match v:
-        case [a, b]:
-            return a + b
-        case {"k": k} if k > 0:
-            return k
-        case _:
-            return None
-
-
 @contextlib.contextmanager
 def opened(log):
     log.append("in")
@@ -151,7 +141,6 @@ def test_a_probed_module_behaves_as_the_original(probed) -> None:
         assert mod["Box"](3).twice == 6 and list(mod["counter"](3)) == [0, 1, 2]
         flows = [mod["flow"](xs) for xs in ([1, -1, 2], [-1, 200], [5, 500])]
         assert flows == [1004, "division by zero", 6]
-        assert [mod["kind"](v) for v in ([1, 2], {"k": 3}, {"k": -1})] == [3, 3, None]
         log: list[str] = []
         with mod["opened"](log) as n:
             assert n == 1
@@ -206,7 +195,8 @@ def test_lines_marked_are_the_statements_that_ran(probed) -> None:
 
 
 def test_every_module_of_this_repository_compiles_probed() -> None:
-    """A corpus of real syntax: decorators, async, match, walrus, f-strings, nested scopes."""
+    """A corpus of real syntax: decorators, async, walrus, f-strings, nested scopes (the
+    integration test maps a `match`)."""
     files = sorted(p for d in ("engine", "tui", "tests", "bench") for p in (ROOT / d).rglob("*.py"))
     assert len(files) > 150
     for path in files:
