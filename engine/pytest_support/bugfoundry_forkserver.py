@@ -37,8 +37,9 @@ import pytest
 from bugfoundry_childwait import enter_child, wait_child
 from bugfoundry_codecache import compile_tree
 from bugfoundry_reload import Holders, ReloadError, reload
-from bugfoundry_report import _Reporter, memoize_statement_ranges
+from bugfoundry_report import _Reporter
 from bugfoundry_rewritecache import install as install_rewrite_cache
+from bugfoundry_tracebacks import memoize_statement_ranges, warm_module_map
 from bugfoundry_watch import start as start_watch
 
 # Keep the real stdin/stdout for the protocol; pytest's output goes nowhere.
@@ -73,12 +74,9 @@ def _warm_source_caches(items):
     """Fill, once in the parent, the caches every child's tracebacks would otherwise refill:
     ``inspect``'s file -> module map (a realpath per loaded module on the first lookup),
     ``linecache`` and pytest's parsed statement ranges for the collected test files."""
-    import inspect
     import linecache
 
-    code = _warm_source_caches.__code__
-    with contextlib.suppress(Exception):
-        inspect.getmodule(code, code.co_filename)  # a code object: forces the full scan
+    warm_module_map()
     for path in {str(getattr(item, "path", getattr(item, "fspath", ""))) for item in items}:
         if path:
             linecache.getlines(path)

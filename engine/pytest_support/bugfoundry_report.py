@@ -15,72 +15,17 @@ Two switches serve the confirming runs that decide whether a bug is kept:
 empty Hypothesis database) and reports it passed if any repetition passed (the first stops it).
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import sys
 import time
-import types
 import zlib
 
 import pytest
-
-
-def memoize_statement_ranges():
-    """pytest finds the statement around each traceback line by parsing the whole file and
-    walking its tree, for every frame of every failure; a confirm run spends most of its time
-    there. Parse each text once and walk each tree once (same results; skipped when this
-    pytest's internals differ). Returns pytest's source module when installed."""
-    import ast
-    import bisect
-
-    try:
-        from _pytest._code import source as src
-    except ImportError:
-        return None
-    finder = src if callable(getattr(src, "findsource", None)) else None
-    if getattr(src, "_bugfoundry_memo", False):
-        return finder
-    if not callable(getattr(src, "get_statement_startend2", None)) or src.ast is not ast:
-        return None
-    parsed = {}
-    starts = {}
-
-    class _Ast(types.ModuleType):
-        def __getattr__(self, name):
-            return getattr(ast, name)
-
-        @staticmethod
-        def parse(text, filename="<unknown>", mode="exec", **kw):
-            if kw or mode != "exec" or not isinstance(text, str):
-                return ast.parse(text, filename, mode, **kw)
-            key = (text, filename)
-            if key not in parsed:
-                parsed[key] = ast.parse(text, filename, mode)
-            return parsed[key]
-
-    def get_statement_startend2(lineno, node):
-        values = starts.get(id(node))
-        if values is None or values[0] is not node:
-            found = []
-            for x in ast.walk(node):
-                if isinstance(x, ast.stmt | ast.ExceptHandler):
-                    found.append(x.lineno - 1)
-                    for name in ("finalbody", "orelse"):
-                        val = getattr(x, name, None)
-                        if val:
-                            found.append(val[0].lineno - 1 - 1)
-            found.sort()
-            values = starts[id(node)] = (node, found)
-        found = values[1]
-        i = bisect.bisect_right(found, lineno)
-        return found[i - 1], (found[i] if i < len(found) else None)
-
-    src.ast = _Ast("ast")
-    src.get_statement_startend2 = get_statement_startend2
-    src._bugfoundry_memo = True
-    return finder
+from bugfoundry_tracebacks import memoize_statement_ranges
 
 
 def _exception_only(excinfo, style=None):
@@ -88,9 +33,32 @@ def _exception_only(excinfo, style=None):
     return excinfo.exconly()
 
 
+def _crash_only(excinfo, style=None):
+    """The end of a short traceback, made without pytest's rendering: the innermost frame's
+    place and line, then the exception (``E`` lines). What the engine keeps of a failure
+    past the first ``$BUGFOUNDRY_FULL_REPORTS`` anyway (``grading.failure_texts``)."""
+    import linecache
+
+    tb = excinfo.tb
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    path = code.co_filename
+    with contextlib.suppress(ValueError):  # another drive (Windows)
+        rel = os.path.relpath(path)
+        path = path if rel.startswith("..") else rel
+    line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+    lines = [f"{path}:{tb.tb_lineno}: in {code.co_name}", f"    {line}"]
+    lines += [f"E   {text}" for text in excinfo.exconly().splitlines() or [""]]
+    return "\n".join(lines)
+
+
 class _Reporter:
     def __init__(self, path):
         self._file = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        full = os.environ.get("BUGFOUNDRY_FULL_REPORTS", "")
+        self._full = int(full) if full.isdigit() else None
+        self._failed = set()
 
     def _write(self, record):
         self._file.write(json.dumps(record) + "\n")
@@ -114,9 +82,14 @@ class _Reporter:
     def pytest_runtest_protocol(self, item, nextitem):
         """Under ``--tb=no`` pytest still renders a long traceback for every failure (reading
         and parsing the source of each frame) and then prints none of it; on a validation run
-        that rendering costs more than the tests. Only the exception line is kept instead."""
+        that rendering costs more than the tests. Only the exception line is kept instead.
+        With ``$BUGFOUNDRY_FULL_REPORTS=N`` the first N failing tests get pytest's report and
+        later ones ``_crash_only`` (a bug that fails a thousand tests spent most of its
+        confirming run rendering tracebacks nobody reads whole)."""
         if item.config.option.tbstyle == "no":
             item.repr_failure = _exception_only
+        elif self._full is not None and len(self._failed) >= self._full:
+            item.repr_failure = _crash_only
         elif "repr_failure" in vars(item):
             del item.repr_failure
 
@@ -133,6 +106,7 @@ class _Reporter:
         if hasattr(report, "wasxfail"):
             record["xfail"] = True
         if report.failed:
+            self._failed.add(report.nodeid)
             try:
                 text = report.longreprtext
             except Exception:  # pragma: no cover - exotic report objects

@@ -59,7 +59,7 @@ def install(directory=None):
         with open(fn, "rb") as fh:
             if fh.read() != source:  # changed while being rewritten: not worth keeping
                 return result
-        _store(path, marshal.dumps(result[1]))
+        store(path, marshal.dumps(result[1]))
         return result
 
     cached.bugfoundry_cache = directory
@@ -67,7 +67,9 @@ def install(directory=None):
     return True
 
 
-def _store(path, data):
+def store(path, data):
+    """Write ``data`` to ``path`` atomically (a temporary file renamed): readers in other
+    processes see the whole entry or none."""
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)

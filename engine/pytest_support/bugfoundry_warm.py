@@ -23,6 +23,7 @@ os.dup2(_NULL, 1)
 import pytest  # noqa: E402 - after the protocol fds are saved
 from bugfoundry_childwait import enter_child, wait_child  # noqa: E402
 from bugfoundry_rewritecache import install as install_rewrite_cache  # noqa: E402
+from bugfoundry_tracebacks import memoize_statement_ranges, warm_module_map  # noqa: E402
 
 
 def _preload_plugins():
@@ -94,6 +95,10 @@ def _tree_modules():
 
 def main():
     _preload_plugins()
+    # What every child's failure reports would otherwise redo: inspect's scan of the loaded
+    # modules, and (through the shared cache) pytest's parse of each file in a traceback.
+    warm_module_map()
+    memoize_statement_ranges()
     _send({"event": "ready", "pid": os.getpid(), "loaded": _tree_modules(),
            "cpu": round(time.process_time(), 6)})  # the start-up, paid once per forge
     for line in os.fdopen(_CMD_FD, "r", encoding="utf-8"):

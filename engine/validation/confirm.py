@@ -20,7 +20,12 @@ from engine.models import BAD_OUTCOMES, PASSED, Baseline, Recipe, TestRun, Verdi
 from engine.repos import reset_tree
 from engine.validation.cpu import CpuSplit
 from engine.validation.forkserver import ConfirmServer, ForkServer, HotUnavailable, WarmServer
-from engine.validation.grading import ValidationConfig, failure_texts, plan_timeout
+from engine.validation.grading import (
+    FULL_FAILURE_TEXTS,
+    ValidationConfig,
+    failure_texts,
+    plan_timeout,
+)
 from engine.validation.selection import Plan
 
 if TYPE_CHECKING:
@@ -103,7 +108,9 @@ class Confirmer:
                 write_files(tree, plan.patched)
                 run = self._confirming("confirm_bug", worker, current, plan.patched,
                                        timeout=timeout, tb=self.config.tb, hash_seed=seeds[0],
-                                       extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1"})
+                                       extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1",
+                                                  "BUGFOUNDRY_FULL_REPORTS":
+                                                  str(FULL_FAILURE_TEXTS)})
                 if run.timed_out:
                     return self._dropped(verdict, "timeout", f"the confirming run in a fresh "
                                          f"interpreter was killed after {timeout:.0f}s")
