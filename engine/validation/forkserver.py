@@ -25,7 +25,13 @@ from engine.environments.base import PLUGIN_DIR
 from engine.environments.processes import ProcResult
 from engine.models import Recipe, TestRun
 from engine.validation.selection import Swap
-from engine.validation.testrun import BASE_ARGS, parse_report, settle
+from engine.validation.testrun import (
+    BASE_ARGS,
+    REWRITE_CACHE,
+    parse_report,
+    rewrite_cache_dir,
+    settle,
+)
 
 if TYPE_CHECKING:
     from engine.environments.base import Environment
@@ -33,15 +39,6 @@ if TYPE_CHECKING:
 
 SERVER_PLUGIN = "bugfoundry_forkserver"
 
-
-REWRITE_CACHE = "BUGFOUNDRY_REWRITE_CACHE"  # read by pytest_support/bugfoundry_rewritecache.py
-
-
-def rewrite_cache_dir(env: Environment) -> Path:
-    """Where the servers and their children keep the test modules pytest rewrote, keyed by
-    content: the environment's scratch (writable in a sandbox and shared with a container),
-    else its root's."""
-    return (env.scratch_dir or env.root / "scratch") / "pytest-rewrite"
 
 
 class HotUnavailable(Exception):

@@ -40,6 +40,18 @@ PLUGIN_NAME = "bugfoundry_report"
 
 # Arguments every run gets (plus the environment's ``session_args``): our reporter, plain output.
 BASE_ARGS = ["-p", PLUGIN_NAME, "--color=no", "-q", "-rN"]
+# Read by pytest_support/bugfoundry_rewritecache.py (the servers' children) and
+# bugfoundry_tracebacks.py (every run that renders tracebacks).
+REWRITE_CACHE = "BUGFOUNDRY_REWRITE_CACHE"
+
+
+def rewrite_cache_dir(env: Environment) -> Path:
+    """Where pytest runs keep what they compute from a file's text alone (the test modules
+    pytest rewrote, for the servers' children; the statement starts of tracebacks), keyed by
+    content: the environment's scratch (writable in a sandbox and shared with a container),
+    else its root's."""
+    return (env.scratch_dir or env.root / "scratch") / "pytest-rewrite"
+
 # exec refuses any one argument over 128 KiB and an argv over about 2 MiB (E2BIG): ids longer
 # than this in total go in the select file (semver has a parametrized id of 200,069 chars).
 MAX_ID_CHARS = 32_000
@@ -255,6 +267,7 @@ def run_pytest(
             "PYTHONHASHSEED": str(hash_seed),
             "PY_COLORS": "0",
             "HYPOTHESIS_STORAGE_DIRECTORY": hypothesis_dir,
+            REWRITE_CACHE: str(rewrite_cache_dir(env)),
             **(extra_env or {}),
         }
         if limits is not None:
