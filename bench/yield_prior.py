@@ -7,7 +7,10 @@ the workspace with the latest run counts. Every judged candidate is replayed thr
 pruner (``bench/prune_replay.py``): the ones it would skip never run, so they do not count.
 Prints per modifier validated, kept and yield, pooled and after a squared-yield weighting
 (``engine.realism.gate.yield_prior``), and any kept candidate the pruner would skip (there
-must be none). ``--write`` saves the counts (aggregates only, no code).
+must be none). ``--write`` saves the counts (aggregates only, no code). With ``--add-missing``
+the shipped counts stay and only modifiers the file does not know yet are added from the ROOTs
+(a modifier written after the last full zoo gets measured counts from a partial one, instead of
+its strategy's pooled rate); the file then lists both sets of repos.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("roots", nargs="+", type=Path)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--add-missing", action="store_true",
+                    help="keep the shipped counts; add only modifiers the file lacks")
     args = ap.parse_args(argv)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     lost: list[str] = []
@@ -75,13 +80,28 @@ def main(argv: list[str] | None = None) -> int:
     for line in lost:
         print(f"  {line}")
     if args.write:
-        DATA.write_text(json.dumps({
-            "built": date.today().isoformat(), "repos": sorted(repos),
-            "modifiers": {n: {"validated": c["validated"], "kept": c["kept"]}
-                          for n, c in sorted(counts.items())}}, indent=1) + "\n",
-            encoding="utf-8")
+        DATA.write_text(json.dumps(_shipped_data(counts, sorted(repos), args.add_missing),
+                                   indent=1) + "\n", encoding="utf-8")
         print(f"wrote {DATA}")
     return 1 if lost else 0
+
+
+def _shipped_data(counts: dict[str, Counter[str]], repos: list[str], add_missing: bool
+                  ) -> dict[str, object]:
+    """The file's new content: these counts, or (``add_missing``) the shipped ones plus
+    these for modifiers it lacks, each modifier saying which repos it was measured on."""
+    measured = {n: {"validated": c["validated"], "kept": c["kept"]}
+                for n, c in sorted(counts.items())}
+    if not add_missing:
+        return {"built": date.today().isoformat(), "repos": repos, "modifiers": measured}
+    old = json.loads(DATA.read_text(encoding="utf-8"))
+    added = {n: v for n, v in measured.items() if n not in old["modifiers"]}
+    for name in added:
+        print(f"added {name}: {added[name]}")
+    return {"built": old["built"], "repos": old["repos"],
+            "added": {"built": date.today().isoformat(), "repos": repos,
+                      "modifiers": sorted(added)},
+            "modifiers": dict(sorted({**old["modifiers"], **added}.items()))}
 
 
 if __name__ == "__main__":
