@@ -35,13 +35,19 @@ def _exception_only(excinfo, style=None):
 
 def _crash_only(excinfo, style=None):
     """The end of a short traceback, made without pytest's rendering: the innermost frame's
-    place and line, then the exception (``E`` lines). What the engine keeps of a failure
+    place and line (frames pytest hides, ``__tracebackhide__`` and unittest's, skipped),
+    then the exception (``E`` lines). What the engine keeps of a failure
     past the first ``$BUGFOUNDRY_FULL_REPORTS`` anyway (``grading.failure_texts``)."""
     import linecache
 
-    tb = excinfo.tb
-    while tb.tb_next is not None:
+    tb = last = excinfo.tb
+    while tb is not None:  # the innermost frame pytest would show (not a hidden helper's)
+        frame = tb.tb_frame
+        if not (frame.f_globals.get("__unittest") or frame.f_globals.get("__tracebackhide__")
+                or frame.f_locals.get("__tracebackhide__")):
+            last = tb
         tb = tb.tb_next
+    tb = last
     code = tb.tb_frame.f_code
     path = code.co_filename
     with contextlib.suppress(ValueError):  # another drive (Windows)

@@ -43,6 +43,8 @@ def helper(x):
 '''
 
 TESTS = '''\
+import unittest
+
 import pytest
 
 from helper import helper
@@ -66,6 +68,11 @@ def test_in_else():
         pass
     else:
         helper(9)
+
+
+class TestOld(unittest.TestCase):
+    def test_equal(self):
+        self.assertEqual(1, 2)
 '''
 
 
@@ -111,10 +118,10 @@ def test_reports_are_pytests_own_and_the_starts_come_from_the_cache(tmp_path: Pa
     project, cache = make_project(tmp_path), tmp_path / "cache"
     for style in ("long", "short"):
         plain, _ = pytest_run(project, None, f"--tb={style}")
-        assert plain.count("____ ") == 3, plain  # three failures, each with its source
+        assert plain.count("____ ") == 4, plain  # four failures, each with its source
         ours, records = pytest_run(project, cache, f"--tb={style}")
         assert ours == plain
-        assert len(records) == 3
+        assert len(records) == 4
         again, _ = pytest_run(project, cache, f"--tb={style}")  # starts read from disk
         assert again == plain
     entries = statement_entries(cache)
@@ -146,5 +153,5 @@ def test_past_the_cap_a_failure_keeps_the_end_of_its_short_traceback(tmp_path: P
         # the innermost frame's place and line, then the exception, as pytest ends it
         lines, pytests = text.splitlines(), str(whole["message"]).splitlines()
         assert lines[0] == [n for n in pytests if FRAME.match(n)][-1]
-        assert FRAME.match(lines[0]).group(1) in ("helper", "test_assert")  # type: ignore[union-attr]
+        assert FRAME.match(lines[0]).group(1) in ("helper", "test_assert", "test_equal")  # type: ignore[union-attr]
         assert lines[1:] == pytests[pytests.index(lines[0]) + 1:]
