@@ -54,8 +54,8 @@ def statement_starts(tree):
     ``_statement_linenos`` lists them."""
     values = []
     for x in ast.walk(tree):
-        if isinstance(x, ast.stmt | ast.ExceptHandler):
-            if isinstance(x, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(x, (ast.stmt, ast.ExceptHandler)):  # noqa: UP038 - any target Python
+            if isinstance(x, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):  # noqa: UP038
                 values.extend(d.lineno - 1 for d in x.decorator_list)
             values.append(x.lineno - 1)
             for name in ("finalbody", "orelse"):
