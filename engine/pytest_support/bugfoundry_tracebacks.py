@@ -23,9 +23,8 @@ import os
 import sys
 import types
 
-from bugfoundry_rewritecache import store
+from bugfoundry_rewritecache import ENV, store
 
-ENV = "BUGFOUNDRY_REWRITE_CACHE"
 _SALT = "statement-starts 1 {}.{} ".format(*sys.version_info[:2]).encode()
 
 
