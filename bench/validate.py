@@ -24,9 +24,10 @@ fork server ran), and that probe's CPU is not counted in the hot way.
 
 Each way's CPU is split by phase (``engine/validation/cpu.py``; exact with one worker):
 forked hot children, warm children, fresh cold/full runs, the confirming runs (bug on disk,
-clean alone, chance repeats), the servers' own CPU (start-up, collection, forking) and the
-engine (the rest: planning, tree resets, grading); the timed-out candidates are listed with
-their CPU and why they stopped.
+clean alone, chance repeats, and ``confirm_tree``: writing the bug for them and resetting the
+tree after), the servers' own CPU (start-up, collection, forking) and the engine (the rest:
+planning, other tree resets, grading); the timed-out candidates are listed with their CPU and
+why they stopped.
 
 The >= 0.5 s gate of the issue-18 targets (floor efficiency, ratio) is on the suite's *test
 time* (sum of baseline test durations, ``tests s``), not one clean run's pytest wall: a suite
@@ -35,10 +36,12 @@ all fork; ``gate`` marks the repos the targets apply to.
 
 The servers report the CPU of their start-up (interpreter, pytest, collection, the reload
 index): a forge pays it once, so it is set-up here like the baseline and the map, not spread
-over the few candidates measured. Besides floor / hot CPU (``eff``), the floor efficiency of
-the verdicts alone (``v-eff``: the confirming runs left out) and the confirming runs' CPU per
-candidate (``conf``) are printed; the JSON adds the confirming runs' own floor (the clean-run
-CPU of the tests they ran, times the repetitions) and (floor + that) / hot CPU.
+over the few candidates measured. So is the import graph (what each file imports, parsed
+once per commit and cached by blob: ``engine/validation/imports.py``). Besides floor / hot
+CPU (``eff``), the floor efficiency of the verdicts alone (``v-eff``: the confirming runs left
+out) and the confirming runs' CPU per candidate (``conf``) are printed; the JSON adds the
+confirming runs' own floor (the clean-run CPU of the tests they ran, times the repetitions)
+and (floor + that) / hot CPU.
 
 After the repos, one row each and a pooled line (the issue-18 headline figures): suite
 seconds; CPU per candidate full / cold / hot; the floor; floor efficiency (floor / hot CPU);
@@ -120,6 +123,12 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
         print(f"repo {repo.name}: no candidates; nothing to compare")
         return None
     planner = build_validator(ws, repo, env, recipe, baseline, testmap, workers=1).planner
+    # The import graph is parsed once per commit (cached by blob in the workspace): set-up,
+    # like the baseline and the map, and the validators below read it from the cache.
+    cpu0 = process_cpu()
+    planner.graph.test_files_importing("", planner.test_files)
+    graph_cpu = process_cpu() - cpu0
+    setup_cpu += graph_cpu
     plans = {c.candidate_id: planner.plan(c.patch) for c in cands}
     test_cpu = tests_cpu(ws, repo, env, recipe, baseline)
     floor_wall = sum(p.estimate for p in plans.values() if p.mode in ("hot", "cold"))
@@ -130,7 +139,8 @@ def measure(add: list[str], ws_dir: Path, args: argparse.Namespace) -> dict[str,
     suite_sum = sum(t.duration for t in baseline.tests.values())
     print(f"\nrepo {repo.name}: {len(baseline.tests)} tests, clean suite {baseline.seconds:.2f}s "
           f"wall (sum of test durations {suite_sum:.2f}s); test map traced in "
-          f"{testmap.seconds:.2f}s; baseline + map {setup_s:.1f}s this run")
+          f"{testmap.seconds:.2f}s; baseline + map {setup_s:.1f}s this run; import graph "
+          f"{graph_cpu:.2f}s CPU")
     print(f"candidates: {n} of {len(everything)} procedural (seed {args.seed}, {args.pick} "
           f"pick), workers {args.workers}")
 

@@ -32,8 +32,9 @@ from engine.repos import ensure_copy, make_worker_tree
 from engine.store import Store
 from engine.testmap import TestMap
 from engine.validation.grading import ValidationConfig, timeout_for
+from engine.validation.imports import IMPORT_CACHE, ImportCache, tree_blobs
 from engine.validation.selection import Planner
-from engine.validation.validator import Validator, list_tree_files
+from engine.validation.validator import Validator
 from engine.workspace import Workspace
 
 
@@ -241,7 +242,9 @@ def build_validator(ws: Workspace, repo: RepoRecord, env: Environment, recipe: R
                                                default=0.0))
     generated = env.generated_dir
     root = Path(repo.path) if base is None else base_tree(ws, repo, base, generated=generated)
-    planner = Planner(root, baseline, testmap, list_tree_files(root), recipe.source_roots)
+    blobs = tree_blobs(root)
+    planner = Planner(root, baseline, testmap, sorted(blobs), recipe.source_roots, blobs=blobs,
+                      import_cache=ImportCache(ws.cache_dir / IMPORT_CACHE))
     return Validator(env, recipe, baseline,
                      worker_trees(ws, repo, workers, base, generated=generated), config,
                      planner, log=log,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 CHANCE_REPEATS = 8  # repetitions a test that drew on randomness must fail, every one
 CONFIRM_ROUNDS = 3  # confirming runs of ever smaller FAIL_TO_PASS sets before giving up
+TREE_PHASE = "confirm_tree"  # CPU of writing the bug and resetting the tree for confirming
 
 
 class Confirmer:
@@ -64,7 +65,8 @@ class Confirmer:
         unless that server imported a changed file itself; else a new interpreter at
         ``hash_seed``."""
         server = self._started(worker, ConfirmServer) if self.config.mode == "auto" else None
-        write_files(worker.tree, patched)  # again: a server's first start resets the tree
+        with self.cpu.phase(TREE_PHASE):
+            write_files(worker.tree, patched)  # again: a server's first start resets the tree
         run = None
         if isinstance(server, ConfirmServer) and not (
                 set(patched) & set(server.info.get("loaded", ()))):
@@ -104,8 +106,9 @@ class Confirmer:
         try:
             for _round in range(CONFIRM_ROUNDS):
                 timeout = self._confirm_timeout(current, plan)
-                reset_tree(tree)
-                write_files(tree, plan.patched)
+                with self.cpu.phase(TREE_PHASE):
+                    reset_tree(tree)
+                    write_files(tree, plan.patched)
                 run = self._confirming("confirm_bug", worker, current, plan.patched,
                                        timeout=timeout, tb=self.config.tb, hash_seed=seeds[0],
                                        extra_env={"BUGFOUNDRY_TRACK_CHANCE": "1",
@@ -120,7 +123,8 @@ class Confirmer:
                     break
                 current = failing
         finally:
-            reset_tree(tree)
+            with self.cpu.phase(TREE_PHASE):
+                reset_tree(tree)
         f2p = verdict.fail_to_pass
         dropped = len(f2p) - len(current) if settled else len(f2p)
         reasons = ", ".join(f"{n} {what}" for what, n in why.items() if n)
@@ -154,7 +158,8 @@ class Confirmer:
             held = [n for n in failing if clean.status(n) == PASSED]
             _count(why, "failed without the bug too, run alone", len(failing) - len(held))
             failing = held
-            write_files(worker.tree, plan.patched)  # (_clean_alone reset the tree)
+            with self.cpu.phase(TREE_PHASE):
+                write_files(worker.tree, plan.patched)  # (_clean_alone reset the tree)
         chancy = [n for n in failing if n in run.chance]
         if chancy:
             # ``run`` drew fresh randomness too and they failed in it: it is the first of the
@@ -183,7 +188,8 @@ class Confirmer:
             known = self._clean.get(key)
         if known is not None:
             return known
-        reset_tree(worker.tree)
+        with self.cpu.phase(TREE_PHASE):
+            reset_tree(worker.tree)
         run = self._forked_clean(worker, tests, timeout)
         if run is None:
             run = self._confirming("confirm_clean", worker, tests, {}, timeout=timeout,

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from engine.diffs import apply_patch, parse_patch
 from engine.models import Baseline
 from engine.testmap import IMPORT, TestMap
-from engine.validation.imports import ImportGraph
+from engine.validation.imports import ImportCache, ImportGraph
 from engine.validation.shapes import (
     Shape,
     Unit,
@@ -75,12 +75,14 @@ class Planner:
     """Plans candidates against one baseline, its test map and the pinned tree (read-only)."""
 
     def __init__(self, root: Path, baseline: Baseline, testmap: TestMap | None,
-                 files: list[str], source_roots: list[str]) -> None:
+                 files: list[str], source_roots: list[str], *,
+                 blobs: dict[str, str] | None = None,
+                 import_cache: ImportCache | None = None) -> None:
         self.root = root
         self.baseline = baseline
         self.testmap = testmap
         self.passing = baseline.passing
-        self.graph = ImportGraph(root, files, source_roots)
+        self.graph = ImportGraph(root, files, source_roots, blobs=blobs, cache=import_cache)
         self._texts: dict[str, str | None] = {}
         self._summaries: dict[str, _Summary | None] = {}
         self._lock = threading.Lock()  # classify blanks the cached trees in place, briefly

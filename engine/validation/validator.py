@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import queue
 import random
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -150,10 +149,13 @@ class Validator(Confirmer):
             plan = self.planner.plan(cand.patch, self.config.mode)
         except PatchError as exc:
             return Verdict(cid, False, "did_not_apply", str(exc)[:500])
+        # A function-body change leaves the rest of its module the original's, tree for tree
+        # (``shapes``): compiling the statements the child compiles checks it whole.
+        cut = {s.rel: s.source for s in plan.swaps if s.units and not s.classes}
         for rel, text in plan.patched.items():
             if rel.endswith(".py") and text is not None:
                 try:
-                    compile(text, rel, "exec", dont_inherit=True)
+                    compile(cut.get(rel, text), rel, "exec", dont_inherit=True)
                 except (SyntaxError, ValueError) as exc:
                     return Verdict(cid, False, "does_not_parse", f"{rel}: {exc}")
         if plan.mode == "none":
@@ -404,8 +406,3 @@ class Validator(Confirmer):
         finally:
             self._free.put(worker)
 
-
-def list_tree_files(root: Path) -> list[str]:
-    """Tracked files of the pinned checkout (what the import graph resolves against)."""
-    res = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, timeout=120)
-    return [f for f in res.stdout.decode(errors="replace").split("\0") if f]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from engine.diffs import PatchError, apply_patch, make_patch
 from engine.models import PASSED, Baseline, BaselineTest
 from engine.testmap import IMPORT, TestMap
 from engine.validation.grading import ValidationConfig, grade, plan_timeout
-from engine.validation.imports import ImportGraph
+from engine.validation.imports import ImportCache, ImportGraph, tree_blobs
 from engine.validation.selection import Planner, classify, plan_units
 
 
@@ -111,6 +113,39 @@ def test_import_graph_follows_packages_and_conftest(tmp_path: Path) -> None:
     assert graph.test_files_importing("pkg/core.py", tests) == {"tests/test_core.py",
                                                                   "tests/test_util.py"}
     assert graph.test_files_importing("pkg/util.py", tests) == {"tests/test_util.py"}
+
+
+def test_import_graph_cache_is_keyed_by_blob(tmp_path: Path) -> None:
+    """What a file imports is parsed once per git blob: a later graph (another forge) reads
+    it from the cache file, and a file whose blob changed is parsed again."""
+    root = _tree(tmp_path / "repo")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    blobs = tree_blobs(root)
+    assert "pkg/__init__.py" in blobs and len(blobs["pkg/__init__.py"]) >= 40
+    tests = ["tests/test_core.py", "tests/test_util.py", "tests/test_other.py"]
+    cache_file = tmp_path / "cache" / "imports.json"
+    first = ImportGraph(root, sorted(blobs), ["."], blobs=blobs, cache=ImportCache(cache_file))
+    assert first.test_files_importing("pkg/core.py", tests) == {"tests/test_core.py",
+                                                                  "tests/test_util.py"}
+    assert blobs["pkg/__init__.py"] in json.loads(cache_file.read_text())
+    # The package no longer imports core on disk, but its blob id is the one cached: the
+    # cached imports are used, not the file.
+    (root / "pkg/__init__.py").write_text("")
+    cached = ImportGraph(root, sorted(blobs), ["."], blobs=blobs,
+                         cache=ImportCache(cache_file))
+    assert cached.test_files_importing("pkg/core.py", tests) == {"tests/test_core.py",
+                                                                   "tests/test_util.py"}
+    subprocess.run([*git, "add", "-A"], check=True)
+    changed = tree_blobs(root)
+    assert changed["pkg/__init__.py"] != blobs["pkg/__init__.py"]
+    fresh = ImportGraph(root, sorted(changed), ["."], blobs=changed,
+                        cache=ImportCache(cache_file))
+    # (the tests reached core only through the package)
+    assert fresh.test_files_importing("pkg/core.py", tests) == set()
+    assert fresh.test_files_importing("pkg/__init__.py", tests) == {"tests/test_core.py",
+                                                                      "tests/test_util.py"}
 
 
 def _baseline() -> Baseline:
