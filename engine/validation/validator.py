@@ -405,4 +405,3 @@ class Validator(Confirmer):
             return self.validate(cand, worker)
         finally:
             self._free.put(worker)
-
