@@ -64,13 +64,18 @@ class ImportCache:
     def save(self) -> None:
         if not self.added:
             return
-        with contextlib.suppress(OSError):
+        tmp = ""
+        try:  # a cache that cannot be written only costs a parse next time
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".imports-")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.entries, fh, separators=(",", ":"))
             os.replace(tmp, self.path)
             self.added = 0
+        except OSError:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
 
 def parse_imports(data: bytes, rel: str) -> Imports:
@@ -194,6 +199,11 @@ class ImportGraph:
         if self.cache is not None:
             self.cache.save()
         return out
+
+    def warm(self, test_files: list[str]) -> None:
+        """Parse (or read from the cache) every file the tests reach, as the first
+        import-time candidate of a forge would."""
+        self.test_files_importing("", test_files)
 
     @cache  # noqa: B019 - one graph per validation run, bounded by files
     def _closure_of_test(self, test_file: str) -> frozenset[str]:

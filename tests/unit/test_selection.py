@@ -146,6 +146,11 @@ def test_import_graph_cache_is_keyed_by_blob(tmp_path: Path) -> None:
     assert fresh.test_files_importing("pkg/core.py", tests) == set()
     assert fresh.test_files_importing("pkg/__init__.py", tests) == {"tests/test_core.py",
                                                                       "tests/test_util.py"}
+    # warming parses every file the tests reach (and nothing else) into the cache at once
+    warmed = tmp_path / "cache" / "warmed.json"
+    ImportGraph(root, sorted(changed), ["."], blobs=changed, cache=ImportCache(warmed)).warm(tests)
+    reached = {"pkg/__init__.py", "pkg/util.py", "tests/conftest.py", *tests}
+    assert set(json.loads(warmed.read_text())) == {changed[f] for f in reached}
 
 
 def _baseline() -> Baseline:
